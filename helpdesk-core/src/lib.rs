@@ -1,0 +1,59 @@
+//! # helpdesk-core
+//!
+//! The pure domain of helpdesk-rs: people, departments, tickets, statuses, the
+//! ticket log, and the traits storage backends implement. No I/O, no async:
+//! time comes from a [`Clock`] passed in, ids from an [`IdSource`].
+//!
+//! A command on a ticket, by an actor, at a time, gives events or a typed
+//! error ([`decide`]); a ticket is what its events fold to
+//! ([`Ticket::from_events`]).
+//!
+//! ```
+//! use helpdesk_core::*;
+//! use helpdesk_core::testing::{sample_directory, t0};
+//!
+//! let dir = sample_directory();
+//! let policy = Policy::default();
+//! let ann = Actor::User(UserId(1));
+//! let alice = Actor::Agent(AgentId(1));
+//!
+//! let mut log = create(
+//!     TicketId(1),
+//!     NewTicket::new("Printer on fire", "It is on fire.", DepartmentId(1), UserId(1), Channel::Portal),
+//!     &ann, t0(), &dir, &policy,
+//! ).unwrap();
+//! let ticket = Ticket::from_events(&log).unwrap();
+//!
+//! let reply = Command::AgentReply { body: "Water, then.".into(), attachments: vec![], status: None };
+//! log.extend(decide(&ticket, &reply, &alice, t0(), &dir, &policy).unwrap());
+//! let ticket = Ticket::from_events(&log).unwrap();
+//! assert_eq!(ticket.status, Status::AwaitingUser);
+//!
+//! // Bad input is a typed error and changes nothing.
+//! let err = decide(&ticket, &Command::SetSubject { subject: "  ".into() }, &alice, t0(), &dir, &policy);
+//! assert_eq!(err, Err(TicketError::EmptySubject));
+//! ```
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod index;
+pub mod people;
+pub mod store;
+pub mod testing;
+pub mod ticket;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use command::{
+    create, decide, Command, Directory, DirectorySnapshot, NewTicket, Policy, References, ReopenPolicy,
+};
+pub use error::{DirectoryError, StoreError, TicketError};
+pub use event::{Actor, Change, SystemActor, TicketEvent};
+pub use ids::*;
+pub use index::{CounterKey, IndexKey};
+pub use people::*;
+pub use store::{Commit, Durability, Record, RecordKind, Store, UniqueKey};
+pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};

@@ -1,0 +1,229 @@
+//! Storage traits: what a backend must provide. Implementations live in
+//! `helpdesk-store` (sled, in-memory); they must keep every rule below.
+//!
+//! 1. [`Store::commit`] writes the ticket state, its new log events, index
+//!    changes and counter changes atomically, or nothing.
+//! 2. A commit whose `expected_version` is not the stored version is refused
+//!    with [`StoreError::Conflict`], never applied.
+//! 3. A commit with [`Durability::Durable`] returns only once it would survive
+//!    a crash.
+//! 4. [`Store::put_record`] claims the record's unique keys atomically and
+//!    refuses with [`StoreError::Unique`] a key held by another record.
+
+use crate::error::StoreError;
+use crate::event::TicketEvent;
+use crate::ids::*;
+use crate::index::{counters, index_keys, CounterKey, IndexKey};
+use crate::people::*;
+use crate::ticket::Ticket;
+use serde::{Deserialize, Serialize};
+
+/// When a commit is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Durability {
+    /// After it is on disk (flushed; concurrent commits share one flush).
+    #[default]
+    Durable,
+    /// As soon as it is visible; a crash may lose it (the store flushes in the background).
+    Buffered,
+}
+
+/// One atomic write of a ticket: state, events, index and counter changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    /// The ticket.
+    pub ticket: TicketId,
+    /// The version the writer started from (0 for a new ticket).
+    pub expected_version: u64,
+    /// The new state; `None` purges the ticket with its log.
+    pub state: Option<Ticket>,
+    /// Events to append (empty when purging).
+    pub events: Vec<TicketEvent>,
+    /// Index keys to remove.
+    pub index_remove: Vec<IndexKey>,
+    /// Index keys to add.
+    pub index_add: Vec<IndexKey>,
+    /// Counter changes.
+    pub counters: Vec<(CounterKey, i64)>,
+    /// When to acknowledge.
+    pub durability: Durability,
+}
+
+impl Commit {
+    /// The commit taking a ticket from `before` (`None`: new) to `after`
+    /// (`None`: purged) through `events`. Index and counter changes are the
+    /// difference of the two states' entries.
+    pub fn new(before: Option<&Ticket>, after: Option<Ticket>, events: Vec<TicketEvent>) -> Commit {
+        let ticket = before.or(after.as_ref()).map(|t| t.id).unwrap_or(TicketId(0));
+        let (old_keys, old_counters) = before.map(|t| (index_keys(t), counters(t))).unwrap_or_default();
+        let (new_keys, new_counters) =
+            after.as_ref().map(|t| (index_keys(t), counters(t))).unwrap_or_default();
+        let mut counter_changes: Vec<(CounterKey, i64)> =
+            old_counters.difference(&new_counters).map(|c| (c.clone(), -1)).collect();
+        counter_changes.extend(new_counters.difference(&old_counters).map(|c| (c.clone(), 1)));
+        Commit {
+            ticket,
+            expected_version: before.map(|t| t.version).unwrap_or(0),
+            index_remove: old_keys.difference(&new_keys).cloned().collect(),
+            index_add: new_keys.difference(&old_keys).cloned().collect(),
+            counters: counter_changes,
+            state: after,
+            events,
+            durability: Durability::Durable,
+        }
+    }
+
+    /// The same commit, acknowledged with `durability`.
+    pub fn with_durability(mut self, durability: Durability) -> Commit {
+        self.durability = durability;
+        self
+    }
+}
+
+/// The kinds of directory record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// [`User`]
+    User,
+    /// [`Organisation`]
+    Organisation,
+    /// [`Usergroup`]
+    Usergroup,
+    /// [`Agent`]
+    Agent,
+    /// [`Team`]
+    Team,
+    /// [`Department`]
+    Department,
+}
+
+impl RecordKind {
+    /// A one-byte tag for keys.
+    pub fn tag(self) -> u8 {
+        match self {
+            RecordKind::User => b'u',
+            RecordKind::Organisation => b'o',
+            RecordKind::Usergroup => b'g',
+            RecordKind::Agent => b'a',
+            RecordKind::Team => b't',
+            RecordKind::Department => b'd',
+        }
+    }
+
+    /// Name for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::User => "user",
+            RecordKind::Organisation => "organisation",
+            RecordKind::Usergroup => "usergroup",
+            RecordKind::Agent => "agent",
+            RecordKind::Team => "team",
+            RecordKind::Department => "department",
+        }
+    }
+}
+
+/// A record in the directory (people and configuration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Record {
+    /// A user.
+    User(User),
+    /// An organisation.
+    Organisation(Organisation),
+    /// A usergroup.
+    Usergroup(Usergroup),
+    /// An agent.
+    Agent(Agent),
+    /// A team.
+    Team(Team),
+    /// A department.
+    Department(Department),
+}
+
+/// A unique key a record claims: an email address, a domain, a name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UniqueKey(pub String);
+
+impl UniqueKey {
+    /// The key of a user's email address.
+    pub fn user_email(e: &Email) -> UniqueKey {
+        UniqueKey(format!("user-email:{e}"))
+    }
+    /// The key of an agent's email address.
+    pub fn agent_email(e: &Email) -> UniqueKey {
+        UniqueKey(format!("agent-email:{e}"))
+    }
+    /// The key of an organisation's email domain.
+    pub fn domain(d: &str) -> UniqueKey {
+        UniqueKey(format!("domain:{d}"))
+    }
+    /// The key of a name of `kind` (case-insensitive).
+    pub fn name(kind: RecordKind, name: &str) -> UniqueKey {
+        UniqueKey(format!("{}-name:{}", kind.as_str(), name.trim().to_lowercase()))
+    }
+}
+
+impl Record {
+    /// Kind and id.
+    pub fn key(&self) -> (RecordKind, u64) {
+        match self {
+            Record::User(r) => (RecordKind::User, r.id.0),
+            Record::Organisation(r) => (RecordKind::Organisation, r.id.0),
+            Record::Usergroup(r) => (RecordKind::Usergroup, r.id.0),
+            Record::Agent(r) => (RecordKind::Agent, r.id.0),
+            Record::Team(r) => (RecordKind::Team, r.id.0),
+            Record::Department(r) => (RecordKind::Department, r.id.0),
+        }
+    }
+
+    /// The unique keys this record holds.
+    pub fn unique_keys(&self) -> Vec<UniqueKey> {
+        match self {
+            Record::User(u) => u.emails.iter().map(UniqueKey::user_email).collect(),
+            Record::Organisation(o) => {
+                let mut k: Vec<_> = o.email_domains.iter().map(|d| UniqueKey::domain(d)).collect();
+                k.push(UniqueKey::name(RecordKind::Organisation, &o.name));
+                k
+            }
+            Record::Usergroup(g) => vec![UniqueKey::name(RecordKind::Usergroup, &g.name)],
+            Record::Agent(a) => vec![UniqueKey::agent_email(&a.email)],
+            Record::Team(t) => vec![UniqueKey::name(RecordKind::Team, &t.name)],
+            Record::Department(d) => vec![UniqueKey::name(RecordKind::Department, &d.name)],
+        }
+    }
+}
+
+/// A storage backend. See the module docs for the rules every implementation keeps.
+pub trait Store: IdSource + Send + Sync {
+    /// The current state of a ticket.
+    fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
+    /// A ticket's log, oldest first (empty when there is no such ticket).
+    fn events(&self, id: TicketId) -> Result<Vec<TicketEvent>, StoreError>;
+    /// Applies a commit atomically (see the module docs).
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+    /// Up to `limit` index keys starting with `prefix`, in key order, strictly
+    /// after `after` when given (cursor pagination).
+    fn scan_index(
+        &self,
+        prefix: &[u8],
+        after: Option<&IndexKey>,
+        limit: usize,
+    ) -> Result<Vec<IndexKey>, StoreError>;
+    /// A counter's value (0 when never touched).
+    fn counter(&self, key: &CounterKey) -> Result<i64, StoreError>;
+    /// The highest ticket id stored, if any.
+    fn last_ticket_id(&self) -> Result<Option<TicketId>, StoreError>;
+    /// Writes a directory record, claiming its unique keys and releasing the
+    /// ones its previous version held.
+    fn put_record(&self, record: &Record) -> Result<(), StoreError>;
+    /// A directory record.
+    fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError>;
+    /// Up to `limit` records of `kind` with id greater than `after`, by id.
+    fn records(&self, kind: RecordKind, after: u64, limit: usize) -> Result<Vec<Record>, StoreError>;
+    /// The record holding a unique key.
+    fn lookup(&self, key: &UniqueKey) -> Result<Option<(RecordKind, u64)>, StoreError>;
+    /// Makes every acknowledged write durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,751 @@
+//! [`Helpdesk`]: the entry point embedders use.
+
+use crate::kv::KvEngine;
+use crate::{KvStore, MemEngine, SledEngine, SledOptions};
+use helpdesk_core::index::{participant_prefix, status_counter};
+use helpdesk_core::people::parse_domain;
+use helpdesk_core::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Anything a [`Helpdesk`] call can fail with. Every error leaves the store unchanged.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Error {
+    /// A ticket command was refused.
+    #[error(transparent)]
+    Ticket(#[from] TicketError),
+    /// A directory change was refused.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// Storage failed (including a version conflict).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Result of [`Helpdesk`] calls.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How many times [`Helpdesk::execute`] re-decides a command after losing a
+/// race with another writer before giving up with the conflict.
+const MAX_RETRIES: usize = 16;
+
+/// A helpdesk: the domain rules over a store, a clock and an id source.
+/// Cheap to clone (shared handles); `Send + Sync`.
+///
+/// ```
+/// use helpdesk_store::{Helpdesk, NewAgent};
+/// use helpdesk_core::*;
+///
+/// let hd = Helpdesk::in_memory();
+/// let support = hd.create_department("Support", vec![]).unwrap();
+/// let alice = hd.create_agent(NewAgent::new("Alice", "alice@example.com").admin()).unwrap();
+/// let ann = hd.create_user(NewUser::new("Ann", "ann@acme.com")).unwrap();
+///
+/// let t = hd.create_ticket(
+///     &Actor::User(ann.id),
+///     NewTicket::new("Printer on fire", "Help!", support.id, ann.id, Channel::Portal),
+/// ).unwrap();
+/// let t = hd.agent_reply(t.id, alice.id, "Water, then.", None).unwrap();
+/// assert_eq!(t.status, Status::AwaitingUser);
+/// assert_eq!(hd.log(t.id).unwrap().len(), 4); // created, message, message, status
+/// ```
+#[derive(Clone)]
+pub struct Helpdesk {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    ids: Option<Arc<dyn IdSource>>,
+    policy: Policy,
+    durability: Durability,
+}
+
+impl std::fmt::Debug for Helpdesk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Helpdesk").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+/// Builder for a [`Helpdesk`].
+#[derive(Default)]
+pub struct HelpdeskBuilder {
+    clock: Option<Arc<dyn Clock>>,
+    ids: Option<Arc<dyn IdSource>>,
+    policy: Policy,
+    sled: SledOptions,
+    durability: Durability,
+}
+
+impl HelpdeskBuilder {
+    /// Use this clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Use this id source (default: the store's durable counters).
+    pub fn ids(mut self, ids: Arc<dyn IdSource>) -> Self {
+        self.ids = Some(ids);
+        self
+    }
+
+    /// Use this policy.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// sled settings (cache size, background flush).
+    pub fn sled_options(mut self, opts: SledOptions) -> Self {
+        self.sled = opts;
+        self
+    }
+
+    /// When ticket commits are acknowledged (default: durable).
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+
+    /// A helpdesk over any store.
+    pub fn store(self, store: Arc<dyn Store>) -> Helpdesk {
+        Helpdesk {
+            store,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            ids: self.ids,
+            policy: self.policy,
+            durability: self.durability,
+        }
+    }
+
+    /// A helpdesk in memory.
+    pub fn in_memory(self) -> Helpdesk {
+        self.store(Arc::new(KvStore::new(MemEngine::default())))
+    }
+
+    /// A helpdesk on the sled database at `path` (created if missing).
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Helpdesk> {
+        let engine = SledEngine::open(path, &self.sled)?;
+        Ok(self.store(Arc::new(KvStore::new(engine))))
+    }
+}
+
+/// A new agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAgent {
+    /// Name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Teams.
+    pub teams: BTreeSet<TeamId>,
+    /// Permissions.
+    pub permissions: Permissions,
+}
+
+impl NewAgent {
+    /// An agent with default permissions (every department, may reassign, may not delete).
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Self {
+        NewAgent {
+            name: name.into(),
+            email: email.into(),
+            teams: BTreeSet::new(),
+            permissions: Permissions::default(),
+        }
+    }
+
+    /// With every permission.
+    pub fn admin(mut self) -> Self {
+        self.permissions = Permissions::admin();
+        self
+    }
+
+    /// In these teams.
+    pub fn teams(mut self, teams: impl IntoIterator<Item = TeamId>) -> Self {
+        self.teams = teams.into_iter().collect();
+        self
+    }
+
+    /// With these permissions.
+    pub fn permissions(mut self, p: Permissions) -> Self {
+        self.permissions = p;
+        self
+    }
+}
+
+impl Helpdesk {
+    /// A builder.
+    pub fn builder() -> HelpdeskBuilder {
+        HelpdeskBuilder::default()
+    }
+
+    /// An in-memory helpdesk with the system clock.
+    pub fn in_memory() -> Helpdesk {
+        Self::builder().in_memory()
+    }
+
+    /// A helpdesk on the sled database at `path`, with default settings.
+    pub fn open(path: impl AsRef<Path>) -> Result<Helpdesk> {
+        Self::builder().open(path)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Makes every acknowledged write durable.
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.store.flush()?)
+    }
+
+    fn next_id(&self, kind: IdKind) -> Result<u64> {
+        Ok(match &self.ids {
+            Some(ids) => ids.next_id(kind)?,
+            None => self.store.next_id(kind)?,
+        })
+    }
+
+    // ----- directory -------------------------------------------------------
+
+    fn put(&self, record: Record) -> Result<Record> {
+        match self.store.put_record(&record) {
+            Ok(()) => Ok(record),
+            Err(StoreError::Unique { key, holder }) => Err(unique_error(&key, holder).into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn get(&self, kind: RecordKind, id: u64) -> Result<Record> {
+        self.store
+            .record(kind, id)?
+            .ok_or_else(|| DirectoryError::NotFound(format!("{}:{id}", kind.as_str())).into())
+    }
+
+    /// Creates a department with custom field definitions.
+    pub fn create_department(&self, name: &str, fields: Vec<FieldDef>) -> Result<Department> {
+        let mut d = Department { id: DepartmentId(0), name: name.trim().to_string(), fields };
+        d.validate()?;
+        d.id = DepartmentId(self.next_id(IdKind::Department)?);
+        self.put(Record::Department(d.clone()))?;
+        Ok(d)
+    }
+
+    /// Replaces a department's name and fields.
+    pub fn update_department(&self, d: Department) -> Result<Department> {
+        d.validate()?;
+        self.department(d.id)?;
+        self.put(Record::Department(d.clone()))?;
+        Ok(d)
+    }
+
+    /// Creates a team.
+    pub fn create_team(&self, name: &str) -> Result<Team> {
+        let name = people_name("team", name)?;
+        let t = Team { id: TeamId(self.next_id(IdKind::Team)?), name };
+        self.put(Record::Team(t.clone()))?;
+        Ok(t)
+    }
+
+    /// Creates a usergroup.
+    pub fn create_usergroup(&self, name: &str) -> Result<Usergroup> {
+        let name = people_name("usergroup", name)?;
+        let g = Usergroup { id: UsergroupId(self.next_id(IdKind::Usergroup)?), name };
+        self.put(Record::Usergroup(g.clone()))?;
+        Ok(g)
+    }
+
+    /// Creates an agent.
+    pub fn create_agent(&self, new: NewAgent) -> Result<Agent> {
+        let name = people_name("agent", &new.name)?;
+        let email = Email::parse(&new.email)?;
+        for t in &new.teams {
+            self.team(*t)?;
+        }
+        if let Some(ds) = &new.permissions.departments {
+            for d in ds {
+                self.department(*d)?;
+            }
+        }
+        let a = Agent {
+            id: AgentId(self.next_id(IdKind::Agent)?),
+            name,
+            email,
+            teams: new.teams,
+            permissions: new.permissions,
+            disabled: false,
+        };
+        self.put(Record::Agent(a.clone()))?;
+        Ok(a)
+    }
+
+    /// Replaces an agent's profile, teams and permissions.
+    pub fn update_agent(&self, mut a: Agent) -> Result<Agent> {
+        a.name = people_name("agent", &a.name)?;
+        self.agent(a.id)?;
+        for t in &a.teams {
+            self.team(*t)?;
+        }
+        self.put(Record::Agent(a.clone()))?;
+        Ok(a)
+    }
+
+    /// Creates an organisation; users created later with an address in one of
+    /// its `domains` join it automatically.
+    pub fn create_organisation(&self, name: &str, domains: &[&str]) -> Result<Organisation> {
+        let name = people_name("organisation", name)?;
+        let email_domains = domains.iter().map(|d| parse_domain(d)).collect::<Result<BTreeSet<_>, _>>()?;
+        let o = Organisation {
+            id: OrganisationId(self.next_id(IdKind::Organisation)?),
+            name,
+            email_domains,
+            notes: String::new(),
+            phones: Vec::new(),
+            fields: Default::default(),
+        };
+        self.put(Record::Organisation(o.clone()))?;
+        Ok(o)
+    }
+
+    /// Creates a user. With no organisation given, the organisation owning the
+    /// primary address's domain (if any) is used.
+    pub fn create_user(&self, new: NewUser) -> Result<User> {
+        for g in &new.usergroups {
+            self.usergroup(*g)?;
+        }
+        if let Some(o) = new.organisation {
+            self.organisation(o)?;
+        }
+        // Validate before taking an id, so bad input consumes nothing.
+        let probe = new.clone().build(UserId(0), self.clock.now())?;
+        for e in &probe.emails {
+            if let Some((kind, id)) = self.store.lookup(&UniqueKey::user_email(e))? {
+                return Err(DirectoryError::EmailTaken {
+                    email: e.to_string(),
+                    owner: format!("{}:{id}", kind.as_str()),
+                }
+                .into());
+            }
+        }
+        let mut user = new.build(UserId(self.next_id(IdKind::User)?), self.clock.now())?;
+        if user.organisation.is_none() {
+            user.organisation = self.organisation_for_domain(user.primary_email().domain())?.map(|o| o.id);
+        }
+        self.put(Record::User(user.clone()))?;
+        Ok(user)
+    }
+
+    /// Replaces a user's profile.
+    pub fn update_user(&self, mut u: User) -> Result<User> {
+        u.name = people_name("user", &u.name)?;
+        if u.emails.is_empty() {
+            return Err(DirectoryError::NoEmail.into());
+        }
+        let distinct: BTreeSet<_> = u.emails.iter().collect();
+        if distinct.len() != u.emails.len() {
+            return Err(DirectoryError::DuplicateEmail(u.emails[0].to_string()).into());
+        }
+        self.user(u.id)?;
+        if let Some(o) = u.organisation {
+            self.organisation(o)?;
+        }
+        self.put(Record::User(u.clone()))?;
+        Ok(u)
+    }
+
+    /// Marks a user's address as confirmed and releases their tickets that
+    /// were awaiting validation (they become awaiting agent).
+    pub fn validate_user(&self, id: UserId) -> Result<User> {
+        let mut u = self.user(id)?;
+        if !u.validated {
+            u.validated = true;
+            self.put(Record::User(u.clone()))?;
+        }
+        let mut after = None;
+        loop {
+            let page = self.store.scan_index(&participant_prefix(id), after.as_ref(), 256)?;
+            let Some(last) = page.last().cloned() else { break };
+            for key in &page {
+                let Some(tid) = key.ticket() else { continue };
+                let Some(t) = self.store.ticket(tid)? else { continue };
+                if t.user == id && t.status == Status::Validating {
+                    self.execute(
+                        tid,
+                        &Actor::system(),
+                        Command::SetStatus { status: Status::AwaitingAgent },
+                    )?;
+                }
+            }
+            after = Some(last);
+        }
+        Ok(u)
+    }
+
+    /// A user.
+    pub fn user(&self, id: UserId) -> Result<User> {
+        match self.get(RecordKind::User, id.0)? {
+            Record::User(u) => Ok(u),
+            _ => Err(StoreError::Corrupt { key: id.to_string(), reason: "not a user".into() }.into()),
+        }
+    }
+
+    /// The user with this email address.
+    pub fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let e = Email::parse(email)?;
+        match self.store.lookup(&UniqueKey::user_email(&e))? {
+            Some((RecordKind::User, id)) => Ok(Some(self.user(UserId(id))?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// An agent.
+    pub fn agent(&self, id: AgentId) -> Result<Agent> {
+        match self.get(RecordKind::Agent, id.0)? {
+            Record::Agent(a) => Ok(a),
+            _ => Err(StoreError::Corrupt { key: id.to_string(), reason: "not an agent".into() }.into()),
+        }
+    }
+
+    /// The agent with this email address.
+    pub fn agent_by_email(&self, email: &str) -> Result<Option<Agent>> {
+        let e = Email::parse(email)?;
+        match self.store.lookup(&UniqueKey::agent_email(&e))? {
+            Some((RecordKind::Agent, id)) => Ok(Some(self.agent(AgentId(id))?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A team.
+    pub fn team(&self, id: TeamId) -> Result<Team> {
+        match self.get(RecordKind::Team, id.0)? {
+            Record::Team(t) => Ok(t),
+            _ => Err(StoreError::Corrupt { key: id.to_string(), reason: "not a team".into() }.into()),
+        }
+    }
+
+    /// A department.
+    pub fn department(&self, id: DepartmentId) -> Result<Department> {
+        match self.get(RecordKind::Department, id.0)? {
+            Record::Department(d) => Ok(d),
+            _ => Err(StoreError::Corrupt { key: id.to_string(), reason: "not a department".into() }.into()),
+        }
+    }
+
+    /// An organisation.
+    pub fn organisation(&self, id: OrganisationId) -> Result<Organisation> {
+        match self.get(RecordKind::Organisation, id.0)? {
+            Record::Organisation(o) => Ok(o),
+            _ => {
+                Err(StoreError::Corrupt { key: id.to_string(), reason: "not an organisation".into() }.into())
+            }
+        }
+    }
+
+    /// A usergroup.
+    pub fn usergroup(&self, id: UsergroupId) -> Result<Usergroup> {
+        match self.get(RecordKind::Usergroup, id.0)? {
+            Record::Usergroup(g) => Ok(g),
+            _ => Err(StoreError::Corrupt { key: id.to_string(), reason: "not a usergroup".into() }.into()),
+        }
+    }
+
+    /// The organisation owning an email domain.
+    pub fn organisation_for_domain(&self, domain: &str) -> Result<Option<Organisation>> {
+        let Ok(d) = parse_domain(domain) else { return Ok(None) };
+        match self.store.lookup(&UniqueKey::domain(&d))? {
+            Some((RecordKind::Organisation, id)) => Ok(Some(self.organisation(OrganisationId(id))?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Every department, by id.
+    pub fn departments(&self) -> Result<Vec<Department>> {
+        self.all(RecordKind::Department, |r| match r {
+            Record::Department(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// Every agent, by id.
+    pub fn agents(&self) -> Result<Vec<Agent>> {
+        self.all(RecordKind::Agent, |r| match r {
+            Record::Agent(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// Every team, by id.
+    pub fn teams(&self) -> Result<Vec<Team>> {
+        self.all(RecordKind::Team, |r| match r {
+            Record::Team(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    fn all<T>(&self, kind: RecordKind, f: impl Fn(Record) -> Option<T>) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.store.records(kind, after, 512)?;
+            let Some(last) = page.last() else { break };
+            after = last.key().1;
+            out.extend(page.into_iter().filter_map(&f));
+        }
+        Ok(out)
+    }
+
+    fn snapshot(&self, refs: &References) -> Result<DirectorySnapshot> {
+        let mut s = DirectorySnapshot::default();
+        let missing = |e: Error| matches!(e, Error::Directory(DirectoryError::NotFound(_)));
+        macro_rules! load {
+            ($set:expr, $get:ident, $map:expr) => {
+                for id in $set {
+                    match self.$get(*id) {
+                        Ok(v) => {
+                            $map.insert(*id, v);
+                        }
+                        Err(e) if missing(e.clone()) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+        }
+        load!(&refs.departments, department, s.departments);
+        load!(&refs.agents, agent, s.agents);
+        load!(&refs.teams, team, s.teams);
+        load!(&refs.users, user, s.users);
+        Ok(s)
+    }
+
+    // ----- tickets ---------------------------------------------------------
+
+    /// Creates a ticket. Its id is greater than every earlier ticket's.
+    pub fn create_ticket(&self, actor: &Actor, new: NewTicket) -> Result<Ticket> {
+        let dir = self.snapshot(&new.references(actor))?;
+        let now = self.clock.now();
+        // Decide once with a placeholder id so bad input consumes no id.
+        create(TicketId(0), new.clone(), actor, now, &dir, &self.policy)?;
+        let id = TicketId(self.next_id(IdKind::Ticket)?);
+        let events = create(id, new, actor, now, &dir, &self.policy)?;
+        let ticket = Ticket::from_events(&events)?;
+        let commit = Commit::new(None, Some(ticket.clone()), events).with_durability(self.durability);
+        self.store.commit(&commit)?;
+        Ok(ticket)
+    }
+
+    /// A ticket.
+    pub fn ticket(&self, id: TicketId) -> Result<Ticket> {
+        self.store.ticket(id)?.ok_or_else(|| TicketError::NotFound(id).into())
+    }
+
+    /// A ticket's full log, oldest first.
+    pub fn log(&self, id: TicketId) -> Result<Vec<TicketEvent>> {
+        let events = self.store.events(id)?;
+        if events.is_empty() {
+            return Err(TicketError::NotFound(id).into());
+        }
+        Ok(events)
+    }
+
+    /// Runs a command against the ticket as it is now. When another writer
+    /// gets in first, the command is decided again on the new state.
+    pub fn execute(&self, id: TicketId, actor: &Actor, cmd: Command) -> Result<Ticket> {
+        let mut attempt = 0;
+        loop {
+            let ticket = self.ticket(id)?;
+            match self.apply(ticket, actor, &cmd) {
+                Err(Error::Store(StoreError::Conflict { .. })) if attempt < MAX_RETRIES => attempt += 1,
+                r => return r,
+            }
+        }
+    }
+
+    /// Runs a command only if the ticket is still at `version` (what the caller
+    /// saw); otherwise fails with [`StoreError::Conflict`] carrying the current version.
+    pub fn execute_at(&self, id: TicketId, version: u64, actor: &Actor, cmd: Command) -> Result<Ticket> {
+        let ticket = self.ticket(id)?;
+        if ticket.version != version {
+            return Err(StoreError::Conflict { ticket: id, expected: version, actual: ticket.version }.into());
+        }
+        self.apply(ticket, actor, &cmd)
+    }
+
+    fn apply(&self, ticket: Ticket, actor: &Actor, cmd: &Command) -> Result<Ticket> {
+        let dir = self.snapshot(&cmd.references(&ticket, actor))?;
+        let events = decide(&ticket, cmd, actor, self.clock.now(), &dir, &self.policy)?;
+        if events.is_empty() {
+            return Ok(ticket);
+        }
+        let mut after = ticket.clone();
+        for e in &events {
+            after.apply(e)?;
+        }
+        let commit = Commit::new(Some(&ticket), Some(after.clone()), events).with_durability(self.durability);
+        self.store.commit(&commit)?;
+        Ok(after)
+    }
+
+    /// A user (owner or CC) replies. With [`ReopenPolicy::NewLinkedTicket`], a
+    /// reply to a resolved ticket opens a new ticket linked to it, which is returned.
+    pub fn user_reply(&self, id: TicketId, user: UserId, body: &str) -> Result<Ticket> {
+        let cmd =
+            Command::UserReply { body: body.to_string(), attachments: vec![], channel: Channel::Portal };
+        self.user_command(id, user, cmd)
+    }
+
+    /// Runs a [`Command::UserReply`] (with attachments or another channel),
+    /// opening a linked follow-up when the policy says so.
+    pub fn user_command(&self, id: TicketId, user: UserId, cmd: Command) -> Result<Ticket> {
+        let actor = Actor::User(user);
+        match self.execute(id, &actor, cmd.clone()) {
+            Err(Error::Ticket(TicketError::ResolvedNeedsFollowUp(_))) => {
+                let Command::UserReply { body, attachments, channel } = cmd else {
+                    unreachable!("only replies ask for a follow-up")
+                };
+                let old = self.ticket(id)?;
+                let mut new = NewTicket::new(old.subject.clone(), body, old.department, user, channel);
+                new.attachments = attachments;
+                new.linked_to = Some(id);
+                new.fields = old.fields.clone();
+                if old.user != user {
+                    // A CC writes in: the follow-up stays the owner's, with the CC copied.
+                    new.user = old.user;
+                    new.ccs.insert(user);
+                }
+                self.create_ticket(&Actor::System(SystemActor::Helpdesk), new)
+            }
+            r => r,
+        }
+    }
+
+    /// An agent replies, setting `status` (awaiting user when `None`).
+    pub fn agent_reply(
+        &self,
+        id: TicketId,
+        agent: AgentId,
+        body: &str,
+        status: Option<Status>,
+    ) -> Result<Ticket> {
+        let cmd = Command::AgentReply { body: body.to_string(), attachments: vec![], status };
+        self.execute(id, &Actor::Agent(agent), cmd)
+    }
+
+    /// An agent adds a note (agents only; no status change).
+    pub fn add_note(&self, id: TicketId, agent: AgentId, body: &str) -> Result<Ticket> {
+        self.execute(
+            id,
+            &Actor::Agent(agent),
+            Command::AddNote { body: body.to_string(), attachments: vec![] },
+        )
+    }
+
+    /// Removes a deleted or spam ticket and its log for good. Needs an agent
+    /// with the delete permission (or the system).
+    pub fn purge(&self, id: TicketId, actor: &Actor) -> Result<()> {
+        let ticket = self.ticket(id)?;
+        if !matches!(ticket.status, Status::Deleted | Status::Spam) {
+            return Err(TicketError::NotPurgeable(id).into());
+        }
+        match actor {
+            Actor::Agent(a) => {
+                let agent = self.agent(*a)?;
+                if agent.disabled
+                    || !agent.permissions.may_delete
+                    || !agent.permissions.can_see(ticket.department)
+                {
+                    return Err(TicketError::NotPermitted {
+                        actor: actor.to_string(),
+                        action: "purge",
+                        reason: "needs the delete permission".into(),
+                    }
+                    .into());
+                }
+            }
+            Actor::User(_) => {
+                return Err(TicketError::NotPermitted {
+                    actor: actor.to_string(),
+                    action: "purge",
+                    reason: "only agents purge tickets".into(),
+                }
+                .into())
+            }
+            Actor::System(_) => {}
+        }
+        self.store.commit(&Commit::new(Some(&ticket), None, vec![]).with_durability(self.durability))?;
+        Ok(())
+    }
+
+    /// Tickets a user takes part in (owns or is CC'd on), by id, after `after`.
+    pub fn tickets_of_user(
+        &self,
+        user: UserId,
+        after: Option<TicketId>,
+        limit: usize,
+    ) -> Result<Vec<Ticket>> {
+        let prefix = participant_prefix(user);
+        let after = after.map(|t| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&t.0.to_be_bytes());
+            IndexKey(k)
+        });
+        let keys = self.store.scan_index(&prefix, after.as_ref(), limit)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            if let Some(t) = k.ticket().map(|id| self.store.ticket(id)).transpose()?.flatten() {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many tickets have `status` (kept incrementally; O(1)).
+    pub fn count_by_status(&self, status: Status) -> Result<i64> {
+        Ok(self.store.counter(&status_counter(status))?)
+    }
+}
+
+fn people_name(what: &'static str, s: &str) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(DirectoryError::EmptyName(what).into());
+    }
+    if t.chars().count() > 200 {
+        return Err(DirectoryError::NameTooLong(what, 200).into());
+    }
+    Ok(t.to_string())
+}
+
+fn unique_error(key: &str, holder: String) -> DirectoryError {
+    if let Some(email) = key.strip_prefix("user-email:").or_else(|| key.strip_prefix("agent-email:")) {
+        DirectoryError::EmailTaken { email: email.to_string(), owner: holder }
+    } else if let Some(domain) = key.strip_prefix("domain:") {
+        DirectoryError::DomainTaken { domain: domain.to_string(), owner: holder }
+    } else {
+        let (kind, name) = key.split_once("-name:").unwrap_or(("record", key));
+        let kind = match kind {
+            "department" => "department",
+            "team" => "team",
+            "usergroup" => "usergroup",
+            "organisation" => "organisation",
+            _ => "record",
+        };
+        DirectoryError::NameTaken { kind, name: name.to_string() }
+    }
+}
+
+/// Type-erasure helper so `KvStore<E>` for any engine can be used as a store.
+impl<E: KvEngine> From<KvStore<E>> for Arc<dyn Store> {
+    fn from(s: KvStore<E>) -> Self {
+        Arc::new(s)
+    }
+}

@@ -1,0 +1,39 @@
+//! # helpdesk-store
+//!
+//! Storage backends for [`helpdesk_core`]'s [`Store`](helpdesk_core::Store)
+//! trait, and [`Helpdesk`], the entry point embedders use.
+//!
+//! - [`SledEngine`]: the embedded default (sled 0.34.7), durable, one process
+//!   per database, group-committed flushes.
+//! - [`MemEngine`]: in memory, for tests and harnesses.
+//!
+//! Both are [`KvEngine`]s under one [`KvStore`], so the rules of the `Store`
+//! trait (atomic commits, optimistic concurrency, unique keys) are
+//! implemented once and checked by one conformance suite against both.
+//!
+//! ```
+//! use helpdesk_store::Helpdesk;
+//! let dir = tempfile::tempdir().unwrap();
+//! let hd = Helpdesk::open(dir.path().join("db")).unwrap();
+//! let support = hd.create_department("Support", vec![]).unwrap();
+//! assert_eq!(hd.department(support.id).unwrap().name, "Support");
+//! ```
+#![warn(missing_docs)]
+
+mod helpdesk;
+pub mod kv;
+mod kvstore;
+mod mem;
+mod sled_engine;
+
+pub use helpdesk::{Error, Helpdesk, HelpdeskBuilder, NewAgent, Result};
+pub use helpdesk_core as core;
+pub use kv::{KvEngine, Txn};
+pub use kvstore::KvStore;
+pub use mem::MemEngine;
+pub use sled_engine::{SledEngine, SledOptions};
+
+/// The in-memory store.
+pub type MemoryStore = KvStore<MemEngine>;
+/// The sled store.
+pub type SledStore = KvStore<SledEngine>;

@@ -1,0 +1,203 @@
+//! The sled engine: one sled tree, optimistic transactions, group commit.
+//!
+//! sled facts this relies on: one process per database (a second open fails
+//! and is reported as [`StoreError::Locked`]); writes are durable only after a
+//! flush, so [`KvEngine::sync`] flushes, sharing one flush among every caller
+//! waiting at that moment (group commit); transactions may re-run their
+//! closure, which is why [`TxnFn`] must have no side effects.
+
+use crate::kv::{KvEngine, Pair, Txn, TxnFn};
+use helpdesk_core::StoreError;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree, UnabortableTransactionError};
+use std::path::Path;
+use std::sync::{Condvar, Mutex};
+
+/// Settings for opening a sled database.
+#[derive(Debug, Clone)]
+pub struct SledOptions {
+    /// Page cache size in bytes (sled's `cache_capacity`). Default 256 MiB:
+    /// enough to keep the hot part of a 1M-ticket store in memory while
+    /// leaving the rest of a small server's RAM to the application.
+    pub cache_capacity: u64,
+    /// How often sled flushes in the background, in ms (`None`: never; durable
+    /// commits flush themselves either way). Default 500.
+    pub flush_every_ms: Option<u64>,
+}
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        SledOptions { cache_capacity: 256 * 1024 * 1024, flush_every_ms: Some(500) }
+    }
+}
+
+#[derive(Default)]
+struct FlushState {
+    /// Number of sync requests registered.
+    requested: u64,
+    /// All requests up to this number are durable.
+    completed: u64,
+    /// A flush is running.
+    running: bool,
+}
+
+/// A sled-backed [`KvEngine`].
+pub struct SledEngine {
+    db: sled::Db,
+    tree: sled::Tree,
+    flush: Mutex<FlushState>,
+    flushed: Condvar,
+}
+
+impl std::fmt::Debug for SledEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledEngine").finish_non_exhaustive()
+    }
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SledEngine {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: impl AsRef<Path>, opts: &SledOptions) -> Result<SledEngine, StoreError> {
+        let path = path.as_ref();
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(opts.cache_capacity)
+            .flush_every_ms(opts.flush_every_ms)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+                {
+                    StoreError::Locked { path: path.display().to_string() }
+                }
+                e => backend(e),
+            })?;
+        let tree = db.open_tree("helpdesk").map_err(backend)?;
+        Ok(SledEngine { db, tree, flush: Mutex::new(FlushState::default()), flushed: Condvar::new() })
+    }
+}
+
+/// Adapts a sled transactional tree to [`Txn`]. sled's own conflict errors
+/// must reach sled (so it retries the closure); they are parked here while the
+/// closure sees a placeholder error.
+struct SledTxn<'a> {
+    tree: &'a TransactionalTree,
+    sled_error: Option<UnabortableTransactionError>,
+}
+
+impl SledTxn<'_> {
+    fn park(&mut self, e: UnabortableTransactionError) -> StoreError {
+        let msg = e.to_string();
+        self.sled_error = Some(e);
+        StoreError::Backend(msg)
+    }
+}
+
+impl Txn for SledTxn<'_> {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.tree.get(key) {
+            Ok(v) => Ok(v.map(|v| v.to_vec())),
+            Err(e) => Err(self.park(e)),
+        }
+    }
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        match self.tree.insert(key, value) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.park(e)),
+        }
+    }
+    fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        match self.tree.remove(key) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.park(e)),
+        }
+    }
+}
+
+impl KvEngine for SledEngine {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
+    fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let iter = match after {
+            Some(a) if a >= prefix => {
+                let end = crate::kv::prefix_end(prefix);
+                let start = std::ops::Bound::Excluded(a.to_vec());
+                match end {
+                    Some(e) => self.tree.range::<Vec<u8>, _>((start, std::ops::Bound::Excluded(e))),
+                    None => self.tree.range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded)),
+                }
+            }
+            _ => self.tree.scan_prefix(prefix),
+        };
+        for item in iter.take(limit) {
+            let (k, v) = item.map_err(backend)?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn last(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
+        match self.tree.scan_prefix(prefix).next_back() {
+            Some(r) => {
+                let (k, v) = r.map_err(backend)?;
+                Ok(Some((k.to_vec(), v.to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn transact(&self, f: &mut TxnFn<'_>) -> Result<(), StoreError> {
+        let f = std::cell::RefCell::new(f);
+        let result = self.tree.transaction(|tree| {
+            let mut txn = SledTxn { tree, sled_error: None };
+            let r = (f.borrow_mut())(&mut txn);
+            match (r, txn.sled_error) {
+                (_, Some(e)) => Err(ConflictableTransactionError::from(e)),
+                (Ok(()), None) => Ok(()),
+                (Err(e), None) => Err(ConflictableTransactionError::Abort(e)),
+            }
+        });
+        result.map_err(|e| match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => backend(e),
+        })
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        let lock = || self.flush.lock().map_err(|_| StoreError::Backend("flush lock poisoned".into()));
+        let mut st = lock()?;
+        st.requested += 1;
+        let mine = st.requested;
+        loop {
+            if st.completed >= mine {
+                return Ok(());
+            }
+            if st.running {
+                st = self.flushed.wait(st).map_err(|_| StoreError::Backend("flush lock poisoned".into()))?;
+                continue;
+            }
+            // Lead a flush covering every request registered so far.
+            st.running = true;
+            let target = st.requested;
+            drop(st);
+            let r = self.db.flush();
+            st = lock()?;
+            st.running = false;
+            if r.is_ok() {
+                st.completed = st.completed.max(target);
+            }
+            self.flushed.notify_all();
+            r.map_err(backend)?;
+        }
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(backend)
+    }
+}

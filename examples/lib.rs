@@ -1,0 +1,1 @@
+//! Examples for helpdesk-rs: see `quickstart.rs` (`cargo run --example quickstart`).

@@ -1,6 +1,7 @@
 //! The ticket log: every change is an event with actor, time and before/after.
 
 use crate::ids::*;
+use crate::outbox::{DeliveryOutcome, Effect};
 use crate::people::FieldValue;
 use crate::ticket::{Channel, Message, Note, Status, Urgency};
 use chrono::{DateTime, Utc};
@@ -190,6 +191,16 @@ pub enum Change {
         /// The note.
         note: Note,
     },
+    /// An outbox effect (notification, webhook) was carried out, failed for
+    /// good, or was skipped.
+    Delivered {
+        /// What was delivered.
+        effect: Effect,
+        /// How it ended.
+        outcome: DeliveryOutcome,
+        /// Attempts it took.
+        attempts: u32,
+    },
 }
 
 impl Change {
@@ -213,6 +224,7 @@ impl Change {
             Change::Field { .. } => "field",
             Change::MessageAdded { .. } => "message_added",
             Change::NoteAdded { .. } => "note_added",
+            Change::Delivered { .. } => "delivered",
         }
     }
 
@@ -222,6 +234,7 @@ impl Change {
         !matches!(
             self,
             Change::NoteAdded { .. }
+                | Change::Delivered { .. }
                 | Change::FollowerAdded { .. }
                 | Change::FollowerRemoved { .. }
                 | Change::Field { .. }

@@ -41,6 +41,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod index;
+pub mod outbox;
 pub mod people;
 pub mod store;
 pub mod testing;
@@ -54,6 +55,9 @@ pub use error::{DirectoryError, StoreError, TicketError};
 pub use event::{Actor, Change, SystemActor, TicketEvent};
 pub use ids::*;
 pub use index::{CounterKey, IndexKey};
+pub use outbox::{
+    DeliveryChannel, DeliveryOutcome, Effect, Notification, OutboxItem, OutboxKey, Recipient, Webhook,
+};
 pub use people::*;
 pub use store::{Commit, Durability, Record, RecordKind, Store, UniqueKey};
 pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};

@@ -7,6 +7,7 @@
 //!    with [`StoreError::Conflict`], never applied.
 //! 3. A commit with [`Durability::Durable`] returns only once it would survive
 //!    a crash.
+//!    Outbox items added or removed by a commit are part of the same transaction.
 //! 4. [`Store::put_record`] claims the record's unique keys atomically and
 //!    refuses with [`StoreError::Unique`] a key held by another record.
 
@@ -14,6 +15,7 @@ use crate::error::StoreError;
 use crate::event::TicketEvent;
 use crate::ids::*;
 use crate::index::{counters, index_keys, CounterKey, IndexKey};
+use crate::outbox::{OutboxItem, OutboxKey};
 use crate::people::*;
 use crate::ticket::Ticket;
 use serde::{Deserialize, Serialize};
@@ -45,6 +47,10 @@ pub struct Commit {
     pub index_add: Vec<IndexKey>,
     /// Counter changes.
     pub counters: Vec<(CounterKey, i64)>,
+    /// Effects to queue (notifications, webhooks).
+    pub outbox_add: Vec<OutboxItem>,
+    /// Delivered effects to remove (their `Delivered` events are in `events`).
+    pub outbox_remove: Vec<OutboxKey>,
     /// When to acknowledge.
     pub durability: Durability,
 }
@@ -67,10 +73,18 @@ impl Commit {
             index_remove: old_keys.difference(&new_keys).cloned().collect(),
             index_add: new_keys.difference(&old_keys).cloned().collect(),
             counters: counter_changes,
+            outbox_add: Vec::new(),
+            outbox_remove: Vec::new(),
             state: after,
             events,
             durability: Durability::Durable,
         }
+    }
+
+    /// The same commit, also queueing `items` in the outbox.
+    pub fn with_outbox(mut self, items: Vec<OutboxItem>) -> Commit {
+        self.outbox_add.extend(items);
+        self
     }
 
     /// The same commit, acknowledged with `durability`.
@@ -224,6 +238,12 @@ pub trait Store: IdSource + Send + Sync {
     fn records(&self, kind: RecordKind, after: u64, limit: usize) -> Result<Vec<Record>, StoreError>;
     /// The record holding a unique key.
     fn lookup(&self, key: &UniqueKey) -> Result<Option<(RecordKind, u64)>, StoreError>;
+    /// Up to `limit` outbox items after `after`, ordered by key (ticket,
+    /// version, position). Purging a ticket removes its items.
+    fn outbox(&self, after: Option<OutboxKey>, limit: usize) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Records a failed attempt (attempts, backoff, error) on an item still
+    /// in the outbox; returns `false` when it is gone.
+    fn reschedule(&self, item: &OutboxItem) -> Result<bool, StoreError>;
     /// Makes every acknowledged write durable.
     fn flush(&self) -> Result<(), StoreError>;
 }

@@ -447,6 +447,7 @@ impl Ticket {
                 self.messages.push(message.clone());
             }
             Change::NoteAdded { note } => self.notes.push(note.clone()),
+            Change::Delivered { .. } => {}
         }
         self.version = e.version;
         self.updated_at = e.at;

@@ -685,6 +685,49 @@ impl Helpdesk {
         Ok(())
     }
 
+    /// Outbox items due at `now` (their backoff has passed), oldest ticket first.
+    pub fn due_outbox(&self, now: chrono::DateTime<chrono::Utc>, limit: usize) -> Result<Vec<OutboxItem>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        while out.len() < limit {
+            let page = self.store.outbox(after, 256)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key);
+            out.extend(page.into_iter().filter(|i| i.not_before <= now).take(limit - out.len()));
+        }
+        Ok(out)
+    }
+
+    /// Records how delivering an outbox item ended: a `Delivered` event in the
+    /// ticket log and the item's removal, in one commit. Nothing happens when
+    /// the ticket was purged meanwhile (purging drops its items).
+    pub fn complete_delivery(&self, item: &OutboxItem, outcome: DeliveryOutcome) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let Some(ticket) = self.store.ticket(item.key.ticket)? else { return Ok(()) };
+            let event = TicketEvent {
+                ticket: ticket.id,
+                version: ticket.version + 1,
+                at: self.clock.now(),
+                actor: Actor::system(),
+                change: Change::Delivered {
+                    effect: item.effect.clone(),
+                    outcome: outcome.clone(),
+                    attempts: item.attempts + 1,
+                },
+            };
+            let mut after = ticket.clone();
+            after.apply(&event)?;
+            let mut commit =
+                Commit::new(Some(&ticket), Some(after), vec![event]).with_durability(self.durability);
+            commit.outbox_remove.push(item.key);
+            match self.store.commit(&commit) {
+                Err(StoreError::Conflict { .. }) if attempt < MAX_RETRIES => attempt += 1,
+                r => return Ok(r?),
+            }
+        }
+    }
+
     /// Tickets a user takes part in (owns or is CC'd on), by id, after `after`.
     pub fn tickets_of_user(
         &self,

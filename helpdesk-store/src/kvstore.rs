@@ -13,6 +13,7 @@
 //! | `Q` | id kind name | last id handed out (u64 BE) |
 //! | `R` | record kind tag, id | directory record (JSON) |
 //! | `U` | unique key | holder: kind tag, id |
+//! | `O` | ticket id, version, position (u32 BE) | outbox item (JSON) |
 
 use crate::kv::KvEngine;
 use helpdesk_core::*;
@@ -26,6 +27,11 @@ const COUNTER: u8 = b'C';
 const SEQUENCE: u8 = b'Q';
 const RECORD: u8 = b'R';
 const UNIQUE: u8 = b'U';
+const OUTBOX: u8 = b'O';
+
+fn outbox_key(key: &OutboxKey) -> Vec<u8> {
+    k(OUTBOX, &[&key.ticket.0.to_be_bytes(), &key.version.to_be_bytes(), &key.seq.to_be_bytes()])
+}
 
 fn k(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -134,14 +140,33 @@ impl<E: KvEngine> Store for KvStore<E> {
         // (sled transactions cannot scan) and let the version check catch any
         // event appended in between.
         let purge_keys = if c.state.is_none() {
-            self.engine
+            let mut keys: Vec<Vec<u8>> = self
+                .engine
                 .scan(&k(EVENT, &[&id]), None, usize::MAX)?
                 .into_iter()
                 .map(|(key, _)| key)
-                .collect::<Vec<_>>()
+                .collect();
+            keys.extend(
+                self.engine.scan(&k(OUTBOX, &[&id]), None, usize::MAX)?.into_iter().map(|(key, _)| key),
+            );
+            keys
         } else {
             Vec::new()
         };
+        let outbox_add = c
+            .outbox_add
+            .iter()
+            .map(|item| {
+                if item.key.ticket != c.ticket {
+                    return Err(StoreError::Backend(format!(
+                        "outbox item {} does not belong to ticket {}",
+                        item.key, c.ticket
+                    )));
+                }
+                Ok((outbox_key(&item.key), encode(item)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let outbox_remove: Vec<Vec<u8>> = c.outbox_remove.iter().map(outbox_key).collect();
         self.engine.transact(&mut |tx| {
             let actual = match tx.get(&version_key)? {
                 Some(b) => u64_of(&version_key, &b)?,
@@ -171,6 +196,12 @@ impl<E: KvEngine> Store for KvStore<E> {
             }
             for ik in &c.index_add {
                 tx.put(&k(INDEX, &[&ik.0]), &[])?;
+            }
+            for (key, value) in &outbox_add {
+                tx.put(key, value)?;
+            }
+            for key in &outbox_remove {
+                tx.delete(key)?;
             }
             for (ck, delta) in &c.counters {
                 let key = k(COUNTER, &[&ck.0]);
@@ -266,6 +297,25 @@ impl<E: KvEngine> Store for KvStore<E> {
             Some(h) => Ok(Some(parse_holder(&ukey, &h)?)),
             None => Ok(None),
         }
+    }
+
+    fn outbox(&self, after: Option<OutboxKey>, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
+        let after = after.map(|a| outbox_key(&a));
+        self.engine.scan(&[OUTBOX], after.as_deref(), limit)?.iter().map(|(key, v)| decode(key, v)).collect()
+    }
+
+    fn reschedule(&self, item: &OutboxItem) -> Result<bool, StoreError> {
+        let key = outbox_key(&item.key);
+        let value = encode(item)?;
+        let mut found = false;
+        self.engine.transact(&mut |tx| {
+            found = tx.get(&key)?.is_some();
+            if found {
+                tx.put(&key, &value)?;
+            }
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -37,6 +37,7 @@
 
 pub mod clock;
 pub mod command;
+pub mod credential;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -46,11 +47,13 @@ pub mod people;
 pub mod store;
 pub mod testing;
 pub mod ticket;
+pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
     create, decide, Command, Directory, DirectorySnapshot, NewTicket, Policy, References, ReopenPolicy,
 };
+pub use credential::{Credential, CredentialKind, Principal};
 pub use error::{DirectoryError, StoreError, TicketError};
 pub use event::{Actor, Change, SystemActor, TicketEvent};
 pub use ids::*;
@@ -61,3 +64,4 @@ pub use outbox::{
 pub use people::*;
 pub use store::{Commit, Durability, Record, RecordKind, Store, UniqueKey};
 pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};
+pub use view::{UserMessage, UserTicketView};

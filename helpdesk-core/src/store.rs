@@ -110,6 +110,8 @@ pub enum RecordKind {
     Team,
     /// [`Department`]
     Department,
+    /// [`Credential`](crate::credential::Credential)
+    Credential,
 }
 
 impl RecordKind {
@@ -122,6 +124,7 @@ impl RecordKind {
             RecordKind::Agent => b'a',
             RecordKind::Team => b't',
             RecordKind::Department => b'd',
+            RecordKind::Credential => b'k',
         }
     }
 
@@ -134,6 +137,7 @@ impl RecordKind {
             RecordKind::Agent => "agent",
             RecordKind::Team => "team",
             RecordKind::Department => "department",
+            RecordKind::Credential => "credential",
         }
     }
 }
@@ -154,6 +158,8 @@ pub enum Record {
     Team(Team),
     /// A department.
     Department(Department),
+    /// A credential (password hash, API key hash, validation token hash).
+    Credential(crate::credential::Credential),
 }
 
 /// A unique key a record claims: an email address, a domain, a name.
@@ -189,6 +195,7 @@ impl Record {
             Record::Agent(r) => (RecordKind::Agent, r.id.0),
             Record::Team(r) => (RecordKind::Team, r.id.0),
             Record::Department(r) => (RecordKind::Department, r.id.0),
+            Record::Credential(r) => (RecordKind::Credential, r.id.0),
         }
     }
 
@@ -205,6 +212,7 @@ impl Record {
             Record::Agent(a) => vec![UniqueKey::agent_email(&a.email)],
             Record::Team(t) => vec![UniqueKey::name(RecordKind::Team, &t.name)],
             Record::Department(d) => vec![UniqueKey::name(RecordKind::Department, &d.name)],
+            Record::Credential(c) => vec![c.unique_key()],
         }
     }
 }

@@ -323,13 +323,14 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 }
 
-const KINDS: [RecordKind; 6] = [
+const KINDS: [RecordKind; 7] = [
     RecordKind::User,
     RecordKind::Organisation,
     RecordKind::Usergroup,
     RecordKind::Agent,
     RecordKind::Team,
     RecordKind::Department,
+    RecordKind::Credential,
 ];
 
 fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {

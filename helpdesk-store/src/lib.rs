@@ -20,12 +20,14 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod auth;
 mod helpdesk;
 pub mod kv;
 mod kvstore;
 mod mem;
 mod sled_engine;
 
+pub use auth::AuthError;
 pub use helpdesk::{Error, Helpdesk, HelpdeskBuilder, NewAgent, Result};
 pub use helpdesk_core as core;
 pub use kv::{KvEngine, Txn};

@@ -1,0 +1,707 @@
+//! The agent server: a JSON API for everything an agent does, and the agent
+//! web UI (filter pane, list pane, content pane with tabs, search box that
+//! jumps to an id, notifications bay fed by server-sent events).
+//!
+//! Every route but login needs an agent: a session cookie (with the CSRF
+//! header on state-changing calls) or an API key. Tickets in departments the
+//! agent has no access to answer 404, exactly like tickets that do not exist.
+
+use crate::auth::{agent_auth, clear_cookie, session_cookie, AgentCtx, Realm, Via, AGENT_COOKIE};
+use crate::error::ApiError;
+use crate::filters::{self, FilterId};
+use crate::{blocking, client_key, json, respond, with_app, App};
+use helpdesk_core::*;
+use helpdesk_store::Helpdesk;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+/// Largest JSON body accepted (bytes).
+pub const MAX_JSON: u64 = 256 * 1024;
+
+/// The logged-in agent and, for a session, its CSRF token.
+#[derive(Debug, Serialize)]
+pub struct Me {
+    /// The agent.
+    pub agent: Agent,
+    /// The token to send as `X-CSRF-Token` (sessions only).
+    pub csrf_token: Option<String>,
+    /// `session` or `api_key`.
+    pub via: &'static str,
+}
+
+/// A line of a ticket list.
+#[derive(Debug, Serialize)]
+pub struct TicketSummary {
+    /// Id.
+    pub id: TicketId,
+    /// Version (send it back with changes).
+    pub version: u64,
+    /// Subject.
+    pub subject: String,
+    /// Status.
+    pub status: Status,
+    /// Urgency.
+    pub urgency: Urgency,
+    /// Department.
+    pub department: DepartmentId,
+    /// Assigned agent.
+    pub agent: Option<AgentId>,
+    /// Assigned team.
+    pub team: Option<TeamId>,
+    /// Owner.
+    pub user: UserId,
+    /// Owner's name.
+    pub user_name: String,
+    /// Labels.
+    pub labels: Vec<String>,
+    /// Created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Last change.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn summary(hd: &Helpdesk, t: &Ticket) -> TicketSummary {
+    TicketSummary {
+        id: t.id,
+        version: t.version,
+        subject: t.subject.clone(),
+        status: t.status,
+        urgency: t.urgency,
+        department: t.department,
+        agent: t.agent,
+        team: t.team,
+        user: t.user,
+        user_name: hd.user(t.user).map(|u| u.name).unwrap_or_default(),
+        labels: t.labels.iter().cloned().collect(),
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    }
+}
+
+/// A ticket as an agent sees it: everything, with the log.
+#[derive(Debug, Serialize)]
+pub struct TicketDetail {
+    /// The ticket (messages and notes included).
+    pub ticket: Ticket,
+    /// Message and note bodies as sanitised HTML (ammonia), by post id.
+    pub bodies_html: BTreeMap<u32, String>,
+    /// The owner.
+    pub user: User,
+    /// CC'd users.
+    pub ccs: Vec<User>,
+    /// The full log, oldest first.
+    pub log: Vec<TicketEvent>,
+}
+
+/// Message text as safe HTML: markup is sanitised with ammonia, line breaks kept.
+pub fn body_html(body: &str) -> String {
+    ammonia::clean(&body.replace("\r\n", "\n").replace('\n', "<br>"))
+}
+
+fn detail(hd: &Helpdesk, t: Ticket) -> Result<TicketDetail, ApiError> {
+    let log = hd.log(t.id)?;
+    let mut bodies_html = BTreeMap::new();
+    for m in &t.messages {
+        bodies_html.insert(m.id.0, body_html(&m.body));
+    }
+    for n in &t.notes {
+        bodies_html.insert(n.id.0, body_html(&n.body));
+    }
+    let user = hd.user(t.user)?;
+    let ccs = t.ccs.iter().filter_map(|u| hd.user(*u).ok()).collect();
+    Ok(TicketDetail { ticket: t, bodies_html, user, ccs, log })
+}
+
+/// The ticket, if it exists and the agent may see its department; 404 otherwise.
+pub fn visible_ticket(hd: &Helpdesk, agent: &Agent, id: TicketId) -> Result<Ticket, ApiError> {
+    match hd.ticket(id) {
+        Ok(t) if agent.permissions.can_see(t.department) => Ok(t),
+        Ok(_) | Err(helpdesk_store::Error::Ticket(TicketError::NotFound(_))) => {
+            Err(ApiError::not_found(format!("ticket {id} not found")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs a command as the agent, at `version` when given (409 with the
+/// current version when stale), publishes it to the bay, returns the ticket.
+fn run(
+    app: &App,
+    ctx: &AgentCtx,
+    id: TicketId,
+    version: Option<u64>,
+    cmd: Command,
+) -> Result<TicketDetail, ApiError> {
+    let hd = app.helpdesk();
+    let before = visible_ticket(hd, &ctx.agent, id)?;
+    let actor = Actor::Agent(ctx.agent.id);
+    let after = match version {
+        Some(v) => hd.execute_at(id, v, &actor, cmd)?,
+        None => hd.execute(id, &actor, cmd)?,
+    };
+    let d = detail(hd, after)?;
+    app.publish(before.version, &d.ticket, &d.log);
+    Ok(d)
+}
+
+/// `POST /api/agent/login`.
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    /// Email.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `POST /api/agent/tickets/{id}/reply`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// Text.
+    pub body: String,
+    /// Status to set with the reply (default awaiting user).
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// The version the agent saw.
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// `POST /api/agent/tickets/{id}/notes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// Text.
+    pub body: String,
+    /// The version the agent saw.
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// `POST /api/agent/tickets/{id}/commands`: a [`Command`] plus the version seen.
+#[derive(Debug, Deserialize)]
+pub struct CommandRequest {
+    /// The version the agent saw (409 when the ticket changed since).
+    #[serde(default)]
+    pub version: Option<u64>,
+    /// The command (`{"command": "set_urgency", "urgency": 7}`).
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+/// `POST /api/agent/tickets/{id}/cc`: CC someone by email (a user is created if needed).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CcRequest {
+    /// Email.
+    pub email: String,
+    /// Name, for a new user.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The version the agent saw.
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// `POST /api/agent/tickets`: a ticket on a user's behalf.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketRequest {
+    /// Subject.
+    pub subject: String,
+    /// First message.
+    pub body: String,
+    /// Department.
+    pub department: DepartmentId,
+    /// The user's email (a user is created if needed).
+    pub user_email: String,
+    /// The user's name, for a new user.
+    #[serde(default)]
+    pub user_name: Option<String>,
+    /// Custom fields.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldValue>,
+    /// Urgency.
+    #[serde(default)]
+    pub urgency: Option<Urgency>,
+    /// Initial status.
+    #[serde(default)]
+    pub status: Option<Status>,
+}
+
+/// `POST /api/agent/api-keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyRequest {
+    /// A name for the key.
+    pub label: String,
+}
+
+/// An API key as listed (never the key itself, nor its hash).
+#[derive(Debug, Serialize)]
+pub struct ApiKeyInfo {
+    /// Id.
+    pub id: CredentialId,
+    /// Label.
+    pub label: String,
+    /// Created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Revoked.
+    pub revoked: bool,
+    /// The key itself: only in the answer that creates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// Query of list endpoints.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    /// Skip this many.
+    #[serde(default)]
+    pub offset: usize,
+    /// At most this many (default 50, at most 200).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Query of the search box.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    /// A ticket id (`234` or `#234`) or a user's email address.
+    pub q: String,
+}
+
+/// The people and departments the UI names things with.
+#[derive(Debug, Serialize)]
+pub struct DirectoryView {
+    /// Departments the agent may see.
+    pub departments: Vec<Department>,
+    /// Agents (id, name, email, teams).
+    pub agents: Vec<AgentBrief>,
+    /// Teams.
+    pub teams: Vec<Team>,
+}
+
+/// An agent as others see them.
+#[derive(Debug, Serialize)]
+pub struct AgentBrief {
+    /// Id.
+    pub id: AgentId,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: Email,
+    /// Teams.
+    pub teams: Vec<TeamId>,
+    /// Disabled.
+    pub disabled: bool,
+}
+
+fn me(ctx: &AgentCtx, app: &App) -> Me {
+    let (csrf_token, via) = match &ctx.via {
+        Via::Session(token) => (app.sessions().get(Realm::Agent, token).map(|s| s.csrf), "session"),
+        Via::ApiKey(_) => (None, "api_key"),
+    };
+    Me { agent: ctx.agent.clone(), csrf_token, via }
+}
+
+fn find_or_create_user(hd: &Helpdesk, email: &str, name: Option<&str>) -> Result<User, ApiError> {
+    if let Some(u) = hd.user_by_email(email)? {
+        return Ok(u);
+    }
+    let name = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or(email));
+    Ok(hd.create_user(NewUser::new(name, email))?)
+}
+
+async fn login(app: App, ip: String, req: LoginRequest) -> Result<Response, Infallible> {
+    let r = async {
+        app.check_login(format!("agent-ip:{ip}"))?;
+        app.check_login(format!("agent:{}", req.email.trim().to_lowercase()))?;
+        let app2 = app.clone();
+        let agent =
+            blocking(move || Ok(app2.helpdesk().verify_agent_password(&req.email, &req.password)?)).await?;
+        let Some(agent) = agent else {
+            return Err(ApiError::unauthorized("wrong email or password"));
+        };
+        let (token, session) = app.sessions().create(Realm::Agent, Some(Principal::Agent(agent.id)));
+        tracing::info!(agent = %agent.id, "agent logged in");
+        let mut r = json(StatusCode::OK, &Me { agent, csrf_token: Some(session.csrf), via: "session" });
+        let cookie = session_cookie(&app, AGENT_COOKIE, &token, Realm::Agent);
+        r.headers_mut().insert("set-cookie", cookie.parse().map_err(|_| ApiError::internal("cookie"))?);
+        Ok(r)
+    }
+    .await;
+    Ok(r.unwrap_or_else(|e| e.response()))
+}
+
+async fn logout(app: App, ctx: AgentCtx) -> Result<Response, Infallible> {
+    if let Via::Session(token) = &ctx.via {
+        app.sessions().remove(token);
+    }
+    let mut r = json(StatusCode::OK, &serde_json::json!({"logged_out": true}));
+    r.headers_mut().insert("set-cookie", clear_cookie(AGENT_COOKIE).parse().expect("static cookie"));
+    Ok(r)
+}
+
+/// Runs `f` with the helpdesk on the blocking pool and answers with JSON.
+async fn with_hd<T, F>(app: App, f: F) -> Result<Response, Infallible>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&App) -> Result<T, ApiError> + Send + 'static,
+{
+    Ok(respond(blocking(move || f(&app)).await))
+}
+
+fn get_filters(app: &App, ctx: &AgentCtx) -> Result<Vec<filters::FilterCount>, ApiError> {
+    filters::counts(app.helpdesk(), &ctx.agent)
+}
+
+fn get_filter_tickets(
+    app: &App,
+    ctx: &AgentCtx,
+    slug: &str,
+    page: &Page,
+) -> Result<serde_json::Value, ApiError> {
+    let f = FilterId::parse(slug).ok_or_else(|| ApiError::not_found(format!("no filter {slug:?}")))?;
+    let limit = page.limit.unwrap_or(50).clamp(1, 200);
+    let hd = app.helpdesk();
+    let (tickets, total) = filters::list(hd, &ctx.agent, f, page.offset, limit)?;
+    let tickets: Vec<TicketSummary> = tickets.iter().map(|t| summary(hd, t)).collect();
+    Ok(serde_json::json!({ "filter": f.slug(), "title": f.title(), "total": total, "tickets": tickets }))
+}
+
+fn search(app: &App, ctx: &AgentCtx, q: &str) -> Result<serde_json::Value, ApiError> {
+    let hd = app.helpdesk();
+    let q = q.trim();
+    if let Ok(id) = q.trim_start_matches('#').parse::<u64>() {
+        let t = visible_ticket(hd, &ctx.agent, TicketId(id))?;
+        return Ok(serde_json::json!({ "tickets": [summary(hd, &t)] }));
+    }
+    if q.contains('@') {
+        let Ok(Some(u)) = hd.user_by_email(q) else {
+            return Ok(serde_json::json!({ "tickets": [] }));
+        };
+        let ts: Vec<TicketSummary> = hd
+            .tickets_of_user(u.id, None, 200)?
+            .iter()
+            .filter(|t| ctx.agent.permissions.can_see(t.department))
+            .map(|t| summary(hd, t))
+            .collect();
+        return Ok(serde_json::json!({ "tickets": ts }));
+    }
+    Err(ApiError::invalid("search for a ticket id (234 or #234) or a user's email address"))
+}
+
+fn directory(app: &App, ctx: &AgentCtx) -> Result<DirectoryView, ApiError> {
+    let hd = app.helpdesk();
+    Ok(DirectoryView {
+        departments: hd.departments()?.into_iter().filter(|d| ctx.agent.permissions.can_see(d.id)).collect(),
+        agents: hd
+            .agents()?
+            .into_iter()
+            .map(|a| AgentBrief {
+                id: a.id,
+                name: a.name,
+                email: a.email,
+                teams: a.teams.into_iter().collect(),
+                disabled: a.disabled,
+            })
+            .collect(),
+        teams: hd.teams()?,
+    })
+}
+
+fn create_ticket(app: &App, ctx: &AgentCtx, req: CreateTicketRequest) -> Result<TicketDetail, ApiError> {
+    let hd = app.helpdesk();
+    if !ctx.agent.permissions.can_see(req.department) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_reference",
+            format!("unknown department {}", req.department),
+        ));
+    }
+    let user = find_or_create_user(hd, &req.user_email, req.user_name.as_deref())?;
+    let mut new = NewTicket::new(req.subject, req.body, req.department, user.id, Channel::Agent);
+    new.fields = req.fields;
+    new.urgency = req.urgency;
+    new.status = req.status;
+    let t = hd.create_ticket(&Actor::Agent(ctx.agent.id), new)?;
+    let d = detail(hd, t)?;
+    app.publish(0, &d.ticket, &d.log);
+    Ok(d)
+}
+
+fn add_cc(app: &App, ctx: &AgentCtx, id: TicketId, req: CcRequest) -> Result<TicketDetail, ApiError> {
+    visible_ticket(app.helpdesk(), &ctx.agent, id)?;
+    let user = find_or_create_user(app.helpdesk(), &req.email, req.name.as_deref())?;
+    run(app, ctx, id, req.version, Command::AddCc { user: user.id })
+}
+
+fn api_key_info(c: Credential, key: Option<String>) -> ApiKeyInfo {
+    ApiKeyInfo { id: c.id, label: c.label, created_at: c.created_at, revoked: c.revoked, key }
+}
+
+fn json_body<T: serde::de::DeserializeOwned + Send>(
+) -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+    warp::body::content_length_limit(MAX_JSON).and(warp::body::json())
+}
+
+const UI_HTML: &str = include_str!("../assets/agent.html");
+const UI_JS: &str = include_str!("../assets/agent.js");
+const UI_CSS: &str = include_str!("../assets/agent.css");
+
+/// A static asset response.
+pub fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut r = Response::new(body.into());
+    r.headers_mut().insert("content-type", content_type.parse().expect("static header"));
+    r.headers_mut().insert("cache-control", "no-cache".parse().expect("static header"));
+    r
+}
+
+/// The agent routes (API and UI), without error recovery.
+pub fn routes(app: App) -> BoxedFilter<(Response,)> {
+    use warp::path;
+    let auth = || agent_auth(app.clone());
+    let a = || with_app(app.clone());
+
+    let ui = warp::get()
+        .and(path!("agent").map(|| asset(UI_HTML, "text/html; charset=utf-8")))
+        .or(warp::get().and(path!("agent" / "app.js")).map(|| asset(UI_JS, "text/javascript; charset=utf-8")))
+        .unify()
+        .or(warp::get().and(path!("agent" / "app.css")).map(|| asset(UI_CSS, "text/css; charset=utf-8")))
+        .unify()
+        .boxed();
+
+    let login = warp::post()
+        .and(path!("api" / "agent" / "login"))
+        .and(a())
+        .and(client_key())
+        .and(json_body())
+        .and_then(login)
+        .boxed();
+    let logout =
+        warp::post().and(path!("api" / "agent" / "logout")).and(a()).and(auth()).and_then(logout).boxed();
+    let me_r = warp::get()
+        .and(path!("api" / "agent" / "me"))
+        .and(a())
+        .and(auth())
+        .map(|app: App, ctx: AgentCtx| json(StatusCode::OK, &me(&ctx, &app)))
+        .boxed();
+    let dir = warp::get()
+        .and(path!("api" / "agent" / "directory"))
+        .and(a())
+        .and(auth())
+        .and_then(|app: App, ctx: AgentCtx| with_hd(app, move |app| directory(app, &ctx)))
+        .boxed();
+    let filters_r = warp::get()
+        .and(path!("api" / "agent" / "filters"))
+        .and(a())
+        .and(auth())
+        .and_then(|app: App, ctx: AgentCtx| with_hd(app, move |app| get_filters(app, &ctx)))
+        .boxed();
+    let filter_tickets = warp::get()
+        .and(path!("api" / "agent" / "filters" / String / "tickets"))
+        .and(a())
+        .and(auth())
+        .and(warp::query::<Page>())
+        .and_then(|slug: String, app: App, ctx: AgentCtx, page: Page| {
+            with_hd(app, move |app| get_filter_tickets(app, &ctx, &slug, &page))
+        })
+        .boxed();
+    let search_r = warp::get()
+        .and(path!("api" / "agent" / "search"))
+        .and(a())
+        .and(auth())
+        .and(warp::query::<SearchQuery>())
+        .and_then(|app: App, ctx: AgentCtx, q: SearchQuery| with_hd(app, move |app| search(app, &ctx, &q.q)))
+        .boxed();
+    let create = warp::post()
+        .and(path!("api" / "agent" / "tickets"))
+        .and(a())
+        .and(auth())
+        .and(json_body())
+        .and_then(|app: App, ctx: AgentCtx, req: CreateTicketRequest| async move {
+            let r = blocking(move || create_ticket(&app, &ctx, req)).await;
+            Ok::<_, Infallible>(match r {
+                Ok(d) => json(StatusCode::CREATED, &d),
+                Err(e) => e.response(),
+            })
+        })
+        .boxed();
+    let get_ticket = warp::get()
+        .and(path!("api" / "agent" / "tickets" / u64))
+        .and(a())
+        .and(auth())
+        .and_then(|id: u64, app: App, ctx: AgentCtx| {
+            with_hd(app, move |app| {
+                detail(app.helpdesk(), visible_ticket(app.helpdesk(), &ctx.agent, TicketId(id))?)
+            })
+        })
+        .boxed();
+    let reply = warp::post()
+        .and(path!("api" / "agent" / "tickets" / u64 / "reply"))
+        .and(a())
+        .and(auth())
+        .and(json_body())
+        .and_then(|id: u64, app: App, ctx: AgentCtx, req: ReplyRequest| {
+            with_hd(app, move |app| {
+                let cmd = Command::AgentReply { body: req.body, attachments: vec![], status: req.status };
+                run(app, &ctx, TicketId(id), req.version, cmd)
+            })
+        })
+        .boxed();
+    let note = warp::post()
+        .and(path!("api" / "agent" / "tickets" / u64 / "notes"))
+        .and(a())
+        .and(auth())
+        .and(json_body())
+        .and_then(|id: u64, app: App, ctx: AgentCtx, req: NoteRequest| {
+            with_hd(app, move |app| {
+                run(
+                    app,
+                    &ctx,
+                    TicketId(id),
+                    req.version,
+                    Command::AddNote { body: req.body, attachments: vec![] },
+                )
+            })
+        })
+        .boxed();
+    let command = warp::post()
+        .and(path!("api" / "agent" / "tickets" / u64 / "commands"))
+        .and(a())
+        .and(auth())
+        .and(json_body())
+        .and_then(|id: u64, app: App, ctx: AgentCtx, req: CommandRequest| {
+            with_hd(app, move |app| {
+                if matches!(req.command, Command::UserReply { .. }) {
+                    return Err(ApiError::forbidden(
+                        "agents reply with agent_reply; user_reply is for users",
+                    ));
+                }
+                run(app, &ctx, TicketId(id), req.version, req.command)
+            })
+        })
+        .boxed();
+    let cc = warp::post()
+        .and(path!("api" / "agent" / "tickets" / u64 / "cc"))
+        .and(a())
+        .and(auth())
+        .and(json_body())
+        .and_then(|id: u64, app: App, ctx: AgentCtx, req: CcRequest| {
+            with_hd(app, move |app| add_cc(app, &ctx, TicketId(id), req))
+        })
+        .boxed();
+    let user = warp::get()
+        .and(path!("api" / "agent" / "users" / u64))
+        .and(a())
+        .and(auth())
+        .and_then(|id: u64, app: App, _ctx: AgentCtx| {
+            with_hd(app, move |app| Ok(app.helpdesk().user(UserId(id))?))
+        })
+        .boxed();
+    let keys_list = warp::get()
+        .and(path!("api" / "agent" / "api-keys"))
+        .and(a())
+        .and(auth())
+        .and_then(|app: App, ctx: AgentCtx| {
+            with_hd(app, move |app| {
+                let keys =
+                    app.helpdesk().credentials_of(Principal::Agent(ctx.agent.id), CredentialKind::ApiKey)?;
+                Ok(keys.into_iter().map(|c| api_key_info(c, None)).collect::<Vec<_>>())
+            })
+        })
+        .boxed();
+    let keys_create = warp::post()
+        .and(path!("api" / "agent" / "api-keys"))
+        .and(a())
+        .and(auth())
+        .and(json_body())
+        .and_then(|app: App, ctx: AgentCtx, req: ApiKeyRequest| async move {
+            let r = blocking(move || Ok(app.helpdesk().create_api_key(ctx.agent.id, &req.label)?)).await;
+            Ok::<_, Infallible>(match r {
+                Ok((c, key)) => json(StatusCode::CREATED, &api_key_info(c, Some(key))),
+                Err(e) => e.response(),
+            })
+        })
+        .boxed();
+    let keys_revoke = warp::delete()
+        .and(path!("api" / "agent" / "api-keys" / u64))
+        .and(a())
+        .and(auth())
+        .and_then(|id: u64, app: App, ctx: AgentCtx| {
+            with_hd(app, move |app| {
+                app.helpdesk().revoke_api_key(ctx.agent.id, CredentialId(id))?;
+                Ok(serde_json::json!({"revoked": id}))
+            })
+        })
+        .boxed();
+    let events = warp::get()
+        .and(path!("api" / "agent" / "events"))
+        .and(a())
+        .and(auth())
+        .map(|app: App, ctx: AgentCtx| bay_stream(&app, ctx.agent))
+        .boxed();
+
+    ui.or(login)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(me_r)
+        .unify()
+        .or(dir)
+        .unify()
+        .or(filters_r)
+        .unify()
+        .or(filter_tickets)
+        .unify()
+        .or(search_r)
+        .unify()
+        .or(create)
+        .unify()
+        .or(get_ticket)
+        .unify()
+        .or(reply)
+        .unify()
+        .or(note)
+        .unify()
+        .or(command)
+        .unify()
+        .or(cc)
+        .unify()
+        .or(user)
+        .unify()
+        .or(keys_list)
+        .unify()
+        .or(keys_create)
+        .unify()
+        .or(keys_revoke)
+        .unify()
+        .or(events)
+        .unify()
+        .boxed()
+}
+
+/// The notifications bay as server-sent events (`event: ticket`, JSON data):
+/// changes the server commits in departments the agent may see, made by
+/// someone else.
+fn bay_stream(app: &App, agent: Agent) -> Response {
+    use tokio_stream::wrappers::BroadcastStream;
+    use tokio_stream::StreamExt;
+    let me = Actor::Agent(agent.id);
+    let stream = BroadcastStream::new(app.subscribe()).filter_map(move |ev| match ev {
+        Ok(ev) if ev.actor != me && agent.permissions.can_see(ev.department) => {
+            warp::sse::Event::default().event("ticket").json_data(&ev).ok().map(Ok::<_, Infallible>)
+        }
+        _ => None,
+    });
+    warp::sse::reply(warp::sse::keep_alive().stream(stream)).into_response()
+}

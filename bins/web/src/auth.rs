@@ -1,0 +1,241 @@
+//! Sessions, cookies, CSRF tokens and API keys.
+//!
+//! - Sessions live in memory (a restart logs everyone out); the cookie holds a
+//!   random 256-bit token, `HttpOnly`, `SameSite` (Strict for agents, Lax for
+//!   the portal), `Secure` when configured. Only the token's SHA-256 is kept.
+//! - Every session has its own CSRF token. State-changing agent API calls made
+//!   with a session cookie must send it in `X-CSRF-Token`; portal forms carry it
+//!   in a hidden `csrf` field. Calls authenticated with an API key
+//!   (`Authorization: Bearer hdk_...`) are exempt: no browser sends that header
+//!   by itself.
+//! - Portal visitors get an anonymous session on their first page, so the
+//!   login and registration forms are CSRF-protected too; logging in replaces
+//!   it with a new one (no session fixation).
+
+use crate::error::ApiError;
+use crate::{blocking, with_app, App};
+use helpdesk_core::{Agent, Principal};
+use helpdesk_store::auth::{random_token, sha256_hex};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use warp::http::Method;
+use warp::{Filter, Rejection};
+
+/// Name of the agent session cookie.
+pub const AGENT_COOKIE: &str = "hd_agent";
+/// Name of the portal session cookie.
+pub const PORTAL_COOKIE: &str = "hd_portal";
+/// How long a session lasts without use.
+pub const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
+/// Most sessions kept at once (anonymous portal sessions are dropped first when full).
+pub const MAX_SESSIONS: usize = 100_000;
+
+/// Which interface a session belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Realm {
+    /// The agent server.
+    Agent,
+    /// The user portal.
+    Portal,
+}
+
+/// A session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Which interface.
+    pub realm: Realm,
+    /// Who is logged in (`None`: an anonymous portal visitor).
+    pub principal: Option<Principal>,
+    /// The CSRF token of this session.
+    pub csrf: String,
+    expires: Instant,
+}
+
+/// The sessions, keyed by the SHA-256 of their token.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<String, Session>>,
+}
+
+impl Sessions {
+    /// Starts a session; returns its token (for the cookie) and the session.
+    pub fn create(&self, realm: Realm, principal: Option<Principal>) -> (String, Session) {
+        let token = random_token();
+        let s = Session { realm, principal, csrf: random_token(), expires: Instant::now() + SESSION_IDLE };
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_SESSIONS {
+            let now = Instant::now();
+            map.retain(|_, s| s.expires > now && s.principal.is_some());
+        }
+        map.insert(sha256_hex(&token), s.clone());
+        (token, s)
+    }
+
+    /// The live session of `realm` with this token (its idle timer restarts).
+    pub fn get(&self, realm: Realm, token: &str) -> Option<Session> {
+        let key = sha256_hex(token);
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match map.get_mut(&key) {
+            Some(s) if s.realm == realm && s.expires > now => {
+                s.expires = now + SESSION_IDLE;
+                Some(s.clone())
+            }
+            Some(_) => {
+                map.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Ends a session.
+    pub fn remove(&self, token: &str) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&sha256_hex(token));
+    }
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A `Set-Cookie` value for a session cookie.
+pub fn session_cookie(app: &App, name: &str, token: &str, realm: Realm) -> String {
+    let same_site = match realm {
+        Realm::Agent => "Strict",
+        Realm::Portal => "Lax",
+    };
+    let secure = if app.config().secure_cookies { "; Secure" } else { "" };
+    format!(
+        "{name}={token}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={}{secure}",
+        SESSION_IDLE.as_secs()
+    )
+}
+
+/// A `Set-Cookie` value that removes a cookie.
+pub fn clear_cookie(name: &str) -> String {
+    format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// How an agent request was authenticated.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// A session cookie (token).
+    Session(String),
+    /// An API key (its label).
+    ApiKey(String),
+}
+
+/// The agent making a request.
+#[derive(Debug, Clone)]
+pub struct AgentCtx {
+    /// The agent (enabled).
+    pub agent: Agent,
+    /// How they proved it.
+    pub via: Via,
+}
+
+fn is_safe(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+async fn authenticate(
+    app: App,
+    method: Method,
+    authorization: Option<String>,
+    cookie: Option<String>,
+    csrf: Option<String>,
+) -> Result<AgentCtx, Rejection> {
+    if let Some(h) = authorization {
+        let key = h.strip_prefix("Bearer ").map(str::trim).unwrap_or("").to_string();
+        if key.is_empty() {
+            return Err(warp::reject::custom(ApiError::unauthorized(
+                "use `Authorization: Bearer <api key>`",
+            )));
+        }
+        let app2 = app.clone();
+        let found = blocking(move || Ok(app2.helpdesk().agent_for_api_key(&key)?)).await?;
+        return match found {
+            Some((agent, cred)) => Ok(AgentCtx { agent, via: Via::ApiKey(cred.label) }),
+            None => Err(warp::reject::custom(ApiError::unauthorized("unknown or revoked API key"))),
+        };
+    }
+    let Some(token) = cookie else {
+        return Err(warp::reject::custom(ApiError::unauthorized("log in first")));
+    };
+    let Some(session) = app.sessions().get(Realm::Agent, &token) else {
+        return Err(warp::reject::custom(ApiError::unauthorized("your session has ended; log in again")));
+    };
+    let Some(Principal::Agent(id)) = session.principal else {
+        return Err(warp::reject::custom(ApiError::unauthorized("log in first")));
+    };
+    if !is_safe(&method) && !csrf.is_some_and(|c| same_secret(&c, &session.csrf)) {
+        return Err(warp::reject::custom(ApiError::new(
+            warp::http::StatusCode::FORBIDDEN,
+            "csrf",
+            "missing or wrong X-CSRF-Token header (GET /api/agent/me gives the token)",
+        )));
+    }
+    let agent = blocking(move || Ok(app.helpdesk().agent(id)?)).await?;
+    if agent.disabled {
+        return Err(warp::reject::custom(ApiError::forbidden("this agent account is disabled")));
+    }
+    Ok(AgentCtx { agent, via: Via::Session(token) })
+}
+
+/// Authenticates an agent request: an API key or a session cookie (plus the
+/// CSRF header on state-changing methods). Rejects with 401/403 JSON errors.
+pub fn agent_auth(app: App) -> impl Filter<Extract = (AgentCtx,), Error = Rejection> + Clone {
+    with_app(app)
+        .and(warp::method())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::cookie::optional::<String>(AGENT_COOKIE))
+        .and(warp::header::optional::<String>("x-csrf-token"))
+        .and_then(authenticate)
+}
+
+/// A portal visitor's session, created when missing.
+#[derive(Debug, Clone)]
+pub struct PortalCtx {
+    /// The session token.
+    pub token: String,
+    /// The session.
+    pub session: Session,
+    /// A `Set-Cookie` value to send when the session is new.
+    pub set_cookie: Option<String>,
+}
+
+impl PortalCtx {
+    /// The logged-in user, if any.
+    pub fn user(&self) -> Option<helpdesk_core::UserId> {
+        match self.session.principal {
+            Some(Principal::User(u)) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// Whether a submitted form's CSRF token is this session's.
+    pub fn csrf_ok(&self, submitted: &str) -> bool {
+        same_secret(submitted, &self.session.csrf)
+    }
+}
+
+/// The portal session of this request (an anonymous one is started if there is none).
+pub fn portal_session(
+    app: App,
+) -> impl Filter<Extract = (PortalCtx,), Error = std::convert::Infallible> + Clone {
+    with_app(app).and(warp::cookie::optional::<String>(PORTAL_COOKIE)).map(
+        |app: App, token: Option<String>| {
+            if let Some(token) = token {
+                if let Some(session) = app.sessions().get(Realm::Portal, &token) {
+                    return PortalCtx { token, session, set_cookie: None };
+                }
+            }
+            let (token, session) = app.sessions().create(Realm::Portal, None);
+            let set_cookie = Some(session_cookie(&app, PORTAL_COOKIE, &token, Realm::Portal));
+            PortalCtx { token, session, set_cookie }
+        },
+    )
+}

@@ -1,0 +1,360 @@
+//! # helpdesk-web
+//!
+//! The shared web layer of helpdesk-rs: warp filters for the **agent server**
+//! (JSON API and the agent web UI), the **user portal** (HTML forms) and the
+//! **website embed** (a script tag that renders a contact form), plus error
+//! mapping, authentication, the OpenAPI document and demo data.
+//!
+//! Everything here calls the [`Helpdesk`] library API; this crate adds only
+//! HTTP, HTML and configuration (DESIGN rule 8). The `Helpdesk` API is
+//! synchronous, so handlers call it through [`tokio::task::spawn_blocking`].
+//!
+//! ```no_run
+//! # async fn run() {
+//! use helpdesk_web::{App, Config};
+//! let hd = helpdesk_store::Helpdesk::in_memory();
+//! let app = App::new(hd, Config::default());
+//! warp::serve(helpdesk_web::routes(app)).run(([127, 0, 0, 1], 8080)).await;
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+pub mod agent;
+pub mod auth;
+pub mod demo;
+pub mod embed;
+pub mod error;
+pub mod filters;
+pub mod openapi;
+pub mod portal;
+pub mod serve;
+
+use error::ApiError;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use helpdesk_core::{Actor, Ticket, TicketEvent};
+use helpdesk_store::Helpdesk;
+use serde::Serialize;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+/// Settings of the web layer.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The URL people reach the server at (for links in emails), without a trailing slash.
+    pub public_url: String,
+    /// Mark cookies `Secure` (set when serving over HTTPS).
+    pub secure_cookies: bool,
+    /// Origins allowed to post the embed form; empty means any origin.
+    pub embed_origins: Vec<String>,
+    /// Login attempts allowed per minute, per client address and per account.
+    pub login_per_minute: u32,
+    /// Embed submissions allowed per minute, per client address.
+    pub embed_per_minute: u32,
+    /// Portal registrations allowed per minute, per client address.
+    pub register_per_minute: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            public_url: "http://127.0.0.1:8080".into(),
+            secure_cookies: false,
+            embed_origins: Vec::new(),
+            login_per_minute: 10,
+            embed_per_minute: 5,
+            register_per_minute: 5,
+        }
+    }
+}
+
+/// An email the web layer asks to be sent (email validation links).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutgoingMail {
+    /// Recipient.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+}
+
+/// Where the web layer's own emails go. The default logs them (tracing, at
+/// info level); the email gateway plugs in here.
+pub trait Mailer: Send + Sync {
+    /// Sends (or queues) one email.
+    fn send(&self, mail: OutgoingMail);
+}
+
+/// A [`Mailer`] that logs each email.
+#[derive(Debug, Default)]
+pub struct LogMailer;
+
+impl Mailer for LogMailer {
+    fn send(&self, mail: OutgoingMail) {
+        tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "email (log mailer)");
+    }
+}
+
+/// A [`Mailer`] that keeps emails in memory (tests read them back).
+#[derive(Debug, Default)]
+pub struct MemoryMailer {
+    sent: Mutex<Vec<OutgoingMail>>,
+}
+
+impl MemoryMailer {
+    /// Everything sent so far.
+    pub fn sent(&self) -> Vec<OutgoingMail> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Mailer for MemoryMailer {
+    fn send(&self, mail: OutgoingMail) {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).push(mail);
+    }
+}
+
+/// One entry of the agents' notifications bay: a change the server committed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BayEvent {
+    /// The ticket.
+    pub ticket: u64,
+    /// Its subject after the change.
+    pub subject: String,
+    /// Its department (agents only see departments they have access to).
+    #[serde(skip)]
+    pub department: helpdesk_core::DepartmentId,
+    /// Who made the change (agents are not notified of their own changes).
+    #[serde(skip)]
+    pub actor: Actor,
+    /// Display name of the actor.
+    pub actor_name: String,
+    /// The kind of change (`created`, `message_added`, `note_added`, `status`, ...).
+    pub kinds: Vec<&'static str>,
+    /// The ticket's version after the change.
+    pub version: u64,
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+type Limiter = DefaultKeyedRateLimiter<String>;
+
+struct Inner {
+    hd: Helpdesk,
+    config: Config,
+    sessions: auth::Sessions,
+    bay: broadcast::Sender<BayEvent>,
+    mailer: Arc<dyn Mailer>,
+    login_limiter: Limiter,
+    embed_limiter: Limiter,
+    register_limiter: Limiter,
+}
+
+/// The shared state of the web layer: the helpdesk, sessions, the
+/// notifications bay and the rate limiters. Cheap to clone.
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("config", &self.0.config).finish_non_exhaustive()
+    }
+}
+
+fn quota(per_minute: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN))
+}
+
+impl App {
+    /// The web layer over `hd`, logging its emails.
+    pub fn new(hd: Helpdesk, config: Config) -> App {
+        App::with_mailer(hd, config, Arc::new(LogMailer))
+    }
+
+    /// The web layer over `hd`, sending its emails through `mailer`.
+    pub fn with_mailer(hd: Helpdesk, config: Config, mailer: Arc<dyn Mailer>) -> App {
+        let (bay, _) = broadcast::channel(256);
+        App(Arc::new(Inner {
+            login_limiter: RateLimiter::keyed(quota(config.login_per_minute)),
+            embed_limiter: RateLimiter::keyed(quota(config.embed_per_minute)),
+            register_limiter: RateLimiter::keyed(quota(config.register_per_minute)),
+            hd,
+            config,
+            sessions: auth::Sessions::default(),
+            bay,
+            mailer,
+        }))
+    }
+
+    /// The helpdesk.
+    pub fn helpdesk(&self) -> &Helpdesk {
+        &self.0.hd
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The sessions.
+    pub fn sessions(&self) -> &auth::Sessions {
+        &self.0.sessions
+    }
+
+    /// Subscribes to the notifications bay.
+    pub fn subscribe(&self) -> broadcast::Receiver<BayEvent> {
+        self.0.bay.subscribe()
+    }
+
+    /// Sends an email through the configured mailer.
+    pub fn send_mail(&self, mail: OutgoingMail) {
+        self.0.mailer.send(mail)
+    }
+
+    /// Publishes the events of a change the server committed to the bay.
+    pub fn publish(&self, before_version: u64, after: &Ticket, log: &[TicketEvent]) {
+        let new: Vec<&TicketEvent> = log.iter().filter(|e| e.version > before_version).collect();
+        let Some(last) = new.last() else { return };
+        let actor = last.actor.clone();
+        let actor_name = self.actor_name(&actor);
+        let mut kinds: Vec<&'static str> = new.iter().map(|e| e.change.kind()).collect();
+        kinds.dedup();
+        let _ = self.0.bay.send(BayEvent {
+            ticket: after.id.0,
+            subject: after.subject.clone(),
+            department: after.department,
+            actor,
+            actor_name,
+            kinds,
+            version: after.version,
+            at: last.at,
+        });
+    }
+
+    /// A display name for an actor.
+    pub fn actor_name(&self, actor: &Actor) -> String {
+        match actor {
+            Actor::User(u) => self.0.hd.user(*u).map(|u| u.name).unwrap_or_else(|_| u.to_string()),
+            Actor::Agent(a) => self.0.hd.agent(*a).map(|a| a.name).unwrap_or_else(|_| a.to_string()),
+            Actor::System(_) => actor.to_string(),
+        }
+    }
+
+    fn check(limiter: &Limiter, key: String) -> Result<(), ApiError> {
+        limiter.check_key(&key).map_err(|not_until| {
+            let wait = not_until
+                .wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            ApiError::rate_limited(wait.as_secs().max(1))
+        })
+    }
+
+    /// Counts a login attempt for `key` (a client address or an account).
+    pub fn check_login(&self, key: String) -> Result<(), ApiError> {
+        Self::check(&self.0.login_limiter, key)
+    }
+
+    /// Counts an embed submission from `key` (a client address).
+    pub fn check_embed(&self, key: String) -> Result<(), ApiError> {
+        Self::check(&self.0.embed_limiter, key)
+    }
+
+    /// Counts a registration from `key` (a client address).
+    pub fn check_register(&self, key: String) -> Result<(), ApiError> {
+        Self::check(&self.0.register_limiter, key)
+    }
+}
+
+/// Runs a synchronous helpdesk call on the blocking pool.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
+}
+
+/// Injects the app into a filter chain.
+pub fn with_app(app: App) -> impl Filter<Extract = (App,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || app.clone())
+}
+
+/// The client address, as a rate-limit key.
+pub fn client_key() -> impl Filter<Extract = (String,), Error = std::convert::Infallible> + Clone {
+    warp::addr::remote().map(|a: Option<std::net::SocketAddr>| {
+        a.map(|a| a.ip().to_string()).unwrap_or_else(|| "local".into())
+    })
+}
+
+/// The Content-Security-Policy of every HTML page: scripts, styles and
+/// requests only from this server; no framing; forms only post here.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+/// Adds the security headers every response carries.
+pub fn secure(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert("x-content-type-options", "nosniff".parse().expect("static header"));
+    h.insert("referrer-policy", "same-origin".parse().expect("static header"));
+    let is_html =
+        h.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        h.insert("content-security-policy", CSP.parse().expect("static header"));
+        h.insert("x-frame-options", "DENY".parse().expect("static header"));
+    }
+    r
+}
+
+/// The agent server: JSON API, agent web UI and the OpenAPI document.
+pub fn agent_routes(app: App) -> BoxedFilter<(Response,)> {
+    agent::routes(app).or(openapi::route()).unify().boxed()
+}
+
+/// The user web portal.
+pub fn portal_routes(app: App) -> BoxedFilter<(Response,)> {
+    portal::routes(app)
+}
+
+/// The website embed: the widget script and its CORS-enabled endpoint.
+pub fn embed_routes(app: App) -> BoxedFilter<(Response,)> {
+    embed::routes(app)
+}
+
+/// Finishes a set of routes: JSON errors for every rejection, security headers, request log.
+pub fn finish(routes: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
+    routes
+        .recover(error::recover)
+        .unify()
+        .map(secure)
+        .with(warp::trace::request())
+        .map(Reply::into_response)
+        .boxed()
+}
+
+/// All three interfaces over one helpdesk (sled is single-process: DESIGN rule 5).
+pub fn routes(app: App) -> BoxedFilter<(Response,)> {
+    finish(
+        agent_routes(app.clone())
+            .or(embed_routes(app.clone()))
+            .unify()
+            .or(portal_routes(app))
+            .unify()
+            .boxed(),
+    )
+}
+
+/// A JSON response with a status.
+pub fn json<T: Serialize>(status: warp::http::StatusCode, v: &T) -> Response {
+    warp::reply::with_status(warp::reply::json(v), status).into_response()
+}
+
+/// A handler result as a response: the value as JSON (200) or the error.
+pub fn respond<T: Serialize>(r: Result<T, ApiError>) -> Response {
+    match r {
+        Ok(v) => json(warp::http::StatusCode::OK, &v),
+        Err(e) => e.response(),
+    }
+}

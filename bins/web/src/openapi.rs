@@ -1,0 +1,65 @@
+//! The OpenAPI 3 document of the HTTP API (hand-maintained in
+//! `assets/openapi.json`), served at `GET /api/openapi.json`. A test checks
+//! that every route the server answers is in it.
+
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::Filter;
+
+/// The document.
+pub const OPENAPI_JSON: &str = include_str!("../assets/openapi.json");
+
+/// `GET /api/openapi.json`.
+pub fn route() -> BoxedFilter<(Response,)> {
+    warp::get()
+        .and(warp::path!("api" / "openapi.json"))
+        .map(|| {
+            let mut r = crate::agent::asset(OPENAPI_JSON, "application/json");
+            r.headers_mut().insert("access-control-allow-origin", "*".parse().expect("static header"));
+            r
+        })
+        .boxed()
+}
+
+/// Every route the server answers (method, OpenAPI path template). Keep in
+/// step with the routers and `assets/openapi.json`; tests check both ways.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/agent/login"),
+    ("POST", "/api/agent/logout"),
+    ("GET", "/api/agent/me"),
+    ("GET", "/api/agent/directory"),
+    ("GET", "/api/agent/filters"),
+    ("GET", "/api/agent/filters/{filter}/tickets"),
+    ("GET", "/api/agent/search"),
+    ("POST", "/api/agent/tickets"),
+    ("GET", "/api/agent/tickets/{id}"),
+    ("POST", "/api/agent/tickets/{id}/reply"),
+    ("POST", "/api/agent/tickets/{id}/notes"),
+    ("POST", "/api/agent/tickets/{id}/commands"),
+    ("POST", "/api/agent/tickets/{id}/cc"),
+    ("GET", "/api/agent/users/{id}"),
+    ("GET", "/api/agent/api-keys"),
+    ("POST", "/api/agent/api-keys"),
+    ("DELETE", "/api/agent/api-keys/{id}"),
+    ("GET", "/api/agent/events"),
+    ("POST", "/api/embed/tickets"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/agent"),
+    ("GET", "/agent/app.js"),
+    ("GET", "/agent/app.css"),
+    ("GET", "/embed/widget.js"),
+    ("GET", "/"),
+    ("GET", "/portal"),
+    ("GET", "/portal/portal.css"),
+    ("GET", "/portal/login"),
+    ("POST", "/portal/login"),
+    ("POST", "/portal/logout"),
+    ("GET", "/portal/register"),
+    ("POST", "/portal/register"),
+    ("GET", "/portal/validate"),
+    ("GET", "/portal/tickets"),
+    ("POST", "/portal/tickets"),
+    ("GET", "/portal/tickets/new"),
+    ("GET", "/portal/tickets/{id}"),
+    ("POST", "/portal/tickets/{id}/reply"),
+];

@@ -1,0 +1,828 @@
+//! The user web portal: register (with email validation), log in, submit a
+//! ticket (department and its custom fields), list one's own and CC'd tickets,
+//! view and reply.
+//!
+//! Pages are built from [`UserTicketView`], which has no notes or agent-only
+//! data at all (DESIGN rule 6). Tickets the user does not take part in answer
+//! 404, like tickets that do not exist, so ids cannot be probed. Text is
+//! escaped by the templates (maud) and message bodies are sanitised (ammonia).
+//! Every form carries the session's CSRF token.
+
+use crate::auth::{portal_session, session_cookie, PortalCtx, Realm, PORTAL_COOKIE};
+use crate::error::ApiError;
+use crate::{blocking, client_key, with_app, App, OutgoingMail};
+use helpdesk_core::*;
+use helpdesk_store::Helpdesk;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+/// Largest form accepted (bytes).
+pub const MAX_FORM: u64 = 256 * 1024;
+
+const CSS: &str = include_str!("../assets/portal.css");
+
+fn layout(ctx: &PortalCtx, user: Option<&User>, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — Helpdesk" }
+                link rel="stylesheet" href="/portal/portal.css";
+            }
+            body {
+                header.top {
+                    a.brand href="/" { "Helpdesk" }
+                    nav {
+                        @if let Some(u) = user {
+                            a href="/portal/tickets" { "My tickets" }
+                            a href="/portal/tickets/new" { "New ticket" }
+                            span.who { (u.name) }
+                            form.inline method="post" action="/portal/logout" {
+                                input type="hidden" name="csrf" value=(ctx.session.csrf);
+                                button type="submit" { "Log out" }
+                            }
+                        } @else {
+                            a href="/portal/login" { "Log in" }
+                            a href="/portal/register" { "Register" }
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+fn page(ctx: &PortalCtx, status: StatusCode, markup: Markup) -> Response {
+    let mut r = warp::reply::with_status(warp::reply::html(markup.into_string()), status).into_response();
+    if let Some(c) = &ctx.set_cookie {
+        r.headers_mut().insert("set-cookie", c.parse().expect("cookie"));
+    }
+    r
+}
+
+fn redirect(ctx: &PortalCtx, to: &str) -> Response {
+    let mut r = warp::http::Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("location", to)
+        .body("".into())
+        .unwrap_or_default();
+    if let Some(c) = &ctx.set_cookie {
+        r.headers_mut().insert("set-cookie", c.parse().expect("cookie"));
+    }
+    r
+}
+
+fn error_box(msg: Option<&str>) -> Markup {
+    html! { @if let Some(m) = msg { p.error role="alert" { (m) } } }
+}
+
+/// A message body as safe HTML (ammonia), with line breaks.
+fn body(text: &str) -> Markup {
+    PreEscaped(crate::agent::body_html(text))
+}
+
+fn current_user(hd: &Helpdesk, ctx: &PortalCtx) -> Option<User> {
+    ctx.user().and_then(|u| hd.user(u).ok())
+}
+
+/// A ticket the user takes part in, as they may see it; 404 for anything else.
+pub fn user_ticket(hd: &Helpdesk, user: UserId, id: TicketId) -> Result<UserTicketView, ApiError> {
+    let not_found = || ApiError::not_found(format!("ticket {id} not found"));
+    let t = match hd.ticket(id) {
+        Ok(t) => t,
+        Err(helpdesk_store::Error::Ticket(TicketError::NotFound(_))) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    if !t.is_participant(user) || matches!(t.status, Status::Deleted | Status::Spam) {
+        return Err(not_found());
+    }
+    let dept = hd.department(t.department)?;
+    Ok(UserTicketView::new(&t, &dept, |a| match a {
+        Author::User(u) => hd.user(u).map(|u| u.name).unwrap_or_else(|_| "user".into()),
+        Author::Agent(a) => hd.agent(a).map(|a| a.name).unwrap_or_else(|_| "Support".into()),
+    }))
+}
+
+/// The tickets a user owns or is CC'd on (hidden ones left out), newest first.
+pub fn user_tickets(hd: &Helpdesk, user: UserId) -> Result<Vec<UserTicketView>, ApiError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = hd.tickets_of_user(user, after, 200)?;
+        let Some(last) = page.last().map(|t| t.id) else { break };
+        for t in page {
+            if let Ok(v) = user_ticket(hd, user, t.id) {
+                out.push(v);
+            }
+        }
+        after = Some(last);
+    }
+    out.reverse();
+    Ok(out)
+}
+
+fn status_label(s: Status) -> &'static str {
+    match s {
+        Status::AwaitingAgent => "Awaiting our reply",
+        Status::AwaitingUser => "Awaiting your reply",
+        Status::Pending => "Pending",
+        Status::Resolved | Status::Spam | Status::Deleted => "Resolved",
+        Status::Validating => "Awaiting email confirmation",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    csrf: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RegisterForm {
+    name: String,
+    email: String,
+    password: String,
+    csrf: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyForm {
+    body: String,
+    csrf: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct NewQuery {
+    department: Option<u64>,
+}
+
+fn login_page(ctx: &PortalCtx, status: StatusCode, err: Option<&str>, email: &str) -> Response {
+    page(
+        ctx,
+        status,
+        layout(
+            ctx,
+            None,
+            "Log in",
+            html! {
+                (error_box(err))
+                form.card method="post" action="/portal/login" {
+                    input type="hidden" name="csrf" value=(ctx.session.csrf);
+                    label { "Email" input type="email" name="email" required value=(email); }
+                    label { "Password" input type="password" name="password" required; }
+                    button type="submit" { "Log in" }
+                }
+                p { "No account yet? " a href="/portal/register" { "Register" } }
+            },
+        ),
+    )
+}
+
+fn register_page(
+    ctx: &PortalCtx,
+    status: StatusCode,
+    err: Option<&str>,
+    name: &str,
+    email: &str,
+) -> Response {
+    page(
+        ctx,
+        status,
+        layout(
+            ctx,
+            None,
+            "Register",
+            html! {
+                (error_box(err))
+                form.card method="post" action="/portal/register" {
+                    input type="hidden" name="csrf" value=(ctx.session.csrf);
+                    label { "Name" input type="text" name="name" required value=(name); }
+                    label { "Email" input type="email" name="email" required value=(email); }
+                    label { "Password (at least 8 characters)" input type="password" name="password" required minlength="8"; }
+                    button type="submit" { "Register" }
+                }
+            },
+        ),
+    )
+}
+
+fn message_page(
+    ctx: &PortalCtx,
+    user: Option<&User>,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
+    page(ctx, status, layout(ctx, user, title, html! { p.notice { (text) } }))
+}
+
+fn csrf_failed(ctx: &PortalCtx, user: Option<&User>) -> Response {
+    message_page(
+        ctx,
+        user,
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "This form was not sent from this site's page or has expired. Go back, reload the page and try again.",
+    )
+}
+
+fn field_input(f: &FieldDef) -> Markup {
+    let name = format!("field_{}", f.key);
+    html! {
+        label {
+            (f.label) @if f.required { " *" }
+            @match &f.kind {
+                FieldKind::Text => input type="text" name=(name) required[f.required];,
+                FieldKind::Number => input type="number" step="any" name=(name) required[f.required];,
+                FieldKind::Date => input type="date" name=(name) required[f.required];,
+                FieldKind::Choice { options } => select name=(name) required[f.required] {
+                    option value="" { "—" }
+                    @for o in options { option value=(o) { (o) } }
+                },
+            }
+        }
+    }
+}
+
+/// Parses the department's user-visible custom fields out of a form.
+pub fn parse_fields(
+    dept: &Department,
+    form: &HashMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, FieldValue>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for f in dept.fields.iter().filter(|f| !f.agent_only) {
+        let Some(raw) = form.get(&format!("field_{}", f.key)).map(|s| s.trim()).filter(|s| !s.is_empty())
+        else {
+            continue;
+        };
+        let v = match &f.kind {
+            FieldKind::Text => FieldValue::Text(raw.to_string()),
+            FieldKind::Choice { .. } => FieldValue::Choice(raw.to_string()),
+            FieldKind::Number => {
+                FieldValue::Number(raw.parse().map_err(|_| format!("{}: enter a number", f.label))?)
+            }
+            FieldKind::Date => {
+                FieldValue::Date(raw.parse().map_err(|_| format!("{}: enter a date (YYYY-MM-DD)", f.label))?)
+            }
+        };
+        out.insert(f.key.clone(), v);
+    }
+    Ok(out)
+}
+
+fn new_ticket_page(
+    ctx: &PortalCtx,
+    user: &User,
+    depts: &[Department],
+    chosen: Option<DepartmentId>,
+    err: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let dept = chosen.and_then(|c| depts.iter().find(|d| d.id == c)).or(depts.first());
+    page(
+        ctx,
+        status,
+        layout(
+            ctx,
+            Some(user),
+            "New ticket",
+            html! {
+                (error_box(err))
+                @if depts.len() > 1 {
+                    form.card.inline-form method="get" action="/portal/tickets/new" {
+                        label { "Department"
+                            select name="department" {
+                                @for d in depts { option value=(d.id.0) selected[Some(d.id) == dept.map(|d| d.id)] { (d.name) } }
+                            }
+                        }
+                        button type="submit" { "Choose" }
+                    }
+                }
+                @if let Some(d) = dept {
+                    form.card method="post" action="/portal/tickets" {
+                        input type="hidden" name="csrf" value=(ctx.session.csrf);
+                        input type="hidden" name="department" value=(d.id.0);
+                        p { "Department: " strong { (d.name) } }
+                        label { "Subject" input type="text" name="subject" required maxlength="255"; }
+                        label { "Message" textarea name="body" rows="8" required {} }
+                        @for f in d.fields.iter().filter(|f| !f.agent_only) { (field_input(f)) }
+                        button type="submit" { "Submit ticket" }
+                    }
+                } @else {
+                    p { "No departments are set up yet." }
+                }
+            },
+        ),
+    )
+}
+
+fn ticket_page(
+    ctx: &PortalCtx,
+    user: &User,
+    v: &UserTicketView,
+    err: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    page(
+        ctx,
+        status,
+        layout(
+            ctx,
+            Some(user),
+            &format!("#{} {}", v.id.0, v.subject),
+            html! {
+                p.meta { span.status { (status_label(v.status)) } " · " (v.department) " · opened " (v.created_at.format("%Y-%m-%d %H:%M UTC")) }
+                @if !v.fields.is_empty() {
+                    dl.fields { @for (k, val) in &v.fields { dt { (k) } dd { (val) } } }
+                }
+                @for m in &v.messages {
+                    article.message.agent[m.from_agent] {
+                        header { strong { (m.author) } " · " (m.at.format("%Y-%m-%d %H:%M UTC")) }
+                        div.body { (body(&m.body)) }
+                        @if !m.attachments.is_empty() { p.attachments { "Attachments: " @for a in &m.attachments { span { (a) " " } } } }
+                    }
+                }
+                (error_box(err))
+                form.card method="post" action=(format!("/portal/tickets/{}/reply", v.id.0)) {
+                    input type="hidden" name="csrf" value=(ctx.session.csrf);
+                    label { "Your reply" textarea name="body" rows="6" required {} }
+                    button type="submit" { "Send reply" }
+                }
+            },
+        ),
+    )
+}
+
+async fn run<F>(app: App, ctx: PortalCtx, f: F) -> Result<Response, Infallible>
+where
+    F: FnOnce(&App, &PortalCtx, Option<User>) -> Response + Send + 'static,
+{
+    let r = blocking(move || {
+        let user = current_user(app.helpdesk(), &ctx);
+        Ok(f(&app, &ctx, user))
+    })
+    .await;
+    Ok(r.unwrap_or_else(|e| e.response()))
+}
+
+fn home(ctx: &PortalCtx, user: Option<User>) -> Response {
+    if user.is_some() {
+        return redirect(ctx, "/portal/tickets");
+    }
+    page(
+        ctx,
+        StatusCode::OK,
+        layout(
+            ctx,
+            None,
+            "How can we help?",
+            html! {
+                p { "Log in to submit a ticket and follow the replies to your questions." }
+                p { a.button href="/portal/login" { "Log in" } " " a.button href="/portal/register" { "Register" } }
+            },
+        ),
+    )
+}
+
+fn do_login(app: &App, ctx: &PortalCtx, form: LoginForm, ip: String) -> Response {
+    if !ctx.csrf_ok(&form.csrf) {
+        return csrf_failed(ctx, None);
+    }
+    if let Err(e) = app
+        .check_login(format!("portal-ip:{ip}"))
+        .and_then(|_| app.check_login(format!("user:{}", form.email.trim().to_lowercase())))
+    {
+        return login_page(ctx, StatusCode::TOO_MANY_REQUESTS, Some(&e.message), &form.email);
+    }
+    match app.helpdesk().verify_user_password(&form.email, &form.password) {
+        Ok(Some(u)) if !u.validated => login_page(
+            ctx,
+            StatusCode::FORBIDDEN,
+            Some("Confirm your email address first: follow the link we sent you."),
+            &form.email,
+        ),
+        Ok(Some(u)) => {
+            app.sessions().remove(&ctx.token);
+            let (token, _) = app.sessions().create(Realm::Portal, Some(Principal::User(u.id)));
+            let cookie = session_cookie(app, PORTAL_COOKIE, &token, Realm::Portal);
+            let ctx = PortalCtx { set_cookie: Some(cookie), ..ctx.clone() };
+            redirect(&ctx, "/portal/tickets")
+        }
+        Ok(None) => login_page(ctx, StatusCode::UNAUTHORIZED, Some("Wrong email or password."), &form.email),
+        Err(e) => ApiError::from(e).response(),
+    }
+}
+
+fn do_register(app: &App, ctx: &PortalCtx, form: RegisterForm, ip: String) -> Response {
+    if !ctx.csrf_ok(&form.csrf) {
+        return csrf_failed(ctx, None);
+    }
+    if let Err(e) = app.check_register(ip) {
+        return register_page(ctx, StatusCode::TOO_MANY_REQUESTS, Some(&e.message), &form.name, &form.email);
+    }
+    let hd = app.helpdesk();
+    let n = form.password.chars().count();
+    if !(helpdesk_store::auth::MIN_PASSWORD_CHARS..=helpdesk_store::auth::MAX_PASSWORD_CHARS).contains(&n) {
+        return register_page(
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("The password must be at least 8 characters long."),
+            &form.name,
+            &form.email,
+        );
+    }
+    let email = match Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(e) => {
+            return register_page(
+                ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&e.to_string()),
+                &form.name,
+                &form.email,
+            )
+        }
+    };
+    let done = |ctx: &PortalCtx| {
+        message_page(
+            ctx,
+            None,
+            StatusCode::OK,
+            "Check your email",
+            "We sent a link to confirm your address. Follow it, then log in.",
+        )
+    };
+    match hd.user_by_email(email.as_str()) {
+        Ok(Some(_)) => {
+            // Same answer as for a new address: registration does not reveal who has an account.
+            app.send_mail(OutgoingMail {
+                to: email.to_string(),
+                subject: "Your helpdesk account".into(),
+                body: format!(
+                    "Someone (hopefully you) tried to register at {} with this address, which already has an account. Log in at {}/portal/login.",
+                    app.config().public_url,
+                    app.config().public_url
+                ),
+            });
+            return done(ctx);
+        }
+        Ok(None) => {}
+        Err(e) => return ApiError::from(e).response(),
+    }
+    let r = (|| -> Result<String, ApiError> {
+        let u = hd.create_user(NewUser::new(form.name.clone(), email.as_str()))?;
+        hd.set_password(Principal::User(u.id), &form.password)?;
+        Ok(hd.create_validation_token(u.id)?)
+    })();
+    match r {
+        Ok(token) => {
+            app.send_mail(OutgoingMail {
+                to: email.to_string(),
+                subject: "Confirm your email address".into(),
+                body: format!(
+                    "Confirm your address: {}/portal/validate?token={token}",
+                    app.config().public_url
+                ),
+            });
+            done(ctx)
+        }
+        Err(e) if e.status.is_client_error() => {
+            register_page(ctx, e.status, Some(&e.message), &form.name, &form.email)
+        }
+        Err(e) => e.response(),
+    }
+}
+
+fn do_validate(app: &App, ctx: &PortalCtx, q: TokenQuery) -> Response {
+    match app.helpdesk().confirm_email(&q.token) {
+        Ok(_) => message_page(ctx, None, StatusCode::OK, "Email confirmed", "Thank you. You can now log in."),
+        Err(helpdesk_store::AuthError::InvalidToken) => message_page(
+            ctx,
+            None,
+            StatusCode::BAD_REQUEST,
+            "Link not valid",
+            "This link is invalid or has already been used.",
+        ),
+        Err(e) => ApiError::from(e).response(),
+    }
+}
+
+fn list_page(app: &App, ctx: &PortalCtx, user: User) -> Response {
+    let ts = match user_tickets(app.helpdesk(), user.id) {
+        Ok(t) => t,
+        Err(e) => return e.response(),
+    };
+    page(
+        ctx,
+        StatusCode::OK,
+        layout(
+            ctx,
+            Some(&user),
+            "My tickets",
+            html! {
+                p { a.button href="/portal/tickets/new" { "New ticket" } }
+                @if ts.is_empty() { p { "You have no tickets yet." } }
+                @else {
+                    table.tickets {
+                        thead { tr { th { "#" } th { "Subject" } th { "Status" } th { "Updated" } } }
+                        tbody {
+                            @for t in &ts {
+                                tr {
+                                    td { (t.id.0) }
+                                    td { a href=(format!("/portal/tickets/{}", t.id.0)) { (t.subject) } @if t.user != user.id { " " span.cc { "(CC)" } } }
+                                    td { (status_label(t.status)) }
+                                    td { (t.updated_at.format("%Y-%m-%d %H:%M")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        ),
+    )
+}
+
+fn login_required(ctx: &PortalCtx) -> Response {
+    redirect(ctx, "/portal/login")
+}
+
+fn submit_ticket(app: &App, ctx: &PortalCtx, user: User, form: HashMap<String, String>) -> Response {
+    if !ctx.csrf_ok(form.get("csrf").map(String::as_str).unwrap_or("")) {
+        return csrf_failed(ctx, Some(&user));
+    }
+    let hd = app.helpdesk();
+    let depts = match hd.departments() {
+        Ok(d) => d,
+        Err(e) => return ApiError::from(e).response(),
+    };
+    let dept = form
+        .get("department")
+        .and_then(|d| d.parse::<u64>().ok())
+        .and_then(|d| depts.iter().find(|x| x.id.0 == d));
+    let Some(dept) = dept else {
+        return new_ticket_page(
+            ctx,
+            &user,
+            &depts,
+            None,
+            Some("Choose a department."),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let fields = match parse_fields(dept, &form) {
+        Ok(f) => f,
+        Err(m) => {
+            return new_ticket_page(
+                ctx,
+                &user,
+                &depts,
+                Some(dept.id),
+                Some(&m),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    };
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let mut new = NewTicket::new(get("subject"), get("body"), dept.id, user.id, Channel::Portal);
+    new.fields = fields;
+    match hd.create_ticket(&Actor::User(user.id), new) {
+        Ok(t) => {
+            if let Ok(log) = hd.log(t.id) {
+                app.publish(0, &t, &log);
+            }
+            redirect(ctx, &format!("/portal/tickets/{}", t.id.0))
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.status.is_client_error() {
+                new_ticket_page(ctx, &user, &depts, Some(dept.id), Some(&e.message), e.status)
+            } else {
+                e.response()
+            }
+        }
+    }
+}
+
+fn not_found_page(ctx: &PortalCtx, user: Option<&User>) -> Response {
+    message_page(ctx, user, StatusCode::NOT_FOUND, "Not found", "There is no such ticket among yours.")
+}
+
+fn view_ticket(app: &App, ctx: &PortalCtx, user: User, id: u64) -> Response {
+    match user_ticket(app.helpdesk(), user.id, TicketId(id)) {
+        Ok(v) => ticket_page(ctx, &user, &v, None, StatusCode::OK),
+        Err(e) if e.status == StatusCode::NOT_FOUND => not_found_page(ctx, Some(&user)),
+        Err(e) => e.response(),
+    }
+}
+
+fn reply(app: &App, ctx: &PortalCtx, user: User, id: u64, form: ReplyForm) -> Response {
+    if !ctx.csrf_ok(&form.csrf) {
+        return csrf_failed(ctx, Some(&user));
+    }
+    let hd = app.helpdesk();
+    let id = TicketId(id);
+    let before = match user_ticket(hd, user.id, id) {
+        Ok(v) => v,
+        Err(e) if e.status == StatusCode::NOT_FOUND => return not_found_page(ctx, Some(&user)),
+        Err(e) => return e.response(),
+    };
+    let version = hd.ticket(id).map(|t| t.version).unwrap_or(0);
+    let cmd = Command::UserReply { body: form.body, attachments: vec![], channel: Channel::Portal };
+    match hd.user_command(id, user.id, cmd) {
+        Ok(t) => {
+            if let Ok(log) = hd.log(t.id) {
+                app.publish(if t.id == id { version } else { 0 }, &t, &log);
+            }
+            redirect(ctx, &format!("/portal/tickets/{}", t.id.0))
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.status.is_client_error() {
+                ticket_page(ctx, &user, &before, Some(&e.message), e.status)
+            } else {
+                e.response()
+            }
+        }
+    }
+}
+
+fn form<T: serde::de::DeserializeOwned + Send>(
+) -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+    warp::body::content_length_limit(MAX_FORM).and(warp::body::form())
+}
+
+/// The portal routes, without error recovery.
+pub fn routes(app: App) -> BoxedFilter<(Response,)> {
+    use warp::path;
+    let s = || with_app(app.clone()).and(portal_session(app.clone()));
+
+    let css = warp::get()
+        .and(path!("portal" / "portal.css"))
+        .map(|| crate::agent::asset(CSS, "text/css; charset=utf-8"))
+        .boxed();
+    let home_r = warp::get()
+        .and(path::end())
+        .and(s())
+        .and_then(|app, ctx| run(app, ctx, |_, ctx, u| home(ctx, u)))
+        .boxed();
+    let portal_root = warp::get()
+        .and(path!("portal"))
+        .and(s())
+        .and_then(|app, ctx| run(app, ctx, |_, ctx, u| home(ctx, u)))
+        .boxed();
+    let login_get = warp::get()
+        .and(path!("portal" / "login"))
+        .and(s())
+        .and_then(|app, ctx| run(app, ctx, |_, ctx, _| login_page(ctx, StatusCode::OK, None, "")))
+        .boxed();
+    let login_post = warp::post()
+        .and(path!("portal" / "login"))
+        .and(s())
+        .and(client_key())
+        .and(form())
+        .and_then(|app, ctx, ip, f: LoginForm| run(app, ctx, move |app, ctx, _| do_login(app, ctx, f, ip)))
+        .boxed();
+    let logout = warp::post()
+        .and(path!("portal" / "logout"))
+        .and(s())
+        .and(form())
+        .and_then(|app, ctx, f: CsrfForm| {
+            run(app, ctx, move |app, ctx, u| {
+                if !ctx.csrf_ok(&f.csrf) {
+                    return csrf_failed(ctx, u.as_ref());
+                }
+                app.sessions().remove(&ctx.token);
+                let mut r = redirect(ctx, "/");
+                r.headers_mut()
+                    .insert("set-cookie", crate::auth::clear_cookie(PORTAL_COOKIE).parse().expect("cookie"));
+                r
+            })
+        })
+        .boxed();
+    let register_get = warp::get()
+        .and(path!("portal" / "register"))
+        .and(s())
+        .and_then(|app, ctx| run(app, ctx, |_, ctx, _| register_page(ctx, StatusCode::OK, None, "", "")))
+        .boxed();
+    let register_post = warp::post()
+        .and(path!("portal" / "register"))
+        .and(s())
+        .and(client_key())
+        .and(form())
+        .and_then(|app, ctx, ip, f: RegisterForm| {
+            run(app, ctx, move |app, ctx, _| do_register(app, ctx, f, ip))
+        })
+        .boxed();
+    let validate = warp::get()
+        .and(path!("portal" / "validate"))
+        .and(s())
+        .and(warp::query::<TokenQuery>())
+        .and_then(|app, ctx, q| run(app, ctx, move |app, ctx, _| do_validate(app, ctx, q)))
+        .boxed();
+    let list = warp::get()
+        .and(path!("portal" / "tickets"))
+        .and(s())
+        .and_then(|app, ctx| {
+            run(app, ctx, |app, ctx, u| match u {
+                Some(u) => list_page(app, ctx, u),
+                None => login_required(ctx),
+            })
+        })
+        .boxed();
+    let new_get = warp::get()
+        .and(path!("portal" / "tickets" / "new"))
+        .and(s())
+        .and(warp::query::<NewQuery>())
+        .and_then(|app, ctx, q: NewQuery| {
+            run(app, ctx, move |app, ctx, u| match u {
+                Some(u) => match app.helpdesk().departments() {
+                    Ok(d) => {
+                        new_ticket_page(ctx, &u, &d, q.department.map(DepartmentId), None, StatusCode::OK)
+                    }
+                    Err(e) => ApiError::from(e).response(),
+                },
+                None => login_required(ctx),
+            })
+        })
+        .boxed();
+    let new_post = warp::post()
+        .and(path!("portal" / "tickets"))
+        .and(s())
+        .and(form())
+        .and_then(|app, ctx, f: HashMap<String, String>| {
+            run(app, ctx, move |app, ctx, u| match u {
+                Some(u) => submit_ticket(app, ctx, u, f),
+                None => login_required(ctx),
+            })
+        })
+        .boxed();
+    let view = warp::get()
+        .and(path!("portal" / "tickets" / u64))
+        .and(s())
+        .and_then(|id, app, ctx| {
+            run(app, ctx, move |app, ctx, u| match u {
+                Some(u) => view_ticket(app, ctx, u, id),
+                None => login_required(ctx),
+            })
+        })
+        .boxed();
+    let reply_r = warp::post()
+        .and(path!("portal" / "tickets" / u64 / "reply"))
+        .and(s())
+        .and(form())
+        .and_then(|id, app, ctx, f: ReplyForm| {
+            run(app, ctx, move |app, ctx, u| match u {
+                Some(u) => reply(app, ctx, u, id, f),
+                None => login_required(ctx),
+            })
+        })
+        .boxed();
+
+    css.or(home_r)
+        .unify()
+        .or(portal_root)
+        .unify()
+        .or(login_get)
+        .unify()
+        .or(login_post)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(register_get)
+        .unify()
+        .or(register_post)
+        .unify()
+        .or(validate)
+        .unify()
+        .or(list)
+        .unify()
+        .or(new_get)
+        .unify()
+        .or(new_post)
+        .unify()
+        .or(view)
+        .unify()
+        .or(reply_r)
+        .unify()
+        .boxed()
+}

@@ -1,0 +1,292 @@
+//! Credentials: agent and user passwords (argon2), agent API keys and email
+//! validation tokens (SHA-256 of 256-bit random secrets). Only hashes are stored,
+//! as [`Credential`] records in the directory.
+//!
+//! ```
+//! use helpdesk_store::{Helpdesk, NewAgent};
+//! use helpdesk_core::*;
+//! let hd = Helpdesk::in_memory();
+//! let alice = hd.create_agent(NewAgent::new("Alice", "alice@example.com")).unwrap();
+//! hd.set_password(Principal::Agent(alice.id), "correct horse").unwrap();
+//! assert!(hd.verify_agent_password("alice@example.com", "correct horse").unwrap().is_some());
+//! assert!(hd.verify_agent_password("alice@example.com", "wrong").unwrap().is_none());
+//!
+//! let (_, key) = hd.create_api_key(alice.id, "ci").unwrap();
+//! assert_eq!(hd.agent_for_api_key(&key).unwrap().unwrap().0.id, alice.id);
+//! ```
+
+use crate::{Error, Helpdesk};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use helpdesk_core::*;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+/// Shortest password accepted, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted, in characters (bounds the hashing work).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Prefix of API keys, so they are recognisable in configs and logs.
+pub const API_KEY_PREFIX: &str = "hdk_";
+
+/// Why a credential operation was refused.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum AuthError {
+    /// The password is too short or too long.
+    #[error("the password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long")]
+    WeakPassword,
+    /// The token is unknown, used or revoked.
+    #[error("this link is invalid or has already been used")]
+    InvalidToken,
+    /// The API key label is empty or too long.
+    #[error("an API key needs a label of 1 to 100 characters")]
+    BadLabel,
+    /// A lookup or write failed.
+    #[error(transparent)]
+    Helpdesk(#[from] Error),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        AuthError::Helpdesk(e.into())
+    }
+}
+
+/// 32 random bytes from the operating system, hex-encoded (64 characters).
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the operating system's random source failed");
+    hex(&b)
+}
+
+/// SHA-256 of `s`, hex-encoded.
+pub fn sha256_hex(s: &str) -> String {
+    hex(&Sha256::digest(s.as_bytes()))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hash_password(password: &str) -> Result<String, AuthError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the operating system's random source failed");
+    let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| StoreError::Backend(format!("hashing: {e}")))?
+        .to_string())
+}
+
+/// A hash to verify against when the account does not exist, so a wrong email
+/// takes as long as a wrong password (no account enumeration by timing).
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password("not a real password").unwrap_or_default())
+}
+
+fn verify(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+impl Helpdesk {
+    fn credential_by(&self, key: &UniqueKey) -> Result<Option<Credential>, AuthError> {
+        let Some((RecordKind::Credential, id)) = self.store().lookup(key)? else { return Ok(None) };
+        match self.store().record(RecordKind::Credential, id)? {
+            Some(Record::Credential(c)) => Ok(Some(c)),
+            _ => Ok(None),
+        }
+    }
+
+    fn put_credential(&self, c: &Credential) -> Result<(), AuthError> {
+        Ok(self.store().put_record(&Record::Credential(c.clone()))?)
+    }
+
+    fn new_credential(
+        &self,
+        owner: Principal,
+        kind: CredentialKind,
+        label: &str,
+        secret_hash: String,
+    ) -> Result<Credential, AuthError> {
+        let id = CredentialId(self.store().next_id(IdKind::Credential)?);
+        Ok(Credential {
+            id,
+            owner,
+            kind,
+            label: label.to_string(),
+            secret_hash,
+            created_at: self.clock().now(),
+            revoked: false,
+        })
+    }
+
+    /// Sets (or replaces) the login password of an agent or user.
+    pub fn set_password(&self, owner: Principal, password: &str) -> Result<(), AuthError> {
+        let n = password.chars().count();
+        if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
+            return Err(AuthError::WeakPassword);
+        }
+        match owner {
+            Principal::Agent(a) => drop(self.agent(a)?),
+            Principal::User(u) => drop(self.user(u)?),
+        }
+        let hash = hash_password(password)?;
+        let c = match self.credential_by(&Credential::password_key(owner))? {
+            Some(mut c) => {
+                c.secret_hash = hash;
+                c.created_at = self.clock().now();
+                c
+            }
+            None => self.new_credential(owner, CredentialKind::Password, "password", hash)?,
+        };
+        self.put_credential(&c)
+    }
+
+    fn check_password(&self, owner: Option<Principal>, password: &str) -> Result<bool, AuthError> {
+        let stored = match owner {
+            Some(o) => self.credential_by(&Credential::password_key(o))?.filter(|c| !c.revoked),
+            None => None,
+        };
+        let ok = verify(stored.as_ref().map(|c| c.secret_hash.as_str()).unwrap_or(dummy_hash()), password);
+        Ok(ok && stored.is_some())
+    }
+
+    /// The enabled agent with this email and password; `None` when either is wrong.
+    pub fn verify_agent_password(&self, email: &str, password: &str) -> Result<Option<Agent>, AuthError> {
+        let agent = Email::parse(email).ok().and_then(|e| self.agent_by_email(e.as_str()).ok().flatten());
+        let agent = agent.filter(|a| !a.disabled);
+        let ok = self.check_password(agent.as_ref().map(|a| Principal::Agent(a.id)), password)?;
+        Ok(agent.filter(|_| ok))
+    }
+
+    /// The user with this email and password; `None` when either is wrong.
+    pub fn verify_user_password(&self, email: &str, password: &str) -> Result<Option<User>, AuthError> {
+        let user = Email::parse(email).ok().and_then(|e| self.user_by_email(e.as_str()).ok().flatten());
+        let ok = self.check_password(user.as_ref().map(|u| Principal::User(u.id)), password)?;
+        Ok(user.filter(|_| ok))
+    }
+
+    /// Creates an API key for `agent`; returns its record and the key itself,
+    /// which is shown once and never stored.
+    pub fn create_api_key(&self, agent: AgentId, label: &str) -> Result<(Credential, String), AuthError> {
+        let label = label.trim();
+        if label.is_empty() || label.chars().count() > 100 {
+            return Err(AuthError::BadLabel);
+        }
+        self.agent(agent)?;
+        let key = format!("{API_KEY_PREFIX}{}", random_token());
+        let c =
+            self.new_credential(Principal::Agent(agent), CredentialKind::ApiKey, label, sha256_hex(&key))?;
+        self.put_credential(&c)?;
+        Ok((c, key))
+    }
+
+    /// Every credential of `kind` that `owner` has (hashes included; do not show them).
+    pub fn credentials_of(
+        &self,
+        owner: Principal,
+        kind: CredentialKind,
+    ) -> Result<Vec<Credential>, AuthError> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.store().records(RecordKind::Credential, after, 512)?;
+            let Some(last) = page.last() else { break };
+            after = last.key().1;
+            out.extend(page.into_iter().filter_map(|r| match r {
+                Record::Credential(c) if c.owner == owner && c.kind == kind => Some(c),
+                _ => None,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Revokes one of `agent`'s API keys.
+    pub fn revoke_api_key(&self, agent: AgentId, id: CredentialId) -> Result<(), AuthError> {
+        match self.store().record(RecordKind::Credential, id.0)? {
+            Some(Record::Credential(mut c))
+                if c.owner == Principal::Agent(agent) && c.kind == CredentialKind::ApiKey =>
+            {
+                c.revoked = true;
+                self.put_credential(&c)
+            }
+            _ => Err(Error::Directory(DirectoryError::NotFound(format!("api key {}", id.0))).into()),
+        }
+    }
+
+    /// The enabled agent an API key belongs to, with the key's record; `None`
+    /// for an unknown or revoked key.
+    pub fn agent_for_api_key(&self, key: &str) -> Result<Option<(Agent, Credential)>, AuthError> {
+        if !key.starts_with(API_KEY_PREFIX) {
+            return Ok(None);
+        }
+        let Some(c) = self.credential_by(&Credential::secret_key(&sha256_hex(key)))? else { return Ok(None) };
+        let Principal::Agent(a) = c.owner else { return Ok(None) };
+        if c.revoked || c.kind != CredentialKind::ApiKey {
+            return Ok(None);
+        }
+        let agent = self.agent(a)?;
+        Ok((!agent.disabled).then_some((agent, c)))
+    }
+
+    /// A one-time token that confirms `user`'s email address (send it in a link).
+    pub fn create_validation_token(&self, user: UserId) -> Result<String, AuthError> {
+        self.user(user)?;
+        let token = random_token();
+        let c = self.new_credential(
+            Principal::User(user),
+            CredentialKind::EmailValidation,
+            "email validation",
+            sha256_hex(&token),
+        )?;
+        self.put_credential(&c)?;
+        Ok(token)
+    }
+
+    /// Confirms the address a validation token was made for: the user becomes
+    /// validated (their tickets awaiting validation are released) and the token
+    /// is used up.
+    pub fn confirm_email(&self, token: &str) -> Result<User, AuthError> {
+        let c = self.credential_by(&Credential::secret_key(&sha256_hex(token.trim())))?;
+        let Some(mut c) = c.filter(|c| !c.revoked && c.kind == CredentialKind::EmailValidation) else {
+            return Err(AuthError::InvalidToken);
+        };
+        let Principal::User(u) = c.owner else { return Err(AuthError::InvalidToken) };
+        c.revoked = true;
+        self.put_credential(&c)?;
+        Ok(self.validate_user(u)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NewAgent;
+
+    #[test]
+    fn passwords_keys_and_tokens() {
+        let hd = Helpdesk::in_memory();
+        let a = hd.create_agent(NewAgent::new("Alice", "alice@example.com")).unwrap();
+        assert_eq!(hd.set_password(Principal::Agent(a.id), "short"), Err(AuthError::WeakPassword));
+        assert!(hd.verify_agent_password("alice@example.com", "anything long").unwrap().is_none());
+        hd.set_password(Principal::Agent(a.id), "first password").unwrap();
+        hd.set_password(Principal::Agent(a.id), "second password").unwrap();
+        assert!(hd.verify_agent_password("alice@example.com", "first password").unwrap().is_none());
+        assert!(hd.verify_agent_password("ALICE@example.com", "second password").unwrap().is_some());
+        assert!(hd.verify_agent_password("nobody@example.com", "second password").unwrap().is_none());
+        assert_eq!(hd.credentials_of(Principal::Agent(a.id), CredentialKind::Password).unwrap().len(), 1);
+
+        let (c, key) = hd.create_api_key(a.id, "ci").unwrap();
+        assert!(!c.secret_hash.contains(&key[4..]));
+        assert!(hd.agent_for_api_key(&key).unwrap().is_some());
+        assert!(hd.agent_for_api_key("hdk_nope").unwrap().is_none());
+        hd.revoke_api_key(a.id, c.id).unwrap();
+        assert!(hd.agent_for_api_key(&key).unwrap().is_none());
+
+        let u = hd.create_user(NewUser::new("Ann", "ann@acme.com")).unwrap();
+        let t = hd.create_validation_token(u.id).unwrap();
+        assert!(hd.confirm_email(&t).unwrap().validated);
+        assert_eq!(hd.confirm_email(&t), Err(AuthError::InvalidToken));
+    }
+}

@@ -472,43 +472,44 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     let auth = || agent_auth(app.clone());
     let a = || with_app(app.clone());
 
-    let ui = warp::get()
-        .and(path!("agent").map(|| asset(UI_HTML, "text/html; charset=utf-8")))
-        .or(warp::get().and(path!("agent" / "app.js")).map(|| asset(UI_JS, "text/javascript; charset=utf-8")))
+    let ui = path!("agent")
+        .and(warp::get())
+        .map(|| asset(UI_HTML, "text/html; charset=utf-8"))
+        .or(path!("agent" / "app.js").and(warp::get()).map(|| asset(UI_JS, "text/javascript; charset=utf-8")))
         .unify()
-        .or(warp::get().and(path!("agent" / "app.css")).map(|| asset(UI_CSS, "text/css; charset=utf-8")))
+        .or(path!("agent" / "app.css").and(warp::get()).map(|| asset(UI_CSS, "text/css; charset=utf-8")))
         .unify()
         .boxed();
 
-    let login = warp::post()
-        .and(path!("api" / "agent" / "login"))
+    let login = path!("api" / "agent" / "login")
+        .and(warp::post())
         .and(a())
         .and(client_key())
         .and(json_body())
         .and_then(login)
         .boxed();
     let logout =
-        warp::post().and(path!("api" / "agent" / "logout")).and(a()).and(auth()).and_then(logout).boxed();
-    let me_r = warp::get()
-        .and(path!("api" / "agent" / "me"))
+        path!("api" / "agent" / "logout").and(warp::post()).and(a()).and(auth()).and_then(logout).boxed();
+    let me_r = path!("api" / "agent" / "me")
+        .and(warp::get())
         .and(a())
         .and(auth())
         .map(|app: App, ctx: AgentCtx| json(StatusCode::OK, &me(&ctx, &app)))
         .boxed();
-    let dir = warp::get()
-        .and(path!("api" / "agent" / "directory"))
+    let dir = path!("api" / "agent" / "directory")
+        .and(warp::get())
         .and(a())
         .and(auth())
         .and_then(|app: App, ctx: AgentCtx| with_hd(app, move |app| directory(app, &ctx)))
         .boxed();
-    let filters_r = warp::get()
-        .and(path!("api" / "agent" / "filters"))
+    let filters_r = path!("api" / "agent" / "filters")
+        .and(warp::get())
         .and(a())
         .and(auth())
         .and_then(|app: App, ctx: AgentCtx| with_hd(app, move |app| get_filters(app, &ctx)))
         .boxed();
-    let filter_tickets = warp::get()
-        .and(path!("api" / "agent" / "filters" / String / "tickets"))
+    let filter_tickets = path!("api" / "agent" / "filters" / String / "tickets")
+        .and(warp::get())
         .and(a())
         .and(auth())
         .and(warp::query::<Page>())
@@ -516,15 +517,15 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             with_hd(app, move |app| get_filter_tickets(app, &ctx, &slug, &page))
         })
         .boxed();
-    let search_r = warp::get()
-        .and(path!("api" / "agent" / "search"))
+    let search_r = path!("api" / "agent" / "search")
+        .and(warp::get())
         .and(a())
         .and(auth())
         .and(warp::query::<SearchQuery>())
         .and_then(|app: App, ctx: AgentCtx, q: SearchQuery| with_hd(app, move |app| search(app, &ctx, &q.q)))
         .boxed();
-    let create = warp::post()
-        .and(path!("api" / "agent" / "tickets"))
+    let create = path!("api" / "agent" / "tickets")
+        .and(warp::post())
         .and(a())
         .and(auth())
         .and(json_body())
@@ -536,8 +537,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let get_ticket = warp::get()
-        .and(path!("api" / "agent" / "tickets" / u64))
+    let get_ticket = path!("api" / "agent" / "tickets" / u64)
+        .and(warp::get())
         .and(a())
         .and(auth())
         .and_then(|id: u64, app: App, ctx: AgentCtx| {
@@ -546,8 +547,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let reply = warp::post()
-        .and(path!("api" / "agent" / "tickets" / u64 / "reply"))
+    let reply = path!("api" / "agent" / "tickets" / u64 / "reply")
+        .and(warp::post())
         .and(a())
         .and(auth())
         .and(json_body())
@@ -558,8 +559,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let note = warp::post()
-        .and(path!("api" / "agent" / "tickets" / u64 / "notes"))
+    let note = path!("api" / "agent" / "tickets" / u64 / "notes")
+        .and(warp::post())
         .and(a())
         .and(auth())
         .and(json_body())
@@ -575,8 +576,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let command = warp::post()
-        .and(path!("api" / "agent" / "tickets" / u64 / "commands"))
+    let command = path!("api" / "agent" / "tickets" / u64 / "commands")
+        .and(warp::post())
         .and(a())
         .and(auth())
         .and(json_body())
@@ -591,8 +592,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let cc = warp::post()
-        .and(path!("api" / "agent" / "tickets" / u64 / "cc"))
+    let cc = path!("api" / "agent" / "tickets" / u64 / "cc")
+        .and(warp::post())
         .and(a())
         .and(auth())
         .and(json_body())
@@ -600,16 +601,16 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             with_hd(app, move |app| add_cc(app, &ctx, TicketId(id), req))
         })
         .boxed();
-    let user = warp::get()
-        .and(path!("api" / "agent" / "users" / u64))
+    let user = path!("api" / "agent" / "users" / u64)
+        .and(warp::get())
         .and(a())
         .and(auth())
         .and_then(|id: u64, app: App, _ctx: AgentCtx| {
             with_hd(app, move |app| Ok(app.helpdesk().user(UserId(id))?))
         })
         .boxed();
-    let keys_list = warp::get()
-        .and(path!("api" / "agent" / "api-keys"))
+    let keys_list = path!("api" / "agent" / "api-keys")
+        .and(warp::get())
         .and(a())
         .and(auth())
         .and_then(|app: App, ctx: AgentCtx| {
@@ -620,8 +621,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let keys_create = warp::post()
-        .and(path!("api" / "agent" / "api-keys"))
+    let keys_create = path!("api" / "agent" / "api-keys")
+        .and(warp::post())
         .and(a())
         .and(auth())
         .and(json_body())
@@ -633,8 +634,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let keys_revoke = warp::delete()
-        .and(path!("api" / "agent" / "api-keys" / u64))
+    let keys_revoke = path!("api" / "agent" / "api-keys" / u64)
+        .and(warp::delete())
         .and(a())
         .and(auth())
         .and_then(|id: u64, app: App, ctx: AgentCtx| {
@@ -644,8 +645,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let events = warp::get()
-        .and(path!("api" / "agent" / "events"))
+    let events = path!("api" / "agent" / "events")
+        .and(warp::get())
         .and(a())
         .and(auth())
         .map(|app: App, ctx: AgentCtx| bay_stream(&app, ctx.agent))

@@ -117,8 +117,8 @@ fn create(app: &App, req: EmbedRequest) -> Result<EmbedCreated, ApiError> {
 
 /// The embed routes (widget script and the CORS endpoint), without error recovery.
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {
-    let widget = warp::get()
-        .and(warp::path!("embed" / "widget.js"))
+    let widget = warp::path!("embed" / "widget.js")
+        .and(warp::get())
         .map(|| {
             let mut r = crate::agent::asset(WIDGET_JS, "text/javascript; charset=utf-8");
             r.headers_mut().insert("access-control-allow-origin", "*".parse().expect("static header"));
@@ -156,7 +156,7 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     let submit = warp::path!("api" / "embed" / "tickets")
         .and(inner)
         .with(cors)
-        .map(|r| Reply::into_response(r))
+        .map(Reply::into_response)
         .boxed();
     widget.or(submit).unify().boxed()
 }

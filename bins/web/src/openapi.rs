@@ -11,8 +11,8 @@ pub const OPENAPI_JSON: &str = include_str!("../assets/openapi.json");
 
 /// `GET /api/openapi.json`.
 pub fn route() -> BoxedFilter<(Response,)> {
-    warp::get()
-        .and(warp::path!("api" / "openapi.json"))
+    warp::path!("api" / "openapi.json")
+        .and(warp::get())
         .map(|| {
             let mut r = crate::agent::asset(OPENAPI_JSON, "application/json");
             r.headers_mut().insert("access-control-allow-origin", "*".parse().expect("static header"));

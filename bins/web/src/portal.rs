@@ -676,34 +676,34 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     use warp::path;
     let s = || with_app(app.clone()).and(portal_session(app.clone()));
 
-    let css = warp::get()
-        .and(path!("portal" / "portal.css"))
+    let css = path!("portal" / "portal.css")
+        .and(warp::get())
         .map(|| crate::agent::asset(CSS, "text/css; charset=utf-8"))
         .boxed();
-    let home_r = warp::get()
-        .and(path::end())
+    let home_r = path::end()
+        .and(warp::get())
         .and(s())
         .and_then(|app, ctx| run(app, ctx, |_, ctx, u| home(ctx, u)))
         .boxed();
-    let portal_root = warp::get()
-        .and(path!("portal"))
+    let portal_root = path!("portal")
+        .and(warp::get())
         .and(s())
         .and_then(|app, ctx| run(app, ctx, |_, ctx, u| home(ctx, u)))
         .boxed();
-    let login_get = warp::get()
-        .and(path!("portal" / "login"))
+    let login_get = path!("portal" / "login")
+        .and(warp::get())
         .and(s())
         .and_then(|app, ctx| run(app, ctx, |_, ctx, _| login_page(ctx, StatusCode::OK, None, "")))
         .boxed();
-    let login_post = warp::post()
-        .and(path!("portal" / "login"))
+    let login_post = path!("portal" / "login")
+        .and(warp::post())
         .and(s())
         .and(client_key())
         .and(form())
         .and_then(|app, ctx, ip, f: LoginForm| run(app, ctx, move |app, ctx, _| do_login(app, ctx, f, ip)))
         .boxed();
-    let logout = warp::post()
-        .and(path!("portal" / "logout"))
+    let logout = path!("portal" / "logout")
+        .and(warp::post())
         .and(s())
         .and(form())
         .and_then(|app, ctx, f: CsrfForm| {
@@ -719,13 +719,13 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let register_get = warp::get()
-        .and(path!("portal" / "register"))
+    let register_get = path!("portal" / "register")
+        .and(warp::get())
         .and(s())
         .and_then(|app, ctx| run(app, ctx, |_, ctx, _| register_page(ctx, StatusCode::OK, None, "", "")))
         .boxed();
-    let register_post = warp::post()
-        .and(path!("portal" / "register"))
+    let register_post = path!("portal" / "register")
+        .and(warp::post())
         .and(s())
         .and(client_key())
         .and(form())
@@ -733,14 +733,14 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             run(app, ctx, move |app, ctx, _| do_register(app, ctx, f, ip))
         })
         .boxed();
-    let validate = warp::get()
-        .and(path!("portal" / "validate"))
+    let validate = path!("portal" / "validate")
+        .and(warp::get())
         .and(s())
         .and(warp::query::<TokenQuery>())
         .and_then(|app, ctx, q| run(app, ctx, move |app, ctx, _| do_validate(app, ctx, q)))
         .boxed();
-    let list = warp::get()
-        .and(path!("portal" / "tickets"))
+    let list = path!("portal" / "tickets")
+        .and(warp::get())
         .and(s())
         .and_then(|app, ctx| {
             run(app, ctx, |app, ctx, u| match u {
@@ -749,8 +749,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let new_get = warp::get()
-        .and(path!("portal" / "tickets" / "new"))
+    let new_get = path!("portal" / "tickets" / "new")
+        .and(warp::get())
         .and(s())
         .and(warp::query::<NewQuery>())
         .and_then(|app, ctx, q: NewQuery| {
@@ -765,8 +765,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let new_post = warp::post()
-        .and(path!("portal" / "tickets"))
+    let new_post = path!("portal" / "tickets")
+        .and(warp::post())
         .and(s())
         .and(form())
         .and_then(|app, ctx, f: HashMap<String, String>| {
@@ -776,8 +776,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let view = warp::get()
-        .and(path!("portal" / "tickets" / u64))
+    let view = path!("portal" / "tickets" / u64)
+        .and(warp::get())
         .and(s())
         .and_then(|id, app, ctx| {
             run(app, ctx, move |app, ctx, u| match u {
@@ -786,8 +786,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
-    let reply_r = warp::post()
-        .and(path!("portal" / "tickets" / u64 / "reply"))
+    let reply_r = path!("portal" / "tickets" / u64 / "reply")
+        .and(warp::post())
         .and(s())
         .and(form())
         .and_then(|id, app, ctx, f: ReplyForm| {

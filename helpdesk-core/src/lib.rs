@@ -39,10 +39,12 @@ pub mod clock;
 pub mod command;
 pub mod error;
 pub mod event;
+pub mod filter;
 pub mod ids;
 pub mod index;
 pub mod people;
 pub mod store;
+pub mod summary;
 pub mod testing;
 pub mod ticket;
 
@@ -52,8 +54,10 @@ pub use command::{
 };
 pub use error::{DirectoryError, StoreError, TicketError};
 pub use event::{Actor, Change, SystemActor, TicketEvent};
+pub use filter::{BuiltIn, CustomFilter, Filter, FilterError, Viewer};
 pub use ids::*;
 pub use index::{CounterKey, IndexKey};
 pub use people::*;
 pub use store::{Commit, Durability, Record, RecordKind, Store, UniqueKey};
+pub use summary::TicketSummary;
 pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};

@@ -24,6 +24,7 @@ mod helpdesk;
 pub mod kv;
 mod kvstore;
 mod mem;
+mod query;
 mod sled_engine;
 
 pub use helpdesk::{Error, Helpdesk, HelpdeskBuilder, NewAgent, Result};

@@ -25,14 +25,16 @@ pub fn backends() -> Vec<(&'static str, Helpdesk, Arc<ManualClock>, Option<tempf
 
 /// Ids of the fixed data set.
 pub struct Fixture {
+    pub departments: Vec<DepartmentId>,
+    pub teams: Vec<TeamId>,
     pub agents: Vec<AgentId>,
+    pub users: Vec<UserId>,
 }
 
-/// The fixed data set: 3 departments, 2 teams, 4 agents (Alice admin in team
-/// 1; Bob sees Support and Sales, team 2; Carol in both teams; Dave sees
-/// Billing only), 2 organisations, 6 users, 36 tickets in a deterministic mix
-/// of statuses, assignments, followers, urgencies, labels and fields.
-pub fn fixture(hd: &Helpdesk, clock: &ManualClock) -> Fixture {
+/// The fixed directory: 3 departments (Billing has a `plan` choice field), 2
+/// teams, 4 agents (Alice admin in team 1; Bob sees Support and Sales, team 2;
+/// Carol admin in both teams; Dave sees Billing only), 2 organisations, 6 users.
+pub fn directory(hd: &Helpdesk) -> Fixture {
     let support = hd.create_department("Support", vec![]).unwrap();
     let billing = hd
         .create_department(
@@ -78,8 +80,22 @@ pub fn fixture(hd: &Helpdesk, clock: &ManualClock) -> Fixture {
             .iter()
             .map(|e| hd.create_user(NewUser::new(e.split('@').next().unwrap(), *e)).unwrap().id)
             .collect();
-    let depts = [support.id, billing.id, sales.id];
-    let agents = [alice.id, bob.id, carol.id, dave.id];
+    Fixture {
+        departments: vec![support.id, billing.id, sales.id],
+        teams: vec![t1.id, t2.id],
+        agents: vec![alice.id, bob.id, carol.id, dave.id],
+        users,
+    }
+}
+
+/// The fixed data set: [`directory`] and 36 tickets in a deterministic mix of
+/// statuses, assignments, followers, urgencies, labels and fields.
+pub fn fixture(hd: &Helpdesk, clock: &ManualClock) -> Fixture {
+    let fx = directory(hd);
+    let (depts, users) = (&fx.departments, &fx.users);
+    let billing = depts[1];
+    let [alice, bob, carol, dave] = [fx.agents[0], fx.agents[1], fx.agents[2], fx.agents[3]];
+    let [t1, t2] = [fx.teams[0], fx.teams[1]];
     for i in 0..36u64 {
         clock.advance(Duration::minutes(7));
         let dept = depts[(i % 3) as usize];
@@ -92,46 +108,46 @@ pub fn fixture(hd: &Helpdesk, clock: &ManualClock) -> Fixture {
         if i % 5 == 0 {
             new.labels.insert("billing-issue".into());
         }
-        if dept == billing.id && i % 2 == 0 {
+        if dept == billing && i % 2 == 0 {
             new.fields
                 .insert("plan".into(), FieldValue::Choice(if i % 4 == 0 { "pro" } else { "basic" }.into()));
         }
         let t = hd.create_ticket(&Actor::System(SystemActor::Helpdesk), new).unwrap();
-        let admin = Actor::Agent(alice.id);
+        let admin = Actor::Agent(alice);
         // Assignment: agents who may see the department.
         let assignee = match i % 6 {
             0 | 1 => None,
-            2 => Some(alice.id),
-            3 => Some(carol.id),
-            4 => Some(dave.id), // i % 6 == 4: always Billing
-            _ => Some(bob.id),  // i % 6 == 5: always Sales
+            2 => Some(alice),
+            3 => Some(carol),
+            4 => Some(dave), // i % 6 == 4: always Billing
+            _ => Some(bob),  // i % 6 == 5: always Sales
         };
         if let Some(a) = assignee {
             hd.execute(t.id, &admin, Command::AssignAgent { agent: Some(a) }).unwrap();
         }
         if i % 5 == 1 || i % 5 == 3 {
-            let team = if i % 2 == 0 { t1.id } else { t2.id };
+            let team = if i % 2 == 0 { t1 } else { t2 };
             hd.execute(t.id, &admin, Command::AssignTeam { team: Some(team) }).unwrap();
         }
         if i % 7 == 2 {
-            hd.execute(t.id, &admin, Command::Follow { agent: carol.id }).unwrap();
+            hd.execute(t.id, &admin, Command::Follow { agent: carol }).unwrap();
         }
         if i % 9 == 4 {
-            hd.execute(t.id, &admin, Command::Follow { agent: alice.id }).unwrap();
+            hd.execute(t.id, &admin, Command::Follow { agent: alice }).unwrap();
         }
         clock.advance(Duration::minutes(1));
         match i % 12 {
             1 | 7 => {
-                hd.agent_reply(t.id, alice.id, "On it", None).unwrap();
+                hd.agent_reply(t.id, alice, "On it", None).unwrap();
             }
             5 => {
-                hd.agent_reply(t.id, alice.id, "Waiting on vendor", Some(Status::Pending)).unwrap();
+                hd.agent_reply(t.id, alice, "Waiting on vendor", Some(Status::Pending)).unwrap();
             }
             8 | 10 => {
-                hd.agent_reply(t.id, alice.id, "Done", Some(Status::Resolved)).unwrap();
+                hd.agent_reply(t.id, alice, "Done", Some(Status::Resolved)).unwrap();
             }
             9 => {
-                hd.agent_reply(t.id, alice.id, "Anything else?", None).unwrap();
+                hd.agent_reply(t.id, alice, "Anything else?", None).unwrap();
                 hd.user_reply(t.id, user, "Yes, one more thing").unwrap();
             }
             11 => {
@@ -143,7 +159,7 @@ pub fn fixture(hd: &Helpdesk, clock: &ManualClock) -> Fixture {
             hd.execute(t.id, &admin, Command::Delete).unwrap();
         }
     }
-    Fixture { agents: agents.to_vec() }
+    fx
 }
 
 /// Every ticket's summary, from full states (not from the indexes).

@@ -43,6 +43,10 @@ pub mod prefix {
     pub const STATUS_COUNT: u8 = b's';
     /// Counter of all tickets: `a`.
     pub const ALL_COUNT: u8 = b'a';
+    /// Filter indexes, sorted for lists: see [`filter_index_keys`](super::filter_index_keys).
+    pub const FILTER: u8 = b'F';
+    /// Filter counters: see [`filter_counters`](super::filter_counters).
+    pub const FILTER_COUNT: u8 = b'f';
 }
 
 /// Key builder.
@@ -82,10 +86,225 @@ pub fn index_keys(t: &Ticket) -> BTreeSet<IndexKey> {
         keys.insert(IndexKey(key(&[&participant_prefix(*u), &id])));
     }
     keys.insert(IndexKey(key(&[&status_prefix(t.status), &id])));
+    keys.extend(filter_index_keys(t));
     keys
 }
 
 /// Every counter `t` adds one to.
 pub fn counters(t: &Ticket) -> BTreeSet<CounterKey> {
-    [status_counter(t.status), all_counter()].into_iter().collect()
+    let mut c: BTreeSet<CounterKey> = [status_counter(t.status), all_counter()].into_iter().collect();
+    c.extend(filter_counters(t));
+    c
+}
+
+// ----- filter indexes ---------------------------------------------------------
+//
+// Lists of tickets (filters) are read from ordered "streams": one per
+// (family, owner, status, department), each sorted in a list order. A filter
+// page is a k-way merge of the streams its plan names, so its cost depends on
+// the page size and the number of streams, never on the number of tickets.
+//
+// key     = `F` order family owner(u64 BE) status department(u64 BE) | sort | id(u64 BE)
+// counter = `f` family owner(u64 BE) status department(u64 BE)        -> tickets in that stream
+//
+// `sort` is, for [`SortKey::Urgency`], `255 - urgency` then `created_at`
+// (micros, sign-flipped BE): urgency high first, then oldest. For
+// [`SortKey::Created`] it is `created_at` alone. Ties are broken by the id.
+
+/// The families of filter streams: what the `owner` part of a stream names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// Every ticket, by status and department (owner 0).
+    Status,
+    /// By assigned agent (owner 0: no agent).
+    Agent,
+    /// By assigned team (owner 0: no team).
+    Team,
+    /// By following agent (one stream entry per follower).
+    Follower,
+    /// Tickets with neither agent nor team (owner 0).
+    Unassigned,
+    /// By owning user. Not counted (one counter per user would cost more than it saves).
+    User,
+}
+
+impl Family {
+    /// Every family.
+    pub const ALL: [Family; 6] =
+        [Family::Status, Family::Agent, Family::Team, Family::Follower, Family::Unassigned, Family::User];
+
+    /// The byte naming the family in keys.
+    pub fn tag(self) -> u8 {
+        match self {
+            Family::Status => b's',
+            Family::Agent => b'a',
+            Family::Team => b't',
+            Family::Follower => b'f',
+            Family::Unassigned => b'n',
+            Family::User => b'u',
+        }
+    }
+
+    /// Whether the family keeps per-stream counters.
+    pub fn counted(self) -> bool {
+        self != Family::User
+    }
+
+    fn from_tag(b: u8) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.tag() == b)
+    }
+}
+
+/// The sort layout of a stream's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// `255 - urgency`, `created_at`, id: urgency high first, then oldest (every family).
+    Urgency,
+    /// `created_at`, id: oldest first (the [`Family::Status`] streams only).
+    Created,
+}
+
+impl SortKey {
+    /// The byte naming the layout in keys.
+    pub fn tag(self) -> u8 {
+        match self {
+            SortKey::Urgency => b'U',
+            SortKey::Created => b'C',
+        }
+    }
+
+    /// Length of the sort part of a key, before the 8-byte id.
+    pub fn sort_len(self) -> usize {
+        match self {
+            SortKey::Urgency => 9,
+            SortKey::Created => 8,
+        }
+    }
+}
+
+/// One stream: the tickets of `family`/`owner` with `status` in `department`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Stream {
+    /// Family.
+    pub family: Family,
+    /// Agent, team or user id; 0 for "none" and for the owner-less families.
+    pub owner: u64,
+    /// Status.
+    pub status: crate::Status,
+    /// Department.
+    pub department: DepartmentId,
+}
+
+/// Length of a filter stream prefix: `F` order family owner status department.
+pub const STREAM_PREFIX_LEN: usize = 1 + 1 + 1 + 8 + 1 + 8;
+
+impl Stream {
+    /// The key prefix of this stream in layout `sort`.
+    pub fn prefix(&self, sort: SortKey) -> Vec<u8> {
+        let mut k = Vec::with_capacity(STREAM_PREFIX_LEN + 17);
+        k.push(prefix::FILTER);
+        k.push(sort.tag());
+        k.push(self.family.tag());
+        k.extend_from_slice(&self.owner.to_be_bytes());
+        k.push(self.status.code());
+        k.extend_from_slice(&self.department.0.to_be_bytes());
+        k
+    }
+
+    /// The counter of this stream.
+    pub fn counter(&self) -> CounterKey {
+        let mut k = counter_group_prefix(self.family, self.owner, self.status);
+        k.extend_from_slice(&self.department.0.to_be_bytes());
+        CounterKey(k)
+    }
+
+    /// The stream a filter counter key counts, if it is one.
+    pub fn of_counter(key: &CounterKey) -> Option<Stream> {
+        let k = &key.0;
+        if k.len() != 1 + 1 + 8 + 1 + 8 || k[0] != prefix::FILTER_COUNT {
+            return None;
+        }
+        let family = Family::from_tag(k[1])?;
+        let owner = u64::from_be_bytes(k[2..10].try_into().ok()?);
+        let status = crate::Status::ALL.into_iter().find(|s| s.code() == k[10])?;
+        let department = DepartmentId(u64::from_be_bytes(k[11..19].try_into().ok()?));
+        Some(Stream { family, owner, status, department })
+    }
+}
+
+/// The prefix shared by the counters of one (family, owner), every status and
+/// department: one scan gives all of an agent's (or team's) stream sizes.
+pub fn counter_owner_prefix(family: Family, owner: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + 1 + 8);
+    k.push(prefix::FILTER_COUNT);
+    k.push(family.tag());
+    k.extend_from_slice(&owner.to_be_bytes());
+    k
+}
+
+/// The prefix shared by the counters of one (family, owner, status) across
+/// departments: a scan of it finds the non-empty streams and their sizes.
+pub fn counter_group_prefix(family: Family, owner: u64, status: crate::Status) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + 1 + 8 + 1 + 8);
+    k.push(prefix::FILTER_COUNT);
+    k.push(family.tag());
+    k.extend_from_slice(&owner.to_be_bytes());
+    k.push(status.code());
+    k
+}
+
+/// `created_at` as 8 bytes that sort like the time (micros, sign bit flipped).
+pub fn time_bytes(t: chrono::DateTime<chrono::Utc>) -> [u8; 8] {
+    ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The inverse of [`time_bytes`], in micros since the epoch.
+pub fn time_micros(b: &[u8]) -> Option<i64> {
+    Some((u64::from_be_bytes(b.get(..8)?.try_into().ok()?) ^ (1 << 63)) as i64)
+}
+
+/// The sort part of `t`'s keys in layout `sort` (without the id).
+pub fn sort_bytes(t: &Ticket, sort: SortKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    if sort == SortKey::Urgency {
+        k.push(255 - t.urgency.get());
+    }
+    k.extend_from_slice(&time_bytes(t.created_at));
+    k
+}
+
+/// The filter streams `t` is in (see the section comment above).
+pub fn streams_of(t: &Ticket) -> Vec<Stream> {
+    let (status, department) = (t.status, t.department);
+    let s = |family, owner| Stream { family, owner, status, department };
+    let mut out = vec![
+        s(Family::Status, 0),
+        s(Family::Agent, t.agent.map_or(0, |a| a.0)),
+        s(Family::Team, t.team.map_or(0, |a| a.0)),
+        s(Family::User, t.user.0),
+    ];
+    out.extend(t.followers.iter().map(|a| s(Family::Follower, a.0)));
+    if t.is_unassigned() {
+        out.push(s(Family::Unassigned, 0));
+    }
+    out
+}
+
+/// The filter index keys of `t`: one per stream in the urgency layout, plus the
+/// created-order key of its status stream.
+pub fn filter_index_keys(t: &Ticket) -> Vec<IndexKey> {
+    let id = t.id.0.to_be_bytes();
+    let urgency = sort_bytes(t, SortKey::Urgency);
+    let mut keys: Vec<IndexKey> =
+        streams_of(t).iter().map(|s| IndexKey(key(&[&s.prefix(SortKey::Urgency), &urgency, &id]))).collect();
+    let status = Stream { family: Family::Status, owner: 0, status: t.status, department: t.department };
+    keys.push(IndexKey(key(&[&status.prefix(SortKey::Created), &sort_bytes(t, SortKey::Created), &id])));
+    keys
+}
+
+/// The filter counters `t` adds one to: one per counted stream it is in.
+pub fn filter_counters(t: &Ticket) -> Vec<CounterKey> {
+    streams_of(t).iter().filter(|s| s.family.counted()).map(Stream::counter).collect()
 }

@@ -40,11 +40,13 @@ pub mod command;
 pub mod credential;
 pub mod error;
 pub mod event;
+pub mod filter;
 pub mod ids;
 pub mod index;
 pub mod outbox;
 pub mod people;
 pub mod store;
+pub mod summary;
 pub mod testing;
 pub mod ticket;
 pub mod view;
@@ -56,6 +58,7 @@ pub use command::{
 pub use credential::{Credential, CredentialKind, Principal};
 pub use error::{DirectoryError, StoreError, TicketError};
 pub use event::{Actor, Change, SystemActor, TicketEvent};
+pub use filter::{BuiltIn, CustomFilter, Filter, FilterError, Viewer};
 pub use ids::*;
 pub use index::{CounterKey, IndexKey};
 pub use outbox::{
@@ -63,5 +66,6 @@ pub use outbox::{
 };
 pub use people::*;
 pub use store::{Commit, Durability, Record, RecordKind, Store, UniqueKey};
+pub use summary::TicketSummary;
 pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};
 pub use view::{UserMessage, UserTicketView};

@@ -17,6 +17,7 @@ use crate::ids::*;
 use crate::index::{counters, index_keys, CounterKey, IndexKey};
 use crate::outbox::{OutboxItem, OutboxKey};
 use crate::people::*;
+use crate::summary::TicketSummary;
 use crate::ticket::Ticket;
 use serde::{Deserialize, Serialize};
 
@@ -254,4 +255,23 @@ pub trait Store: IdSource + Send + Sync {
     fn reschedule(&self, item: &OutboxItem) -> Result<bool, StoreError>;
     /// Makes every acknowledged write durable.
     fn flush(&self) -> Result<(), StoreError>;
+
+    // ----- filters (issue 3) -----
+
+    /// Up to `limit` index keys starting with `prefix`, in descending key
+    /// order, strictly before `before` when given (reverse cursor pagination).
+    fn scan_index_rev(
+        &self,
+        prefix: &[u8],
+        before: Option<&IndexKey>,
+        limit: usize,
+    ) -> Result<Vec<IndexKey>, StoreError>;
+    /// Every non-zero counter whose key starts with `prefix`, in key order.
+    fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError>;
+    /// A ticket's list row, kept in the same commit as its state. The default
+    /// derives it from the full state; stores keep it separately so a list does
+    /// not read message threads.
+    fn summary(&self, id: TicketId) -> Result<Option<TicketSummary>, StoreError> {
+        Ok(self.ticket(id)?.as_ref().map(TicketSummary::from))
+    }
 }

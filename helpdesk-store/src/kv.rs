@@ -30,6 +30,9 @@ pub trait KvEngine: Send + Sync + 'static {
     /// Up to `limit` pairs whose key starts with `prefix`, in key order,
     /// strictly after `after` when given.
     fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError>;
+    /// Up to `limit` pairs whose key starts with `prefix`, in descending key
+    /// order, strictly before `before` when given.
+    fn scan_rev(&self, prefix: &[u8], before: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError>;
     /// The last pair whose key starts with `prefix`.
     fn last(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError>;
     /// Runs `f` atomically: all its writes or none. An `Err` from `f` aborts.

@@ -6,6 +6,7 @@
 //! | prefix | key | value |
 //! | --- | --- | --- |
 //! | `T` | ticket id (u64 BE) | ticket state (JSON) |
+//! | `H` | ticket id | ticket summary (compact binary, [`TicketSummary::encode`]) |
 //! | `V` | ticket id | version (u64 BE) — checked by every commit |
 //! | `E` | ticket id, version | log event (JSON) |
 //! | `I` | index key (ends with ticket id) | empty |
@@ -20,6 +21,7 @@ use helpdesk_core::*;
 use serde::{de::DeserializeOwned, Serialize};
 
 const TICKET: u8 = b'T';
+const SUMMARY: u8 = b'H';
 const VERSION: u8 = b'V';
 const EVENT: u8 = b'E';
 const INDEX: u8 = b'I';
@@ -118,6 +120,8 @@ impl<E: KvEngine> Store for KvStore<E> {
         let version_key = k(VERSION, &[&id]);
         let state_key = k(TICKET, &[&id]);
         let state = c.state.as_ref().map(encode).transpose()?;
+        let summary_key = k(SUMMARY, &[&id]);
+        let summary = c.state.as_ref().map(|t| TicketSummary::from(t).encode());
         let new_version = match &c.state {
             Some(t) => t.version,
             None => c.expected_version,
@@ -182,11 +186,15 @@ impl<E: KvEngine> Store for KvStore<E> {
                 }
                 None => {
                     tx.delete(&state_key)?;
+                    tx.delete(&summary_key)?;
                     tx.delete(&version_key)?;
                     for key in &purge_keys {
                         tx.delete(key)?;
                     }
                 }
+            }
+            if let Some(sm) = &summary {
+                tx.put(&summary_key, sm)?;
             }
             for (key, value) in &events {
                 tx.put(key, value)?;
@@ -209,7 +217,12 @@ impl<E: KvEngine> Store for KvStore<E> {
                     Some(b) => u64_of(&key, &b)? as i64,
                     None => 0,
                 };
-                tx.put(&key, &((cur + delta) as u64).to_be_bytes())?;
+                // A counter at zero is removed, so counter scans see only
+                // non-empty groups (`counter` reads a missing key as 0).
+                match cur + delta {
+                    0 => tx.delete(&key)?,
+                    v => tx.put(&key, &(v as u64).to_be_bytes())?,
+                }
             }
             Ok(())
         })?;
@@ -320,6 +333,53 @@ impl<E: KvEngine> Store for KvStore<E> {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.engine.sync()
+    }
+
+    fn scan_index_rev(
+        &self,
+        prefix: &[u8],
+        before: Option<&IndexKey>,
+        limit: usize,
+    ) -> Result<Vec<IndexKey>, StoreError> {
+        let p = k(INDEX, &[prefix]);
+        let b = before.map(|b| k(INDEX, &[&b.0]));
+        Ok(self
+            .engine
+            .scan_rev(&p, b.as_deref(), limit)?
+            .into_iter()
+            .map(|(key, _)| IndexKey(key[1..].to_vec()))
+            .collect())
+    }
+
+    fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError> {
+        let p = k(COUNTER, &[prefix]);
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.engine.scan(&p, after.as_deref(), 1024)?;
+            let full = page.len() == 1024;
+            for (key, v) in page {
+                let n = u64_of(&key, &v)? as i64;
+                if n != 0 {
+                    out.push((CounterKey(key[1..].to_vec()), n));
+                }
+                after = Some(key);
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn summary(&self, id: TicketId) -> Result<Option<TicketSummary>, StoreError> {
+        let key = k(SUMMARY, &[&id.0.to_be_bytes()]);
+        match self.engine.get(&key)? {
+            Some(b) => TicketSummary::decode(&b)
+                .map(Some)
+                .map_err(|reason| StoreError::Corrupt { key: show(&key), reason }),
+            // Written before summaries existed: derive it from the state.
+            None => Ok(self.ticket(id)?.as_ref().map(TicketSummary::from)),
+        }
     }
 }
 

@@ -142,6 +142,26 @@ impl KvEngine for SledEngine {
         Ok(out)
     }
 
+    fn scan_rev(&self, prefix: &[u8], before: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError> {
+        use std::ops::Bound;
+        if before.is_some_and(|b| b <= prefix) {
+            return Ok(Vec::new());
+        }
+        let start = Bound::Included(prefix.to_vec());
+        let end = match (before, crate::kv::prefix_end(prefix)) {
+            (Some(b), Some(e)) if b < e.as_slice() => Bound::Excluded(b.to_vec()),
+            (Some(b), None) => Bound::Excluded(b.to_vec()),
+            (_, Some(e)) => Bound::Excluded(e),
+            (_, None) => Bound::Unbounded,
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for item in self.tree.range::<Vec<u8>, _>((start, end)).rev().take(limit) {
+            let (k, v) = item.map_err(backend)?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
     fn last(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
         match self.tree.scan_prefix(prefix).next_back() {
             Some(r) => {

@@ -8,7 +8,7 @@
 
 use crate::auth::{agent_auth, clear_cookie, session_cookie, AgentCtx, Realm, Via, AGENT_COOKIE};
 use crate::error::ApiError;
-use crate::filters::{self, FilterId};
+use crate::filters;
 use crate::{blocking, client_key, json, respond, with_app, App};
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
@@ -66,6 +66,24 @@ pub struct TicketSummary {
 }
 
 fn summary(hd: &Helpdesk, t: &Ticket) -> TicketSummary {
+    TicketSummary {
+        id: t.id,
+        version: t.version,
+        subject: t.subject.clone(),
+        status: t.status,
+        urgency: t.urgency,
+        department: t.department,
+        agent: t.agent,
+        team: t.team,
+        user: t.user,
+        user_name: hd.user(t.user).map(|u| u.name).unwrap_or_default(),
+        labels: t.labels.iter().cloned().collect(),
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    }
+}
+
+fn summary_of(hd: &Helpdesk, t: &helpdesk_core::summary::TicketSummary) -> TicketSummary {
     TicketSummary {
         id: t.id,
         version: t.version,
@@ -261,9 +279,9 @@ pub struct ApiKeyInfo {
 /// Query of list endpoints.
 #[derive(Debug, Deserialize)]
 pub struct Page {
-    /// Skip this many.
+    /// Where to continue: the `next` cursor of the previous page.
     #[serde(default)]
-    pub offset: usize,
+    pub cursor: Option<String>,
     /// At most this many (default 50, at most 200).
     #[serde(default)]
     pub limit: Option<usize>,
@@ -370,12 +388,19 @@ fn get_filter_tickets(
     slug: &str,
     page: &Page,
 ) -> Result<serde_json::Value, ApiError> {
-    let f = FilterId::parse(slug).ok_or_else(|| ApiError::not_found(format!("no filter {slug:?}")))?;
+    let f = filters::parse(slug).ok_or_else(|| ApiError::not_found(format!("no filter {slug:?}")))?;
     let limit = page.limit.unwrap_or(50).clamp(1, 200);
     let hd = app.helpdesk();
-    let (tickets, total) = filters::list(hd, &ctx.agent, f, page.offset, limit)?;
-    let tickets: Vec<TicketSummary> = tickets.iter().map(|t| summary(hd, t)).collect();
-    Ok(serde_json::json!({ "filter": f.slug(), "title": f.title(), "total": total, "tickets": tickets }))
+    let p = filters::list(hd, &ctx.agent, f, page.cursor.as_deref(), limit)?;
+    let total = hd.filter_count(ctx.agent.id, &f)?.count;
+    let tickets: Vec<TicketSummary> = p.tickets.iter().map(|t| summary_of(hd, t)).collect();
+    Ok(serde_json::json!({
+        "filter": filters::slug(f),
+        "title": filters::title(f),
+        "total": total,
+        "tickets": tickets,
+        "next": p.next.map(|c| c.token()),
+    }))
 }
 
 fn search(app: &App, ctx: &AgentCtx, q: &str) -> Result<serde_json::Value, ApiError> {

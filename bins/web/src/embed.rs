@@ -153,10 +153,7 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         // Errors from the body parser must carry CORS headers too, so the widget can read them.
         .recover(crate::error::recover)
         .unify();
-    let submit = warp::path!("api" / "embed" / "tickets")
-        .and(inner)
-        .with(cors)
-        .map(Reply::into_response)
-        .boxed();
+    let submit =
+        warp::path!("api" / "embed" / "tickets").and(inner).with(cors).map(Reply::into_response).boxed();
     widget.or(submit).unify().boxed()
 }

@@ -156,6 +156,7 @@ impl From<Error> for ApiError {
             Error::Ticket(e) => e.into(),
             Error::Directory(e) => e.into(),
             Error::Store(e) => e.into(),
+            Error::Filter(e) => ApiError::bad_request(e.to_string()),
         }
     }
 }

@@ -337,12 +337,22 @@ fn new_ticket_page(
 }
 
 fn ticket_page(
+    app: &App,
     ctx: &PortalCtx,
     user: &User,
     v: &UserTicketView,
     err: Option<&str>,
     status: StatusCode,
 ) -> Response {
+    // Field labels of the ticket's department (only fields the view kept are looked up).
+    let labels: HashMap<String, String> = app
+        .helpdesk()
+        .departments()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d.name == v.department)
+        .flat_map(|d| d.fields.into_iter().map(|f| (f.key, f.label)))
+        .collect();
     page(
         ctx,
         status,
@@ -353,7 +363,7 @@ fn ticket_page(
             html! {
                 p.meta { span.status { (status_label(v.status)) } " · " (v.department) " · opened " (v.created_at.format("%Y-%m-%d %H:%M UTC")) }
                 @if !v.fields.is_empty() {
-                    dl.fields { @for (k, val) in &v.fields { dt { (k) } dd { (val) } } }
+                    dl.fields { @for (k, val) in &v.fields { dt { (labels.get(k).map(String::as_str).unwrap_or(k)) } dd { (val) } } }
                 }
                 @for m in &v.messages {
                     article.message.agent[m.from_agent] {
@@ -629,7 +639,7 @@ fn not_found_page(ctx: &PortalCtx, user: Option<&User>) -> Response {
 
 fn view_ticket(app: &App, ctx: &PortalCtx, user: User, id: u64) -> Response {
     match user_ticket(app.helpdesk(), user.id, TicketId(id)) {
-        Ok(v) => ticket_page(ctx, &user, &v, None, StatusCode::OK),
+        Ok(v) => ticket_page(app, ctx, &user, &v, None, StatusCode::OK),
         Err(e) if e.status == StatusCode::NOT_FOUND => not_found_page(ctx, Some(&user)),
         Err(e) => e.response(),
     }
@@ -658,7 +668,7 @@ fn reply(app: &App, ctx: &PortalCtx, user: User, id: u64, form: ReplyForm) -> Re
         Err(e) => {
             let e = ApiError::from(e);
             if e.status.is_client_error() {
-                ticket_page(ctx, &user, &before, Some(&e.message), e.status)
+                ticket_page(app, ctx, &user, &before, Some(&e.message), e.status)
             } else {
                 e.response()
             }

@@ -70,6 +70,11 @@ id_type!(
     UsergroupId,
     "usergroup:"
 );
+id_type!(
+    /// An email account (an address linked to a department).
+    EmailAccountId,
+    "email-account:"
+);
 
 /// A message or note within one ticket, numbered from 1 in order of posting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -100,11 +105,13 @@ pub enum IdKind {
     Organisation,
     /// [`UsergroupId`]
     Usergroup,
+    /// [`EmailAccountId`]
+    EmailAccount,
 }
 
 impl IdKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [IdKind; 7] = [
+    pub const ALL: [IdKind; 8] = [
         IdKind::Ticket,
         IdKind::User,
         IdKind::Agent,
@@ -112,6 +119,7 @@ impl IdKind {
         IdKind::Department,
         IdKind::Organisation,
         IdKind::Usergroup,
+        IdKind::EmailAccount,
     ];
 
     /// A short stable name, used in storage keys.
@@ -124,6 +132,7 @@ impl IdKind {
             IdKind::Department => "department",
             IdKind::Organisation => "organisation",
             IdKind::Usergroup => "usergroup",
+            IdKind::EmailAccount => "email_account",
         }
     }
 }
@@ -146,7 +155,7 @@ pub trait IdSource: Send + Sync {
 /// ```
 #[derive(Debug, Default)]
 pub struct SequentialIds {
-    counters: [AtomicU64; 7],
+    counters: [AtomicU64; 8],
 }
 
 impl SequentialIds {

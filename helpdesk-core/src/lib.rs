@@ -41,6 +41,8 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod index;
+pub mod mail;
+pub mod notify;
 pub mod outbox;
 pub mod people;
 pub mod store;
@@ -55,6 +57,8 @@ pub use error::{DirectoryError, StoreError, TicketError};
 pub use event::{Actor, Change, SystemActor, TicketEvent};
 pub use ids::*;
 pub use index::{CounterKey, IndexKey};
+pub use mail::{EmailAccount, MailSettings};
+pub use notify::{NotifyEvent, Scope, Subscription, Subscriptions};
 pub use outbox::{
     DeliveryChannel, DeliveryOutcome, Effect, Notification, OutboxItem, OutboxKey, Recipient, Webhook,
 };

@@ -15,6 +15,8 @@ use crate::error::StoreError;
 use crate::event::TicketEvent;
 use crate::ids::*;
 use crate::index::{counters, index_keys, CounterKey, IndexKey};
+use crate::mail::{AutoResponseLog, EmailAccount, MailSettings};
+use crate::notify::Subscriptions;
 use crate::outbox::{OutboxItem, OutboxKey};
 use crate::people::*;
 use crate::ticket::Ticket;
@@ -110,6 +112,14 @@ pub enum RecordKind {
     Team,
     /// [`Department`]
     Department,
+    /// [`EmailAccount`]
+    EmailAccount,
+    /// [`MailSettings`] (one, id 1)
+    MailSettings,
+    /// An agent's [`Subscriptions`] (id = agent id)
+    Subscriptions,
+    /// A user's [`AutoResponseLog`] (id = user id)
+    AutoResponses,
 }
 
 impl RecordKind {
@@ -122,6 +132,10 @@ impl RecordKind {
             RecordKind::Agent => b'a',
             RecordKind::Team => b't',
             RecordKind::Department => b'd',
+            RecordKind::EmailAccount => b'e',
+            RecordKind::MailSettings => b'm',
+            RecordKind::Subscriptions => b's',
+            RecordKind::AutoResponses => b'r',
         }
     }
 
@@ -134,6 +148,10 @@ impl RecordKind {
             RecordKind::Agent => "agent",
             RecordKind::Team => "team",
             RecordKind::Department => "department",
+            RecordKind::EmailAccount => "email_account",
+            RecordKind::MailSettings => "mail_settings",
+            RecordKind::Subscriptions => "subscriptions",
+            RecordKind::AutoResponses => "auto_responses",
         }
     }
 }
@@ -154,6 +172,14 @@ pub enum Record {
     Team(Team),
     /// A department.
     Department(Department),
+    /// An email account.
+    EmailAccount(EmailAccount),
+    /// The installation's mail settings.
+    MailSettings(MailSettings),
+    /// An agent's notification subscriptions.
+    Subscriptions(Subscriptions),
+    /// When a user got auto-responses (the rate limit's window).
+    AutoResponses(AutoResponseLog),
 }
 
 /// A unique key a record claims: an email address, a domain, a name.
@@ -168,6 +194,10 @@ impl UniqueKey {
     /// The key of an agent's email address.
     pub fn agent_email(e: &Email) -> UniqueKey {
         UniqueKey(format!("agent-email:{e}"))
+    }
+    /// The key of an email account's address.
+    pub fn account_email(e: &Email) -> UniqueKey {
+        UniqueKey(format!("account-email:{e}"))
     }
     /// The key of an organisation's email domain.
     pub fn domain(d: &str) -> UniqueKey {
@@ -189,6 +219,10 @@ impl Record {
             Record::Agent(r) => (RecordKind::Agent, r.id.0),
             Record::Team(r) => (RecordKind::Team, r.id.0),
             Record::Department(r) => (RecordKind::Department, r.id.0),
+            Record::EmailAccount(r) => (RecordKind::EmailAccount, r.id.0),
+            Record::MailSettings(_) => (RecordKind::MailSettings, 1),
+            Record::Subscriptions(r) => (RecordKind::Subscriptions, r.agent.0),
+            Record::AutoResponses(r) => (RecordKind::AutoResponses, r.user.0),
         }
     }
 
@@ -205,6 +239,8 @@ impl Record {
             Record::Agent(a) => vec![UniqueKey::agent_email(&a.email)],
             Record::Team(t) => vec![UniqueKey::name(RecordKind::Team, &t.name)],
             Record::Department(d) => vec![UniqueKey::name(RecordKind::Department, &d.name)],
+            Record::EmailAccount(a) => vec![UniqueKey::account_email(&a.address)],
+            Record::MailSettings(_) | Record::Subscriptions(_) | Record::AutoResponses(_) => vec![],
         }
     }
 }
@@ -244,6 +280,11 @@ pub trait Store: IdSource + Send + Sync {
     /// Records a failed attempt (attempts, backoff, error) on an item still
     /// in the outbox; returns `false` when it is gone.
     fn reschedule(&self, item: &OutboxItem) -> Result<bool, StoreError>;
+    /// Keeps `bytes` under the content address `id` (see
+    /// [`blob_id`](crate::mail::blob_id)); writing an id again is a no-op.
+    fn put_blob(&self, id: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// The bytes kept under `id`.
+    fn blob(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Makes every acknowledged write durable.
     fn flush(&self) -> Result<(), StoreError>;
 }

@@ -3,6 +3,8 @@
 use crate::kv::KvEngine;
 use crate::{KvStore, MemEngine, SledEngine, SledOptions};
 use helpdesk_core::index::{participant_prefix, status_counter};
+use helpdesk_core::mail::{blob_id, AutoResponseLog};
+use helpdesk_core::notify;
 use helpdesk_core::people::parse_domain;
 use helpdesk_core::*;
 use std::collections::BTreeSet;
@@ -538,8 +540,7 @@ impl Helpdesk {
         let id = TicketId(self.next_id(IdKind::Ticket)?);
         let events = create(id, new, actor, now, &dir, &self.policy)?;
         let ticket = Ticket::from_events(&events)?;
-        let commit = Commit::new(None, Some(ticket.clone()), events).with_durability(self.durability);
-        self.store.commit(&commit)?;
+        self.commit_change(None, &ticket, events, actor)?;
         Ok(ticket)
     }
 
@@ -590,9 +591,194 @@ impl Helpdesk {
         for e in &events {
             after.apply(e)?;
         }
-        let commit = Commit::new(Some(&ticket), Some(after.clone()), events).with_durability(self.durability);
-        self.store.commit(&commit)?;
+        self.commit_change(Some(&ticket), &after, events, actor)?;
         Ok(after)
+    }
+
+    /// The one pipeline every ticket change goes through after it is decided:
+    /// the notifications it causes are computed (pure, in
+    /// [`helpdesk_core::notify`]) and queued in the outbox of the SAME commit
+    /// as the state, log, indexes and counters, so a crash neither loses a
+    /// notification nor sends one for a change that was not kept.
+    fn commit_change(
+        &self,
+        before: Option<&Ticket>,
+        after: &Ticket,
+        events: Vec<TicketEvent>,
+        actor: &Actor,
+    ) -> Result<()> {
+        let effects = notify::notifications(before, after, &events, actor, &self.notify_agents()?);
+        let now = self.clock.now();
+        let items = effects
+            .into_iter()
+            .enumerate()
+            .map(|(i, effect)| {
+                let key = OutboxKey { ticket: after.id, version: after.version, seq: i as u32 };
+                OutboxItem::new(key, effect, now)
+            })
+            .collect();
+        let commit = Commit::new(before, Some(after.clone()), events)
+            .with_outbox(items)
+            .with_durability(self.durability);
+        self.store.commit(&commit)?;
+        Ok(())
+    }
+
+    /// Every agent with their subscriptions: what the notification rules read.
+    fn notify_agents(&self) -> Result<Vec<notify::NotifyAgent>> {
+        self.agents()?
+            .into_iter()
+            .map(|agent| Ok(notify::NotifyAgent { subscriptions: self.subscriptions_of(&agent)?, agent }))
+            .collect()
+    }
+
+    fn subscriptions_of(&self, agent: &Agent) -> Result<Subscriptions> {
+        match self.store.record(RecordKind::Subscriptions, agent.id.0)? {
+            Some(Record::Subscriptions(s)) => Ok(s),
+            _ => Ok(Subscriptions::default_for(agent)),
+        }
+    }
+
+    // ----- notifications and mail configuration -----------------------------
+
+    /// An agent's notification subscriptions (the defaults when never set:
+    /// everything for an admin, see [`Subscriptions::default_for`]).
+    pub fn subscriptions(&self, agent: AgentId) -> Result<Subscriptions> {
+        self.subscriptions_of(&self.agent(agent)?)
+    }
+
+    /// Replaces an agent's subscriptions.
+    pub fn set_subscriptions(&self, subs: Subscriptions) -> Result<Subscriptions> {
+        self.agent(subs.agent)?;
+        self.put(Record::Subscriptions(subs.clone()))?;
+        Ok(subs)
+    }
+
+    /// Creates an email account: mail to `address` becomes tickets in
+    /// `department`, and replies on that department's tickets come from it.
+    pub fn create_email_account(
+        &self,
+        address: &str,
+        name: &str,
+        department: DepartmentId,
+    ) -> Result<EmailAccount> {
+        let address = Email::parse(address)?;
+        let name = people_name("email account", name)?;
+        self.department(department)?;
+        for key in [UniqueKey::user_email(&address), UniqueKey::agent_email(&address)] {
+            if let Some((kind, id)) = self.store.lookup(&key)? {
+                return Err(DirectoryError::EmailTaken {
+                    email: address.to_string(),
+                    owner: format!("{}:{id}", kind.as_str()),
+                }
+                .into());
+            }
+        }
+        if let Some((kind, id)) = self.store.lookup(&UniqueKey::account_email(&address))? {
+            return Err(DirectoryError::EmailTaken {
+                email: address.to_string(),
+                owner: format!("{}:{id}", kind.as_str()),
+            }
+            .into());
+        }
+        let a = EmailAccount {
+            id: EmailAccountId(self.next_id(IdKind::EmailAccount)?),
+            address,
+            name,
+            department,
+        };
+        self.put(Record::EmailAccount(a.clone()))?;
+        Ok(a)
+    }
+
+    /// Replaces an email account's address, name or department.
+    pub fn update_email_account(&self, a: EmailAccount) -> Result<EmailAccount> {
+        self.email_account(a.id)?;
+        self.department(a.department)?;
+        let a = EmailAccount { name: people_name("email account", &a.name)?, ..a };
+        self.put(Record::EmailAccount(a.clone()))?;
+        Ok(a)
+    }
+
+    /// An email account.
+    pub fn email_account(&self, id: EmailAccountId) -> Result<EmailAccount> {
+        match self.get(RecordKind::EmailAccount, id.0)? {
+            Record::EmailAccount(a) => Ok(a),
+            _ => {
+                Err(StoreError::Corrupt { key: id.to_string(), reason: "not an email account".into() }.into())
+            }
+        }
+    }
+
+    /// The email account with this address.
+    pub fn email_account_by_address(&self, address: &str) -> Result<Option<EmailAccount>> {
+        let Ok(e) = Email::parse(address) else { return Ok(None) };
+        match self.store.lookup(&UniqueKey::account_email(&e))? {
+            Some((RecordKind::EmailAccount, id)) => Ok(Some(self.email_account(EmailAccountId(id))?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Every email account, by id.
+    pub fn email_accounts(&self) -> Result<Vec<EmailAccount>> {
+        self.all(RecordKind::EmailAccount, |r| match r {
+            Record::EmailAccount(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// The installation's mail settings; created on first use with a fresh
+    /// random reply-token secret.
+    pub fn mail_settings(&self) -> Result<MailSettings> {
+        if let Some(Record::MailSettings(s)) = self.store.record(RecordKind::MailSettings, 1)? {
+            return Ok(s);
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| StoreError::Backend(format!("no randomness for the reply-token secret: {e}")))?;
+        let s = MailSettings::with_secret(&secret);
+        self.put(Record::MailSettings(s.clone()))?;
+        Ok(s)
+    }
+
+    /// Replaces the mail settings (rate limit, secret, Message-ID domain).
+    pub fn set_mail_settings(&self, s: MailSettings) -> Result<MailSettings> {
+        if s.secret.len() < 32 {
+            return Err(
+                StoreError::Backend("the reply-token secret must be at least 32 characters".into()).into()
+            );
+        }
+        self.put(Record::MailSettings(s.clone()))?;
+        Ok(s)
+    }
+
+    /// Whether `user` may get one more auto-response now, under the
+    /// per-recipient rate limit of the mail settings; when so, it is counted.
+    /// The window is stored, so the limit holds across restarts.
+    pub fn admit_auto_response(&self, user: UserId) -> Result<bool> {
+        let limit = self.mail_settings()?.auto_responses;
+        let mut log = match self.store.record(RecordKind::AutoResponses, user.0)? {
+            Some(Record::AutoResponses(l)) => l,
+            _ => AutoResponseLog::new(user),
+        };
+        let admitted = log.admit(self.clock.now(), limit);
+        if admitted {
+            self.put(Record::AutoResponses(log))?;
+        }
+        Ok(admitted)
+    }
+
+    /// Keeps bytes (an attachment, an original mail) under their content
+    /// address, which is returned (`sha256-<hex>`).
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<String> {
+        let id = blob_id(bytes);
+        self.store.put_blob(&id, bytes)?;
+        Ok(id)
+    }
+
+    /// The bytes kept under a content address.
+    pub fn blob(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.blob(id)?)
     }
 
     /// A user (owner or CC) replies. With [`ReopenPolicy::NewLinkedTicket`], a
@@ -769,7 +955,11 @@ fn people_name(what: &'static str, s: &str) -> Result<String> {
 }
 
 fn unique_error(key: &str, holder: String) -> DirectoryError {
-    if let Some(email) = key.strip_prefix("user-email:").or_else(|| key.strip_prefix("agent-email:")) {
+    if let Some(email) = key
+        .strip_prefix("user-email:")
+        .or_else(|| key.strip_prefix("agent-email:"))
+        .or_else(|| key.strip_prefix("account-email:"))
+    {
         DirectoryError::EmailTaken { email: email.to_string(), owner: holder }
     } else if let Some(domain) = key.strip_prefix("domain:") {
         DirectoryError::DomainTaken { domain: domain.to_string(), owner: holder }

@@ -14,6 +14,7 @@
 //! | `R` | record kind tag, id | directory record (JSON) |
 //! | `U` | unique key | holder: kind tag, id |
 //! | `O` | ticket id, version, position (u32 BE) | outbox item (JSON) |
+//! | `B` | blob id (`sha256-<hex>`) | the bytes (attachments, original mail) |
 
 use crate::kv::KvEngine;
 use helpdesk_core::*;
@@ -28,6 +29,7 @@ const SEQUENCE: u8 = b'Q';
 const RECORD: u8 = b'R';
 const UNIQUE: u8 = b'U';
 const OUTBOX: u8 = b'O';
+const BLOB: u8 = b'B';
 
 fn outbox_key(key: &OutboxKey) -> Vec<u8> {
     k(OUTBOX, &[&key.ticket.0.to_be_bytes(), &key.version.to_be_bytes(), &key.seq.to_be_bytes()])
@@ -318,18 +320,36 @@ impl<E: KvEngine> Store for KvStore<E> {
         Ok(found)
     }
 
+    fn put_blob(&self, id: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let key = k(BLOB, &[id.as_bytes()]);
+        self.engine.transact(&mut |tx| {
+            if tx.get(&key)?.is_none() {
+                tx.put(&key, bytes)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn blob(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.engine.get(&k(BLOB, &[id.as_bytes()]))
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.engine.sync()
     }
 }
 
-const KINDS: [RecordKind; 6] = [
+const KINDS: [RecordKind; 10] = [
     RecordKind::User,
     RecordKind::Organisation,
     RecordKind::Usergroup,
     RecordKind::Agent,
     RecordKind::Team,
     RecordKind::Department,
+    RecordKind::EmailAccount,
+    RecordKind::MailSettings,
+    RecordKind::Subscriptions,
+    RecordKind::AutoResponses,
 ];
 
 fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {

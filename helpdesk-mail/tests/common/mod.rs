@@ -1,6 +1,8 @@
 //! A fixed helpdesk for the mail tests: deterministic ids, clock and secret.
 #![allow(dead_code)]
 
+pub mod smtp_server;
+
 use helpdesk_core::mail::MailSettings;
 use helpdesk_core::*;
 use helpdesk_mail::MailGateway;

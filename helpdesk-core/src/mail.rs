@@ -692,7 +692,8 @@ mod tests {
     #[test]
     fn loops_are_recognised() {
         let own = [Email::parse("support@helpdesk.test").unwrap()];
-        let cases: Vec<(Vec<(String, String)>, &str, &str)> = vec![
+        type Case<'a> = (Vec<(String, String)>, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
             (vec![h("Auto-Submitted", "auto-generated")], "a@b.cc", "text/plain"),
             (vec![h("Precedence", "bulk")], "a@b.cc", "text/plain"),
             (vec![h("Precedence", "LIST")], "a@b.cc", "text/plain"),

@@ -228,7 +228,7 @@ impl ParsedMail {
             to: mailboxes(msg.to()),
             cc: mailboxes(msg.cc()),
             delivered_to,
-            subject: msg.subject().map(|s| unfold(s)).unwrap_or_default(),
+            subject: msg.subject().map(unfold).unwrap_or_default(),
             message_id: msg.message_id().map(|m| format!("<{}>", m.trim_matches(['<', '>']))),
             references,
             headers,

@@ -137,6 +137,26 @@ impl AutoResponseLog {
     }
 }
 
+/// A mail taken in already, by its `Message-ID`: a second delivery of the same
+/// mail (an SMTP retry, a re-polled mailbox) is recognised and not taken again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenMail {
+    /// [`SeenMail::key_of`] the Message-ID.
+    pub key: u64,
+    /// The Message-ID.
+    pub message_id: String,
+    /// The ticket it went to.
+    pub ticket: TicketId,
+}
+
+impl SeenMail {
+    /// The record key of a Message-ID: the first 8 bytes of its SHA-256.
+    pub fn key_of(message_id: &str) -> u64 {
+        let d = Sha256::digest(message_id.trim().as_bytes());
+        u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
+    }
+}
+
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

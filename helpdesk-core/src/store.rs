@@ -15,7 +15,7 @@ use crate::error::StoreError;
 use crate::event::TicketEvent;
 use crate::ids::*;
 use crate::index::{counters, index_keys, CounterKey, IndexKey};
-use crate::mail::{AutoResponseLog, EmailAccount, MailSettings};
+use crate::mail::{AutoResponseLog, EmailAccount, MailSettings, SeenMail};
 use crate::notify::Subscriptions;
 use crate::outbox::{OutboxItem, OutboxKey};
 use crate::people::*;
@@ -120,6 +120,8 @@ pub enum RecordKind {
     Subscriptions,
     /// A user's [`AutoResponseLog`] (id = user id)
     AutoResponses,
+    /// A mail taken in, [`SeenMail`] (id = hash of its Message-ID)
+    SeenMail,
 }
 
 impl RecordKind {
@@ -136,6 +138,7 @@ impl RecordKind {
             RecordKind::MailSettings => b'm',
             RecordKind::Subscriptions => b's',
             RecordKind::AutoResponses => b'r',
+            RecordKind::SeenMail => b'i',
         }
     }
 
@@ -152,6 +155,7 @@ impl RecordKind {
             RecordKind::MailSettings => "mail_settings",
             RecordKind::Subscriptions => "subscriptions",
             RecordKind::AutoResponses => "auto_responses",
+            RecordKind::SeenMail => "seen_mail",
         }
     }
 }
@@ -180,6 +184,8 @@ pub enum Record {
     Subscriptions(Subscriptions),
     /// When a user got auto-responses (the rate limit's window).
     AutoResponses(AutoResponseLog),
+    /// A mail taken in (duplicate detection).
+    SeenMail(SeenMail),
 }
 
 /// A unique key a record claims: an email address, a domain, a name.
@@ -223,6 +229,7 @@ impl Record {
             Record::MailSettings(_) => (RecordKind::MailSettings, 1),
             Record::Subscriptions(r) => (RecordKind::Subscriptions, r.agent.0),
             Record::AutoResponses(r) => (RecordKind::AutoResponses, r.user.0),
+            Record::SeenMail(r) => (RecordKind::SeenMail, r.key),
         }
     }
 
@@ -240,7 +247,10 @@ impl Record {
             Record::Team(t) => vec![UniqueKey::name(RecordKind::Team, &t.name)],
             Record::Department(d) => vec![UniqueKey::name(RecordKind::Department, &d.name)],
             Record::EmailAccount(a) => vec![UniqueKey::account_email(&a.address)],
-            Record::MailSettings(_) | Record::Subscriptions(_) | Record::AutoResponses(_) => vec![],
+            Record::MailSettings(_)
+            | Record::Subscriptions(_)
+            | Record::AutoResponses(_)
+            | Record::SeenMail(_) => vec![],
         }
     }
 }

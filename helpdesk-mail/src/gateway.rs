@@ -61,6 +61,11 @@ pub enum IngestOutcome {
         /// Why.
         reason: LoopReason,
     },
+    /// The same mail (by Message-ID) was taken in before; nothing changed.
+    Duplicate {
+        /// The ticket it went to then.
+        ticket: TicketId,
+    },
 }
 
 /// The email gateway over a [`Helpdesk`]. Cheap to clone.
@@ -122,6 +127,27 @@ impl MailGateway {
     ) -> Result<IngestOutcome, MailError> {
         let from =
             mail.from.as_ref().ok_or_else(|| MailError::Malformed("no sender (From) address".into()))?;
+        if let Some(id) = &mail.message_id {
+            if let Some(ticket) = self.hd.seen_mail(id)? {
+                return Ok(IngestOutcome::Duplicate { ticket });
+            }
+        }
+        let outcome = self.take(raw, mail, account, from)?;
+        if let (Some(id), IngestOutcome::NewTicket { ticket, .. } | IngestOutcome::Reply { ticket, .. }) =
+            (&mail.message_id, &outcome)
+        {
+            self.hd.mark_mail_seen(id, *ticket)?;
+        }
+        Ok(outcome)
+    }
+
+    fn take(
+        &self,
+        raw: &[u8],
+        mail: &ParsedMail,
+        account: &EmailAccount,
+        from: &Mailbox,
+    ) -> Result<IngestOutcome, MailError> {
         let sender_email = Email::parse(&from.address).map_err(|_| {
             MailError::Malformed(format!("the sender address {:?} is not valid", from.address))
         })?;

@@ -181,3 +181,17 @@ fn loops_get_no_auto_response() {
         assert!(case.outbox.is_empty(), "{stem}");
     }
 }
+
+#[test]
+fn the_same_mail_twice_is_taken_once() {
+    let f = fixture();
+    let raw =
+        std::fs::read(format!("{}/tests/emails/plain-new-ticket.eml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let Ok(IngestOutcome::NewTicket { ticket, .. }) = f.gateway.ingest(&raw) else {
+        panic!("first delivery")
+    };
+    drain(&f.hd);
+    assert_eq!(f.gateway.ingest(&raw).unwrap(), IngestOutcome::Duplicate { ticket });
+    assert_eq!(f.hd.store().last_ticket_id().unwrap(), Some(ticket));
+    assert!(outbox(&f.hd).is_empty());
+}

@@ -339,7 +339,7 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 }
 
-const KINDS: [RecordKind; 10] = [
+const KINDS: [RecordKind; 11] = [
     RecordKind::User,
     RecordKind::Organisation,
     RecordKind::Usergroup,
@@ -350,6 +350,7 @@ const KINDS: [RecordKind; 10] = [
     RecordKind::MailSettings,
     RecordKind::Subscriptions,
     RecordKind::AutoResponses,
+    RecordKind::SeenMail,
 ];
 
 fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {

@@ -263,6 +263,7 @@ pub fn compose(hd: &Helpdesk, item: &OutboxItem) -> Result<Vec<OutgoingMail>, De
             .to(Mailbox::new(Some(name), parse_addr(&email)?))
             .subject(r.subject)
             .message_id(Some(ReplyTokens::message_id(&tokens, &token, &unique, &domain)))
+            .date(std::time::SystemTime::from(hd.clock().now()))
             .in_reply_to(root.clone())
             .references(root.clone())
             .header(XLoop(account.address.to_string()))
@@ -271,7 +272,8 @@ pub fn compose(hd: &Helpdesk, item: &OutboxItem) -> Result<Vec<OutgoingMail>, De
             b = b
                 .header(AutoSubmitted("auto-replied".into()))
                 .header(XAutoResponseSuppress("OOF, AutoReply".into()));
-        } else if audience == Audience::Agent {
+        } else if !(audience == Audience::User && n.reason == "agent_reply") {
+            // Everything but an agent's own words to the user is machine-made.
             b = b.header(AutoSubmitted("auto-generated".into()));
         }
         let message =

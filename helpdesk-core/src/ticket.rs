@@ -269,7 +269,7 @@ pub struct Ticket {
     pub subject: String,
     /// Current status.
     pub status: Status,
-    /// The status it had before it was hidden (spam/deleted), for restoring.
+    /// The status it had before it was deleted or marked spam, for restoring.
     pub status_before_hidden: Option<Status>,
     /// Department.
     pub department: DepartmentId,
@@ -400,9 +400,12 @@ impl Ticket {
             }
             Change::Subject { to, .. } => self.subject = to.clone(),
             Change::Status { from, to } => {
-                if to.is_hidden() && !from.is_hidden() {
+                // Deleting or marking spam remembers the status to restore
+                // (validating included, so a restore cannot skip validation).
+                let removed = |s: &Status| matches!(s, Status::Deleted | Status::Spam);
+                if removed(to) && !removed(from) {
                     self.status_before_hidden = Some(*from);
-                } else if !to.is_hidden() {
+                } else if !removed(to) {
                     self.status_before_hidden = None;
                 }
                 self.status = *to;

@@ -73,16 +73,31 @@ fn main() -> Result<(), Error> {
     // Bad input is refused with a typed error and changes nothing.
     let err = hd.add_note(ticket.id, alice.id, "   ").unwrap_err();
     println!("refused: {err}");
-    let err = hd.execute(ticket.id, &Actor::User(ann.id), Command::AddNote { body: "hi".into(), attachments: vec![] });
+    let err = hd.execute(
+        ticket.id,
+        &Actor::User(ann.id),
+        Command::AddNote { body: "hi".into(), attachments: vec![] },
+    );
     println!("refused: {}", err.unwrap_err());
 
     // The agent resolves it with a final reply.
-    let t = hd.agent_reply(ticket.id, alice.id, "Fire is out; a new printer is ordered.", Some(Status::Resolved))?;
+    let t = hd.agent_reply(
+        ticket.id,
+        alice.id,
+        "Fire is out; a new printer is ordered.",
+        Some(Status::Resolved),
+    )?;
     println!("resolved: {} at version {}", t.status, t.version);
 
     println!("\nfull log of ticket {}:", t.id);
     for e in hd.log(t.id)? {
-        println!("  v{:<2} {} {:<20} {}", e.version, e.at.format("%H:%M:%S"), e.actor.to_string(), describe(&e.change));
+        println!(
+            "  v{:<2} {} {:<20} {}",
+            e.version,
+            e.at.format("%H:%M:%S"),
+            e.actor.to_string(),
+            describe(&e.change)
+        );
     }
     println!("\nresolved tickets in this store: {}", hd.count_by_status(Status::Resolved)?);
     hd.flush()?;

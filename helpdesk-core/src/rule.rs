@@ -799,9 +799,11 @@ impl TryFrom<String> for Target {
             _ if t.starts_with("agent:") => Target::Agent(AgentId(num(&t[6..])?)),
             _ if t.starts_with("team:") => Target::Team(TeamId(num(&t[5..])?)),
             _ if t.contains('@') => Target::Address(Email::parse(t).map_err(|e| e.to_string())?),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "unknown notify target {s:?} (user, agent, team, followers, agent:ID, team:ID or an address)"
-            )),
+            ))
+            }
         })
     }
 }
@@ -1198,4 +1200,44 @@ impl RuleTrace {
 /// Whether a ticket is a message by a user at its end (waiting for an agent's answer).
 pub fn last_message_by_user(t: &Ticket) -> bool {
     t.messages.last().is_some_and(|m| matches!(m.author, Author::User(_)))
+}
+
+/// Checks the custom ticket fields rules use against the departments: the
+/// field exists in some department, and `less_than` / `greater_than` are
+/// used only on number and date fields.
+pub fn check_custom_fields(
+    kind: &str,
+    rule: &str,
+    conditions: &[&Conditions],
+    actions: &[Action],
+    departments: &[crate::people::Department],
+) -> Result<(), RuleError> {
+    let err = |p: String| RuleError::new(kind, rule, p);
+    let def_of = |key: &str| departments.iter().find_map(|d| d.field(key));
+    for conds in conditions {
+        for (c, key) in conds.custom_fields() {
+            let def = def_of(key).ok_or_else(|| {
+                err(format!("unknown field \"ticket.fields.{key}\": no department defines {key:?}"))
+            })?;
+            if matches!(c.op, Op::LessThan | Op::GreaterThan)
+                && !matches!(def.kind, FieldKind::Number | FieldKind::Date)
+            {
+                return Err(err(format!(
+                    "operator {} does not fit ticket.fields.{key}, which is a {} field",
+                    c.op,
+                    match def.kind {
+                        FieldKind::Text => "text",
+                        FieldKind::Choice { .. } => "choice",
+                        _ => "other",
+                    }
+                )));
+            }
+        }
+    }
+    for a in actions {
+        if let Action::SetField { key, .. } = a {
+            def_of(key).ok_or_else(|| err(format!("set_field: no department defines field {key:?}")))?;
+        }
+    }
+    Ok(())
 }

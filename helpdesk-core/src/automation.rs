@@ -108,7 +108,7 @@ impl RuleFile {
     /// Reads a TOML rule file (dates as quoted `"YYYY-MM-DD"` strings).
     pub fn from_toml(text: &str) -> Result<RuleFile, Vec<RuleError>> {
         let value: serde_json::Value = toml::from_str(text)
-            .map_err(|e| vec![RuleError::new("file", "toml", e.message().to_string())])?;
+            .map_err(|e| vec![RuleError::new("file", "toml", e.to_string().trim_end())])?;
         Self::from_value(value)
     }
 
@@ -408,23 +408,79 @@ pub struct DryRun {
     pub due: Option<DateTime<Utc>>,
 }
 
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "none".into())
+}
+
 /// Describes an event's change for people (`status awaiting_agent -> resolved`).
 pub fn describe(c: &Change) -> String {
     match c {
         Change::Status { from, to } => format!("status {from} -> {to}"),
         Change::Urgency { from, to } => format!("urgency {from} -> {to}"),
         Change::Department { from, to } => format!("department {from} -> {to}"),
-        Change::Agent { from, to } => format!("agent {from:?} -> {to:?}"),
-        Change::Team { from, to } => format!("team {from:?} -> {to:?}"),
+        Change::Agent { from, to } => format!("agent {} -> {}", opt(from), opt(to)),
+        Change::Team { from, to } => format!("team {} -> {}", opt(from), opt(to)),
         Change::Subject { from, to } => format!("subject {from:?} -> {to:?}"),
         Change::LabelAdded { label } => format!("label +{label}"),
         Change::LabelRemoved { label } => format!("label -{label}"),
-        Change::Field { key, from, to } => format!("field {key} {from:?} -> {to:?}"),
+        Change::Field { key, from, to } => format!("field {key} {} -> {}", opt(from), opt(to)),
         Change::CcAdded { user } => format!("cc +{user}"),
         Change::FollowerAdded { agent } => format!("follower +{agent}"),
         Change::NoteAdded { note } => format!("note {:?}", note.body),
+        Change::MessageAdded { message } => {
+            let by = match message.author {
+                crate::ticket::Author::User(u) => u.to_string(),
+                crate::ticket::Author::Agent(a) => a.to_string(),
+            };
+            format!("message by {by}: {:?}", message.body)
+        }
+        Change::Created { subject, status, urgency, .. } => {
+            format!("created {subject:?} ({status}, urgency {urgency})")
+        }
+        Change::Sla { policy, from, to } => {
+            let show = |s: &Option<crate::sla::SlaStatus>| match s {
+                None => "none".to_string(),
+                Some(s) => {
+                    let mut out = s.state.to_string();
+                    if s.met_at.is_some() {
+                        out.push_str(", met");
+                    } else if s.running_since.is_none() {
+                        out.push_str(", paused");
+                    }
+                    if let Some(w) = s.warn_at {
+                        out.push_str(&format!(", warn {}", w.format("%a %F %R")));
+                    }
+                    if let Some(d) = s.due {
+                        out.push_str(&format!(", due {}", d.format("%a %F %R")));
+                    }
+                    out
+                }
+            };
+            format!("sla {policy:?}: {} -> {}", show(from), show(to))
+        }
+        Change::Escalation { escalation, from, to } => {
+            let show = |s: &Option<crate::escalation::EscalationState>| match s {
+                None => "none".to_string(),
+                Some(s) => format!(
+                    "fired {}{}",
+                    s.fired,
+                    s.due.map(|d| format!(", due {}", d.format("%a %F %R"))).unwrap_or_default()
+                ),
+            };
+            format!("escalation {escalation:?}: {} -> {}", show(from), show(to))
+        }
+        Change::Delivered { effect, outcome, .. } => format!("delivered {effect:?}: {outcome:?}"),
         other => other.kind().to_string(),
     }
+}
+
+/// A ticket log as lines a person reads (and tests snapshot):
+/// `v3 Mon 2026-01-05 13:00 escalation "X": urgency 1 -> 2`.
+pub fn render_log(events: &[TicketEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| format!("v{} {} {}: {}", e.version, e.at.format("%a %F %R"), e.actor, describe(&e.change)))
+        .collect()
 }
 
 /// Evaluates a trigger against a stored ticket as if one of the events it

@@ -456,7 +456,8 @@ pub fn describe(c: &Change) -> String {
                     out
                 }
             };
-            format!("sla {policy:?}: {} -> {}", show(from), show(to))
+            let _ = policy; // the actor names it
+            format!("sla {} -> {}", show(from), show(to))
         }
         Change::Escalation { escalation, from, to } => {
             let show = |s: &Option<crate::escalation::EscalationState>| match s {
@@ -467,7 +468,8 @@ pub fn describe(c: &Change) -> String {
                     s.due.map(|d| format!(", due {}", d.format("%a %F %R"))).unwrap_or_default()
                 ),
             };
-            format!("escalation {escalation:?}: {} -> {}", show(from), show(to))
+            let _ = escalation; // the actor names it
+            format!("escalation {} -> {}", show(from), show(to))
         }
         Change::Delivered { effect, outcome, .. } => format!("delivered {effect:?}: {outcome:?}"),
         other => other.kind().to_string(),

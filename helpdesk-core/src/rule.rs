@@ -1072,7 +1072,11 @@ impl fmt::Display for Action {
             },
             Action::SetField { key, value } => write!(f, "set field {key} to {value}"),
             Action::Notify { to, channel, template } => {
-                write!(f, "notify {} by {channel:?}", String::from(to.clone()))?;
+                let by = match channel {
+                    DeliveryChannel::Email => "email",
+                    DeliveryChannel::InApp => "in-app notification",
+                };
+                write!(f, "notify {} by {by}", String::from(to.clone()))?;
                 if let Some(t) = template {
                     write!(f, " with template {t:?}")?;
                 }

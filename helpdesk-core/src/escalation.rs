@@ -194,3 +194,61 @@ impl Escalation {
         Some(EscalationState { since: s.since, fired, due: self.due_of(s.since, next) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{sample_directory, sample_ticket, t0};
+    use chrono::Duration;
+
+    fn esc(text: &str) -> Escalation {
+        let file = crate::automation::RuleFile::from_toml(text).unwrap();
+        file.escalations[0].compile().unwrap()
+    }
+
+    #[test]
+    fn repeats_at_most_the_given_times_and_skips_missed_ones() {
+        let e = esc(r#"
+            [[escalations]]
+            name = "e"
+            status = "awaiting_agent"
+            after = "1h"
+            repeat = { every = "1h", times = 2 }
+            actions = [{ action = "raise_urgency", by = 1 }]
+        "#);
+        let dir = sample_directory();
+        let (mut t, _) = sample_ticket();
+        let s = e.desired(&t, &dir).unwrap();
+        assert_eq!((s.fired, s.due), (0, Some(t0() + Duration::hours(1))));
+        t.escalations.insert("e".into(), s);
+        assert_eq!(e.fire(&t, t0() + Duration::minutes(59), &dir), None, "not yet due");
+        // Fired late, at 2h30: the 2h repeat was missed and is not made up.
+        let s = e.fire(&t, t0() + Duration::minutes(150), &dir).unwrap();
+        assert_eq!((s.fired, s.due), (1, Some(t0() + Duration::hours(3))));
+        t.escalations.insert("e".into(), s);
+        let s = e.fire(&t, t0() + Duration::hours(3), &dir).unwrap();
+        assert_eq!((s.fired, s.due), (2, None), "1 + 2 repeats would be at 1h, 2h, 3h: done");
+    }
+
+    #[test]
+    fn working_hours_and_conditions() {
+        let e = esc(r#"
+            [[escalations]]
+            name = "e"
+            status = "awaiting_agent"
+            after = "8h"
+            all = [{ field = "ticket.urgency", op = "less_than", value = 5 }]
+            working_hours = { timezone = "UTC", hours = [{ days = ["mon", "tue", "wed", "thu", "fri"], from = "09:00", to = "17:00" }] }
+            actions = [{ action = "raise_urgency", by = 1 }]
+        "#);
+        let dir = sample_directory();
+        let (mut t, _) = sample_ticket();
+        // Monday 09:00 + 8 working hours = Monday 17:00.
+        assert_eq!(e.desired(&t, &dir).unwrap().due, Some(t0() + Duration::hours(8)));
+        t.urgency = crate::Urgency::new(7).unwrap();
+        let s = e.desired(&t, &dir).unwrap();
+        assert_eq!(s.due, None, "conditions do not hold: paused");
+        t.status = crate::Status::Pending;
+        assert_eq!(e.desired(&t, &dir), None, "another status: no state");
+    }
+}

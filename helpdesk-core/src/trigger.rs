@@ -546,3 +546,55 @@ pub fn run_chain(
     out.ticket = ticket;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{sample_directory, sample_ticket, t0};
+
+    fn trigger(json: serde_json::Value) -> Arc<dyn Trigger> {
+        Arc::new(serde_json::from_value::<TriggerDef>(json).unwrap().compile().unwrap())
+    }
+
+    #[test]
+    fn events_of_a_change() {
+        let (t, events) = sample_ticket();
+        assert_eq!(TriggerEvent::of(&events), vec![TriggerEvent::NewTicket(Channel::Portal)]);
+        let reply =
+            crate::Command::UserReply { body: "hi".into(), attachments: vec![], channel: Channel::Email };
+        let e =
+            decide(&t, &reply, &Actor::User(crate::UserId(1)), t0(), &sample_directory(), &Policy::default())
+                .unwrap();
+        assert_eq!(TriggerEvent::of(&e), vec![TriggerEvent::UserReply]);
+        let f = EventFilter::parse("new_ticket.portal").unwrap();
+        assert!(f.matches(&TriggerEvent::NewTicket(Channel::Portal)));
+        assert!(!f.matches(&TriggerEvent::NewTicket(Channel::Email)));
+        assert!(EventFilter::parse("sla_warning.First reply")
+            .unwrap()
+            .matches(&TriggerEvent::SlaWarning("First reply".into())));
+        assert!(EventFilter::parse("updated.x").is_err());
+    }
+
+    #[test]
+    fn stop_ends_the_chain_and_refusals_do_not_fail_it() {
+        let (t, events) = sample_ticket();
+        let triggers = vec![
+            trigger(serde_json::json!({"name": "a", "order": 1, "on": ["new_ticket"], "actions": [
+                {"action": "set_team", "team": 42}, {"action": "add_label", "label": "seen"}, {"action": "stop"},
+                {"action": "add_label", "label": "never"}]})),
+            trigger(
+                serde_json::json!({"name": "b", "order": 2, "on": ["new_ticket", "updated"], "actions": [
+                {"action": "add_label", "label": "b"}]}),
+            ),
+        ];
+        let step = Step { before: None, actor: Actor::User(crate::UserId(1)), events, extra: vec![] };
+        let out = run_chain(&triggers, t, vec![step], t0(), &sample_directory(), &Policy::default()).unwrap();
+        assert_eq!(out.ticket.labels.iter().collect::<Vec<_>>(), vec!["seen"]);
+        assert_eq!(out.trace.fired(), vec!["a"]);
+        assert_eq!(out.trace.stopped.as_deref(), Some("trigger \"a\" stopped processing"));
+        let actions = &out.trace.steps[0].rules[0].actions;
+        assert_eq!(actions.len(), 3, "nothing after stop");
+        assert_eq!(actions[0].outcome, "refused: unknown team team:42");
+        assert!(out.events.iter().all(|e| e.actor == Actor::System(SystemActor::Trigger("a".into()))));
+    }
+}

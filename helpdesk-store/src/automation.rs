@@ -372,12 +372,9 @@ impl Helpdesk {
         }
     }
 
-    /// The tickets to dry-run: the given ones, or every ticket (by status
-    /// index: a full pass, for previews only).
-    fn dry_run_tickets(&self, tickets: Option<&[TicketId]>) -> Result<Vec<Ticket>> {
-        if let Some(ids) = tickets {
-            return ids.iter().map(|id| self.ticket(*id)).collect();
-        }
+    /// Every ticket id, from the status indexes (a full pass: for previews
+    /// and admin operations only).
+    fn all_ticket_ids(&self) -> Result<Vec<TicketId>> {
         let mut ids = Vec::new();
         for status in Status::ALL {
             let mut after = None;
@@ -389,10 +386,49 @@ impl Helpdesk {
             }
         }
         ids.sort();
-        ids.iter()
-            .filter_map(|id| self.store.ticket(*id).transpose())
-            .collect::<Result<_, _>>()
-            .map_err(Into::into)
+        Ok(ids)
+    }
+
+    /// The tickets to dry-run: the given ones, or every ticket.
+    fn dry_run_tickets(&self, tickets: Option<&[TicketId]>) -> Result<Vec<Ticket>> {
+        let ids = match tickets {
+            Some(ids) => ids.to_vec(),
+            None => self.all_ticket_ids()?,
+        };
+        ids.iter().map(|id| self.ticket(*id)).collect()
+    }
+
+    /// Brings every ticket's SLA and escalation state in line with the rules
+    /// in force (tickets otherwise pick up added or edited policies the next
+    /// time they change or are due). A full pass over the tickets, for
+    /// admins after editing rules; returns how many tickets changed.
+    pub fn reschedule_all(&self) -> Result<usize> {
+        let rules = self.rules()?;
+        let now = self.clock.now();
+        let mut changed = 0;
+        for id in self.all_ticket_ids()? {
+            let mut attempt = 0;
+            while let Some(ticket) = self.store.ticket(id)? {
+                let mut after = ticket.clone();
+                let dir = StoreDirectory::new(&*self.store);
+                let events = automation::schedule(&rules, &mut after, now, &dir);
+                dir.check()?;
+                let events = events?;
+                if events.is_empty() {
+                    break;
+                }
+                let commit = Commit::new(Some(&ticket), Some(after), events).with_durability(self.durability);
+                match self.store.commit(&commit) {
+                    Err(StoreError::Conflict { .. }) if attempt < MAX_RETRIES => attempt += 1,
+                    Err(e) => return Err(e.into()),
+                    Ok(()) => {
+                        changed += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// What a trigger would do to stored tickets (`None`: all), as if one of

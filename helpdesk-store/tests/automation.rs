@@ -651,3 +651,51 @@ fn the_sweep_reads_only_what_is_due() {
     assert!(store.index_keys_read.load(Ordering::SeqCst) <= 128);
     assert!(env.hd.tick().unwrap().due.is_empty(), "fired tickets moved on");
 }
+
+#[test]
+fn new_policies_reach_existing_tickets_and_refused_actions_are_explained() {
+    for env in envs() {
+        let old = env.ticket("Before the policy");
+        env.hd
+            .load_rules_toml(
+                r#"
+                [[sla]]
+                name = "Resolved in 2d"
+                kind = "resolution"
+                failure = "2d"
+
+                [[triggers]]
+                name = "Assign to a ghost"
+                on = ["user_reply"]
+                actions = [{ action = "set_agent", agent = 99 }, { action = "add_label", label = "ghosted" }]
+                "#,
+            )
+            .unwrap();
+        assert!(env.hd.ticket(old.id).unwrap().sla.is_empty());
+        assert_eq!(env.hd.reschedule_all().unwrap(), 1);
+        assert_eq!(env.hd.reschedule_all().unwrap(), 0, "idempotent");
+        assert_eq!(
+            env.hd.ticket(old.id).unwrap().sla["Resolved in 2d"].due,
+            Some(utc("2026-01-07T09:00:00Z"))
+        );
+        // A refused action is skipped and explained; the user's reply and the
+        // other actions still land.
+        let (t, trace) = env
+            .hd
+            .execute_explained(
+                old.id,
+                &Actor::User(env.ann.id),
+                Command::UserReply { body: "Hello?".into(), attachments: vec![], channel: Channel::Portal },
+            )
+            .unwrap();
+        assert!(t.labels.contains("ghosted") && t.agent.is_none());
+        let actions = &trace.steps[0].rules[0].actions;
+        assert_eq!(actions[0].outcome, "refused: unknown agent agent:99");
+        // Deleting the policy: the ticket drops it when next swept or changed.
+        assert!(env.hd.delete_sla("Resolved in 2d").unwrap());
+        env.clock.set(utc("2026-01-08T00:00:00Z"));
+        let r = env.hd.tick().unwrap();
+        assert_eq!(r.changed, vec![old.id]);
+        assert!(env.hd.ticket(old.id).unwrap().sla.is_empty());
+    }
+}

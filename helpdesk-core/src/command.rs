@@ -7,7 +7,7 @@
 use crate::error::TicketError;
 use crate::event::{Actor, Change, TicketEvent};
 use crate::ids::*;
-use crate::people::{Agent, Department, FieldValue, Team, User};
+use crate::people::{Agent, Department, FieldValue, Organisation, Team, User};
 use crate::ticket::*;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,11 @@ pub trait Directory {
     fn team(&self, id: TeamId) -> Option<Team>;
     /// A user.
     fn user(&self, id: UserId) -> Option<User>;
+    /// An organisation (for rule conditions; none by default).
+    fn organisation(&self, id: OrganisationId) -> Option<Organisation> {
+        let _ = id;
+        None
+    }
 }
 
 /// A [`Directory`] held in memory: what the shell loads before deciding.
@@ -69,6 +74,8 @@ pub struct DirectorySnapshot {
     pub teams: BTreeMap<TeamId, Team>,
     /// Users.
     pub users: BTreeMap<UserId, User>,
+    /// Organisations.
+    pub organisations: BTreeMap<OrganisationId, Organisation>,
 }
 
 impl Directory for DirectorySnapshot {
@@ -83,6 +90,9 @@ impl Directory for DirectorySnapshot {
     }
     fn user(&self, id: UserId) -> Option<User> {
         self.users.get(&id).cloned()
+    }
+    fn organisation(&self, id: OrganisationId) -> Option<Organisation> {
+        self.organisations.get(&id).cloned()
     }
 }
 

@@ -1,8 +1,10 @@
 //! The ticket log: every change is an event with actor, time and before/after.
 
+use crate::escalation::EscalationState;
 use crate::ids::*;
 use crate::outbox::{DeliveryOutcome, Effect};
 use crate::people::FieldValue;
+use crate::sla::SlaStatus;
 use crate::ticket::{Channel, Message, Note, Status, Urgency};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -201,6 +203,26 @@ pub enum Change {
         /// Attempts it took.
         attempts: u32,
     },
+    /// An SLA policy started, paused, resumed, warned, failed, was met or
+    /// stopped applying (the actor is the policy).
+    Sla {
+        /// The policy.
+        policy: String,
+        /// Before (`None`: did not apply).
+        from: Option<SlaStatus>,
+        /// After (`None`: no longer applies).
+        to: Option<SlaStatus>,
+    },
+    /// An escalation was scheduled, fired (`fired` went up), paused or
+    /// dropped (the actor is the escalation).
+    Escalation {
+        /// The escalation.
+        escalation: String,
+        /// Before.
+        from: Option<EscalationState>,
+        /// After.
+        to: Option<EscalationState>,
+    },
 }
 
 impl Change {
@@ -225,6 +247,8 @@ impl Change {
             Change::MessageAdded { .. } => "message_added",
             Change::NoteAdded { .. } => "note_added",
             Change::Delivered { .. } => "delivered",
+            Change::Sla { .. } => "sla",
+            Change::Escalation { .. } => "escalation",
         }
     }
 
@@ -235,6 +259,8 @@ impl Change {
             self,
             Change::NoteAdded { .. }
                 | Change::Delivered { .. }
+                | Change::Sla { .. }
+                | Change::Escalation { .. }
                 | Change::FollowerAdded { .. }
                 | Change::FollowerRemoved { .. }
                 | Change::Field { .. }

@@ -246,4 +246,15 @@ pub trait Store: IdSource + Send + Sync {
     fn reschedule(&self, item: &OutboxItem) -> Result<bool, StoreError>;
     /// Makes every acknowledged write durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Writes (or, with `None`, removes) a named configuration value in a
+    /// namespace (`trigger`, `escalation`, `sla`): rule definitions admins
+    /// edit. Names are 1 to 200 bytes without NUL.
+    fn put_config(
+        &self,
+        namespace: &str,
+        name: &str,
+        value: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError>;
+    /// Every configuration value in a namespace, by name.
+    fn configs(&self, namespace: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
 }

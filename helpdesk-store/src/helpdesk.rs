@@ -22,6 +22,12 @@ pub enum Error {
     /// Storage failed (including a version conflict).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A rule definition (trigger, escalation, SLA policy) was refused.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    /// Rule definitions were refused: every problem, each naming its rule.
+    #[error("{} bad rule definitions: {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Rules(Vec<RuleError>),
 }
 
 /// Result of [`Helpdesk`] calls.
@@ -53,11 +59,15 @@ const MAX_RETRIES: usize = 16;
 /// ```
 #[derive(Clone)]
 pub struct Helpdesk {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
     ids: Option<Arc<dyn IdSource>>,
-    policy: Policy,
-    durability: Durability,
+    pub(crate) policy: Policy,
+    pub(crate) durability: Durability,
+    /// Embedders' own triggers (from the builder), run with the stored ones.
+    pub(crate) code_triggers: Vec<Arc<dyn Trigger>>,
+    /// The compiled rules, loaded on first use and dropped when they change.
+    pub(crate) rules: Arc<std::sync::RwLock<Option<Arc<Rules>>>>,
 }
 
 impl std::fmt::Debug for Helpdesk {
@@ -74,6 +84,7 @@ pub struct HelpdeskBuilder {
     policy: Policy,
     sled: SledOptions,
     durability: Durability,
+    triggers: Vec<Arc<dyn Trigger>>,
 }
 
 impl HelpdeskBuilder {
@@ -107,6 +118,13 @@ impl HelpdeskBuilder {
         self
     }
 
+    /// Also run this trigger (an embedder's own Rust code), ordered with the
+    /// stored ones by [`Trigger::order`], then name.
+    pub fn trigger(mut self, trigger: Arc<dyn Trigger>) -> Self {
+        self.triggers.push(trigger);
+        self
+    }
+
     /// A helpdesk over any store.
     pub fn store(self, store: Arc<dyn Store>) -> Helpdesk {
         Helpdesk {
@@ -115,6 +133,8 @@ impl HelpdeskBuilder {
             ids: self.ids,
             policy: self.policy,
             durability: self.durability,
+            code_triggers: self.triggers,
+            rules: Default::default(),
         }
     }
 
@@ -530,17 +550,47 @@ impl Helpdesk {
     // ----- tickets ---------------------------------------------------------
 
     /// Creates a ticket. Its id is greater than every earlier ticket's.
+    /// Triggers run on it; what they change is part of the same commit.
     pub fn create_ticket(&self, actor: &Actor, new: NewTicket) -> Result<Ticket> {
+        Ok(self.create_ticket_explained(actor, new)?.0)
+    }
+
+    /// [`create_ticket`](Self::create_ticket), also returning why each
+    /// trigger fired or not.
+    pub fn create_ticket_explained(&self, actor: &Actor, new: NewTicket) -> Result<(Ticket, ChainTrace)> {
         let dir = self.snapshot(&new.references(actor))?;
         let now = self.clock.now();
         // Decide once with a placeholder id so bad input consumes no id.
         create(TicketId(0), new.clone(), actor, now, &dir, &self.policy)?;
         let id = TicketId(self.next_id(IdKind::Ticket)?);
         let events = create(id, new, actor, now, &dir, &self.policy)?;
-        let ticket = Ticket::from_events(&events)?;
-        let commit = Commit::new(None, Some(ticket.clone()), events).with_durability(self.durability);
+        let (commit, outcome) = self.pipeline(None, events, actor, now)?;
         self.store.commit(&commit)?;
-        Ok(ticket)
+        Ok((outcome.ticket, outcome.trace))
+    }
+
+    /// The one place a change becomes a commit: the change's events, the
+    /// trigger chain, the SLA and escalation schedule and the effects to
+    /// queue, written together.
+    fn pipeline(
+        &self,
+        before: Option<&Ticket>,
+        events: Vec<TicketEvent>,
+        actor: &Actor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Commit, Outcome)> {
+        let rules = self.rules()?;
+        let dir = crate::automation::StoreDirectory::new(&*self.store);
+        let outcome =
+            helpdesk_core::automation::process(&rules, before, events, actor, now, &dir, &self.policy);
+        dir.check()?;
+        let outcome = outcome?;
+        // Other steps that turn the change into effects go here.
+        let effects = outcome.effects.clone();
+        let commit = Commit::new(before, Some(outcome.ticket.clone()), outcome.events.clone())
+            .with_outbox(crate::automation::outbox_items(&outcome.ticket, effects, now))
+            .with_durability(self.durability);
+        Ok((commit, outcome))
     }
 
     /// A ticket.
@@ -560,6 +610,16 @@ impl Helpdesk {
     /// Runs a command against the ticket as it is now. When another writer
     /// gets in first, the command is decided again on the new state.
     pub fn execute(&self, id: TicketId, actor: &Actor, cmd: Command) -> Result<Ticket> {
+        Ok(self.execute_explained(id, actor, cmd)?.0)
+    }
+
+    /// [`execute`](Self::execute), also returning why each trigger fired or not.
+    pub fn execute_explained(
+        &self,
+        id: TicketId,
+        actor: &Actor,
+        cmd: Command,
+    ) -> Result<(Ticket, ChainTrace)> {
         let mut attempt = 0;
         loop {
             let ticket = self.ticket(id)?;
@@ -577,22 +637,19 @@ impl Helpdesk {
         if ticket.version != version {
             return Err(StoreError::Conflict { ticket: id, expected: version, actual: ticket.version }.into());
         }
-        self.apply(ticket, actor, &cmd)
+        Ok(self.apply(ticket, actor, &cmd)?.0)
     }
 
-    fn apply(&self, ticket: Ticket, actor: &Actor, cmd: &Command) -> Result<Ticket> {
+    fn apply(&self, ticket: Ticket, actor: &Actor, cmd: &Command) -> Result<(Ticket, ChainTrace)> {
         let dir = self.snapshot(&cmd.references(&ticket, actor))?;
-        let events = decide(&ticket, cmd, actor, self.clock.now(), &dir, &self.policy)?;
+        let now = self.clock.now();
+        let events = decide(&ticket, cmd, actor, now, &dir, &self.policy)?;
         if events.is_empty() {
-            return Ok(ticket);
+            return Ok((ticket, ChainTrace::default()));
         }
-        let mut after = ticket.clone();
-        for e in &events {
-            after.apply(e)?;
-        }
-        let commit = Commit::new(Some(&ticket), Some(after.clone()), events).with_durability(self.durability);
+        let (commit, outcome) = self.pipeline(Some(&ticket), events, actor, now)?;
         self.store.commit(&commit)?;
-        Ok(after)
+        Ok((outcome.ticket, outcome.trace))
     }
 
     /// A user (owner or CC) replies. With [`ReopenPolicy::NewLinkedTicket`], a

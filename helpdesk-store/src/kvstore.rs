@@ -14,6 +14,7 @@
 //! | `R` | record kind tag, id | directory record (JSON) |
 //! | `U` | unique key | holder: kind tag, id |
 //! | `O` | ticket id, version, position (u32 BE) | outbox item (JSON) |
+//! | `K` | namespace, 0, name | configuration value: a rule definition (JSON) |
 
 use crate::kv::KvEngine;
 use helpdesk_core::*;
@@ -28,6 +29,15 @@ const SEQUENCE: u8 = b'Q';
 const RECORD: u8 = b'R';
 const UNIQUE: u8 = b'U';
 const OUTBOX: u8 = b'O';
+const CONFIG: u8 = b'K';
+
+fn config_key(namespace: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+    let ok = |s: &str| !s.is_empty() && s.len() <= 200 && !s.contains('\0');
+    if !ok(namespace) || !ok(name) {
+        return Err(StoreError::Backend(format!("bad configuration name {namespace:?}/{name:?}")));
+    }
+    Ok(k(CONFIG, &[namespace.as_bytes(), &[0], name.as_bytes()]))
+}
 
 fn outbox_key(key: &OutboxKey) -> Vec<u8> {
     k(OUTBOX, &[&key.ticket.0.to_be_bytes(), &key.version.to_be_bytes(), &key.seq.to_be_bytes()])
@@ -320,6 +330,35 @@ impl<E: KvEngine> Store for KvStore<E> {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.engine.sync()
+    }
+
+    fn put_config(
+        &self,
+        namespace: &str,
+        name: &str,
+        value: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let key = config_key(namespace, name)?;
+        let value = value.map(encode).transpose()?;
+        self.engine.transact(&mut |tx| match &value {
+            Some(v) => tx.put(&key, v),
+            None => tx.delete(&key),
+        })?;
+        self.engine.sync()
+    }
+
+    fn configs(&self, namespace: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let prefix = k(CONFIG, &[namespace.as_bytes(), &[0]]);
+        self.engine
+            .scan(&prefix, None, usize::MAX)?
+            .iter()
+            .map(|(key, v)| {
+                let name = String::from_utf8(key[prefix.len()..].to_vec()).map_err(|_| {
+                    StoreError::Corrupt { key: show(key), reason: "name is not UTF-8".into() }
+                })?;
+                Ok((name, decode(key, v)?))
+            })
+            .collect()
     }
 }
 

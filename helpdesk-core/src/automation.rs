@@ -471,7 +471,10 @@ pub fn describe(c: &Change) -> String {
             let _ = escalation; // the actor names it
             format!("escalation {} -> {}", show(from), show(to))
         }
-        Change::Delivered { effect, outcome, .. } => format!("delivered {effect:?}: {outcome:?}"),
+        Change::Queued { effect } => format!("queued {}", crate::outbox::describe(effect)),
+        Change::Delivered { effect, outcome, .. } => {
+            format!("delivered {}: {outcome:?}", crate::outbox::describe(effect))
+        }
         other => other.kind().to_string(),
     }
 }

@@ -193,6 +193,12 @@ pub enum Change {
         /// The note.
         note: Note,
     },
+    /// A trigger or escalation queued a notification or webhook in the
+    /// outbox (its delivery is logged later as `Delivered`).
+    Queued {
+        /// What was queued.
+        effect: Effect,
+    },
     /// An outbox effect (notification, webhook) was carried out, failed for
     /// good, or was skipped.
     Delivered {
@@ -246,6 +252,7 @@ impl Change {
             Change::Field { .. } => "field",
             Change::MessageAdded { .. } => "message_added",
             Change::NoteAdded { .. } => "note_added",
+            Change::Queued { .. } => "queued",
             Change::Delivered { .. } => "delivered",
             Change::Sla { .. } => "sla",
             Change::Escalation { .. } => "escalation",
@@ -258,6 +265,7 @@ impl Change {
         !matches!(
             self,
             Change::NoteAdded { .. }
+                | Change::Queued { .. }
                 | Change::Delivered { .. }
                 | Change::Sla { .. }
                 | Change::Escalation { .. }

@@ -461,7 +461,7 @@ impl Ticket {
                 self.messages.push(message.clone());
             }
             Change::NoteAdded { note } => self.notes.push(note.clone()),
-            Change::Delivered { .. } => {}
+            Change::Queued { .. } | Change::Delivered { .. } => {}
             Change::Sla { policy, to, .. } => match to {
                 Some(s) => {
                     self.sla.insert(policy.clone(), s.clone());

@@ -440,7 +440,19 @@ pub fn perform(
             }
             Ok(Planned::Effects(effects)) if effects.is_empty() => "nobody to notify".to_string(),
             Ok(Planned::Effects(effects)) => {
+                // Every action is in the log with the rule as actor: queueing too.
                 let n = effects.len();
+                for effect in &effects {
+                    let e = TicketEvent {
+                        ticket: ticket.id,
+                        version: ticket.version + 1,
+                        at: now,
+                        actor: actor.clone(),
+                        change: Change::Queued { effect: effect.clone() },
+                    };
+                    ticket.apply(&e)?;
+                    out.events.push(e);
+                }
                 out.effects.extend(effects);
                 format!("queued {n}")
             }
@@ -594,7 +606,7 @@ mod tests {
         assert_eq!(out.trace.stopped.as_deref(), Some("trigger \"a\" stopped processing"));
         let actions = &out.trace.steps[0].rules[0].actions;
         assert_eq!(actions.len(), 3, "nothing after stop");
-        assert_eq!(actions[0].outcome, "refused: unknown team team:42");
+        assert_eq!(actions[0].outcome, "refused: team:42 does not exist");
         assert!(out.events.iter().all(|e| e.actor == Actor::System(SystemActor::Trigger("a".into()))));
     }
 }

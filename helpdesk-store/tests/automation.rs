@@ -428,7 +428,10 @@ fn trigger_changes_and_effects_are_one_commit_with_the_change() {
             .unwrap();
         assert_eq!(trace.fired(), vec!["Acme is important"]);
         assert_eq!((t.urgency.get(), t.agent), (7, Some(env.alice.id)));
-        assert_eq!(t.version, 4, "created, message, urgency, agent: one commit");
+        assert_eq!(
+            t.version, 6,
+            "created, message, urgency, agent, queued in-app note, queued webhook: one commit"
+        );
         let items = env.hd.store().outbox(None, 10).unwrap();
         assert_eq!(items.len(), 2, "no team assigned: nobody to notify");
         assert!(items.iter().all(|i| i.key.ticket == t.id && i.key.version == t.version));
@@ -690,7 +693,7 @@ fn new_policies_reach_existing_tickets_and_refused_actions_are_explained() {
             .unwrap();
         assert!(t.labels.contains("ghosted") && t.agent.is_none());
         let actions = &trace.steps[0].rules[0].actions;
-        assert_eq!(actions[0].outcome, "refused: unknown agent agent:99");
+        assert_eq!(actions[0].outcome, "refused: agent:99 does not exist");
         // Deleting the policy: the ticket drops it when next swept or changed.
         assert!(env.hd.delete_sla("Resolved in 2d").unwrap());
         env.clock.set(utc("2026-01-08T00:00:00Z"));

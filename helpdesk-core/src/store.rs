@@ -227,10 +227,11 @@ pub trait Store: IdSource + Send + Sync {
     ) -> Result<Vec<IndexKey>, StoreError>;
     /// A counter's value (0 when never touched).
     fn counter(&self, key: &CounterKey) -> Result<i64, StoreError>;
-    /// The highest ticket id stored, if any.
+    /// The highest ticket id stored, if any. Purging the newest ticket lowers
+    /// it: ids come from [`IdSource::next_id`], never from this.
     fn last_ticket_id(&self) -> Result<Option<TicketId>, StoreError>;
     /// Writes a directory record, claiming its unique keys and releasing the
-    /// ones its previous version held.
+    /// ones its previous version held. Durable when it returns.
     fn put_record(&self, record: &Record) -> Result<(), StoreError>;
     /// A directory record.
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError>;

@@ -132,6 +132,12 @@ impl<E: KvEngine> Store for KvStore<E> {
             Some(t) => t.version,
             None => c.expected_version,
         };
+        if c.state.is_none() && !c.events.is_empty() {
+            return Err(StoreError::Backend(format!(
+                "malformed commit for ticket {}: a purge cannot append events",
+                c.ticket
+            )));
+        }
         if let Some(t) = &c.state {
             let last = c.events.last().map(|e| e.version).unwrap_or(c.expected_version);
             if t.id != c.ticket || t.version != last || c.events.iter().any(|e| e.ticket != c.ticket) {
@@ -287,7 +293,9 @@ impl<E: KvEngine> Store for KvStore<E> {
                 tx.delete(&k(UNIQUE, &[u.0.as_bytes()]))?;
             }
             tx.put(&key, &value)
-        })
+        })?;
+        // Directory changes are rare and acknowledged as done: make them durable.
+        self.engine.sync()
     }
 
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError> {

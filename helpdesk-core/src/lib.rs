@@ -35,9 +35,12 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod automation;
+pub mod calendar;
 pub mod clock;
 pub mod command;
 pub mod error;
+pub mod escalation;
 pub mod event;
 pub mod ids;
 pub mod index;
@@ -45,15 +48,20 @@ pub mod mail;
 pub mod notify;
 pub mod outbox;
 pub mod people;
+pub mod rule;
+pub mod sla;
 pub mod store;
 pub mod testing;
 pub mod ticket;
+pub mod trigger;
 
+pub use automation::{Outcome, RuleFile, Rules};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
     create, decide, Command, Directory, DirectorySnapshot, NewTicket, Policy, References, ReopenPolicy,
 };
 pub use error::{DirectoryError, StoreError, TicketError};
+pub use escalation::{EscalationDef, EscalationState};
 pub use event::{Actor, Change, SystemActor, TicketEvent};
 pub use ids::*;
 pub use index::{CounterKey, IndexKey};
@@ -63,5 +71,8 @@ pub use outbox::{
     DeliveryChannel, DeliveryOutcome, Effect, Notification, OutboxItem, OutboxKey, Recipient, Webhook,
 };
 pub use people::*;
+pub use rule::RuleError;
+pub use sla::{SlaDef, SlaKind, SlaState, SlaStatus};
 pub use store::{Commit, Durability, Record, RecordKind, Store, UniqueKey};
 pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};
+pub use trigger::{ChainTrace, Trigger, TriggerDef, TriggerEvent};

@@ -241,7 +241,13 @@ pub fn events_of(events: &[TicketEvent]) -> BTreeSet<NotifyEvent> {
     let created = events.iter().any(|e| matches!(e.change, Change::Created { .. }));
     for e in events {
         let kind = match &e.change {
-            Change::Delivered { .. } => continue,
+            // Bookkeeping, not a change anyone subscribes to: deliveries,
+            // queued effects, SLA and escalation state (rules notify on
+            // those through triggers).
+            Change::Delivered { .. }
+            | Change::Queued { .. }
+            | Change::Sla { .. }
+            | Change::Escalation { .. } => continue,
             Change::Created { .. } => Some(NotifyEvent::NewTicket),
             Change::MessageAdded { .. } if created => None,
             Change::MessageAdded { message } => Some(match message.author {

@@ -273,10 +273,11 @@ pub trait Store: IdSource + Send + Sync {
     ) -> Result<Vec<IndexKey>, StoreError>;
     /// A counter's value (0 when never touched).
     fn counter(&self, key: &CounterKey) -> Result<i64, StoreError>;
-    /// The highest ticket id stored, if any.
+    /// The highest ticket id stored, if any. Purging the newest ticket lowers
+    /// it: ids come from [`IdSource::next_id`], never from this.
     fn last_ticket_id(&self) -> Result<Option<TicketId>, StoreError>;
     /// Writes a directory record, claiming its unique keys and releasing the
-    /// ones its previous version held.
+    /// ones its previous version held. Durable when it returns.
     fn put_record(&self, record: &Record) -> Result<(), StoreError>;
     /// A directory record.
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError>;
@@ -297,4 +298,15 @@ pub trait Store: IdSource + Send + Sync {
     fn blob(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Makes every acknowledged write durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Writes (or, with `None`, removes) a named configuration value in a
+    /// namespace (`trigger`, `escalation`, `sla`): rule definitions admins
+    /// edit. Names are 1 to 200 bytes without NUL.
+    fn put_config(
+        &self,
+        namespace: &str,
+        name: &str,
+        value: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError>;
+    /// Every configuration value in a namespace, by name.
+    fn configs(&self, namespace: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
 }

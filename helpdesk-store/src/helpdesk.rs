@@ -24,14 +24,37 @@ pub enum Error {
     /// Storage failed (including a version conflict).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A rule definition (trigger, escalation, SLA policy) was refused.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    /// Rule definitions were refused: every problem, each naming its rule.
+    #[error("{} bad rule definitions: {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Rules(Vec<RuleError>),
 }
 
 /// Result of [`Helpdesk`] calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How many times [`Helpdesk::execute`] re-decides a command after losing a
-/// race with another writer before giving up with the conflict.
-const MAX_RETRIES: usize = 16;
+/// race with another writer before giving up with the conflict. Generous:
+/// every conflict means another writer made progress, and with a handful of
+/// writers hammering one ticket 16 attempts were lost now and then (a caller
+/// of `execute` cannot do anything better with a conflict than retry).
+const MAX_RETRIES: usize = 256;
+
+/// Waits a little before retrying after a lost race: a yield at first, then a
+/// random sleep of up to 50 µs << attempt (at most 1.6 ms), so that writers
+/// that collided do not collide again in lockstep.
+fn backoff(attempt: usize) {
+    use std::hash::{BuildHasher, Hasher};
+    if attempt < 4 {
+        std::thread::yield_now();
+        return;
+    }
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let cap_us = 50u64 << attempt.min(5);
+    std::thread::sleep(std::time::Duration::from_micros(random % cap_us));
+}
 
 /// A helpdesk: the domain rules over a store, a clock and an id source.
 /// Cheap to clone (shared handles); `Send + Sync`.
@@ -55,11 +78,15 @@ const MAX_RETRIES: usize = 16;
 /// ```
 #[derive(Clone)]
 pub struct Helpdesk {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
     ids: Option<Arc<dyn IdSource>>,
-    policy: Policy,
-    durability: Durability,
+    pub(crate) policy: Policy,
+    pub(crate) durability: Durability,
+    /// Embedders' own triggers (from the builder), run with the stored ones.
+    pub(crate) code_triggers: Vec<Arc<dyn Trigger>>,
+    /// The compiled rules, loaded on first use and dropped when they change.
+    pub(crate) rules: Arc<std::sync::RwLock<Option<Arc<Rules>>>>,
 }
 
 impl std::fmt::Debug for Helpdesk {
@@ -76,6 +103,7 @@ pub struct HelpdeskBuilder {
     policy: Policy,
     sled: SledOptions,
     durability: Durability,
+    triggers: Vec<Arc<dyn Trigger>>,
 }
 
 impl HelpdeskBuilder {
@@ -109,6 +137,13 @@ impl HelpdeskBuilder {
         self
     }
 
+    /// Also run this trigger (an embedder's own Rust code), ordered with the
+    /// stored ones by [`Trigger::order`], then name.
+    pub fn trigger(mut self, trigger: Arc<dyn Trigger>) -> Self {
+        self.triggers.push(trigger);
+        self
+    }
+
     /// A helpdesk over any store.
     pub fn store(self, store: Arc<dyn Store>) -> Helpdesk {
         Helpdesk {
@@ -117,6 +152,8 @@ impl HelpdeskBuilder {
             ids: self.ids,
             policy: self.policy,
             durability: self.durability,
+            code_triggers: self.triggers,
+            rules: Default::default(),
         }
     }
 
@@ -532,16 +569,57 @@ impl Helpdesk {
     // ----- tickets ---------------------------------------------------------
 
     /// Creates a ticket. Its id is greater than every earlier ticket's.
+    /// Triggers run on it; what they change is part of the same commit.
     pub fn create_ticket(&self, actor: &Actor, new: NewTicket) -> Result<Ticket> {
+        Ok(self.create_ticket_explained(actor, new)?.0)
+    }
+
+    /// [`create_ticket`](Self::create_ticket), also returning why each
+    /// trigger fired or not.
+    pub fn create_ticket_explained(&self, actor: &Actor, new: NewTicket) -> Result<(Ticket, ChainTrace)> {
         let dir = self.snapshot(&new.references(actor))?;
         let now = self.clock.now();
         // Decide once with a placeholder id so bad input consumes no id.
         create(TicketId(0), new.clone(), actor, now, &dir, &self.policy)?;
         let id = TicketId(self.next_id(IdKind::Ticket)?);
         let events = create(id, new, actor, now, &dir, &self.policy)?;
-        let ticket = Ticket::from_events(&events)?;
-        self.commit_change(None, &ticket, events, actor)?;
-        Ok(ticket)
+        let (commit, outcome) = self.pipeline(None, events, actor, now)?;
+        self.store.commit(&commit)?;
+        Ok((outcome.ticket, outcome.trace))
+    }
+
+    /// The one place a change becomes a commit: the change's events, the
+    /// trigger chain, the SLA and escalation schedule, and the effects to
+    /// queue (trigger actions and subscription notifications, computed pure in
+    /// `helpdesk_core::notify`), written together, so a crash neither loses a
+    /// notification nor sends one for a change that was not kept.
+    fn pipeline(
+        &self,
+        before: Option<&Ticket>,
+        events: Vec<TicketEvent>,
+        actor: &Actor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Commit, Outcome)> {
+        let rules = self.rules()?;
+        let dir = crate::automation::StoreDirectory::new(&*self.store);
+        let outcome =
+            helpdesk_core::automation::process(&rules, before, events, actor, now, &dir, &self.policy);
+        dir.check()?;
+        let outcome = outcome?;
+        // The trigger chain's effects, then the subscription notifications for
+        // everything the change and its chain did, all in this commit.
+        let mut effects = outcome.effects.clone();
+        effects.extend(notify::notifications(
+            before,
+            &outcome.ticket,
+            &outcome.events,
+            actor,
+            &self.notify_agents()?,
+        ));
+        let commit = Commit::new(before, Some(outcome.ticket.clone()), outcome.events.clone())
+            .with_outbox(crate::automation::outbox_items(&outcome.ticket, effects, now))
+            .with_durability(self.durability);
+        Ok((commit, outcome))
     }
 
     /// A ticket.
@@ -561,11 +639,24 @@ impl Helpdesk {
     /// Runs a command against the ticket as it is now. When another writer
     /// gets in first, the command is decided again on the new state.
     pub fn execute(&self, id: TicketId, actor: &Actor, cmd: Command) -> Result<Ticket> {
+        Ok(self.execute_explained(id, actor, cmd)?.0)
+    }
+
+    /// [`execute`](Self::execute), also returning why each trigger fired or not.
+    pub fn execute_explained(
+        &self,
+        id: TicketId,
+        actor: &Actor,
+        cmd: Command,
+    ) -> Result<(Ticket, ChainTrace)> {
         let mut attempt = 0;
         loop {
             let ticket = self.ticket(id)?;
             match self.apply(ticket, actor, &cmd) {
-                Err(Error::Store(StoreError::Conflict { .. })) if attempt < MAX_RETRIES => attempt += 1,
+                Err(Error::Store(StoreError::Conflict { .. })) if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    backoff(attempt);
+                }
                 r => return r,
             }
         }
@@ -578,54 +669,23 @@ impl Helpdesk {
         if ticket.version != version {
             return Err(StoreError::Conflict { ticket: id, expected: version, actual: ticket.version }.into());
         }
-        self.apply(ticket, actor, &cmd)
+        Ok(self.apply(ticket, actor, &cmd)?.0)
     }
 
-    fn apply(&self, ticket: Ticket, actor: &Actor, cmd: &Command) -> Result<Ticket> {
+    fn apply(&self, ticket: Ticket, actor: &Actor, cmd: &Command) -> Result<(Ticket, ChainTrace)> {
         let dir = self.snapshot(&cmd.references(&ticket, actor))?;
-        let events = decide(&ticket, cmd, actor, self.clock.now(), &dir, &self.policy)?;
-        if events.is_empty() {
-            return Ok(ticket);
-        }
-        let mut after = ticket.clone();
-        for e in &events {
-            after.apply(e)?;
-        }
-        self.commit_change(Some(&ticket), &after, events, actor)?;
-        Ok(after)
-    }
-
-    /// The one pipeline every ticket change goes through after it is decided:
-    /// the notifications it causes are computed (pure, in
-    /// [`helpdesk_core::notify`]) and queued in the outbox of the SAME commit
-    /// as the state, log, indexes and counters, so a crash neither loses a
-    /// notification nor sends one for a change that was not kept.
-    fn commit_change(
-        &self,
-        before: Option<&Ticket>,
-        after: &Ticket,
-        events: Vec<TicketEvent>,
-        actor: &Actor,
-    ) -> Result<()> {
-        let effects = notify::notifications(before, after, &events, actor, &self.notify_agents()?);
         let now = self.clock.now();
-        let items = effects
-            .into_iter()
-            .enumerate()
-            .map(|(i, effect)| {
-                let key = OutboxKey { ticket: after.id, version: after.version, seq: i as u32 };
-                OutboxItem::new(key, effect, now)
-            })
-            .collect();
-        let commit = Commit::new(before, Some(after.clone()), events)
-            .with_outbox(items)
-            .with_durability(self.durability);
+        let events = decide(&ticket, cmd, actor, now, &dir, &self.policy)?;
+        if events.is_empty() {
+            return Ok((ticket, ChainTrace::default()));
+        }
+        let (commit, outcome) = self.pipeline(Some(&ticket), events, actor, now)?;
         self.store.commit(&commit)?;
-        Ok(())
+        Ok((outcome.ticket, outcome.trace))
     }
 
     /// Every agent with their subscriptions: what the notification rules read.
-    fn notify_agents(&self) -> Result<Vec<notify::NotifyAgent>> {
+    pub(crate) fn notify_agents(&self) -> Result<Vec<notify::NotifyAgent>> {
         self.agents()?
             .into_iter()
             .map(|agent| Ok(notify::NotifyAgent { subscriptions: self.subscriptions_of(&agent)?, agent }))

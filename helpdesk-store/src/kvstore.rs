@@ -15,6 +15,7 @@
 //! | `U` | unique key | holder: kind tag, id |
 //! | `O` | ticket id, version, position (u32 BE) | outbox item (JSON) |
 //! | `B` | blob id (`sha256-<hex>`) | the bytes (attachments, original mail) |
+//! | `K` | namespace, 0, name | configuration value: a rule definition (JSON) |
 
 use crate::kv::KvEngine;
 use helpdesk_core::*;
@@ -30,6 +31,15 @@ const RECORD: u8 = b'R';
 const UNIQUE: u8 = b'U';
 const OUTBOX: u8 = b'O';
 const BLOB: u8 = b'B';
+const CONFIG: u8 = b'K';
+
+fn config_key(namespace: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+    let ok = |s: &str| !s.is_empty() && s.len() <= 200 && !s.contains('\0');
+    if !ok(namespace) || !ok(name) {
+        return Err(StoreError::Backend(format!("bad configuration name {namespace:?}/{name:?}")));
+    }
+    Ok(k(CONFIG, &[namespace.as_bytes(), &[0], name.as_bytes()]))
+}
 
 fn outbox_key(key: &OutboxKey) -> Vec<u8> {
     k(OUTBOX, &[&key.ticket.0.to_be_bytes(), &key.version.to_be_bytes(), &key.seq.to_be_bytes()])
@@ -124,6 +134,12 @@ impl<E: KvEngine> Store for KvStore<E> {
             Some(t) => t.version,
             None => c.expected_version,
         };
+        if c.state.is_none() && !c.events.is_empty() {
+            return Err(StoreError::Backend(format!(
+                "malformed commit for ticket {}: a purge cannot append events",
+                c.ticket
+            )));
+        }
         if let Some(t) = &c.state {
             let last = c.events.last().map(|e| e.version).unwrap_or(c.expected_version);
             if t.id != c.ticket || t.version != last || c.events.iter().any(|e| e.ticket != c.ticket) {
@@ -279,7 +295,9 @@ impl<E: KvEngine> Store for KvStore<E> {
                 tx.delete(&k(UNIQUE, &[u.0.as_bytes()]))?;
             }
             tx.put(&key, &value)
-        })
+        })?;
+        // Directory changes are rare and acknowledged as done: make them durable.
+        self.engine.sync()
     }
 
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError> {
@@ -336,6 +354,35 @@ impl<E: KvEngine> Store for KvStore<E> {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.engine.sync()
+    }
+
+    fn put_config(
+        &self,
+        namespace: &str,
+        name: &str,
+        value: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let key = config_key(namespace, name)?;
+        let value = value.map(encode).transpose()?;
+        self.engine.transact(&mut |tx| match &value {
+            Some(v) => tx.put(&key, v),
+            None => tx.delete(&key),
+        })?;
+        self.engine.sync()
+    }
+
+    fn configs(&self, namespace: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let prefix = k(CONFIG, &[namespace.as_bytes(), &[0]]);
+        self.engine
+            .scan(&prefix, None, usize::MAX)?
+            .iter()
+            .map(|(key, v)| {
+                let name = String::from_utf8(key[prefix.len()..].to_vec()).map_err(|_| {
+                    StoreError::Corrupt { key: show(key), reason: "name is not UTF-8".into() }
+                })?;
+                Ok((name, decode(key, v)?))
+            })
+            .collect()
     }
 }
 

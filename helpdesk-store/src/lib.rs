@@ -20,12 +20,14 @@
 //! ```
 #![warn(missing_docs)]
 
+mod automation;
 mod helpdesk;
 pub mod kv;
 mod kvstore;
 mod mem;
 mod sled_engine;
 
+pub use automation::DueReport;
 pub use helpdesk::{Error, Helpdesk, HelpdeskBuilder, NewAgent, Result};
 pub use helpdesk_core as core;
 pub use kv::{KvEngine, Txn};

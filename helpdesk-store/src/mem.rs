@@ -53,6 +53,13 @@ fn range<'a>(
         Some(e) => Bound::Excluded(e),
         None => Bound::Unbounded,
     };
+    // A cursor at or past the end of the prefix: nothing is left (and
+    // `BTreeMap::range` panics on a start at or after its end).
+    if let (Bound::Excluded(a), Bound::Excluded(e)) = (&start, &end) {
+        if a >= e {
+            return map.range((Bound::Included(e.clone()), Bound::Excluded(e.clone())));
+        }
+    }
     map.range((start, end))
 }
 

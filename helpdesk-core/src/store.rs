@@ -230,14 +230,6 @@ pub trait Store: IdSource + Send + Sync {
 
     // ----- filters (issue 3) -----
 
-    /// Up to `limit` index keys starting with `prefix`, in descending key
-    /// order, strictly before `before` when given (reverse cursor pagination).
-    fn scan_index_rev(
-        &self,
-        prefix: &[u8],
-        before: Option<&IndexKey>,
-        limit: usize,
-    ) -> Result<Vec<IndexKey>, StoreError>;
     /// Every non-zero counter whose key starts with `prefix`, in key order.
     fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError>;
     /// A ticket's list row, kept in the same commit as its state. The default

@@ -66,21 +66,6 @@ impl KvEngine for MemEngine {
         Ok(range(&map, prefix, after).take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 
-    fn scan_rev(&self, prefix: &[u8], before: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError> {
-        if before.is_some_and(|b| b <= prefix) {
-            return Ok(Vec::new());
-        }
-        let map = self.map.read().map_err(|_| poisoned())?;
-        let start = Bound::Included(prefix.to_vec());
-        let end = match (before, prefix_end(prefix)) {
-            (Some(b), Some(e)) if b < e.as_slice() => Bound::Excluded(b.to_vec()),
-            (Some(b), None) => Bound::Excluded(b.to_vec()),
-            (_, Some(e)) => Bound::Excluded(e),
-            (_, None) => Bound::Unbounded,
-        };
-        Ok(map.range((start, end)).rev().take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())
-    }
-
     fn last(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
         let map = self.map.read().map_err(|_| poisoned())?;
         Ok(range(&map, prefix, None).next_back().map(|(k, v)| (k.clone(), v.clone())))
@@ -95,6 +80,17 @@ impl KvEngine for MemEngine {
             match v {
                 Some(v) => map.insert(k, v),
                 None => map.remove(&k),
+            };
+        }
+        Ok(())
+    }
+
+    fn write_batch(&self, ops: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let mut map = self.map.write().map_err(|_| poisoned())?;
+        for (k, v) in ops {
+            match v {
+                Some(v) => map.insert(k.clone(), v.clone()),
+                None => map.remove(k),
             };
         }
         Ok(())

@@ -142,26 +142,6 @@ impl KvEngine for SledEngine {
         Ok(out)
     }
 
-    fn scan_rev(&self, prefix: &[u8], before: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError> {
-        use std::ops::Bound;
-        if before.is_some_and(|b| b <= prefix) {
-            return Ok(Vec::new());
-        }
-        let start = Bound::Included(prefix.to_vec());
-        let end = match (before, crate::kv::prefix_end(prefix)) {
-            (Some(b), Some(e)) if b < e.as_slice() => Bound::Excluded(b.to_vec()),
-            (Some(b), None) => Bound::Excluded(b.to_vec()),
-            (_, Some(e)) => Bound::Excluded(e),
-            (_, None) => Bound::Unbounded,
-        };
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for item in self.tree.range::<Vec<u8>, _>((start, end)).rev().take(limit) {
-            let (k, v) = item.map_err(backend)?;
-            out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
     fn last(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
         match self.tree.scan_prefix(prefix).next_back() {
             Some(r) => {
@@ -187,6 +167,17 @@ impl KvEngine for SledEngine {
             sled::transaction::TransactionError::Abort(e) => e,
             sled::transaction::TransactionError::Storage(e) => backend(e),
         })
+    }
+
+    fn write_batch(&self, ops: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in ops {
+            match v {
+                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                None => batch.remove(k.as_slice()),
+            }
+        }
+        self.tree.apply_batch(batch).map_err(backend)
     }
 
     fn sync(&self) -> Result<(), StoreError> {

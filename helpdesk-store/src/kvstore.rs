@@ -380,48 +380,55 @@ impl<E: KvEngine> Store for KvStore<E> {
         after: Option<&IndexKey>,
         limit: usize,
     ) -> Result<Vec<IndexKey>, StoreError> {
-        let stream = is_stream(prefix);
-        let mut epoch = None;
-        if stream {
+        let read = |after: Option<&IndexKey>, limit: usize| -> Result<Vec<IndexKey>, StoreError> {
+            let p = k(INDEX, &[prefix]);
+            let a = after.map(|a| k(INDEX, &[&a.0]));
+            Ok(self
+                .engine
+                .scan(&p, a.as_deref(), limit)?
+                .into_iter()
+                .map(|(mut key, _)| {
+                    key.remove(0);
+                    IndexKey(key)
+                })
+                .collect())
+        };
+        if !is_stream(prefix) {
+            return read(after, limit);
+        }
+        let serve = |h: &Head| {
+            let start = after.map_or(0, |a| h.keys.partition_point(|k| k <= a));
+            let avail = h.keys.len() - start;
+            (avail >= limit || h.complete).then(|| h.keys[start..start + avail.min(limit)].to_vec())
+        };
+        let epoch = {
             let heads = self.heads.lock().map_err(|_| Self::poisoned())?;
-            if let Some(h) = heads.map.get(prefix) {
-                let start = after.map_or(0, |a| h.keys.partition_point(|k| k <= a));
-                let avail = h.keys.len() - start;
-                if avail >= limit || h.complete {
-                    return Ok(h.keys[start..start + avail.min(limit)].to_vec());
-                }
+            match heads.map.get(prefix) {
+                Some(h) => match serve(h) {
+                    Some(keys) => return Ok(keys),
+                    // Past the cached head.
+                    None if h.keys.len() >= HEAD / 2 => return read(after, limit),
+                    None => heads.epoch,
+                },
+                None => heads.epoch,
             }
-            if after.is_none() {
-                epoch = Some(heads.epoch);
+        };
+        // Not cached (or cut short by removals): read the stream's head.
+        let head = read(None, HEAD)?;
+        let h = Head { complete: head.len() < HEAD, keys: head };
+        let served = serve(&h);
+        let mut heads = self.heads.lock().map_err(|_| Self::poisoned())?;
+        if heads.epoch == epoch {
+            if heads.map.len() >= HEAD_STREAMS {
+                heads.map.clear();
             }
+            heads.map.insert(prefix.to_vec(), h);
         }
-        // A stream's head not cached yet: read at least HEAD entries and keep them.
-        let want = if epoch.is_some() { limit.max(HEAD) } else { limit };
-        let p = k(INDEX, &[prefix]);
-        let a = after.map(|a| k(INDEX, &[&a.0]));
-        let mut keys: Vec<IndexKey> = self
-            .engine
-            .scan(&p, a.as_deref(), want)?
-            .into_iter()
-            .map(|(mut key, _)| {
-                key.remove(0);
-                IndexKey(key)
-            })
-            .collect();
-        if let Some(e) = epoch {
-            let mut heads = self.heads.lock().map_err(|_| Self::poisoned())?;
-            if heads.epoch == e {
-                if heads.map.len() >= HEAD_STREAMS {
-                    heads.map.clear();
-                }
-                let complete = keys.len() < want;
-                heads
-                    .map
-                    .insert(prefix.to_vec(), Head { keys: keys[..keys.len().min(HEAD)].to_vec(), complete });
-            }
+        drop(heads);
+        match served {
+            Some(keys) => Ok(keys),
+            None => read(after, limit),
         }
-        keys.truncate(limit);
-        Ok(keys)
     }
 
     fn counter(&self, key: &CounterKey) -> Result<i64, StoreError> {

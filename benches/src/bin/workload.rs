@@ -1,11 +1,14 @@
 //! HD-1M: `cargo run --release -p helpdesk-benches --bin workload -- --tickets N [--json]`
 //!
 //! Options: `--tickets N` (default 100000), `--json` (one JSON object per
-//! operation, then a summary object), `--dir PATH` (where the databases go;
+//! operation, then a summary object, on stdout; the table goes to stderr
+//! unless `--quiet`), `--dir PATH` (where the databases go;
 //! default a fresh temporary directory, removed at the end unless `--keep`),
-//! `--reads N`, `--writes N`, `--threads N`, `--seed N`, `--quiet`.
+//! `--reads N`, `--writes N`, `--threads N`, `--seed N`, `--quiet`, and
+//! `--load-only` (what the run does first, in a child process, so that the
+//! measuring process starts from the loaded stores like a restarted server).
 
-use helpdesk_benches::{run, Options};
+use helpdesk_benches::{load, measure, Options};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +18,7 @@ fn main() -> ExitCode {
     let (mut json, mut keep, mut quiet) = (false, false, false);
     let mut dir: Option<PathBuf> = None;
     let (mut reads, mut writes, mut threads, mut seed) = (None, None, None, None);
+    let mut load_only = false;
     let usage = "usage: workload [--tickets N] [--json] [--dir PATH] [--keep] [--reads N] [--writes N] [--threads N] [--seed N] [--quiet]";
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> Result<u64, String> {
@@ -40,6 +44,10 @@ fn main() -> ExitCode {
             }
             "--quiet" => {
                 quiet = true;
+                Ok(())
+            }
+            "--load-only" => {
+                load_only = true;
                 Ok(())
             }
             "--dir" => {
@@ -78,7 +86,38 @@ fn main() -> ExitCode {
     opts.writes = writes.unwrap_or(opts.writes);
     opts.threads = threads.unwrap_or(opts.threads);
     opts.seed = seed.unwrap_or(opts.seed);
-    let result = run(&opts);
+    if load_only {
+        return match load(&opts) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("loading failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // Load in a child process, so that this one measures (memory included)
+    // what a server sees after opening the loaded stores.
+    let child = std::env::current_exe().and_then(|exe| {
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("--load-only").arg("--tickets").arg(tickets.to_string()).arg("--dir").arg(&path);
+        cmd.arg("--seed").arg(opts.seed.to_string());
+        if quiet {
+            cmd.arg("--quiet");
+        }
+        cmd.status()
+    });
+    match child {
+        Ok(s) if s.success() => {}
+        Ok(s) => {
+            eprintln!("loading failed ({s})");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("cannot start the loader: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let result = measure(&opts);
     if keep {
         if let Some(t) = temp {
             let kept = t.keep();
@@ -92,6 +131,9 @@ fn main() -> ExitCode {
                     println!("{}", op.json());
                 }
                 println!("{}", report.summary_json());
+                if !quiet {
+                    eprint!("{}", report.table());
+                }
             } else {
                 print!("{}", report.table());
             }

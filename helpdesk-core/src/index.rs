@@ -53,6 +53,10 @@ pub mod prefix {
     pub const SLA_STATE: u8 = b'L';
     /// Counter of tickets with an SLA in a state: `l state`.
     pub const SLA_STATE_COUNT: u8 = b'l';
+    /// Filter indexes, sorted for lists: see [`filter_index_keys`](super::filter_index_keys).
+    pub const FILTER: u8 = b'F';
+    /// Filter counters: see [`filter_counters`](super::filter_counters).
+    pub const FILTER_COUNT: u8 = b'f';
 }
 
 /// Key builder.
@@ -93,6 +97,7 @@ pub fn index_keys(t: &Ticket) -> BTreeSet<IndexKey> {
     }
     keys.insert(IndexKey(key(&[&status_prefix(t.status), &id])));
     keys.extend(timer_keys(t));
+    keys.extend(filter_index_keys(t));
     keys
 }
 
@@ -100,19 +105,20 @@ pub fn index_keys(t: &Ticket) -> BTreeSet<IndexKey> {
 pub fn counters(t: &Ticket) -> BTreeSet<CounterKey> {
     let mut c: BTreeSet<CounterKey> = [status_counter(t.status), all_counter()].into_iter().collect();
     c.extend(sla_states(t).into_iter().map(sla_state_counter));
+    c.extend(filter_counters(t));
     c
 }
 
-/// A time as 8 bytes that sort like the times (milliseconds since the
+/// A due time as 8 bytes that sort like the times (milliseconds since the
 /// epoch, sign bit flipped, big-endian).
-pub fn time_bytes(at: DateTime<Utc>) -> [u8; 8] {
+pub fn due_time_bytes(at: DateTime<Utc>) -> [u8; 8] {
     ((at.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
 }
 
 /// The due-timer key of a ticket due at `at` (also the scan bound: every
 /// key of a ticket due at or before `at` sorts before `due_key(at, TicketId(u64::MAX))`).
 pub fn due_key(at: DateTime<Utc>, ticket: TicketId) -> IndexKey {
-    IndexKey(key(&[&[prefix::DUE], &time_bytes(at), &ticket.0.to_be_bytes()]))
+    IndexKey(key(&[&[prefix::DUE], &due_time_bytes(at), &ticket.0.to_be_bytes()]))
 }
 
 /// The time a due-timer key holds.
@@ -145,4 +151,273 @@ pub fn timer_keys(t: &Ticket) -> BTreeSet<IndexKey> {
         keys.insert(due_key(at, t.id));
     }
     keys
+}
+
+// ----- filter indexes ---------------------------------------------------------
+//
+// Lists of tickets (filters) are read from ordered "streams": one per
+// (family, owner, status, department), each sorted in a list order. A filter
+// page is a k-way merge of the streams its plan names, so its cost depends on
+// the page size and the number of streams, never on the number of tickets.
+//
+// key     = `F` order family owner(u64 BE) status department(u64 BE) | sort | id(u64 BE)
+// counter = `f` family owner(u64 BE) status department(u64 BE)        -> tickets in that stream
+//
+// Every stream also exists once across all departments ([`ANY_DEPARTMENT`]):
+// an agent who may see every department reads one stream per source instead
+// of one per department (twice the index entries, a tenth of the scans).
+// Those streams have no counters of their own: their size is the sum of the
+// per-department counters.
+//
+// `sort` is, for [`SortKey::Urgency`], `255 - urgency` then `created_at`
+// (micros, sign-flipped BE): urgency high first, then oldest. For
+// [`SortKey::Created`] it is `created_at` alone, for [`SortKey::CreatedDesc`]
+// its bitwise inverse. Ties are broken by the id. Every order is a forward
+// scan (sled 0.34's reverse iteration can panic on some tree shapes).
+
+/// The families of filter streams: what the `owner` part of a stream names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// Every ticket, by status and department (owner 0).
+    Status,
+    /// By assigned agent (owner 0: no agent).
+    Agent,
+    /// By assigned team (owner 0: no team).
+    Team,
+    /// By following agent (one stream entry per follower).
+    Follower,
+    /// Tickets with neither agent nor team (owner 0).
+    Unassigned,
+    /// By owning user. Not counted (one counter per user would cost more than it saves).
+    User,
+    /// By label: one stream entry per label, the owner is [`label_owner`] of the label.
+    Label,
+}
+
+impl Family {
+    /// Every family.
+    pub const ALL: [Family; 7] = [
+        Family::Status,
+        Family::Agent,
+        Family::Team,
+        Family::Follower,
+        Family::Unassigned,
+        Family::User,
+        Family::Label,
+    ];
+
+    /// The byte naming the family in keys.
+    pub fn tag(self) -> u8 {
+        match self {
+            Family::Status => b's',
+            Family::Agent => b'a',
+            Family::Team => b't',
+            Family::Follower => b'f',
+            Family::Unassigned => b'n',
+            Family::User => b'u',
+            Family::Label => b'l',
+        }
+    }
+
+    /// Whether the family keeps per-stream counters.
+    pub fn counted(self) -> bool {
+        self != Family::User
+    }
+
+    fn from_tag(b: u8) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.tag() == b)
+    }
+}
+
+/// The sort layout of a stream's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// `255 - urgency`, `created_at`, id: urgency high first, then oldest (every family).
+    Urgency,
+    /// `created_at`, id: oldest first (the [`Family::Status`] streams only).
+    Created,
+    /// `created_at` inverted, id: newest first (the [`Family::Status`]
+    /// streams only). Stores read every layout forwards.
+    CreatedDesc,
+}
+
+impl SortKey {
+    /// The byte naming the layout in keys.
+    pub fn tag(self) -> u8 {
+        match self {
+            SortKey::Urgency => b'U',
+            SortKey::Created => b'C',
+            SortKey::CreatedDesc => b'D',
+        }
+    }
+
+    /// Length of the sort part of a key, before the 8-byte id.
+    pub fn sort_len(self) -> usize {
+        match self {
+            SortKey::Urgency => 9,
+            SortKey::Created | SortKey::CreatedDesc => 8,
+        }
+    }
+}
+
+/// One stream: the tickets of `family`/`owner` with `status` in `department`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Stream {
+    /// Family.
+    pub family: Family,
+    /// Agent, team or user id; 0 for "none" and for the owner-less families.
+    pub owner: u64,
+    /// Status.
+    pub status: crate::Status,
+    /// Department.
+    pub department: DepartmentId,
+}
+
+/// The department part of the streams that span every department.
+pub const ANY_DEPARTMENT: DepartmentId = DepartmentId(u64::MAX);
+
+/// The owner of a label's stream: FNV-1a of the (normalised) label. Distinct
+/// labels may share an owner, so lists read from label streams always check
+/// the labels of their candidates.
+///
+/// ```
+/// use helpdesk_core::index::label_owner;
+/// assert_ne!(label_owner("vip"), label_owner("bug"));
+/// ```
+pub fn label_owner(label: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in label.as_bytes() {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Length of a filter stream prefix: `F` order family owner status department.
+pub const STREAM_PREFIX_LEN: usize = 1 + 1 + 1 + 8 + 1 + 8;
+
+impl Stream {
+    /// The key prefix of this stream in layout `sort`.
+    pub fn prefix(&self, sort: SortKey) -> Vec<u8> {
+        let mut k = Vec::with_capacity(STREAM_PREFIX_LEN + 17);
+        k.push(prefix::FILTER);
+        k.push(sort.tag());
+        k.push(self.family.tag());
+        k.extend_from_slice(&self.owner.to_be_bytes());
+        k.push(self.status.code());
+        k.extend_from_slice(&self.department.0.to_be_bytes());
+        k
+    }
+
+    /// The counter of this stream.
+    pub fn counter(&self) -> CounterKey {
+        let mut k = counter_group_prefix(self.family, self.owner, self.status);
+        k.extend_from_slice(&self.department.0.to_be_bytes());
+        CounterKey(k)
+    }
+
+    /// The stream a filter counter key counts, if it is one.
+    pub fn of_counter(key: &CounterKey) -> Option<Stream> {
+        let k = &key.0;
+        if k.len() != 1 + 1 + 8 + 1 + 8 || k[0] != prefix::FILTER_COUNT {
+            return None;
+        }
+        let family = Family::from_tag(k[1])?;
+        let owner = u64::from_be_bytes(k[2..10].try_into().ok()?);
+        let status = crate::Status::ALL.into_iter().find(|s| s.code() == k[10])?;
+        let department = DepartmentId(u64::from_be_bytes(k[11..19].try_into().ok()?));
+        Some(Stream { family, owner, status, department })
+    }
+}
+
+/// The prefix shared by the counters of one (family, owner), every status and
+/// department: one scan gives all of an agent's (or team's) stream sizes.
+pub fn counter_owner_prefix(family: Family, owner: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + 1 + 8);
+    k.push(prefix::FILTER_COUNT);
+    k.push(family.tag());
+    k.extend_from_slice(&owner.to_be_bytes());
+    k
+}
+
+/// The prefix shared by the counters of one (family, owner, status) across
+/// departments: a scan of it finds the non-empty streams and their sizes.
+pub fn counter_group_prefix(family: Family, owner: u64, status: crate::Status) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + 1 + 8 + 1 + 8);
+    k.push(prefix::FILTER_COUNT);
+    k.push(family.tag());
+    k.extend_from_slice(&owner.to_be_bytes());
+    k.push(status.code());
+    k
+}
+
+/// `created_at` as 8 bytes that sort like the time (micros, sign bit flipped).
+pub fn time_bytes(t: chrono::DateTime<chrono::Utc>) -> [u8; 8] {
+    ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The inverse of [`time_bytes`], in micros since the epoch.
+pub fn time_micros(b: &[u8]) -> Option<i64> {
+    Some((u64::from_be_bytes(b.get(..8)?.try_into().ok()?) ^ (1 << 63)) as i64)
+}
+
+/// The sort part of `t`'s keys in layout `sort` (without the id).
+pub fn sort_bytes(t: &Ticket, sort: SortKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    match sort {
+        SortKey::Urgency => {
+            k.push(255 - t.urgency.get());
+            k.extend_from_slice(&time_bytes(t.created_at));
+        }
+        SortKey::Created => k.extend_from_slice(&time_bytes(t.created_at)),
+        SortKey::CreatedDesc => k.extend(time_bytes(t.created_at).iter().map(|b| !b)),
+    }
+    k
+}
+
+/// The filter streams `t` is in (see the section comment above).
+pub fn streams_of(t: &Ticket) -> Vec<Stream> {
+    let (status, department) = (t.status, t.department);
+    let s = |family, owner| Stream { family, owner, status, department };
+    let mut out = vec![
+        s(Family::Status, 0),
+        s(Family::Agent, t.agent.map_or(0, |a| a.0)),
+        s(Family::Team, t.team.map_or(0, |a| a.0)),
+        s(Family::User, t.user.0),
+    ];
+    out.extend(t.followers.iter().map(|a| s(Family::Follower, a.0)));
+    if t.is_unassigned() {
+        out.push(s(Family::Unassigned, 0));
+    }
+    let labels: BTreeSet<u64> = t.labels.iter().map(|l| label_owner(l)).collect();
+    out.extend(labels.into_iter().map(|h| s(Family::Label, h)));
+    out
+}
+
+/// The filter index keys of `t`: one per stream in the urgency layout, plus the
+/// created-order key of its status stream.
+pub fn filter_index_keys(t: &Ticket) -> Vec<IndexKey> {
+    let id = t.id.0.to_be_bytes();
+    let urgency = sort_bytes(t, SortKey::Urgency);
+    let mut keys: Vec<IndexKey> = Vec::new();
+    for s in streams_of(t) {
+        let any = Stream { department: ANY_DEPARTMENT, ..s };
+        keys.push(IndexKey(key(&[&s.prefix(SortKey::Urgency), &urgency, &id])));
+        keys.push(IndexKey(key(&[&any.prefix(SortKey::Urgency), &urgency, &id])));
+    }
+    let status = Stream { family: Family::Status, owner: 0, status: t.status, department: t.department };
+    let any = Stream { department: ANY_DEPARTMENT, ..status };
+    for layout in [SortKey::Created, SortKey::CreatedDesc] {
+        let sort = sort_bytes(t, layout);
+        keys.push(IndexKey(key(&[&status.prefix(layout), &sort, &id])));
+        keys.push(IndexKey(key(&[&any.prefix(layout), &sort, &id])));
+    }
+    keys
+}
+
+/// The filter counters `t` adds one to: one per counted stream it is in.
+pub fn filter_counters(t: &Ticket) -> Vec<CounterKey> {
+    streams_of(t).iter().filter(|s| s.family.counted()).map(Stream::counter).collect()
 }

@@ -19,6 +19,7 @@ use crate::mail::{AutoResponseLog, EmailAccount, MailSettings, SeenMail};
 use crate::notify::Subscriptions;
 use crate::outbox::{OutboxItem, OutboxKey};
 use crate::people::*;
+use crate::summary::TicketSummary;
 use crate::ticket::Ticket;
 use serde::{Deserialize, Serialize};
 
@@ -309,4 +310,15 @@ pub trait Store: IdSource + Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every configuration value in a namespace, by name.
     fn configs(&self, namespace: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+
+    // ----- filters (issue 3) -----
+
+    /// Every non-zero counter whose key starts with `prefix`, in key order.
+    fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError>;
+    /// A ticket's list row, kept in the same commit as its state. The default
+    /// derives it from the full state; stores keep it separately so a list does
+    /// not read message threads.
+    fn summary(&self, id: TicketId) -> Result<Option<TicketSummary>, StoreError> {
+        Ok(self.ticket(id)?.as_ref().map(TicketSummary::from))
+    }
 }

@@ -30,6 +30,9 @@ pub enum Error {
     /// Rule definitions were refused: every problem, each naming its rule.
     #[error("{} bad rule definitions: {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Rules(Vec<RuleError>),
+    /// A filter request was refused (bad cursor, page size).
+    #[error(transparent)]
+    Filter(#[from] FilterError),
 }
 
 /// Result of [`Helpdesk`] calls.
@@ -1015,6 +1018,85 @@ impl Helpdesk {
     /// How many tickets have `status` (kept incrementally; O(1)).
     pub fn count_by_status(&self, status: Status) -> Result<i64> {
         Ok(self.store.counter(&status_counter(status))?)
+    }
+}
+
+/// Filters (issue 3): lists and counts for an agent, from indexes.
+impl Helpdesk {
+    /// The [`Viewer`] for an agent: their teams and the departments they may
+    /// see. A disabled agent sees nothing (`TicketError::AgentDisabled`).
+    pub fn viewer(&self, agent: AgentId) -> Result<Viewer> {
+        let a = self.agent(agent).map_err(|e| match e {
+            Error::Directory(DirectoryError::NotFound(_)) => TicketError::UnknownAgent(agent).into(),
+            e => e,
+        })?;
+        if a.disabled {
+            return Err(TicketError::AgentDisabled(agent).into());
+        }
+        Ok(Viewer::of(&a))
+    }
+
+    /// A page of `filter` for `agent`: up to `limit` (1 to
+    /// [`MAX_PAGE`](helpdesk_core::filter::MAX_PAGE)) tickets after `cursor`,
+    /// in the filter's order, only from departments the agent may see.
+    ///
+    /// Built-in filters always return full pages; a custom filter that has to
+    /// check candidates one by one may return a `partial` page after
+    /// [`EXAMINE_BUDGET`](helpdesk_core::filter::EXAMINE_BUDGET) index entries:
+    /// ask again with its `next` cursor.
+    ///
+    /// ```
+    /// use helpdesk_store::{Helpdesk, NewAgent};
+    /// use helpdesk_core::*;
+    ///
+    /// let hd = Helpdesk::in_memory();
+    /// let support = hd.create_department("Support", vec![]).unwrap();
+    /// let alice = hd.create_agent(NewAgent::new("Alice", "alice@example.com")).unwrap();
+    /// let ann = hd.create_user(NewUser::new("Ann", "ann@acme.com")).unwrap();
+    /// for s in ["one", "two", "three"] {
+    ///     hd.create_ticket(&Actor::User(ann.id), NewTicket::new(s, "?", support.id, ann.id, Channel::Portal)).unwrap();
+    /// }
+    /// let page = hd.filter_page(alice.id, &BuiltIn::Unassigned, None, 2).unwrap();
+    /// assert_eq!(page.tickets.iter().map(|t| t.subject.as_str()).collect::<Vec<_>>(), ["one", "two"]);
+    /// let rest = hd.filter_page(alice.id, &BuiltIn::Unassigned, page.next.as_ref(), 2).unwrap();
+    /// assert_eq!(rest.tickets[0].subject, "three");
+    /// assert!(rest.next.is_none());
+    /// ```
+    pub fn filter_page(
+        &self,
+        agent: AgentId,
+        filter: &dyn Filter,
+        cursor: Option<&filter::Cursor>,
+        limit: usize,
+    ) -> Result<filter::FilterPage> {
+        self.viewer_page(&self.viewer(agent)?, filter, cursor, limit)
+    }
+
+    /// [`filter_page`](Self::filter_page) for a viewer already loaded.
+    pub fn viewer_page(
+        &self,
+        viewer: &Viewer,
+        filter: &dyn Filter,
+        cursor: Option<&filter::Cursor>,
+        limit: usize,
+    ) -> Result<filter::FilterPage> {
+        crate::query::page(self.store.as_ref(), viewer, filter, cursor, limit)
+    }
+
+    /// The count of every built-in filter for `agent`, in display order. Exact
+    /// and read from counters: a handful of small scans, whatever the number
+    /// of tickets.
+    pub fn filter_counts(&self, agent: AgentId) -> Result<Vec<(BuiltIn, u64)>> {
+        Ok(crate::query::builtin_counts(self.store.as_ref(), &self.viewer(agent)?)?)
+    }
+
+    /// The count of any filter for `agent`: exact from counters when its plan
+    /// allows (every built-in, and custom filters on status, department,
+    /// agent, team or one follower only); otherwise by examining candidates,
+    /// at most [`COUNT_BUDGET`](helpdesk_core::filter::COUNT_BUDGET), after
+    /// which the count is a lower bound (`exact == false`).
+    pub fn filter_count(&self, agent: AgentId, filter: &dyn Filter) -> Result<filter::FilterCount> {
+        crate::query::count(self.store.as_ref(), &self.viewer(agent)?, filter)
     }
 }
 

@@ -25,6 +25,7 @@ mod helpdesk;
 pub mod kv;
 mod kvstore;
 mod mem;
+mod query;
 mod sled_engine;
 
 pub use automation::DueReport;

@@ -92,6 +92,17 @@ impl KvEngine for MemEngine {
         Ok(())
     }
 
+    fn write_batch(&self, ops: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let mut map = self.map.write().map_err(|_| poisoned())?;
+        for (k, v) in ops {
+            match v {
+                Some(v) => map.insert(k.clone(), v.clone()),
+                None => map.remove(k),
+            };
+        }
+        Ok(())
+    }
+
     fn sync(&self) -> Result<(), StoreError> {
         Ok(())
     }

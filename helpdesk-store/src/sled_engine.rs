@@ -189,6 +189,17 @@ impl KvEngine for SledEngine {
         })
     }
 
+    fn write_batch(&self, ops: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in ops {
+            match v {
+                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                None => batch.remove(k.as_slice()),
+            }
+        }
+        self.tree.apply_batch(batch).map_err(backend)
+    }
+
     fn sync(&self) -> Result<(), StoreError> {
         let lock = || self.flush.lock().map_err(|_| StoreError::Backend("flush lock poisoned".into()));
         let mut st = lock()?;

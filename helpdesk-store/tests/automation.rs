@@ -639,6 +639,12 @@ impl Store for Counting {
     fn blob(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.blob(id)
     }
+    fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError> {
+        self.inner.scan_counters(prefix)
+    }
+    fn summary(&self, id: TicketId) -> Result<Option<helpdesk_core::summary::TicketSummary>, StoreError> {
+        self.inner.summary(id)
+    }
 }
 
 #[test]

@@ -100,8 +100,14 @@ pub fn dump(store: &dyn Store) -> Dump {
             tickets.insert(id, (t, log));
         }
     }
-    let counters =
-        all_counters().into_iter().map(|c| (c.clone(), store.counter(&c).expect("counter"))).collect();
+    // The fixed counters (read even at zero) and every non-zero one the store
+    // lists (filter streams, SLA states), each read back one by one too.
+    let mut keys: BTreeSet<CounterKey> = all_counters().into_iter().collect();
+    for (k, n) in store.scan_counters(&[]).expect("scan_counters") {
+        assert_eq!(store.counter(&k).expect("counter"), n, "scan_counters disagrees with counter");
+        keys.insert(k);
+    }
+    let counters = keys.into_iter().map(|c| (c.clone(), store.counter(&c).expect("counter"))).collect();
     let index = INDEX_PREFIXES.iter().map(|p| (p.to_vec(), scan_all(store, p, 1000))).collect();
     let records: BTreeMap<_, _> = KINDS.iter().map(|k| (*k, all_records(store, *k, 1000))).collect();
     let mut unique = BTreeMap::new();

@@ -1,15 +1,38 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need (Debian's chromium and chromedriver), if missing.
-# Idempotent; needs root (CI and the developer machines run as root).
+# Installs what the tests need beyond the Rust toolchain, each only if missing:
+# - a real SMTP server (aiosmtpd, from PyPI) that helpdesk-mail's delivery tests send to;
+# - Debian's chromium and chromedriver, which the browser tests drive headless.
+# Idempotent and quiet; safe to run before every `cargo test`. Needs root for apt
+# (CI and the developer machines run as root).
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
-  exit 0
+
+apt_ready=""
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "scripts/test-deps.sh: $* missing and cannot be installed here (needs root and apt)" >&2
+    exit 1
+  fi
+  if [ -z "$apt_ready" ]; then
+    apt-get update -qq >/dev/null
+    apt_ready=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# SMTP server for the delivery tests.
+python="$(command -v python3 || true)"
+if [ -z "$python" ]; then
+  apt_install python3 python3-pip
+  python="$(command -v python3)"
 fi
-if [ "$(id -u)" != 0 ]; then
-  echo "scripts/test-deps.sh: chromium/chromedriver missing and not root; install them with apt" >&2
-  exit 1
+if ! "$python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+  "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'aiosmtpd>=1.4,<2' \
+    || "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages 'aiosmtpd>=1.4,<2'
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq chromium chromium-driver >/dev/null
+"$python" -c 'import aiosmtpd' >/dev/null
+
+# Headless browser for the end-to-end tests.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  apt_install chromium chromium-driver
+fi
 command -v chromium >/dev/null && command -v chromedriver >/dev/null

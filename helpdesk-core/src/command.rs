@@ -7,7 +7,7 @@
 use crate::error::TicketError;
 use crate::event::{Actor, Change, TicketEvent};
 use crate::ids::*;
-use crate::people::{Agent, Department, FieldValue, Team, User};
+use crate::people::{Agent, Department, FieldValue, Organisation, Team, User};
 use crate::ticket::*;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,11 @@ pub trait Directory {
     fn team(&self, id: TeamId) -> Option<Team>;
     /// A user.
     fn user(&self, id: UserId) -> Option<User>;
+    /// An organisation (for rule conditions; none by default).
+    fn organisation(&self, id: OrganisationId) -> Option<Organisation> {
+        let _ = id;
+        None
+    }
 }
 
 /// A [`Directory`] held in memory: what the shell loads before deciding.
@@ -69,6 +74,8 @@ pub struct DirectorySnapshot {
     pub teams: BTreeMap<TeamId, Team>,
     /// Users.
     pub users: BTreeMap<UserId, User>,
+    /// Organisations.
+    pub organisations: BTreeMap<OrganisationId, Organisation>,
 }
 
 impl Directory for DirectorySnapshot {
@@ -83,6 +90,9 @@ impl Directory for DirectorySnapshot {
     }
     fn user(&self, id: UserId) -> Option<User> {
         self.users.get(&id).cloned()
+    }
+    fn organisation(&self, id: OrganisationId) -> Option<Organisation> {
+        self.organisations.get(&id).cloned()
     }
 }
 
@@ -501,12 +511,13 @@ pub fn create(
                 || new.team.is_some()
                 || new.urgency.is_some()
                 || !new.labels.is_empty()
-                || new.status.is_some();
+                || new.status.is_some()
+                || new.linked_to.is_some();
             if agent_only {
                 return Err(not_permitted(
                     actor,
                     "create a ticket",
-                    "assignment, urgency, labels and status are set by agents",
+                    "assignment, urgency, labels, status and links are set by agents",
                 ));
             }
             Author::User(*u)
@@ -557,13 +568,7 @@ pub fn create(
     }
     let labels = new.labels.iter().map(|l| normalize_label(l)).collect::<Result<BTreeSet<_>, _>>()?;
     let status = match new.status {
-        Some(s) if s.is_hidden() => {
-            return Err(TicketError::InvalidStatusChange {
-                from: s,
-                to: s,
-                reason: "a new ticket cannot start hidden",
-            })
-        }
+        Some(s) if s.is_hidden() => return Err(TicketError::InitialStatus(s)),
         Some(s) => s,
         None if policy.require_validation && new.channel.needs_validation() && !owner.validated => {
             Status::Validating
@@ -662,8 +667,8 @@ pub fn decide(
         }
         Command::AgentReply { body, attachments, status } => {
             let Actor::Agent(a) = actor else { unreachable!("authorize admits only agents") };
-            if ticket.status.is_hidden() {
-                return Err(hidden_err());
+            if ticket.status == Status::Validating {
+                return Err(TicketError::AwaitingValidation(ticket.id));
             }
             let to = status.unwrap_or(Status::AwaitingUser);
             if to.is_hidden() {
@@ -709,11 +714,7 @@ pub fn decide(
         Command::MarkSpam => set_status(ticket, Status::Spam, &mut out)?,
         Command::Restore => {
             if !matches!(ticket.status, Status::Deleted | Status::Spam) {
-                return Err(TicketError::InvalidStatusChange {
-                    from: ticket.status,
-                    to: ticket.status,
-                    reason: "only deleted or spam tickets can be restored",
-                });
+                return Err(TicketError::NotHidden { ticket: ticket.id, status: ticket.status });
             }
             let to = ticket.status_before_hidden.unwrap_or(Status::AwaitingAgent);
             out.push(Change::Status { from: ticket.status, to });
@@ -733,10 +734,13 @@ pub fn decide(
                         out.push(Change::Field { key: key.clone(), from: Some(value.clone()), to: None });
                     }
                 }
-                if let Some(a) = ticket.agent {
-                    if dir.agent(a).is_none_or(|ag| !ag.permissions.can_see(*department)) {
-                        out.push(Change::Agent { from: Some(a), to: None });
-                    }
+                // Agents who may not see the new department lose the ticket.
+                let blind = |a: &AgentId| dir.agent(*a).is_none_or(|ag| !ag.permissions.can_see(*department));
+                if let Some(a) = ticket.agent.filter(blind) {
+                    out.push(Change::Agent { from: Some(a), to: None });
+                }
+                for f in ticket.followers.iter().filter(|f| blind(f)) {
+                    out.push(Change::FollowerRemoved { agent: *f });
                 }
             }
         }
@@ -867,7 +871,19 @@ fn authorize(ticket: &Ticket, cmd: &Command, actor: &Actor, dir: &dyn Directory)
             }
             match cmd {
                 Command::UserReply { .. } => Ok(()),
-                Command::SetStatus { status: Status::Resolved } if ticket.user == *u => Ok(()),
+                // Only from a visible status: resolving must not restore a
+                // deleted or spam ticket, nor skip email validation.
+                Command::SetStatus { status: Status::Resolved } if ticket.user == *u => {
+                    if ticket.status.is_hidden() {
+                        Err(not_permitted(
+                            actor,
+                            "resolve",
+                            format!("ticket {} is {}", ticket.id, ticket.status),
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                }
                 Command::AddNote { .. } => {
                     Err(not_permitted(actor, "add a note", "notes are for agents only"))
                 }
@@ -887,8 +903,10 @@ fn authorize(ticket: &Ticket, cmd: &Command, actor: &Actor, dir: &dyn Directory)
                     return Err(TicketError::NoDepartmentAccess { agent: *a, department: *department })
                 }
                 Command::AssignAgent { agent: to } => {
-                    let takes_from_other = ticket.agent.is_some_and(|cur| cur != *a && Some(cur) != *to);
-                    let gives_to_other = to.is_some_and(|t| t != *a) && ticket.agent.is_some();
+                    // "May take a ticket away from another agent or assign it to someone else."
+                    let changes = ticket.agent != *to;
+                    let takes_from_other = changes && ticket.agent.is_some_and(|cur| cur != *a);
+                    let gives_to_other = changes && to.is_some_and(|t| t != *a);
                     if (takes_from_other || gives_to_other) && !agent.permissions.may_reassign {
                         return Err(not_permitted(actor, "reassign", "needs the reassign permission"));
                     }

@@ -27,22 +27,22 @@ pub enum TicketError {
     #[error("unknown status {0:?} (expected one of awaiting_agent, awaiting_user, pending, resolved, spam, validating, deleted)")]
     UnknownStatus(String),
     /// No such department.
-    #[error("unknown department {0}")]
+    #[error("{0} does not exist")]
     UnknownDepartment(DepartmentId),
     /// No such user.
-    #[error("unknown user {0}")]
+    #[error("{0} does not exist")]
     UnknownUser(UserId),
     /// No such agent.
-    #[error("unknown agent {0}")]
+    #[error("{0} does not exist")]
     UnknownAgent(AgentId),
     /// No such team.
-    #[error("unknown team {0}")]
+    #[error("{0} does not exist")]
     UnknownTeam(TeamId),
     /// The agent is disabled.
-    #[error("agent {0} is disabled")]
+    #[error("{0} is disabled")]
     AgentDisabled(AgentId),
     /// The agent has no permission for the department.
-    #[error("agent {agent} has no access to {department}")]
+    #[error("{agent} has no access to {department}")]
     NoDepartmentAccess {
         /// The agent.
         agent: AgentId,
@@ -67,11 +67,25 @@ pub enum TicketError {
         /// Its status.
         status: Status,
     },
+    /// The ticket awaits confirmation of its user's email address.
+    #[error("ticket {0} awaits validation of the user's email address; approve it (set a status) or wait for the user")]
+    AwaitingValidation(TicketId),
+    /// Restoring a ticket that is neither deleted nor spam.
+    #[error("ticket {ticket} is {status}, not deleted or spam: nothing to restore")]
+    NotHidden {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its status.
+        status: Status,
+    },
+    /// A new ticket may not start in this status.
+    #[error("a new ticket cannot start as {0}; choose awaiting_agent, awaiting_user, pending or resolved")]
+    InitialStatus(Status),
     /// No such ticket.
     #[error("ticket {0} not found")]
     NotFound(TicketId),
     /// The department has no such field.
-    #[error("department {department} has no field {key:?}")]
+    #[error("{department} has no field {key:?}")]
     UnknownField {
         /// Department.
         department: DepartmentId,

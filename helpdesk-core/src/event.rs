@@ -1,8 +1,10 @@
 //! The ticket log: every change is an event with actor, time and before/after.
 
+use crate::escalation::EscalationState;
 use crate::ids::*;
 use crate::outbox::{DeliveryOutcome, Effect};
 use crate::people::FieldValue;
+use crate::sla::SlaStatus;
 use crate::ticket::{Channel, Message, Note, Status, Urgency};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -191,6 +193,12 @@ pub enum Change {
         /// The note.
         note: Note,
     },
+    /// A trigger or escalation queued a notification or webhook in the
+    /// outbox (its delivery is logged later as `Delivered`).
+    Queued {
+        /// What was queued.
+        effect: Effect,
+    },
     /// An outbox effect (notification, webhook) was carried out, failed for
     /// good, or was skipped.
     Delivered {
@@ -200,6 +208,26 @@ pub enum Change {
         outcome: DeliveryOutcome,
         /// Attempts it took.
         attempts: u32,
+    },
+    /// An SLA policy started, paused, resumed, warned, failed, was met or
+    /// stopped applying (the actor is the policy).
+    Sla {
+        /// The policy.
+        policy: String,
+        /// Before (`None`: did not apply).
+        from: Option<SlaStatus>,
+        /// After (`None`: no longer applies).
+        to: Option<SlaStatus>,
+    },
+    /// An escalation was scheduled, fired (`fired` went up), paused or
+    /// dropped (the actor is the escalation).
+    Escalation {
+        /// The escalation.
+        escalation: String,
+        /// Before.
+        from: Option<EscalationState>,
+        /// After.
+        to: Option<EscalationState>,
     },
 }
 
@@ -224,7 +252,10 @@ impl Change {
             Change::Field { .. } => "field",
             Change::MessageAdded { .. } => "message_added",
             Change::NoteAdded { .. } => "note_added",
+            Change::Queued { .. } => "queued",
             Change::Delivered { .. } => "delivered",
+            Change::Sla { .. } => "sla",
+            Change::Escalation { .. } => "escalation",
         }
     }
 
@@ -234,7 +265,10 @@ impl Change {
         !matches!(
             self,
             Change::NoteAdded { .. }
+                | Change::Queued { .. }
                 | Change::Delivered { .. }
+                | Change::Sla { .. }
+                | Change::Escalation { .. }
                 | Change::FollowerAdded { .. }
                 | Change::FollowerRemoved { .. }
                 | Change::Field { .. }

@@ -38,7 +38,7 @@
 
 use crate::command::normalize_label;
 use crate::ids::*;
-use crate::index::{time_bytes, Family, SortKey};
+use crate::index::{label_owner, time_bytes, Family, SortKey};
 use crate::people::{Agent, FieldValue};
 use crate::summary::TicketSummary;
 use crate::ticket::Status;
@@ -127,11 +127,9 @@ pub enum SortOrder {
     /// Urgency, highest first, then oldest first (the default).
     #[default]
     Urgency,
-    /// Urgency, lowest first, then newest first (the reverse of the default).
-    UrgencyLowFirst,
     /// Oldest first (creation time).
     Oldest,
-    /// Newest first (creation time).
+    /// Newest first (creation time; tickets created at the same instant by id).
     Newest,
 }
 
@@ -139,29 +137,22 @@ impl SortOrder {
     /// The key layout the order reads.
     pub fn key(self) -> SortKey {
         match self {
-            SortOrder::Urgency | SortOrder::UrgencyLowFirst => SortKey::Urgency,
-            SortOrder::Oldest | SortOrder::Newest => SortKey::Created,
+            SortOrder::Urgency => SortKey::Urgency,
+            SortOrder::Oldest => SortKey::Created,
+            SortOrder::Newest => SortKey::CreatedDesc,
         }
-    }
-
-    /// Whether the keys are read backwards.
-    pub fn reverse(self) -> bool {
-        matches!(self, SortOrder::UrgencyLowFirst | SortOrder::Newest)
     }
 
     fn tag(self) -> u8 {
         match self {
             SortOrder::Urgency => b'u',
-            SortOrder::UrgencyLowFirst => b'l',
             SortOrder::Oldest => b'o',
             SortOrder::Newest => b'n',
         }
     }
 
     fn of_tag(b: u8) -> Option<SortOrder> {
-        [SortOrder::Urgency, SortOrder::UrgencyLowFirst, SortOrder::Oldest, SortOrder::Newest]
-            .into_iter()
-            .find(|o| o.tag() == b)
+        [SortOrder::Urgency, SortOrder::Oldest, SortOrder::Newest].into_iter().find(|o| o.tag() == b)
     }
 
     /// Compares two tickets in this order (ties broken by id, like the index).
@@ -171,14 +162,10 @@ impl SortOrder {
             match self.key() {
                 SortKey::Urgency => (255 - t.urgency.get(), created, t.id),
                 SortKey::Created => (0, created, t.id),
+                SortKey::CreatedDesc => (0, -created, t.id),
             }
         };
-        let o = key(a).cmp(&key(b));
-        if self.reverse() {
-            o.reverse()
-        } else {
-            o
-        }
+        key(a).cmp(&key(b))
     }
 }
 
@@ -186,7 +173,6 @@ impl fmt::Display for SortOrder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             SortOrder::Urgency => "urgency",
-            SortOrder::UrgencyLowFirst => "urgency_low_first",
             SortOrder::Oldest => "oldest",
             SortOrder::Newest => "newest",
         })
@@ -319,7 +305,7 @@ impl Plan {
         let Some((from, to)) = &self.created else { return true };
         let c = match self.order.key() {
             SortKey::Urgency => suffix.get(1..9),
-            SortKey::Created => suffix.get(0..8),
+            SortKey::Created | SortKey::CreatedDesc => return true,
         };
         let Some(c) = c else { return false };
         from.is_none_or(|f| c >= &f[..]) && to.is_none_or(|t| c < &t[..])
@@ -976,7 +962,7 @@ impl Filter for CustomFilter {
             || c.last_reply.is_some()
             || c.last_user_reply.is_some()
             || c.last_agent_reply.is_some()
-            || (c.urgency.is_some() && layout == SortKey::Created);
+            || (c.urgency.is_some() && layout != SortKey::Urgency);
         let departments =
             if c.department.is_empty() { None } else { Some(c.department.iter().copied().collect()) };
         let (mut lo, mut hi, mut created) = (None, None, None);
@@ -994,6 +980,16 @@ impl Filter for CustomFilter {
                 if let Some(r) = c.created {
                     lo = r.from.map(|f| time_bytes(f).to_vec());
                     hi = r.to.map(|t| time_bytes(t).to_vec());
+                }
+            }
+            SortKey::CreatedDesc => {
+                // Inverted times: created < to  <=>  !t(created) >= !t(to) + 1,
+                // created >= from  <=>  !t(created) < !t(from) + 1.
+                let inv_next =
+                    |t| (!u64::from_be_bytes(time_bytes(t))).checked_add(1).map(|v| v.to_be_bytes().to_vec());
+                if let Some(r) = c.created {
+                    lo = r.to.and_then(inv_next);
+                    hi = r.from.and_then(inv_next);
                 }
             }
         }
@@ -1061,6 +1057,16 @@ impl Filter for CustomFilter {
         if !c.user.is_empty() {
             let owners = c.user.iter().map(|u| u.0).collect();
             plans.push(plan(by(Family::User, &owners), [false, false, false, true]));
+        }
+        // Label streams: for `any`, one per listed label; for `all`, any one
+        // of them (the planner picks the smallest). Labels are always
+        // re-checked (label owners are hashes).
+        if !c.labels.any.is_empty() {
+            let owners = c.labels.any.iter().map(|l| label_owner(l)).collect();
+            plans.push(plan(by(Family::Label, &owners), [false; 4]));
+        }
+        for l in &c.labels.all {
+            plans.push(plan(by(Family::Label, &BTreeSet::from([label_owner(l)])), [false; 4]));
         }
         if c.agent == [AgentRef::None] && c.team == [TeamRef::None] {
             plans.push(plan(by(Family::Unassigned, &BTreeSet::from([0])), [true, true, false, false]));

@@ -75,6 +75,11 @@ id_type!(
     CredentialId,
     "credential:"
 );
+id_type!(
+    /// An email account (an address linked to a department).
+    EmailAccountId,
+    "email-account:"
+);
 
 /// A message or note within one ticket, numbered from 1 in order of posting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -107,11 +112,13 @@ pub enum IdKind {
     Usergroup,
     /// [`CredentialId`]
     Credential,
+    /// [`EmailAccountId`]
+    EmailAccount,
 }
 
 impl IdKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [IdKind; 8] = [
+    pub const ALL: [IdKind; 9] = [
         IdKind::Ticket,
         IdKind::User,
         IdKind::Agent,
@@ -120,6 +127,7 @@ impl IdKind {
         IdKind::Organisation,
         IdKind::Usergroup,
         IdKind::Credential,
+        IdKind::EmailAccount,
     ];
 
     /// A short stable name, used in storage keys.
@@ -133,6 +141,7 @@ impl IdKind {
             IdKind::Organisation => "organisation",
             IdKind::Usergroup => "usergroup",
             IdKind::Credential => "credential",
+            IdKind::EmailAccount => "email_account",
         }
     }
 }
@@ -155,7 +164,7 @@ pub trait IdSource: Send + Sync {
 /// ```
 #[derive(Debug, Default)]
 pub struct SequentialIds {
-    counters: [AtomicU64; 8],
+    counters: [AtomicU64; 9],
 }
 
 impl SequentialIds {

@@ -7,7 +7,9 @@
 //! id (8 bytes, big-endian), so a scan of a prefix yields ticket ids in order.
 
 use crate::ids::*;
+use crate::sla::SlaState;
 use crate::ticket::Ticket;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -43,6 +45,14 @@ pub mod prefix {
     pub const STATUS_COUNT: u8 = b's';
     /// Counter of all tickets: `a`.
     pub const ALL_COUNT: u8 = b'a';
+    /// Tickets by when something next happens to them by itself
+    /// (escalation, SLA warning or failure): `D due ticket`.
+    pub const DUE: u8 = b'D';
+    /// Tickets by SLA state (one entry per state any of their SLAs is in):
+    /// `L state ticket`.
+    pub const SLA_STATE: u8 = b'L';
+    /// Counter of tickets with an SLA in a state: `l state`.
+    pub const SLA_STATE_COUNT: u8 = b'l';
     /// Filter indexes, sorted for lists: see [`filter_index_keys`](super::filter_index_keys).
     pub const FILTER: u8 = b'F';
     /// Filter counters: see [`filter_counters`](super::filter_counters).
@@ -86,6 +96,7 @@ pub fn index_keys(t: &Ticket) -> BTreeSet<IndexKey> {
         keys.insert(IndexKey(key(&[&participant_prefix(*u), &id])));
     }
     keys.insert(IndexKey(key(&[&status_prefix(t.status), &id])));
+    keys.extend(timer_keys(t));
     keys.extend(filter_index_keys(t));
     keys
 }
@@ -93,8 +104,53 @@ pub fn index_keys(t: &Ticket) -> BTreeSet<IndexKey> {
 /// Every counter `t` adds one to.
 pub fn counters(t: &Ticket) -> BTreeSet<CounterKey> {
     let mut c: BTreeSet<CounterKey> = [status_counter(t.status), all_counter()].into_iter().collect();
+    c.extend(sla_states(t).into_iter().map(sla_state_counter));
     c.extend(filter_counters(t));
     c
+}
+
+/// A due time as 8 bytes that sort like the times (milliseconds since the
+/// epoch, sign bit flipped, big-endian).
+pub fn due_time_bytes(at: DateTime<Utc>) -> [u8; 8] {
+    ((at.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The due-timer key of a ticket due at `at` (also the scan bound: every
+/// key of a ticket due at or before `at` sorts before `due_key(at, TicketId(u64::MAX))`).
+pub fn due_key(at: DateTime<Utc>, ticket: TicketId) -> IndexKey {
+    IndexKey(key(&[&[prefix::DUE], &due_time_bytes(at), &ticket.0.to_be_bytes()]))
+}
+
+/// The time a due-timer key holds.
+pub fn due_of(k: &IndexKey) -> Option<DateTime<Utc>> {
+    let b: [u8; 8] = k.0.get(1..9)?.try_into().ok()?;
+    DateTime::from_timestamp_millis((u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+}
+
+/// The prefix of tickets with an SLA in `state`.
+pub fn sla_state_prefix(state: SlaState) -> Vec<u8> {
+    vec![prefix::SLA_STATE, state.code()]
+}
+
+/// The counter of tickets with an SLA in `state`.
+pub fn sla_state_counter(state: SlaState) -> CounterKey {
+    CounterKey(vec![prefix::SLA_STATE_COUNT, state.code()])
+}
+
+fn sla_states(t: &Ticket) -> BTreeSet<SlaState> {
+    t.sla.values().map(|s| s.state).collect()
+}
+
+/// The time-related keys of `t`: its next due time (escalations, SLA
+/// warning or failure) and the states its SLAs are in.
+pub fn timer_keys(t: &Ticket) -> BTreeSet<IndexKey> {
+    let id = t.id.0.to_be_bytes();
+    let mut keys: BTreeSet<IndexKey> =
+        sla_states(t).into_iter().map(|s| IndexKey(key(&[&sla_state_prefix(s), &id]))).collect();
+    if let Some(at) = crate::automation::next_due(t) {
+        keys.insert(due_key(at, t.id));
+    }
+    keys
 }
 
 // ----- filter indexes ---------------------------------------------------------
@@ -107,9 +163,17 @@ pub fn counters(t: &Ticket) -> BTreeSet<CounterKey> {
 // key     = `F` order family owner(u64 BE) status department(u64 BE) | sort | id(u64 BE)
 // counter = `f` family owner(u64 BE) status department(u64 BE)        -> tickets in that stream
 //
+// Every stream also exists once across all departments ([`ANY_DEPARTMENT`]):
+// an agent who may see every department reads one stream per source instead
+// of one per department (twice the index entries, a tenth of the scans).
+// Those streams have no counters of their own: their size is the sum of the
+// per-department counters.
+//
 // `sort` is, for [`SortKey::Urgency`], `255 - urgency` then `created_at`
 // (micros, sign-flipped BE): urgency high first, then oldest. For
-// [`SortKey::Created`] it is `created_at` alone. Ties are broken by the id.
+// [`SortKey::Created`] it is `created_at` alone, for [`SortKey::CreatedDesc`]
+// its bitwise inverse. Ties are broken by the id. Every order is a forward
+// scan (sled 0.34's reverse iteration can panic on some tree shapes).
 
 /// The families of filter streams: what the `owner` part of a stream names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -127,12 +191,21 @@ pub enum Family {
     Unassigned,
     /// By owning user. Not counted (one counter per user would cost more than it saves).
     User,
+    /// By label: one stream entry per label, the owner is [`label_owner`] of the label.
+    Label,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 6] =
-        [Family::Status, Family::Agent, Family::Team, Family::Follower, Family::Unassigned, Family::User];
+    pub const ALL: [Family; 7] = [
+        Family::Status,
+        Family::Agent,
+        Family::Team,
+        Family::Follower,
+        Family::Unassigned,
+        Family::User,
+        Family::Label,
+    ];
 
     /// The byte naming the family in keys.
     pub fn tag(self) -> u8 {
@@ -143,6 +216,7 @@ impl Family {
             Family::Follower => b'f',
             Family::Unassigned => b'n',
             Family::User => b'u',
+            Family::Label => b'l',
         }
     }
 
@@ -164,6 +238,9 @@ pub enum SortKey {
     Urgency,
     /// `created_at`, id: oldest first (the [`Family::Status`] streams only).
     Created,
+    /// `created_at` inverted, id: newest first (the [`Family::Status`]
+    /// streams only). Stores read every layout forwards.
+    CreatedDesc,
 }
 
 impl SortKey {
@@ -172,6 +249,7 @@ impl SortKey {
         match self {
             SortKey::Urgency => b'U',
             SortKey::Created => b'C',
+            SortKey::CreatedDesc => b'D',
         }
     }
 
@@ -179,7 +257,7 @@ impl SortKey {
     pub fn sort_len(self) -> usize {
         match self {
             SortKey::Urgency => 9,
-            SortKey::Created => 8,
+            SortKey::Created | SortKey::CreatedDesc => 8,
         }
     }
 }
@@ -195,6 +273,26 @@ pub struct Stream {
     pub status: crate::Status,
     /// Department.
     pub department: DepartmentId,
+}
+
+/// The department part of the streams that span every department.
+pub const ANY_DEPARTMENT: DepartmentId = DepartmentId(u64::MAX);
+
+/// The owner of a label's stream: FNV-1a of the (normalised) label. Distinct
+/// labels may share an owner, so lists read from label streams always check
+/// the labels of their candidates.
+///
+/// ```
+/// use helpdesk_core::index::label_owner;
+/// assert_ne!(label_owner("vip"), label_owner("bug"));
+/// ```
+pub fn label_owner(label: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in label.as_bytes() {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// Length of a filter stream prefix: `F` order family owner status department.
@@ -268,10 +366,14 @@ pub fn time_micros(b: &[u8]) -> Option<i64> {
 /// The sort part of `t`'s keys in layout `sort` (without the id).
 pub fn sort_bytes(t: &Ticket, sort: SortKey) -> Vec<u8> {
     let mut k = Vec::with_capacity(9);
-    if sort == SortKey::Urgency {
-        k.push(255 - t.urgency.get());
+    match sort {
+        SortKey::Urgency => {
+            k.push(255 - t.urgency.get());
+            k.extend_from_slice(&time_bytes(t.created_at));
+        }
+        SortKey::Created => k.extend_from_slice(&time_bytes(t.created_at)),
+        SortKey::CreatedDesc => k.extend(time_bytes(t.created_at).iter().map(|b| !b)),
     }
-    k.extend_from_slice(&time_bytes(t.created_at));
     k
 }
 
@@ -289,6 +391,8 @@ pub fn streams_of(t: &Ticket) -> Vec<Stream> {
     if t.is_unassigned() {
         out.push(s(Family::Unassigned, 0));
     }
+    let labels: BTreeSet<u64> = t.labels.iter().map(|l| label_owner(l)).collect();
+    out.extend(labels.into_iter().map(|h| s(Family::Label, h)));
     out
 }
 
@@ -297,10 +401,19 @@ pub fn streams_of(t: &Ticket) -> Vec<Stream> {
 pub fn filter_index_keys(t: &Ticket) -> Vec<IndexKey> {
     let id = t.id.0.to_be_bytes();
     let urgency = sort_bytes(t, SortKey::Urgency);
-    let mut keys: Vec<IndexKey> =
-        streams_of(t).iter().map(|s| IndexKey(key(&[&s.prefix(SortKey::Urgency), &urgency, &id]))).collect();
+    let mut keys: Vec<IndexKey> = Vec::new();
+    for s in streams_of(t) {
+        let any = Stream { department: ANY_DEPARTMENT, ..s };
+        keys.push(IndexKey(key(&[&s.prefix(SortKey::Urgency), &urgency, &id])));
+        keys.push(IndexKey(key(&[&any.prefix(SortKey::Urgency), &urgency, &id])));
+    }
     let status = Stream { family: Family::Status, owner: 0, status: t.status, department: t.department };
-    keys.push(IndexKey(key(&[&status.prefix(SortKey::Created), &sort_bytes(t, SortKey::Created), &id])));
+    let any = Stream { department: ANY_DEPARTMENT, ..status };
+    for layout in [SortKey::Created, SortKey::CreatedDesc] {
+        let sort = sort_bytes(t, layout);
+        keys.push(IndexKey(key(&[&status.prefix(layout), &sort, &id])));
+        keys.push(IndexKey(key(&[&any.prefix(layout), &sort, &id])));
+    }
     keys
 }
 

@@ -35,37 +35,52 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod automation;
+pub mod calendar;
 pub mod clock;
 pub mod command;
 pub mod credential;
 pub mod error;
+pub mod escalation;
 pub mod event;
 pub mod filter;
 pub mod ids;
 pub mod index;
+pub mod mail;
+pub mod notify;
 pub mod outbox;
 pub mod people;
+pub mod rule;
+pub mod sla;
 pub mod store;
 pub mod summary;
 pub mod testing;
 pub mod ticket;
+pub mod trigger;
 pub mod view;
 
+pub use automation::{Outcome, RuleFile, Rules};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
     create, decide, Command, Directory, DirectorySnapshot, NewTicket, Policy, References, ReopenPolicy,
 };
 pub use credential::{Credential, CredentialKind, Principal};
 pub use error::{DirectoryError, StoreError, TicketError};
+pub use escalation::{EscalationDef, EscalationState};
 pub use event::{Actor, Change, SystemActor, TicketEvent};
 pub use filter::{BuiltIn, CustomFilter, Filter, FilterError, Viewer};
 pub use ids::*;
 pub use index::{CounterKey, IndexKey};
+pub use mail::{EmailAccount, MailSettings};
+pub use notify::{NotifyEvent, Scope, Subscription, Subscriptions};
 pub use outbox::{
     DeliveryChannel, DeliveryOutcome, Effect, Notification, OutboxItem, OutboxKey, Recipient, Webhook,
 };
 pub use people::*;
+pub use rule::RuleError;
+pub use sla::{SlaDef, SlaKind, SlaState, SlaStatus};
 pub use store::{Commit, Durability, Record, RecordKind, Store, UniqueKey};
 pub use summary::TicketSummary;
 pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};
+pub use trigger::{ChainTrace, Trigger, TriggerDef, TriggerEvent};
 pub use view::{UserMessage, UserTicketView};

@@ -143,6 +143,32 @@ impl OutboxItem {
     }
 }
 
+/// A short description of an effect for logs: `notify agent:1 by email (new_ticket)`.
+///
+/// ```
+/// # use helpdesk_core::outbox::*;
+/// # use helpdesk_core::AgentId;
+/// let n = Effect::Notify(Notification {
+///     recipient: Recipient::Agent(AgentId(1)),
+///     channel: DeliveryChannel::Email,
+///     reason: "new_ticket".into(),
+///     template: None,
+/// });
+/// assert_eq!(describe(&n), "notify agent:1 by email (new_ticket)");
+/// ```
+pub fn describe(effect: &Effect) -> String {
+    match effect {
+        Effect::Notify(n) => {
+            let by = match n.channel {
+                DeliveryChannel::Email => "email",
+                DeliveryChannel::InApp => "in-app",
+            };
+            format!("notify {} by {by} ({})", n.recipient, n.reason)
+        }
+        Effect::Webhook(w) => format!("webhook {} ({})", w.url, w.origin),
+    }
+}
+
 /// How a delivery ended, as recorded in the ticket log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome", content = "detail")]

@@ -15,6 +15,8 @@ use crate::error::StoreError;
 use crate::event::TicketEvent;
 use crate::ids::*;
 use crate::index::{counters, index_keys, CounterKey, IndexKey};
+use crate::mail::{AutoResponseLog, EmailAccount, MailSettings, SeenMail};
+use crate::notify::Subscriptions;
 use crate::outbox::{OutboxItem, OutboxKey};
 use crate::people::*;
 use crate::summary::TicketSummary;
@@ -113,6 +115,16 @@ pub enum RecordKind {
     Department,
     /// [`Credential`](crate::credential::Credential)
     Credential,
+    /// [`EmailAccount`]
+    EmailAccount,
+    /// [`MailSettings`] (one, id 1)
+    MailSettings,
+    /// An agent's [`Subscriptions`] (id = agent id)
+    Subscriptions,
+    /// A user's [`AutoResponseLog`] (id = user id)
+    AutoResponses,
+    /// A mail taken in, [`SeenMail`] (id = hash of its Message-ID)
+    SeenMail,
 }
 
 impl RecordKind {
@@ -126,6 +138,11 @@ impl RecordKind {
             RecordKind::Team => b't',
             RecordKind::Department => b'd',
             RecordKind::Credential => b'k',
+            RecordKind::EmailAccount => b'e',
+            RecordKind::MailSettings => b'm',
+            RecordKind::Subscriptions => b's',
+            RecordKind::AutoResponses => b'r',
+            RecordKind::SeenMail => b'i',
         }
     }
 
@@ -139,6 +156,11 @@ impl RecordKind {
             RecordKind::Team => "team",
             RecordKind::Department => "department",
             RecordKind::Credential => "credential",
+            RecordKind::EmailAccount => "email_account",
+            RecordKind::MailSettings => "mail_settings",
+            RecordKind::Subscriptions => "subscriptions",
+            RecordKind::AutoResponses => "auto_responses",
+            RecordKind::SeenMail => "seen_mail",
         }
     }
 }
@@ -161,6 +183,16 @@ pub enum Record {
     Department(Department),
     /// A credential (password hash, API key hash, validation token hash).
     Credential(crate::credential::Credential),
+    /// An email account.
+    EmailAccount(EmailAccount),
+    /// The installation's mail settings.
+    MailSettings(MailSettings),
+    /// An agent's notification subscriptions.
+    Subscriptions(Subscriptions),
+    /// When a user got auto-responses (the rate limit's window).
+    AutoResponses(AutoResponseLog),
+    /// A mail taken in (duplicate detection).
+    SeenMail(SeenMail),
 }
 
 /// A unique key a record claims: an email address, a domain, a name.
@@ -175,6 +207,10 @@ impl UniqueKey {
     /// The key of an agent's email address.
     pub fn agent_email(e: &Email) -> UniqueKey {
         UniqueKey(format!("agent-email:{e}"))
+    }
+    /// The key of an email account's address.
+    pub fn account_email(e: &Email) -> UniqueKey {
+        UniqueKey(format!("account-email:{e}"))
     }
     /// The key of an organisation's email domain.
     pub fn domain(d: &str) -> UniqueKey {
@@ -197,6 +233,11 @@ impl Record {
             Record::Team(r) => (RecordKind::Team, r.id.0),
             Record::Department(r) => (RecordKind::Department, r.id.0),
             Record::Credential(r) => (RecordKind::Credential, r.id.0),
+            Record::EmailAccount(r) => (RecordKind::EmailAccount, r.id.0),
+            Record::MailSettings(_) => (RecordKind::MailSettings, 1),
+            Record::Subscriptions(r) => (RecordKind::Subscriptions, r.agent.0),
+            Record::AutoResponses(r) => (RecordKind::AutoResponses, r.user.0),
+            Record::SeenMail(r) => (RecordKind::SeenMail, r.key),
         }
     }
 
@@ -214,6 +255,11 @@ impl Record {
             Record::Team(t) => vec![UniqueKey::name(RecordKind::Team, &t.name)],
             Record::Department(d) => vec![UniqueKey::name(RecordKind::Department, &d.name)],
             Record::Credential(c) => vec![c.unique_key()],
+            Record::EmailAccount(a) => vec![UniqueKey::account_email(&a.address)],
+            Record::MailSettings(_)
+            | Record::Subscriptions(_)
+            | Record::AutoResponses(_)
+            | Record::SeenMail(_) => vec![],
         }
     }
 }
@@ -236,10 +282,11 @@ pub trait Store: IdSource + Send + Sync {
     ) -> Result<Vec<IndexKey>, StoreError>;
     /// A counter's value (0 when never touched).
     fn counter(&self, key: &CounterKey) -> Result<i64, StoreError>;
-    /// The highest ticket id stored, if any.
+    /// The highest ticket id stored, if any. Purging the newest ticket lowers
+    /// it: ids come from [`IdSource::next_id`], never from this.
     fn last_ticket_id(&self) -> Result<Option<TicketId>, StoreError>;
     /// Writes a directory record, claiming its unique keys and releasing the
-    /// ones its previous version held.
+    /// ones its previous version held. Durable when it returns.
     fn put_record(&self, record: &Record) -> Result<(), StoreError>;
     /// A directory record.
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError>;
@@ -253,19 +300,27 @@ pub trait Store: IdSource + Send + Sync {
     /// Records a failed attempt (attempts, backoff, error) on an item still
     /// in the outbox; returns `false` when it is gone.
     fn reschedule(&self, item: &OutboxItem) -> Result<bool, StoreError>;
+    /// Keeps `bytes` under the content address `id` (see
+    /// [`blob_id`](crate::mail::blob_id)); writing an id again is a no-op.
+    fn put_blob(&self, id: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// The bytes kept under `id`.
+    fn blob(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Makes every acknowledged write durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Writes (or, with `None`, removes) a named configuration value in a
+    /// namespace (`trigger`, `escalation`, `sla`): rule definitions admins
+    /// edit. Names are 1 to 200 bytes without NUL.
+    fn put_config(
+        &self,
+        namespace: &str,
+        name: &str,
+        value: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError>;
+    /// Every configuration value in a namespace, by name.
+    fn configs(&self, namespace: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
 
     // ----- filters (issue 3) -----
 
-    /// Up to `limit` index keys starting with `prefix`, in descending key
-    /// order, strictly before `before` when given (reverse cursor pagination).
-    fn scan_index_rev(
-        &self,
-        prefix: &[u8],
-        before: Option<&IndexKey>,
-        limit: usize,
-    ) -> Result<Vec<IndexKey>, StoreError>;
     /// Every non-zero counter whose key starts with `prefix`, in key order.
     fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError>;
     /// A ticket's list row, kept in the same commit as its state. The default

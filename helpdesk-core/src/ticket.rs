@@ -4,9 +4,11 @@
 //! (see [`Ticket::from_events`]).
 
 use crate::error::TicketError;
+use crate::escalation::EscalationState;
 use crate::event::{Change, TicketEvent};
 use crate::ids::*;
 use crate::people::FieldValue;
+use crate::sla::SlaStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -269,7 +271,7 @@ pub struct Ticket {
     pub subject: String,
     /// Current status.
     pub status: Status,
-    /// The status it had before it was hidden (spam/deleted), for restoring.
+    /// The status it had before it was deleted or marked spam, for restoring.
     pub status_before_hidden: Option<Status>,
     /// Department.
     pub department: DepartmentId,
@@ -307,6 +309,13 @@ pub struct Ticket {
     pub last_agent_reply_at: Option<DateTime<Utc>>,
     /// When the ticket entered its current status.
     pub status_since: DateTime<Utc>,
+    /// SLA state per policy that applies (changed by `sla` events).
+    #[serde(default)]
+    pub sla: BTreeMap<String, SlaStatus>,
+    /// Escalation state per escalation measuring the current status
+    /// (changed by `escalation` events).
+    #[serde(default)]
+    pub escalations: BTreeMap<String, EscalationState>,
 }
 
 impl Ticket {
@@ -377,6 +386,8 @@ impl Ticket {
             last_user_reply_at: None,
             last_agent_reply_at: None,
             status_since: e.at,
+            sla: BTreeMap::new(),
+            escalations: BTreeMap::new(),
         })
     }
 
@@ -400,9 +411,12 @@ impl Ticket {
             }
             Change::Subject { to, .. } => self.subject = to.clone(),
             Change::Status { from, to } => {
-                if to.is_hidden() && !from.is_hidden() {
+                // Deleting or marking spam remembers the status to restore
+                // (validating included, so a restore cannot skip validation).
+                let removed = |s: &Status| matches!(s, Status::Deleted | Status::Spam);
+                if removed(to) && !removed(from) {
                     self.status_before_hidden = Some(*from);
-                } else if !to.is_hidden() {
+                } else if !removed(to) {
                     self.status_before_hidden = None;
                 }
                 self.status = *to;
@@ -447,7 +461,23 @@ impl Ticket {
                 self.messages.push(message.clone());
             }
             Change::NoteAdded { note } => self.notes.push(note.clone()),
-            Change::Delivered { .. } => {}
+            Change::Queued { .. } | Change::Delivered { .. } => {}
+            Change::Sla { policy, to, .. } => match to {
+                Some(s) => {
+                    self.sla.insert(policy.clone(), s.clone());
+                }
+                None => {
+                    self.sla.remove(policy);
+                }
+            },
+            Change::Escalation { escalation, to, .. } => match to {
+                Some(s) => {
+                    self.escalations.insert(escalation.clone(), s.clone());
+                }
+                None => {
+                    self.escalations.remove(escalation);
+                }
+            },
         }
         self.version = e.version;
         self.updated_at = e.at;

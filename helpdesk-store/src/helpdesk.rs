@@ -3,6 +3,8 @@
 use crate::kv::KvEngine;
 use crate::{KvStore, MemEngine, SledEngine, SledOptions};
 use helpdesk_core::index::{participant_prefix, status_counter};
+use helpdesk_core::mail::{blob_id, AutoResponseLog, SeenMail};
+use helpdesk_core::notify;
 use helpdesk_core::people::parse_domain;
 use helpdesk_core::*;
 use std::collections::BTreeSet;
@@ -22,6 +24,12 @@ pub enum Error {
     /// Storage failed (including a version conflict).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A rule definition (trigger, escalation, SLA policy) was refused.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    /// Rule definitions were refused: every problem, each naming its rule.
+    #[error("{} bad rule definitions: {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Rules(Vec<RuleError>),
     /// A filter request was refused (bad cursor, page size).
     #[error(transparent)]
     Filter(#[from] FilterError),
@@ -31,8 +39,25 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How many times [`Helpdesk::execute`] re-decides a command after losing a
-/// race with another writer before giving up with the conflict.
-const MAX_RETRIES: usize = 16;
+/// race with another writer before giving up with the conflict. Generous:
+/// every conflict means another writer made progress, and with a handful of
+/// writers hammering one ticket 16 attempts were lost now and then (a caller
+/// of `execute` cannot do anything better with a conflict than retry).
+const MAX_RETRIES: usize = 256;
+
+/// Waits a little before retrying after a lost race: a yield at first, then a
+/// random sleep of up to 50 µs << attempt (at most 1.6 ms), so that writers
+/// that collided do not collide again in lockstep.
+fn backoff(attempt: usize) {
+    use std::hash::{BuildHasher, Hasher};
+    if attempt < 4 {
+        std::thread::yield_now();
+        return;
+    }
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let cap_us = 50u64 << attempt.min(5);
+    std::thread::sleep(std::time::Duration::from_micros(random % cap_us));
+}
 
 /// A helpdesk: the domain rules over a store, a clock and an id source.
 /// Cheap to clone (shared handles); `Send + Sync`.
@@ -56,11 +81,15 @@ const MAX_RETRIES: usize = 16;
 /// ```
 #[derive(Clone)]
 pub struct Helpdesk {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
     ids: Option<Arc<dyn IdSource>>,
-    policy: Policy,
-    durability: Durability,
+    pub(crate) policy: Policy,
+    pub(crate) durability: Durability,
+    /// Embedders' own triggers (from the builder), run with the stored ones.
+    pub(crate) code_triggers: Vec<Arc<dyn Trigger>>,
+    /// The compiled rules, loaded on first use and dropped when they change.
+    pub(crate) rules: Arc<std::sync::RwLock<Option<Arc<Rules>>>>,
 }
 
 impl std::fmt::Debug for Helpdesk {
@@ -77,6 +106,7 @@ pub struct HelpdeskBuilder {
     policy: Policy,
     sled: SledOptions,
     durability: Durability,
+    triggers: Vec<Arc<dyn Trigger>>,
 }
 
 impl HelpdeskBuilder {
@@ -110,6 +140,13 @@ impl HelpdeskBuilder {
         self
     }
 
+    /// Also run this trigger (an embedder's own Rust code), ordered with the
+    /// stored ones by [`Trigger::order`], then name.
+    pub fn trigger(mut self, trigger: Arc<dyn Trigger>) -> Self {
+        self.triggers.push(trigger);
+        self
+    }
+
     /// A helpdesk over any store.
     pub fn store(self, store: Arc<dyn Store>) -> Helpdesk {
         Helpdesk {
@@ -118,6 +155,8 @@ impl HelpdeskBuilder {
             ids: self.ids,
             policy: self.policy,
             durability: self.durability,
+            code_triggers: self.triggers,
+            rules: Default::default(),
         }
     }
 
@@ -533,17 +572,57 @@ impl Helpdesk {
     // ----- tickets ---------------------------------------------------------
 
     /// Creates a ticket. Its id is greater than every earlier ticket's.
+    /// Triggers run on it; what they change is part of the same commit.
     pub fn create_ticket(&self, actor: &Actor, new: NewTicket) -> Result<Ticket> {
+        Ok(self.create_ticket_explained(actor, new)?.0)
+    }
+
+    /// [`create_ticket`](Self::create_ticket), also returning why each
+    /// trigger fired or not.
+    pub fn create_ticket_explained(&self, actor: &Actor, new: NewTicket) -> Result<(Ticket, ChainTrace)> {
         let dir = self.snapshot(&new.references(actor))?;
         let now = self.clock.now();
         // Decide once with a placeholder id so bad input consumes no id.
         create(TicketId(0), new.clone(), actor, now, &dir, &self.policy)?;
         let id = TicketId(self.next_id(IdKind::Ticket)?);
         let events = create(id, new, actor, now, &dir, &self.policy)?;
-        let ticket = Ticket::from_events(&events)?;
-        let commit = Commit::new(None, Some(ticket.clone()), events).with_durability(self.durability);
+        let (commit, outcome) = self.pipeline(None, events, actor, now)?;
         self.store.commit(&commit)?;
-        Ok(ticket)
+        Ok((outcome.ticket, outcome.trace))
+    }
+
+    /// The one place a change becomes a commit: the change's events, the
+    /// trigger chain, the SLA and escalation schedule, and the effects to
+    /// queue (trigger actions and subscription notifications, computed pure in
+    /// `helpdesk_core::notify`), written together, so a crash neither loses a
+    /// notification nor sends one for a change that was not kept.
+    fn pipeline(
+        &self,
+        before: Option<&Ticket>,
+        events: Vec<TicketEvent>,
+        actor: &Actor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Commit, Outcome)> {
+        let rules = self.rules()?;
+        let dir = crate::automation::StoreDirectory::new(&*self.store);
+        let outcome =
+            helpdesk_core::automation::process(&rules, before, events, actor, now, &dir, &self.policy);
+        dir.check()?;
+        let outcome = outcome?;
+        // The trigger chain's effects, then the subscription notifications for
+        // everything the change and its chain did, all in this commit.
+        let mut effects = outcome.effects.clone();
+        effects.extend(notify::notifications(
+            before,
+            &outcome.ticket,
+            &outcome.events,
+            actor,
+            &self.notify_agents()?,
+        ));
+        let commit = Commit::new(before, Some(outcome.ticket.clone()), outcome.events.clone())
+            .with_outbox(crate::automation::outbox_items(&outcome.ticket, effects, now))
+            .with_durability(self.durability);
+        Ok((commit, outcome))
     }
 
     /// A ticket.
@@ -563,11 +642,24 @@ impl Helpdesk {
     /// Runs a command against the ticket as it is now. When another writer
     /// gets in first, the command is decided again on the new state.
     pub fn execute(&self, id: TicketId, actor: &Actor, cmd: Command) -> Result<Ticket> {
+        Ok(self.execute_explained(id, actor, cmd)?.0)
+    }
+
+    /// [`execute`](Self::execute), also returning why each trigger fired or not.
+    pub fn execute_explained(
+        &self,
+        id: TicketId,
+        actor: &Actor,
+        cmd: Command,
+    ) -> Result<(Ticket, ChainTrace)> {
         let mut attempt = 0;
         loop {
             let ticket = self.ticket(id)?;
             match self.apply(ticket, actor, &cmd) {
-                Err(Error::Store(StoreError::Conflict { .. })) if attempt < MAX_RETRIES => attempt += 1,
+                Err(Error::Store(StoreError::Conflict { .. })) if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    backoff(attempt);
+                }
                 r => return r,
             }
         }
@@ -580,22 +672,191 @@ impl Helpdesk {
         if ticket.version != version {
             return Err(StoreError::Conflict { ticket: id, expected: version, actual: ticket.version }.into());
         }
-        self.apply(ticket, actor, &cmd)
+        Ok(self.apply(ticket, actor, &cmd)?.0)
     }
 
-    fn apply(&self, ticket: Ticket, actor: &Actor, cmd: &Command) -> Result<Ticket> {
+    fn apply(&self, ticket: Ticket, actor: &Actor, cmd: &Command) -> Result<(Ticket, ChainTrace)> {
         let dir = self.snapshot(&cmd.references(&ticket, actor))?;
-        let events = decide(&ticket, cmd, actor, self.clock.now(), &dir, &self.policy)?;
+        let now = self.clock.now();
+        let events = decide(&ticket, cmd, actor, now, &dir, &self.policy)?;
         if events.is_empty() {
-            return Ok(ticket);
+            return Ok((ticket, ChainTrace::default()));
         }
-        let mut after = ticket.clone();
-        for e in &events {
-            after.apply(e)?;
-        }
-        let commit = Commit::new(Some(&ticket), Some(after.clone()), events).with_durability(self.durability);
+        let (commit, outcome) = self.pipeline(Some(&ticket), events, actor, now)?;
         self.store.commit(&commit)?;
-        Ok(after)
+        Ok((outcome.ticket, outcome.trace))
+    }
+
+    /// Every agent with their subscriptions: what the notification rules read.
+    pub(crate) fn notify_agents(&self) -> Result<Vec<notify::NotifyAgent>> {
+        self.agents()?
+            .into_iter()
+            .map(|agent| Ok(notify::NotifyAgent { subscriptions: self.subscriptions_of(&agent)?, agent }))
+            .collect()
+    }
+
+    fn subscriptions_of(&self, agent: &Agent) -> Result<Subscriptions> {
+        match self.store.record(RecordKind::Subscriptions, agent.id.0)? {
+            Some(Record::Subscriptions(s)) => Ok(s),
+            _ => Ok(Subscriptions::default_for(agent)),
+        }
+    }
+
+    // ----- notifications and mail configuration -----------------------------
+
+    /// An agent's notification subscriptions (the defaults when never set:
+    /// everything for an admin, see [`Subscriptions::default_for`]).
+    pub fn subscriptions(&self, agent: AgentId) -> Result<Subscriptions> {
+        self.subscriptions_of(&self.agent(agent)?)
+    }
+
+    /// Replaces an agent's subscriptions.
+    pub fn set_subscriptions(&self, subs: Subscriptions) -> Result<Subscriptions> {
+        self.agent(subs.agent)?;
+        self.put(Record::Subscriptions(subs.clone()))?;
+        Ok(subs)
+    }
+
+    /// Creates an email account: mail to `address` becomes tickets in
+    /// `department`, and replies on that department's tickets come from it.
+    pub fn create_email_account(
+        &self,
+        address: &str,
+        name: &str,
+        department: DepartmentId,
+    ) -> Result<EmailAccount> {
+        let address = Email::parse(address)?;
+        let name = people_name("email account", name)?;
+        self.department(department)?;
+        for key in [UniqueKey::user_email(&address), UniqueKey::agent_email(&address)] {
+            if let Some((kind, id)) = self.store.lookup(&key)? {
+                return Err(DirectoryError::EmailTaken {
+                    email: address.to_string(),
+                    owner: format!("{}:{id}", kind.as_str()),
+                }
+                .into());
+            }
+        }
+        if let Some((kind, id)) = self.store.lookup(&UniqueKey::account_email(&address))? {
+            return Err(DirectoryError::EmailTaken {
+                email: address.to_string(),
+                owner: format!("{}:{id}", kind.as_str()),
+            }
+            .into());
+        }
+        let a = EmailAccount {
+            id: EmailAccountId(self.next_id(IdKind::EmailAccount)?),
+            address,
+            name,
+            department,
+        };
+        self.put(Record::EmailAccount(a.clone()))?;
+        Ok(a)
+    }
+
+    /// Replaces an email account's address, name or department.
+    pub fn update_email_account(&self, a: EmailAccount) -> Result<EmailAccount> {
+        self.email_account(a.id)?;
+        self.department(a.department)?;
+        let a = EmailAccount { name: people_name("email account", &a.name)?, ..a };
+        self.put(Record::EmailAccount(a.clone()))?;
+        Ok(a)
+    }
+
+    /// An email account.
+    pub fn email_account(&self, id: EmailAccountId) -> Result<EmailAccount> {
+        match self.get(RecordKind::EmailAccount, id.0)? {
+            Record::EmailAccount(a) => Ok(a),
+            _ => {
+                Err(StoreError::Corrupt { key: id.to_string(), reason: "not an email account".into() }.into())
+            }
+        }
+    }
+
+    /// The email account with this address.
+    pub fn email_account_by_address(&self, address: &str) -> Result<Option<EmailAccount>> {
+        let Ok(e) = Email::parse(address) else { return Ok(None) };
+        match self.store.lookup(&UniqueKey::account_email(&e))? {
+            Some((RecordKind::EmailAccount, id)) => Ok(Some(self.email_account(EmailAccountId(id))?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Every email account, by id.
+    pub fn email_accounts(&self) -> Result<Vec<EmailAccount>> {
+        self.all(RecordKind::EmailAccount, |r| match r {
+            Record::EmailAccount(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// The installation's mail settings; created on first use with a fresh
+    /// random reply-token secret.
+    pub fn mail_settings(&self) -> Result<MailSettings> {
+        if let Some(Record::MailSettings(s)) = self.store.record(RecordKind::MailSettings, 1)? {
+            return Ok(s);
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| StoreError::Backend(format!("no randomness for the reply-token secret: {e}")))?;
+        let s = MailSettings::with_secret(&secret);
+        self.put(Record::MailSettings(s.clone()))?;
+        Ok(s)
+    }
+
+    /// Replaces the mail settings (rate limit, secret, Message-ID domain).
+    pub fn set_mail_settings(&self, s: MailSettings) -> Result<MailSettings> {
+        if s.secret.len() < 32 {
+            return Err(
+                StoreError::Backend("the reply-token secret must be at least 32 characters".into()).into()
+            );
+        }
+        self.put(Record::MailSettings(s.clone()))?;
+        Ok(s)
+    }
+
+    /// Whether `user` may get one more auto-response now, under the
+    /// per-recipient rate limit of the mail settings; when so, it is counted.
+    /// The window is stored, so the limit holds across restarts.
+    pub fn admit_auto_response(&self, user: UserId) -> Result<bool> {
+        let limit = self.mail_settings()?.auto_responses;
+        let mut log = match self.store.record(RecordKind::AutoResponses, user.0)? {
+            Some(Record::AutoResponses(l)) => l,
+            _ => AutoResponseLog::new(user),
+        };
+        let admitted = log.admit(self.clock.now(), limit);
+        if admitted {
+            self.put(Record::AutoResponses(log))?;
+        }
+        Ok(admitted)
+    }
+
+    /// The ticket a mail with this Message-ID went to, if it was taken in already.
+    pub fn seen_mail(&self, message_id: &str) -> Result<Option<TicketId>> {
+        match self.store.record(RecordKind::SeenMail, SeenMail::key_of(message_id))? {
+            Some(Record::SeenMail(s)) if s.message_id == message_id.trim() => Ok(Some(s.ticket)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Remembers that the mail with this Message-ID went to `ticket`.
+    pub fn mark_mail_seen(&self, message_id: &str, ticket: TicketId) -> Result<()> {
+        let message_id = message_id.trim().to_string();
+        self.put(Record::SeenMail(SeenMail { key: SeenMail::key_of(&message_id), message_id, ticket }))?;
+        Ok(())
+    }
+
+    /// Keeps bytes (an attachment, an original mail) under their content
+    /// address, which is returned (`sha256-<hex>`).
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<String> {
+        let id = blob_id(bytes);
+        self.store.put_blob(&id, bytes)?;
+        Ok(id)
+    }
+
+    /// The bytes kept under a content address.
+    pub fn blob(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.blob(id)?)
     }
 
     /// A user (owner or CC) replies. With [`ReopenPolicy::NewLinkedTicket`], a
@@ -851,7 +1112,11 @@ fn people_name(what: &'static str, s: &str) -> Result<String> {
 }
 
 fn unique_error(key: &str, holder: String) -> DirectoryError {
-    if let Some(email) = key.strip_prefix("user-email:").or_else(|| key.strip_prefix("agent-email:")) {
+    if let Some(email) = key
+        .strip_prefix("user-email:")
+        .or_else(|| key.strip_prefix("agent-email:"))
+        .or_else(|| key.strip_prefix("account-email:"))
+    {
         DirectoryError::EmailTaken { email: email.to_string(), owner: holder }
     } else if let Some(domain) = key.strip_prefix("domain:") {
         DirectoryError::DomainTaken { domain: domain.to_string(), owner: holder }

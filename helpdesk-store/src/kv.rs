@@ -30,13 +30,13 @@ pub trait KvEngine: Send + Sync + 'static {
     /// Up to `limit` pairs whose key starts with `prefix`, in key order,
     /// strictly after `after` when given.
     fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError>;
-    /// Up to `limit` pairs whose key starts with `prefix`, in descending key
-    /// order, strictly before `before` when given.
-    fn scan_rev(&self, prefix: &[u8], before: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError>;
     /// The last pair whose key starts with `prefix`.
     fn last(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError>;
     /// Runs `f` atomically: all its writes or none. An `Err` from `f` aborts.
     fn transact(&self, f: &mut TxnFn<'_>) -> Result<(), StoreError>;
+    /// Writes and removes (`None`) keys atomically: all or none, also across
+    /// a crash. Blind writes: callers that read first serialise themselves.
+    fn write_batch(&self, ops: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError>;
     /// Returns once every write acknowledged so far is durable. Concurrent
     /// callers share flushes (group commit).
     fn sync(&self) -> Result<(), StoreError>;

@@ -15,10 +15,15 @@
 //! | `R` | record kind tag, id | directory record (JSON) |
 //! | `U` | unique key | holder: kind tag, id |
 //! | `O` | ticket id, version, position (u32 BE) | outbox item (JSON) |
+//! | `B` | blob id (`sha256-<hex>`) | the bytes (attachments, original mail) |
+//! | `K` | namespace, 0, name | configuration value: a rule definition (JSON) |
 
 use crate::kv::KvEngine;
+use helpdesk_core::index;
 use helpdesk_core::*;
 use serde::{de::DeserializeOwned, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 
 const TICKET: u8 = b'T';
 const SUMMARY: u8 = b'H';
@@ -30,6 +35,16 @@ const SEQUENCE: u8 = b'Q';
 const RECORD: u8 = b'R';
 const UNIQUE: u8 = b'U';
 const OUTBOX: u8 = b'O';
+const BLOB: u8 = b'B';
+const CONFIG: u8 = b'K';
+
+fn config_key(namespace: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+    let ok = |s: &str| !s.is_empty() && s.len() <= 200 && !s.contains('\0');
+    if !ok(namespace) || !ok(name) {
+        return Err(StoreError::Backend(format!("bad configuration name {namespace:?}/{name:?}")));
+    }
+    Ok(k(CONFIG, &[namespace.as_bytes(), &[0], name.as_bytes()]))
+}
 
 fn outbox_key(key: &OutboxKey) -> Vec<u8> {
     k(OUTBOX, &[&key.ticket.0.to_be_bytes(), &key.version.to_be_bytes(), &key.seq.to_be_bytes()])
@@ -67,15 +82,181 @@ fn u64_of(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
 }
 
 /// A [`Store`] over any [`KvEngine`].
+///
+/// Two read caches sit over the engine, both kept by [`Store::commit`]:
+/// - every counter, in memory (tens of thousands of small entries at most:
+///   one per filter stream), so counts and counter scans never touch the
+///   engine. Commits hold its lock while their transaction runs, so it always
+///   equals the stored counters;
+/// - up to [`SUMMARY_CACHE`] decoded ticket summaries (what lists show),
+///   replaced on every commit of their ticket;
+/// - up to [`RECORD_CACHE`] decoded directory records (every command and
+///   every list reads a few), replaced on every write of their record;
+/// - the first [`HEAD`] entries of up to [`HEAD_STREAMS`] filter streams
+///   (first pages of lists), updated entry by entry by every commit.
+///
+/// sled admits one process per database, so these caches are never stale.
 #[derive(Debug)]
 pub struct KvStore<E: KvEngine> {
     engine: E,
+    /// The counters (`C` keys without the tag); `None` until first needed.
+    counters: RwLock<Option<BTreeMap<Vec<u8>, i64>>>,
+    summaries: Mutex<SummaryCache>,
+    records: Mutex<RecordCache>,
+    heads: Mutex<HeadCache>,
+}
+
+/// How many directory records (agents, users, departments...) [`KvStore`]
+/// keeps decoded in memory. Past that the cache starts over.
+pub const RECORD_CACHE: usize = 50_000;
+
+#[derive(Debug, Default)]
+struct RecordCache {
+    map: HashMap<(u8, u64), Record>,
+    /// Bumped by every record write (see [`KvStore::record`]).
+    epoch: u64,
+}
+
+/// How many entries of a filter stream's head [`KvStore`] keeps in memory
+/// (the first pages of lists, read far more often than the rest).
+pub const HEAD: usize = 64;
+
+/// How many stream heads [`KvStore`] keeps. Past that the cache starts over.
+pub const HEAD_STREAMS: usize = 4096;
+
+/// The first entries of a filter stream, kept exact by every commit.
+#[derive(Debug)]
+struct Head {
+    /// The stream's first keys, in order (at most [`HEAD`]).
+    keys: Vec<IndexKey>,
+    /// `keys` is the whole stream.
+    complete: bool,
+}
+
+#[derive(Debug, Default)]
+struct HeadCache {
+    map: HashMap<Vec<u8>, Head>,
+    /// Bumped by every commit, so that a head read from the engine while a
+    /// commit changed it is not cached.
+    epoch: u64,
+}
+
+/// Whether an index prefix names one filter stream (see `helpdesk_core::index`).
+fn is_stream(prefix: &[u8]) -> bool {
+    prefix.len() == index::STREAM_PREFIX_LEN && prefix[0] == index::prefix::FILTER
+}
+
+impl HeadCache {
+    /// Applies a commit's index changes to the cached heads.
+    fn apply(&mut self, c: &Commit) {
+        self.epoch += 1;
+        if self.map.is_empty() {
+            return;
+        }
+        for key in &c.index_remove {
+            let Some(h) = key.0.get(..index::STREAM_PREFIX_LEN).and_then(|p| self.map.get_mut(p)) else {
+                continue;
+            };
+            if let Ok(i) = h.keys.binary_search(key) {
+                h.keys.remove(i);
+            }
+        }
+        for key in &c.index_add {
+            let Some(h) = key.0.get(..index::STREAM_PREFIX_LEN).and_then(|p| self.map.get_mut(p)) else {
+                continue;
+            };
+            if let Err(i) = h.keys.binary_search(key) {
+                // Past the cached part of an incomplete head: not cached.
+                if i < h.keys.len() || h.complete {
+                    h.keys.insert(i, key.clone());
+                    if h.keys.len() > HEAD {
+                        h.keys.pop();
+                        h.complete = false;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How many ticket summaries [`KvStore`] keeps decoded in memory (about
+/// 300 bytes each). Past that the cache starts over.
+pub const SUMMARY_CACHE: usize = 100_000;
+
+#[derive(Debug, Default)]
+struct SummaryCache {
+    /// `None`: the ticket was purged.
+    map: HashMap<TicketId, Option<Arc<TicketSummary>>>,
+    /// Bumped whenever entries are dropped, so that a summary read from the
+    /// engine before then is not cached after (it may be of a purged ticket).
+    epoch: u64,
+}
+
+impl SummaryCache {
+    /// Caches `s` unless a newer version (or the purge) is cached.
+    fn offer(&mut self, s: TicketSummary) {
+        if self.map.len() >= SUMMARY_CACHE {
+            self.map.clear();
+            self.epoch += 1;
+        }
+        match self.map.get(&s.id) {
+            Some(None) => {}
+            Some(Some(cur)) if cur.version >= s.version => {}
+            _ => {
+                self.map.insert(s.id, Some(Arc::new(s)));
+            }
+        }
+    }
 }
 
 impl<E: KvEngine> KvStore<E> {
     /// Wraps an engine.
     pub fn new(engine: E) -> Self {
-        KvStore { engine }
+        KvStore {
+            engine,
+            counters: RwLock::new(None),
+            summaries: Mutex::new(SummaryCache::default()),
+            records: Mutex::new(RecordCache::default()),
+            heads: Mutex::new(HeadCache::default()),
+        }
+    }
+
+    fn poisoned() -> StoreError {
+        StoreError::Backend("a store lock was poisoned by a panic".into())
+    }
+
+    /// Reads every counter from the engine (once).
+    fn load_counters(&self, slot: &mut Option<BTreeMap<Vec<u8>, i64>>) -> Result<(), StoreError> {
+        if slot.is_some() {
+            return Ok(());
+        }
+        let mut map = BTreeMap::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.engine.scan(&[COUNTER], after.as_deref(), 4096)?;
+            let full = page.len() == 4096;
+            for (key, v) in page {
+                map.insert(key[1..].to_vec(), u64_of(&key, &v)? as i64);
+                after = Some(key);
+            }
+            if !full {
+                break;
+            }
+        }
+        *slot = Some(map);
+        Ok(())
+    }
+
+    fn with_counters<T>(&self, f: impl FnOnce(&BTreeMap<Vec<u8>, i64>) -> T) -> Result<T, StoreError> {
+        {
+            let guard = self.counters.read().map_err(|_| Self::poisoned())?;
+            if let Some(m) = guard.as_ref() {
+                return Ok(f(m));
+            }
+        }
+        let mut guard = self.counters.write().map_err(|_| Self::poisoned())?;
+        self.load_counters(&mut guard)?;
+        Ok(f(guard.as_ref().expect("loaded")))
     }
 
     /// The engine.
@@ -126,6 +307,12 @@ impl<E: KvEngine> Store for KvStore<E> {
             Some(t) => t.version,
             None => c.expected_version,
         };
+        if c.state.is_none() && !c.events.is_empty() {
+            return Err(StoreError::Backend(format!(
+                "malformed commit for ticket {}: a purge cannot append events",
+                c.ticket
+            )));
+        }
         if let Some(t) = &c.state {
             let last = c.events.last().map(|e| e.version).unwrap_or(c.expected_version);
             if t.id != c.ticket || t.version != last || c.events.iter().any(|e| e.ticket != c.ticket) {
@@ -140,23 +327,6 @@ impl<E: KvEngine> Store for KvStore<E> {
             .iter()
             .map(|e| Ok((k(EVENT, &[&id, &e.version.to_be_bytes()]), encode(e)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        // A purge removes the whole log; find its keys before the transaction
-        // (sled transactions cannot scan) and let the version check catch any
-        // event appended in between.
-        let purge_keys = if c.state.is_none() {
-            let mut keys: Vec<Vec<u8>> = self
-                .engine
-                .scan(&k(EVENT, &[&id]), None, usize::MAX)?
-                .into_iter()
-                .map(|(key, _)| key)
-                .collect();
-            keys.extend(
-                self.engine.scan(&k(OUTBOX, &[&id]), None, usize::MAX)?.into_iter().map(|(key, _)| key),
-            );
-            keys
-        } else {
-            Vec::new()
-        };
         let outbox_add = c
             .outbox_add
             .iter()
@@ -170,62 +340,77 @@ impl<E: KvEngine> Store for KvStore<E> {
                 Ok((outbox_key(&item.key), encode(item)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let outbox_remove: Vec<Vec<u8>> = c.outbox_remove.iter().map(outbox_key).collect();
-        self.engine.transact(&mut |tx| {
-            let actual = match tx.get(&version_key)? {
-                Some(b) => u64_of(&version_key, &b)?,
-                None => 0,
-            };
-            if actual != c.expected_version {
-                return Err(StoreError::Conflict { ticket: c.ticket, expected: c.expected_version, actual });
+        // Commits are serialised by the counter lock: only commits write
+        // ticket keys (T, V, H, E, I, C, O; `reschedule` takes the lock too),
+        // so under it the version check and
+        // the counter values read are current, and one atomic batch (no
+        // engine transaction, which sled runs slowly and may retry) writes
+        // the commit.
+        let mut mirror = self.counters.write().map_err(|_| Self::poisoned())?;
+        self.load_counters(&mut mirror)?;
+        let counters = mirror.as_mut().expect("loaded");
+        let actual = match self.engine.get(&version_key)? {
+            Some(b) => u64_of(&version_key, &b)?,
+            None => 0,
+        };
+        if actual != c.expected_version {
+            return Err(StoreError::Conflict { ticket: c.ticket, expected: c.expected_version, actual });
+        }
+        let mut ops: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(
+            4 + events.len() + c.index_add.len() + c.index_remove.len() + c.counters.len(),
+        );
+        match (state, summary) {
+            (Some(s), Some(sm)) => {
+                ops.push((state_key, Some(s)));
+                ops.push((version_key, Some(new_version.to_be_bytes().to_vec())));
+                ops.push((summary_key, Some(sm)));
             }
-            match &state {
-                Some(s) => {
-                    tx.put(&state_key, s)?;
-                    tx.put(&version_key, &new_version.to_be_bytes())?;
+            _ => {
+                // A purge removes the whole log and the ticket's outbox.
+                for (key, _) in self.engine.scan(&k(EVENT, &[&id]), None, usize::MAX)? {
+                    ops.push((key, None));
                 }
+                for (key, _) in self.engine.scan(&k(OUTBOX, &[&id]), None, usize::MAX)? {
+                    ops.push((key, None));
+                }
+                ops.push((state_key, None));
+                ops.push((summary_key, None));
+                ops.push((version_key, None));
+            }
+        }
+        ops.extend(events.into_iter().map(|(key, value)| (key, Some(value))));
+        ops.extend(c.index_remove.iter().map(|ik| (k(INDEX, &[&ik.0]), None)));
+        ops.extend(c.index_add.iter().map(|ik| (k(INDEX, &[&ik.0]), Some(Vec::new()))));
+        ops.extend(outbox_add.into_iter().map(|(key, value)| (key, Some(value))));
+        ops.extend(c.outbox_remove.iter().map(|key| (outbox_key(key), None)));
+        let mut new_counters = Vec::with_capacity(c.counters.len());
+        for (ck, delta) in &c.counters {
+            let v = counters.get(&ck.0).copied().unwrap_or(0) + delta;
+            // A counter at zero is removed, so counter scans see only
+            // non-empty groups (`counter` reads a missing key as 0).
+            ops.push((k(COUNTER, &[&ck.0]), (v != 0).then(|| (v as u64).to_be_bytes().to_vec())));
+            new_counters.push((ck, v));
+        }
+        self.engine.write_batch(&ops)?;
+        self.heads.lock().map_err(|_| Self::poisoned())?.apply(c);
+        for (ck, v) in new_counters {
+            if v == 0 {
+                counters.remove(&ck.0);
+            } else {
+                counters.insert(ck.0.clone(), v);
+            }
+        }
+        drop(mirror);
+        {
+            let mut cache = self.summaries.lock().map_err(|_| Self::poisoned())?;
+            match &c.state {
+                Some(t) => cache.offer(TicketSummary::from(t)),
                 None => {
-                    tx.delete(&state_key)?;
-                    tx.delete(&summary_key)?;
-                    tx.delete(&version_key)?;
-                    for key in &purge_keys {
-                        tx.delete(key)?;
-                    }
+                    cache.map.insert(c.ticket, None);
+                    cache.epoch += 1;
                 }
             }
-            if let Some(sm) = &summary {
-                tx.put(&summary_key, sm)?;
-            }
-            for (key, value) in &events {
-                tx.put(key, value)?;
-            }
-            for ik in &c.index_remove {
-                tx.delete(&k(INDEX, &[&ik.0]))?;
-            }
-            for ik in &c.index_add {
-                tx.put(&k(INDEX, &[&ik.0]), &[])?;
-            }
-            for (key, value) in &outbox_add {
-                tx.put(key, value)?;
-            }
-            for key in &outbox_remove {
-                tx.delete(key)?;
-            }
-            for (ck, delta) in &c.counters {
-                let key = k(COUNTER, &[&ck.0]);
-                let cur = match tx.get(&key)? {
-                    Some(b) => u64_of(&key, &b)? as i64,
-                    None => 0,
-                };
-                // A counter at zero is removed, so counter scans see only
-                // non-empty groups (`counter` reads a missing key as 0).
-                match cur + delta {
-                    0 => tx.delete(&key)?,
-                    v => tx.put(&key, &(v as u64).to_be_bytes())?,
-                }
-            }
-            Ok(())
-        })?;
+        }
         if c.durability == Durability::Durable {
             self.engine.sync()?;
         }
@@ -238,22 +423,59 @@ impl<E: KvEngine> Store for KvStore<E> {
         after: Option<&IndexKey>,
         limit: usize,
     ) -> Result<Vec<IndexKey>, StoreError> {
-        let p = k(INDEX, &[prefix]);
-        let a = after.map(|a| k(INDEX, &[&a.0]));
-        Ok(self
-            .engine
-            .scan(&p, a.as_deref(), limit)?
-            .into_iter()
-            .map(|(key, _)| IndexKey(key[1..].to_vec()))
-            .collect())
+        let read = |after: Option<&IndexKey>, limit: usize| -> Result<Vec<IndexKey>, StoreError> {
+            let p = k(INDEX, &[prefix]);
+            let a = after.map(|a| k(INDEX, &[&a.0]));
+            Ok(self
+                .engine
+                .scan(&p, a.as_deref(), limit)?
+                .into_iter()
+                .map(|(mut key, _)| {
+                    key.remove(0);
+                    IndexKey(key)
+                })
+                .collect())
+        };
+        if !is_stream(prefix) {
+            return read(after, limit);
+        }
+        let serve = |h: &Head| {
+            let start = after.map_or(0, |a| h.keys.partition_point(|k| k <= a));
+            let avail = h.keys.len() - start;
+            (avail >= limit || h.complete).then(|| h.keys[start..start + avail.min(limit)].to_vec())
+        };
+        let epoch = {
+            let heads = self.heads.lock().map_err(|_| Self::poisoned())?;
+            match heads.map.get(prefix) {
+                Some(h) => match serve(h) {
+                    Some(keys) => return Ok(keys),
+                    // Past the cached head.
+                    None if h.keys.len() >= HEAD / 2 => return read(after, limit),
+                    None => heads.epoch,
+                },
+                None => heads.epoch,
+            }
+        };
+        // Not cached (or cut short by removals): read the stream's head.
+        let head = read(None, HEAD)?;
+        let h = Head { complete: head.len() < HEAD, keys: head };
+        let served = serve(&h);
+        let mut heads = self.heads.lock().map_err(|_| Self::poisoned())?;
+        if heads.epoch == epoch {
+            if heads.map.len() >= HEAD_STREAMS {
+                heads.map.clear();
+            }
+            heads.map.insert(prefix.to_vec(), h);
+        }
+        drop(heads);
+        match served {
+            Some(keys) => Ok(keys),
+            None => read(after, limit),
+        }
     }
 
     fn counter(&self, key: &CounterKey) -> Result<i64, StoreError> {
-        let key = k(COUNTER, &[&key.0]);
-        Ok(match self.engine.get(&key)? {
-            Some(b) => u64_of(&key, &b)? as i64,
-            None => 0,
-        })
+        self.with_counters(|m| m.get(&key.0).copied().unwrap_or(0))
     }
 
     fn last_ticket_id(&self) -> Result<Option<TicketId>, StoreError> {
@@ -290,12 +512,35 @@ impl<E: KvEngine> Store for KvStore<E> {
                 tx.delete(&k(UNIQUE, &[u.0.as_bytes()]))?;
             }
             tx.put(&key, &value)
-        })
+        })?;
+        let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
+        cache.epoch += 1;
+        cache.map.insert((kind.tag(), id), record.clone());
+        // Directory changes are rare and acknowledged as done: make them durable.
+        self.engine.sync()
     }
 
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError> {
+        let epoch = {
+            let cache = self.records.lock().map_err(|_| Self::poisoned())?;
+            if let Some(r) = cache.map.get(&(kind.tag(), id)) {
+                return Ok(Some(r.clone()));
+            }
+            cache.epoch
+        };
         let key = Self::record_key(kind, id);
-        self.engine.get(&key)?.map(|b| decode(&key, &b)).transpose()
+        let record: Option<Record> = self.engine.get(&key)?.map(|b| decode(&key, &b)).transpose()?;
+        if let Some(r) = &record {
+            let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
+            // Only if no write happened since the read began (it may be newer).
+            if cache.epoch == epoch {
+                if cache.map.len() >= RECORD_CACHE {
+                    cache.map.clear();
+                }
+                cache.map.insert((kind.tag(), id), r.clone());
+            }
+        }
+        Ok(record)
     }
 
     fn records(&self, kind: RecordKind, after: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
@@ -320,70 +565,102 @@ impl<E: KvEngine> Store for KvStore<E> {
     fn reschedule(&self, item: &OutboxItem) -> Result<bool, StoreError> {
         let key = outbox_key(&item.key);
         let value = encode(item)?;
-        let mut found = false;
+        // Outbox keys are written by commits; hold their lock so a delivery
+        // being completed (the item removed) cannot be raced back in.
+        let _commits = self.counters.write().map_err(|_| Self::poisoned())?;
+        if self.engine.get(&key)?.is_none() {
+            return Ok(false);
+        }
+        self.engine.write_batch(&[(key, Some(value))])?;
+        Ok(true)
+    }
+
+    fn put_blob(&self, id: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let key = k(BLOB, &[id.as_bytes()]);
         self.engine.transact(&mut |tx| {
-            found = tx.get(&key)?.is_some();
-            if found {
-                tx.put(&key, &value)?;
+            if tx.get(&key)?.is_none() {
+                tx.put(&key, bytes)?;
             }
             Ok(())
-        })?;
-        Ok(found)
+        })
+    }
+
+    fn blob(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.engine.get(&k(BLOB, &[id.as_bytes()]))
     }
 
     fn flush(&self) -> Result<(), StoreError> {
         self.engine.sync()
     }
 
-    fn scan_index_rev(
+    fn put_config(
         &self,
-        prefix: &[u8],
-        before: Option<&IndexKey>,
-        limit: usize,
-    ) -> Result<Vec<IndexKey>, StoreError> {
-        let p = k(INDEX, &[prefix]);
-        let b = before.map(|b| k(INDEX, &[&b.0]));
-        Ok(self
-            .engine
-            .scan_rev(&p, b.as_deref(), limit)?
-            .into_iter()
-            .map(|(key, _)| IndexKey(key[1..].to_vec()))
-            .collect())
+        namespace: &str,
+        name: &str,
+        value: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let key = config_key(namespace, name)?;
+        let value = value.map(encode).transpose()?;
+        self.engine.transact(&mut |tx| match &value {
+            Some(v) => tx.put(&key, v),
+            None => tx.delete(&key),
+        })?;
+        self.engine.sync()
+    }
+
+    fn configs(&self, namespace: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let prefix = k(CONFIG, &[namespace.as_bytes(), &[0]]);
+        self.engine
+            .scan(&prefix, None, usize::MAX)?
+            .iter()
+            .map(|(key, v)| {
+                let name = String::from_utf8(key[prefix.len()..].to_vec()).map_err(|_| {
+                    StoreError::Corrupt { key: show(key), reason: "name is not UTF-8".into() }
+                })?;
+                Ok((name, decode(key, v)?))
+            })
+            .collect()
     }
 
     fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError> {
-        let p = k(COUNTER, &[prefix]);
-        let mut out = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = self.engine.scan(&p, after.as_deref(), 1024)?;
-            let full = page.len() == 1024;
-            for (key, v) in page {
-                let n = u64_of(&key, &v)? as i64;
-                if n != 0 {
-                    out.push((CounterKey(key[1..].to_vec()), n));
-                }
-                after = Some(key);
-            }
-            if !full {
-                return Ok(out);
-            }
-        }
+        self.with_counters(|m| {
+            m.range(prefix.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .filter(|(_, n)| **n != 0)
+                .map(|(k, n)| (CounterKey(k.clone()), *n))
+                .collect()
+        })
     }
 
     fn summary(&self, id: TicketId) -> Result<Option<TicketSummary>, StoreError> {
+        let epoch = {
+            let cache = self.summaries.lock().map_err(|_| Self::poisoned())?;
+            match cache.map.get(&id) {
+                Some(Some(s)) => return Ok(Some(TicketSummary::clone(s))),
+                Some(None) => return Ok(None),
+                None => cache.epoch,
+            }
+        };
         let key = k(SUMMARY, &[&id.0.to_be_bytes()]);
-        match self.engine.get(&key)? {
-            Some(b) => TicketSummary::decode(&b)
-                .map(Some)
-                .map_err(|reason| StoreError::Corrupt { key: show(&key), reason }),
+        let s = match self.engine.get(&key)? {
+            Some(b) => {
+                TicketSummary::decode(&b).map_err(|reason| StoreError::Corrupt { key: show(&key), reason })?
+            }
             // Written before summaries existed: derive it from the state.
-            None => Ok(self.ticket(id)?.as_ref().map(TicketSummary::from)),
+            None => match self.ticket(id)? {
+                Some(t) => TicketSummary::from(&t),
+                None => return Ok(None),
+            },
+        };
+        let mut cache = self.summaries.lock().map_err(|_| Self::poisoned())?;
+        if cache.epoch == epoch {
+            cache.offer(s.clone());
         }
+        Ok(Some(s))
     }
 }
 
-const KINDS: [RecordKind; 7] = [
+const KINDS: [RecordKind; 12] = [
     RecordKind::User,
     RecordKind::Organisation,
     RecordKind::Usergroup,
@@ -391,6 +668,11 @@ const KINDS: [RecordKind; 7] = [
     RecordKind::Team,
     RecordKind::Department,
     RecordKind::Credential,
+    RecordKind::EmailAccount,
+    RecordKind::MailSettings,
+    RecordKind::Subscriptions,
+    RecordKind::AutoResponses,
+    RecordKind::SeenMail,
 ];
 
 fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {

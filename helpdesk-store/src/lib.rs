@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod automation;
 mod helpdesk;
 pub mod kv;
 mod kvstore;
@@ -29,6 +30,7 @@ mod query;
 mod sled_engine;
 
 pub use auth::AuthError;
+pub use automation::DueReport;
 pub use helpdesk::{Error, Helpdesk, HelpdeskBuilder, NewAgent, Result};
 pub use helpdesk_core as core;
 pub use kv::{KvEngine, Txn};

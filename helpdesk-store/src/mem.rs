@@ -53,6 +53,13 @@ fn range<'a>(
         Some(e) => Bound::Excluded(e),
         None => Bound::Unbounded,
     };
+    // A cursor at or past the end of the prefix: nothing is left (and
+    // `BTreeMap::range` panics on a start at or after its end).
+    if let (Bound::Excluded(a), Bound::Excluded(e)) = (&start, &end) {
+        if a >= e {
+            return map.range((Bound::Included(e.clone()), Bound::Excluded(e.clone())));
+        }
+    }
     map.range((start, end))
 }
 
@@ -64,21 +71,6 @@ impl KvEngine for MemEngine {
     fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError> {
         let map = self.map.read().map_err(|_| poisoned())?;
         Ok(range(&map, prefix, after).take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())
-    }
-
-    fn scan_rev(&self, prefix: &[u8], before: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError> {
-        if before.is_some_and(|b| b <= prefix) {
-            return Ok(Vec::new());
-        }
-        let map = self.map.read().map_err(|_| poisoned())?;
-        let start = Bound::Included(prefix.to_vec());
-        let end = match (before, prefix_end(prefix)) {
-            (Some(b), Some(e)) if b < e.as_slice() => Bound::Excluded(b.to_vec()),
-            (Some(b), None) => Bound::Excluded(b.to_vec()),
-            (_, Some(e)) => Bound::Excluded(e),
-            (_, None) => Bound::Unbounded,
-        };
-        Ok(map.range((start, end)).rev().take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 
     fn last(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
@@ -95,6 +87,17 @@ impl KvEngine for MemEngine {
             match v {
                 Some(v) => map.insert(k, v),
                 None => map.remove(&k),
+            };
+        }
+        Ok(())
+    }
+
+    fn write_batch(&self, ops: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let mut map = self.map.write().map_err(|_| poisoned())?;
+        for (k, v) in ops {
+            match v {
+                Some(v) => map.insert(k.clone(), v.clone()),
+                None => map.remove(k),
             };
         }
         Ok(())

@@ -14,7 +14,7 @@
 //! [`EXAMINE_BUDGET`] per page.
 
 use helpdesk_core::filter::*;
-use helpdesk_core::index::{counter_owner_prefix, Family, Stream};
+use helpdesk_core::index::{counter_group_prefix, Family, Stream, ANY_DEPARTMENT};
 use helpdesk_core::*;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -58,18 +58,18 @@ impl FilterContext for StoreContext<'_> {
     }
 }
 
-/// Stream sizes by (family, owner), read once per request.
+/// Stream sizes by (family, owner, status), read once per request.
 #[derive(Default)]
-struct Sizes(HashMap<(Family, u64), Vec<(Stream, u64)>>);
+struct Sizes(HashMap<(Family, u64, Status), Vec<(Stream, u64)>>);
 
 impl Sizes {
-    fn of(&mut self, store: &dyn Store, family: Family, owner: u64) -> Result<&[(Stream, u64)], StoreError> {
+    fn of(&mut self, store: &dyn Store, src: &Source) -> Result<&[(Stream, u64)], StoreError> {
         use std::collections::hash_map::Entry;
-        Ok(match self.0.entry((family, owner)) {
+        Ok(match self.0.entry((src.family, src.owner, src.status)) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(
                 store
-                    .scan_counters(&counter_owner_prefix(family, owner))?
+                    .scan_counters(&counter_group_prefix(src.family, src.owner, src.status))?
                     .into_iter()
                     .filter_map(|(k, n)| Some((Stream::of_counter(&k)?, n.max(0) as u64)))
                     .collect(),
@@ -95,29 +95,43 @@ fn all_departments(store: &dyn Store) -> Result<Vec<DepartmentId>, StoreError> {
 type Streams = Vec<(Stream, Option<u64>)>;
 
 /// The streams a plan reads for `viewer`, with their sizes (`None`: unknown).
+/// A viewer who may see every department, on a plan that does not restrict
+/// departments, reads one stream per source across all departments
+/// ([`ANY_DEPARTMENT`]); others read one stream per visible department.
 fn expand(store: &dyn Store, viewer: &Viewer, plan: &Plan, sizes: &mut Sizes) -> Result<Streams, StoreError> {
     let mut out = Vec::new();
     let mut departments: Option<Vec<DepartmentId>> = None;
     let mut seen = BTreeSet::new();
+    let everywhere = viewer.departments.is_none() && plan.departments.is_none();
     for src in &plan.sources {
         if !seen.insert(*src) {
             continue;
         }
+        let any =
+            Stream { family: src.family, owner: src.owner, status: src.status, department: ANY_DEPARTMENT };
         if src.family.counted() {
-            for (s, n) in sizes.of(store, src.family, src.owner)? {
-                if s.status == src.status && plan.reads_department(viewer, s.department) {
-                    out.push((*s, Some(*n)));
+            let per_department = sizes.of(store, src)?.iter();
+            if everywhere {
+                let total: u64 = per_department.map(|(_, n)| n).sum();
+                if total > 0 {
+                    out.push((any, Some(total)));
+                }
+            } else {
+                for (s, n) in per_department {
+                    if plan.reads_department(viewer, s.department) {
+                        out.push((*s, Some(*n)));
+                    }
                 }
             }
+        } else if everywhere {
+            out.push((any, None));
         } else {
             if departments.is_none() {
                 departments = Some(all_departments(store)?);
             }
             for d in departments.iter().flatten() {
                 if plan.reads_department(viewer, *d) {
-                    let s =
-                        Stream { family: src.family, owner: src.owner, status: src.status, department: *d };
-                    out.push((s, None));
+                    out.push((Stream { department: *d, ..any }, None));
                 }
             }
         }
@@ -164,7 +178,8 @@ fn choose(
 /// One stream being read: buffered key suffixes (sort bytes + id).
 struct Reader {
     prefix: Vec<u8>,
-    buf: VecDeque<Vec<u8>>,
+    /// Whole keys; the suffix starts at `prefix.len()` (the same for every stream).
+    buf: VecDeque<IndexKey>,
     /// Full key to continue from (exclusive), in the read direction.
     pos: Option<IndexKey>,
     done: bool,
@@ -182,16 +197,9 @@ impl Reader {
     fn new(s: &Stream, plan: &Plan, cursor: Option<&[u8]>, batch: usize) -> Reader {
         let prefix = s.prefix(plan.order.key());
         // Start at the cursor or the bound, whichever is further along.
-        let start: Option<&[u8]> = if plan.order.reverse() {
-            match (cursor, plan.hi.as_deref()) {
-                (Some(c), Some(h)) => Some(c.min(h)),
-                (c, h) => c.or(h),
-            }
-        } else {
-            match (cursor, plan.lo.as_deref()) {
-                (Some(c), Some(l)) => Some(c.max(l)),
-                (c, l) => c.or(l),
-            }
+        let start: Option<&[u8]> = match (cursor, plan.lo.as_deref()) {
+            (Some(c), Some(l)) => Some(c.max(l)),
+            (c, l) => c.or(l),
         };
         let pos = start.map(|s| with_prefix(&prefix, s));
         Reader { prefix, buf: VecDeque::new(), pos, done: false, batch }
@@ -201,31 +209,26 @@ impl Reader {
         if self.done || !self.buf.is_empty() {
             return Ok(());
         }
-        let reverse = plan.order.reverse();
-        let keys = if reverse {
-            store.scan_index_rev(&self.prefix, self.pos.as_ref(), self.batch)?
-        } else {
-            store.scan_index(&self.prefix, self.pos.as_ref(), self.batch)?
-        };
+        let keys = store.scan_index(&self.prefix, self.pos.as_ref(), self.batch)?;
         if keys.len() < self.batch {
             self.done = true;
         }
         self.batch = (self.batch * 2).min(1024);
         self.pos = keys.last().cloned();
+        let plen = self.prefix.len();
         for k in keys {
-            let suffix = &k.0[self.prefix.len()..];
-            let out_of_range = if reverse {
-                plan.lo.as_deref().is_some_and(|lo| suffix < lo)
-            } else {
-                plan.hi.as_deref().is_some_and(|hi| suffix >= hi)
-            };
-            if out_of_range {
+            let suffix = &k.0[plen..];
+            if plan.hi.as_deref().is_some_and(|hi| suffix >= hi) {
                 self.done = true;
                 break;
             }
-            self.buf.push_back(suffix.to_vec());
+            self.buf.push_back(k);
         }
         Ok(())
+    }
+
+    fn head(&self) -> Option<&[u8]> {
+        self.buf.front().map(|k| &k.0[self.prefix.len()..])
     }
 }
 
@@ -273,7 +276,6 @@ pub(crate) fn page(
     let mut sizes = Sizes::default();
     let (plan, streams) = choose(store, viewer, filter, &mut sizes)?;
     let ctx = StoreContext::new(store);
-    let reverse = order.reverse();
     let first_batch = (limit + 1).div_ceil(streams.len().max(1)).max(2) + 1;
     let mut readers: Vec<Reader> = streams
         .iter()
@@ -286,7 +288,7 @@ pub(crate) fn page(
     let mut out = Vec::with_capacity(limit);
     let mut candidates = Vec::with_capacity(limit);
     let mut examined = 0;
-    let mut last: Option<Vec<u8>> = None;
+    let mut last: Option<(IndexKey, usize)> = None;
     let more = loop {
         if out.len() + candidates.len() == limit {
             admit(store, viewer, filter, &ctx, &mut candidates, &mut out)?;
@@ -294,34 +296,37 @@ pub(crate) fn page(
         for r in readers.iter_mut() {
             r.fill(store, &plan)?;
         }
-        let head =
-            readers.iter().filter_map(|r| r.buf.front()).reduce(
-                |a, b| {
-                    if (b < a) != reverse {
-                        b
-                    } else {
-                        a
-                    }
-                },
-            );
-        let Some(head) = head.cloned() else { break false };
+        let mut best: Option<usize> = None;
+        for (i, r) in readers.iter().enumerate() {
+            if let Some(h) = r.head() {
+                if best.is_none_or(|b| h < readers[b].head().unwrap_or_default()) {
+                    best = Some(i);
+                }
+            }
+        }
+        let Some(best) = best else { break false };
         if out.len() == limit || examined >= EXAMINE_BUDGET {
             break true;
         }
-        for r in readers.iter_mut() {
-            if r.buf.front() == Some(&head) {
+        let head = readers[best].buf.pop_front().expect("has a head");
+        let plen = readers[best].prefix.len();
+        // The same ticket at the same position in another stream (a ticket
+        // two listed followers follow, or with two listed labels).
+        for (i, r) in readers.iter_mut().enumerate() {
+            if i != best && r.head() == Some(&head.0[plen..]) {
                 r.buf.pop_front();
             }
         }
         examined += 1;
-        if plan.admits_key(&head) {
-            candidates.extend(ticket_of(&head));
+        let suffix = &head.0[plen..];
+        if plan.admits_key(suffix) {
+            candidates.extend(ticket_of(suffix));
         }
-        last = Some(head);
+        last = Some((head, plen));
     };
     admit(store, viewer, filter, &ctx, &mut candidates, &mut out)?;
     let next = match (more, last) {
-        (true, Some(l)) => Some(Cursor::new(order, l)),
+        (true, Some((k, plen))) => Some(Cursor::new(order, k.0[plen..].to_vec())),
         (true, None) => cursor.cloned(),
         (false, _) => None,
     };
@@ -352,14 +357,15 @@ pub(crate) fn count(
         let mut reader = Reader::new(s, &plan, None, 256);
         loop {
             reader.fill(store, &plan)?;
-            let Some(suffix) = reader.buf.pop_front() else { break };
+            let Some(key) = reader.buf.pop_front() else { break };
+            let suffix = &key.0[reader.prefix.len()..];
             examined += 1;
             if examined > COUNT_BUDGET {
                 admit(store, viewer, filter, &ctx, &mut ids, &mut admitted)?;
                 return Ok(FilterCount { count: total + admitted.len() as u64, exact: false });
             }
-            if plan.admits_key(&suffix) {
-                if let Some(id) = ticket_of(&suffix).filter(|id| seen.insert(*id)) {
+            if plan.admits_key(suffix) {
+                if let Some(id) = ticket_of(suffix).filter(|id| seen.insert(*id)) {
                     ids.push(id);
                 }
             }
@@ -381,8 +387,8 @@ pub(crate) fn builtin_counts(store: &dyn Store, viewer: &Viewer) -> Result<Vec<(
     for b in BuiltIn::ALL {
         let mut n = 0;
         for src in b.sources(viewer) {
-            for (s, c) in sizes.of(store, src.family, src.owner)? {
-                if s.status == src.status && viewer.can_see(s.department) {
+            for (s, c) in sizes.of(store, &src)? {
+                if viewer.can_see(s.department) {
                     n += c;
                 }
             }

@@ -22,11 +22,22 @@ pub struct SledOptions {
     /// How often sled flushes in the background, in ms (`None`: never; durable
     /// commits flush themselves either way). Default 500.
     pub flush_every_ms: Option<u64>,
+    /// How long to keep trying when the database is locked. sled releases its
+    /// file lock only when its background threads have let go of the
+    /// database, a moment after the last handle is dropped, so a close and
+    /// reopen in one process can briefly find it locked. Another process
+    /// holding it is reported as [`StoreError::Locked`] after this wait.
+    /// Default 2 s.
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for SledOptions {
     fn default() -> Self {
-        SledOptions { cache_capacity: 256 * 1024 * 1024, flush_every_ms: Some(500) }
+        SledOptions {
+            cache_capacity: 256 * 1024 * 1024,
+            flush_every_ms: Some(500),
+            lock_wait: std::time::Duration::from_secs(2),
+        }
     }
 }
 
@@ -62,19 +73,28 @@ impl SledEngine {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: impl AsRef<Path>, opts: &SledOptions) -> Result<SledEngine, StoreError> {
         let path = path.as_ref();
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(opts.cache_capacity)
-            .flush_every_ms(opts.flush_every_ms)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io)
+        let give_up = std::time::Instant::now() + opts.lock_wait;
+        let mut pause = std::time::Duration::from_millis(5);
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(path)
+                .cache_capacity(opts.cache_capacity)
+                .flush_every_ms(opts.flush_every_ms)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                Err(sled::Error::Io(ref io))
                     if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
                 {
-                    StoreError::Locked { path: path.display().to_string() }
+                    if std::time::Instant::now() >= give_up {
+                        return Err(StoreError::Locked { path: path.display().to_string() });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
                 }
-                e => backend(e),
-            })?;
+                Err(e) => return Err(backend(e)),
+            }
+        };
         let tree = db.open_tree("helpdesk").map_err(backend)?;
         Ok(SledEngine { db, tree, flush: Mutex::new(FlushState::default()), flushed: Condvar::new() })
     }
@@ -142,26 +162,6 @@ impl KvEngine for SledEngine {
         Ok(out)
     }
 
-    fn scan_rev(&self, prefix: &[u8], before: Option<&[u8]>, limit: usize) -> Result<Vec<Pair>, StoreError> {
-        use std::ops::Bound;
-        if before.is_some_and(|b| b <= prefix) {
-            return Ok(Vec::new());
-        }
-        let start = Bound::Included(prefix.to_vec());
-        let end = match (before, crate::kv::prefix_end(prefix)) {
-            (Some(b), Some(e)) if b < e.as_slice() => Bound::Excluded(b.to_vec()),
-            (Some(b), None) => Bound::Excluded(b.to_vec()),
-            (_, Some(e)) => Bound::Excluded(e),
-            (_, None) => Bound::Unbounded,
-        };
-        let mut out = Vec::with_capacity(limit.min(1024));
-        for item in self.tree.range::<Vec<u8>, _>((start, end)).rev().take(limit) {
-            let (k, v) = item.map_err(backend)?;
-            out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
     fn last(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
         match self.tree.scan_prefix(prefix).next_back() {
             Some(r) => {
@@ -187,6 +187,17 @@ impl KvEngine for SledEngine {
             sled::transaction::TransactionError::Abort(e) => e,
             sled::transaction::TransactionError::Storage(e) => backend(e),
         })
+    }
+
+    fn write_batch(&self, ops: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in ops {
+            match v {
+                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                None => batch.remove(k.as_slice()),
+            }
+        }
+        self.tree.apply_batch(batch).map_err(backend)
     }
 
     fn sync(&self) -> Result<(), StoreError> {

@@ -13,7 +13,7 @@ fn customs() -> Vec<CustomFilter> {
         r#"{"name": "vip awaiting agent", "criteria": {"status": ["awaiting_agent"], "labels": {"any": ["VIP"]}}}"#,
         r#"{"name": "my open tickets, oldest first", "criteria": {"agent": ["me"], "status": ["awaiting_agent", "awaiting_user", "pending"]}, "sort": "oldest"}"#,
         r#"{"name": "urgent, newest first", "criteria": {"urgency": {"min": 7}}, "sort": "newest"}"#,
-        r#"{"name": "low urgency first", "criteria": {"urgency": {"max": 5}, "status": ["awaiting_agent", "resolved"]}, "sort": "urgency_low_first"}"#,
+        r#"{"name": "low urgency, newest first", "criteria": {"urgency": {"max": 5}, "status": ["awaiting_agent", "resolved"]}, "sort": "newest"}"#,
         r#"{"name": "billing pro plan", "criteria": {"department": [2], "fields": {"plan": {"one_of": ["pro"]}}}}"#,
         r#"{"name": "acme", "criteria": {"organisation": [1]}}"#,
         r#"{"name": "team 2 or none, no vip", "criteria": {"team": [2, "none"], "labels": {"none": ["vip"]}}}"#,
@@ -143,15 +143,17 @@ fn a_page_that_post_filters_stops_at_the_budget_with_a_cursor() {
     let a = hd.create_agent(helpdesk_store::NewAgent::new("A", "a@x.test").admin()).unwrap();
     let u = hd.create_user(NewUser::new("U", "u@x.test")).unwrap();
     let n = EXAMINE_BUDGET + 10;
+    let mut last = None;
     for i in 0..n {
-        let mut t = NewTicket::new(format!("t{i}"), "b", d.id, u.id, Channel::Api);
-        if i == n - 1 {
-            t.labels.insert("needle".into());
-        }
-        hd.create_ticket(&Actor::Agent(a.id), t).unwrap();
+        let t = NewTicket::new(format!("t{i}"), "b", d.id, u.id, Channel::Api);
+        last = Some(hd.create_ticket(&Actor::User(u.id), t).unwrap().id);
     }
+    // The only ticket an agent replied to is the newest one, last in the list (and
+    // no index covers "replied to by an agent").
+    hd.agent_reply(last.unwrap(), a.id, "hi", Some(Status::AwaitingAgent)).unwrap();
     let f: CustomFilter =
-        serde_json::from_str(r#"{"name": "needle", "criteria": {"labels": {"all": ["needle"]}}}"#).unwrap();
+        serde_json::from_str(r#"{"name": "needle", "criteria": {"last_agent_reply": {}}, "sort": "oldest"}"#)
+            .unwrap();
     let p1 = hd.filter_page(a.id, &f, None, 25).unwrap();
     assert!(p1.partial && p1.tickets.is_empty() && p1.examined == EXAMINE_BUDGET);
     let p2 = hd.filter_page(a.id, &f, p1.next.as_ref(), 25).unwrap();
@@ -159,4 +161,50 @@ fn a_page_that_post_filters_stops_at_the_budget_with_a_cursor() {
     assert!(p2.next.is_none() && !p2.partial);
     // Counting is bounded too, and says when it is exact.
     assert_eq!(hd.filter_count(a.id, &f).unwrap(), FilterCount { count: 1, exact: true });
+}
+
+#[test]
+fn list_heads_stay_exact_while_tickets_change() {
+    use helpdesk_store::KvStore;
+    for (_, hd, clock, _dir) in backends() {
+        let fx = directory(&hd);
+        let alice = fx.agents[0];
+        let admin = Actor::Agent(alice);
+        let mut ids = Vec::new();
+        for i in 0..150i64 {
+            clock.advance(chrono::Duration::seconds(1));
+            let mut t = NewTicket::new(format!("t{i}"), "b", fx.departments[0], fx.users[0], Channel::Agent);
+            t.urgency = Some(Urgency::new(i % 10 + 1).unwrap());
+            t.status = Some(Status::AwaitingAgent);
+            ids.push(hd.create_ticket(&admin, t).unwrap().id);
+        }
+        let check = |hd: &helpdesk_store::Helpdesk| {
+            let all = all_summaries(hd);
+            let v = hd.viewer(alice).unwrap();
+            let expected = brute_force(&BuiltIn::All, &v, &NoContext, &all);
+            let first = hd.filter_page(alice, &BuiltIn::All, None, 25).unwrap();
+            assert_eq!(first.tickets, expected[..25.min(expected.len())].to_vec());
+            assert_eq!(page_through(hd, alice, &BuiltIn::All, 7), expected);
+        };
+        check(&hd); // fills the head of the stream (more than it holds)
+        for (n, id) in ids.iter().enumerate().step_by(3) {
+            match n % 4 {
+                0 => hd.agent_reply(*id, alice, "done", Some(Status::Resolved)).map(|_| ()).unwrap(),
+                1 => hd
+                    .execute(*id, &admin, Command::SetUrgency { urgency: Urgency::MAX })
+                    .map(|_| ())
+                    .unwrap(),
+                2 => hd
+                    .execute(*id, &admin, Command::SetUrgency { urgency: Urgency::MIN })
+                    .map(|_| ())
+                    .unwrap(),
+                _ => hd.execute(*id, &admin, Command::Delete).map(|_| ()).unwrap_or(()),
+            }
+            if n % 10 == 0 {
+                check(&hd);
+            }
+        }
+        check(&hd);
+        let _ = std::marker::PhantomData::<KvStore<helpdesk_store::MemEngine>>;
+    }
 }

@@ -157,6 +157,8 @@ impl From<Error> for ApiError {
             Error::Directory(e) => e.into(),
             Error::Store(e) => e.into(),
             Error::Filter(e) => ApiError::bad_request(e.to_string()),
+            Error::Rule(e) => ApiError::invalid(e.to_string()),
+            Error::Rules(_) => ApiError::invalid(e.to_string()),
         }
     }
 }

@@ -1,0 +1,329 @@
+//! Delivery channels: the [`Notifier`] trait and the three built in —
+//! [`EmailNotifier`] (SMTP with lettre), [`InAppHub`] (a broadcast stream the
+//! agent server's notifications bay subscribes to) and [`WebhookNotifier`]
+//! (an HTTP POST of the ticket as JSON, with ureq).
+
+use crate::outbound::{compose, ticket_at};
+use chrono::{DateTime, Utc};
+use helpdesk_core::*;
+use helpdesk_store::Helpdesk;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{SmtpTransport, Transport};
+use serde::Serialize;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Why a delivery attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying later (connection refused, 4xx from SMTP, HTTP 5xx).
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Will never work (no such recipient, 5xx from SMTP, HTTP 4xx).
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+impl DeliveryError {
+    /// A storage failure: transient (the store may come back).
+    pub fn from_store(e: helpdesk_store::Error) -> Self {
+        DeliveryError::Transient(e.to_string())
+    }
+}
+
+/// A delivery channel. The worker hands each due outbox item to the first
+/// notifier that [`accepts`](Notifier::accepts) it.
+///
+/// Implement it to plug in a channel of your own (chat, SMS); it must be
+/// idempotent enough to be retried after a transient failure.
+pub trait Notifier: Send + Sync {
+    /// A short name for messages (`email`, `in_app`, `webhook`).
+    fn name(&self) -> &'static str;
+    /// Whether this notifier delivers `effect`.
+    fn accepts(&self, effect: &Effect) -> bool;
+    /// Delivers one item: `Sent` or `Skipped(why)`, or an error.
+    fn deliver(&self, item: &OutboxItem) -> Result<DeliveryOutcome, DeliveryError>;
+}
+
+// ----- email ------------------------------------------------------------------------
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain text (a relay on loopback, tests).
+    None,
+    /// STARTTLS, required.
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// Where outgoing mail is handed over.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// Relay host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Security.
+    pub security: SmtpSecurity,
+    /// Login, if the relay wants one.
+    pub credentials: Option<(String, String)>,
+    /// Per-command timeout.
+    pub timeout: Duration,
+}
+
+impl SmtpConfig {
+    /// A plain relay on `host:port` (e.g. the local MTA on 127.0.0.1:25).
+    pub fn plain(host: impl Into<String>, port: u16) -> Self {
+        SmtpConfig {
+            host: host.into(),
+            port,
+            security: SmtpSecurity::None,
+            credentials: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn transport(&self) -> Result<SmtpTransport, DeliveryError> {
+        let tls = |host: &str| {
+            TlsParameters::new(host.to_string())
+                .map_err(|e| DeliveryError::Permanent(format!("TLS setup: {e}")))
+        };
+        let security = match self.security {
+            SmtpSecurity::None => Tls::None,
+            SmtpSecurity::StartTls => Tls::Required(tls(&self.host)?),
+            SmtpSecurity::Tls => Tls::Wrapper(tls(&self.host)?),
+        };
+        let mut b = SmtpTransport::builder_dangerous(self.host.clone())
+            .port(self.port)
+            .tls(security)
+            .timeout(Some(self.timeout));
+        if let Some((user, pass)) = &self.credentials {
+            b = b.credentials(Credentials::new(user.clone(), pass.clone()));
+        }
+        Ok(b.build())
+    }
+}
+
+/// Sends email notifications over SMTP (lettre). Auto-responses are subject
+/// to the per-recipient rate limit of the mail settings (kept in the store,
+/// so it holds across restarts): over it, the item is `Skipped`.
+pub struct EmailNotifier {
+    hd: Helpdesk,
+    transport: SmtpTransport,
+}
+
+impl std::fmt::Debug for EmailNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailNotifier").finish_non_exhaustive()
+    }
+}
+
+impl EmailNotifier {
+    /// A notifier sending through the relay `config` describes.
+    pub fn new(hd: Helpdesk, config: &SmtpConfig) -> Result<Self, DeliveryError> {
+        Ok(EmailNotifier { hd, transport: config.transport()? })
+    }
+}
+
+fn smtp_error(e: lettre::transport::smtp::Error) -> DeliveryError {
+    if e.is_permanent() {
+        DeliveryError::Permanent(e.to_string())
+    } else {
+        DeliveryError::Transient(e.to_string())
+    }
+}
+
+impl Notifier for EmailNotifier {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn accepts(&self, effect: &Effect) -> bool {
+        matches!(effect, Effect::Notify(n) if n.channel == DeliveryChannel::Email)
+    }
+
+    fn deliver(&self, item: &OutboxItem) -> Result<DeliveryOutcome, DeliveryError> {
+        let mails = compose(&self.hd, item)?;
+        if mails.is_empty() {
+            return Ok(DeliveryOutcome::Skipped("no recipient may see this ticket".into()));
+        }
+        for m in &mails {
+            if let Some(u) = m.auto_response_to {
+                // Counted only on the first attempt: a retry was admitted already.
+                if item.attempts == 0 && !self.hd.admit_auto_response(u).map_err(DeliveryError::from_store)? {
+                    let limit = self.hd.mail_settings().map_err(DeliveryError::from_store)?.auto_responses;
+                    return Ok(DeliveryOutcome::Skipped(format!(
+                        "auto-response rate limit: {} already got {} in {} s",
+                        m.to, limit.max, limit.per_seconds
+                    )));
+                }
+            }
+        }
+        for m in &mails {
+            self.transport.send(&m.message).map_err(smtp_error)?;
+        }
+        Ok(DeliveryOutcome::Sent)
+    }
+}
+
+// ----- in-app ------------------------------------------------------------------------
+
+/// One entry of an agent's notifications bay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InAppNotification {
+    /// The outbox item it came from (unique).
+    pub key: OutboxKey,
+    /// The agent it is for.
+    pub agent: AgentId,
+    /// The ticket.
+    pub ticket: TicketId,
+    /// The ticket's subject.
+    pub subject: String,
+    /// Why (`new_ticket`, `user_reply`, ... or a trigger's name).
+    pub reason: String,
+    /// When the change was made.
+    pub at: DateTime<Utc>,
+}
+
+/// Delivers in-app notifications to whoever subscribes (the agent server's
+/// notifications bay, one receiver per connected agent, filtering on
+/// [`InAppNotification::agent`]). Cheap to clone; all clones share the stream.
+///
+/// Delivery never waits for a reader: with nobody connected the item still
+/// counts as sent (the bay can show missed ones from the ticket logs).
+#[derive(Debug, Clone)]
+pub struct InAppHub {
+    hd: Helpdesk,
+    tx: broadcast::Sender<InAppNotification>,
+}
+
+impl InAppHub {
+    /// A hub keeping up to `capacity` notifications for slow readers.
+    pub fn new(hd: Helpdesk, capacity: usize) -> Self {
+        InAppHub { hd, tx: broadcast::channel(capacity.max(1)).0 }
+    }
+
+    /// A new receiver of every notification from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<InAppNotification> {
+        self.tx.subscribe()
+    }
+}
+
+impl Notifier for InAppHub {
+    fn name(&self) -> &'static str {
+        "in_app"
+    }
+
+    fn accepts(&self, effect: &Effect) -> bool {
+        matches!(effect, Effect::Notify(n) if n.channel == DeliveryChannel::InApp)
+    }
+
+    fn deliver(&self, item: &OutboxItem) -> Result<DeliveryOutcome, DeliveryError> {
+        let Effect::Notify(n) = &item.effect else {
+            return Err(DeliveryError::Permanent("not a notification".into()));
+        };
+        let ticket = ticket_at(&self.hd, item.key.ticket, item.key.version)?;
+        let agents: Vec<AgentId> = match &n.recipient {
+            Recipient::Agent(a) => vec![*a],
+            Recipient::Team(t) => self
+                .hd
+                .agents()
+                .map_err(DeliveryError::from_store)?
+                .into_iter()
+                .filter(|a| a.teams.contains(t) && !a.disabled && a.permissions.can_see(ticket.department))
+                .map(|a| a.id)
+                .collect(),
+            Recipient::User(_) | Recipient::Address(_) => {
+                return Ok(DeliveryOutcome::Skipped("in-app notifications are for agents".into()))
+            }
+        };
+        for agent in agents {
+            // An error only means nobody is subscribed right now.
+            let _ = self.tx.send(InAppNotification {
+                key: item.key,
+                agent,
+                ticket: ticket.id,
+                subject: ticket.subject.clone(),
+                reason: n.reason.clone(),
+                at: ticket.updated_at,
+            });
+        }
+        Ok(DeliveryOutcome::Sent)
+    }
+}
+
+// ----- webhooks ------------------------------------------------------------------------
+
+/// The JSON body of a webhook call.
+#[derive(Debug, Serialize)]
+pub struct WebhookPayload<'a> {
+    /// Who asked for it (a trigger's name).
+    pub origin: &'a str,
+    /// The outbox item (unique: receivers can drop repeats).
+    pub key: OutboxKey,
+    /// The ticket as it was after the change.
+    pub ticket: &'a Ticket,
+}
+
+/// Calls webhooks: an HTTP POST of [`WebhookPayload`] as JSON. 2xx is sent;
+/// 408, 429 and 5xx are retried; other statuses fail for good.
+pub struct WebhookNotifier {
+    hd: Helpdesk,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for WebhookNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookNotifier").finish_non_exhaustive()
+    }
+}
+
+impl WebhookNotifier {
+    /// A notifier whose calls time out after `timeout`.
+    pub fn new(hd: Helpdesk, timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build();
+        WebhookNotifier { hd, agent: ureq::Agent::new_with_config(config) }
+    }
+}
+
+impl Notifier for WebhookNotifier {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn accepts(&self, effect: &Effect) -> bool {
+        matches!(effect, Effect::Webhook(_))
+    }
+
+    fn deliver(&self, item: &OutboxItem) -> Result<DeliveryOutcome, DeliveryError> {
+        let Effect::Webhook(w) = &item.effect else {
+            return Err(DeliveryError::Permanent("not a webhook".into()));
+        };
+        if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+            return Err(DeliveryError::Permanent(format!("{:?} is not an http(s) URL", w.url)));
+        }
+        let ticket = ticket_at(&self.hd, item.key.ticket, item.key.version)?;
+        let body = serde_json::to_vec(&WebhookPayload { origin: &w.origin, key: item.key, ticket: &ticket })
+            .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        let resp = self
+            .agent
+            .post(&w.url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", item.key.to_string())
+            .send(&body[..])
+            .map_err(|e| DeliveryError::Transient(format!("{}: {e}", w.url)))?;
+        let status = resp.status().as_u16();
+        match status {
+            200..=299 => Ok(DeliveryOutcome::Sent),
+            408 | 429 | 500..=599 => Err(DeliveryError::Transient(format!("{} answered {status}", w.url))),
+            _ => Err(DeliveryError::Permanent(format!("{} answered {status}", w.url))),
+        }
+    }
+}

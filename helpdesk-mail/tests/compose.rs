@@ -1,0 +1,120 @@
+//! Outgoing mail, without a server: headers, threading tokens, and what a
+//! user's mail may contain (never notes or agent-only fields).
+
+mod common;
+
+use common::*;
+use helpdesk_core::mail::{ReplyToken, TokenCheck, TokenHolder};
+use helpdesk_core::*;
+use helpdesk_mail::outbound::compose;
+
+fn items(f: &Fixture) -> Vec<OutboxItem> {
+    f.hd.store().outbox(None, 100).unwrap()
+}
+
+fn body_of(raw: &str) -> String {
+    let m = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
+    m.body_text(0).unwrap().to_string()
+}
+
+fn raw(m: &helpdesk_mail::outbound::OutgoingMail) -> String {
+    String::from_utf8(m.message.formatted()).unwrap()
+}
+
+#[test]
+fn user_mail_has_the_reply_and_nothing_agents_only() {
+    let f = fixture();
+    let mut dept = f.support.clone();
+    dept.fields.push(FieldDef {
+        key: "internal_score".into(),
+        label: "Internal score".into(),
+        kind: FieldKind::Number,
+        required: false,
+        agent_only: true,
+    });
+    f.hd.update_department(dept).unwrap();
+    let alice = Actor::Agent(f.alice.id);
+    f.hd.execute(
+        f.ticket.id,
+        &alice,
+        Command::SetField { key: "internal_score".into(), value: Some(FieldValue::Number(4242.0)) },
+    )
+    .unwrap();
+    f.hd.add_note(f.ticket.id, f.bob.id, "NOTE-7781 do not tell the user").unwrap();
+    f.hd.agent_reply(f.ticket.id, f.bob.id, "We are on it.", None).unwrap();
+    let tokens = f.hd.mail_settings().unwrap().tokens();
+    let mut users = 0;
+    for item in items(&f) {
+        let Effect::Notify(n) = &item.effect else { continue };
+        if n.channel != DeliveryChannel::Email {
+            continue;
+        }
+        for m in compose(&f.hd, &item).unwrap() {
+            let text = raw(&m);
+            assert!(text.contains("From: \"Helpdesk Support\" <support@helpdesk.test>"), "{text}");
+            let body = body_of(&text);
+            assert!(text.contains("X-Loop: support@helpdesk.test"));
+            assert!(text.contains("In-Reply-To: <ticket-1@helpdesk.test>"));
+            let mid = text.lines().find_map(|l| l.strip_prefix("Message-ID: ")).unwrap();
+            let TokenCheck::Valid(ReplyToken { ticket, holder }) = tokens.verify(mid) else {
+                panic!("token in {mid}")
+            };
+            assert_eq!(ticket, f.ticket.id);
+            match &n.recipient {
+                Recipient::User(u) => {
+                    users += 1;
+                    assert_eq!(holder, TokenHolder::User(*u));
+                    assert!(body.contains("We are on it."), "{body}");
+                    assert!(!body.contains("NOTE-7781") && !body.contains("4242"), "{body}");
+                    assert!(!text.contains("Auto-Submitted"), "a human reply is not automatic");
+                }
+                Recipient::Agent(a) => {
+                    assert_eq!(holder, TokenHolder::Agent(*a));
+                    assert!(text.contains("Auto-Submitted: auto-generated"));
+                    assert!(text.contains("Date: Mon, 05 Jan 2026 09:00:00"), "the helpdesk's clock: {text}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(users, 2, "Ann and Ben");
+}
+
+#[test]
+fn auto_responses_say_so() {
+    let f = fixture();
+    let raw_in = b"From: Zoe <zoe@acme.com>\r\nTo: support@helpdesk.test\r\nSubject: Hi\r\n\r\nHello\r\n";
+    f.gateway.ingest(raw_in).unwrap();
+    let item = items(&f)
+        .into_iter()
+        .find(|i| matches!(&i.effect, Effect::Notify(n) if matches!(n.recipient, Recipient::User(_))))
+        .unwrap();
+    let mails = compose(&f.hd, &item).unwrap();
+    assert_eq!(mails.len(), 1);
+    let text = raw(&mails[0]);
+    assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
+    assert!(text.contains("X-Auto-Response-Suppress: OOF, AutoReply"));
+    assert!(text.contains("Subject: Received: Hi [#2]"));
+    assert!(mails[0].auto_response_to.is_some());
+}
+
+#[test]
+fn a_teams_mail_goes_to_each_member_who_may_see_the_ticket() {
+    let f = fixture();
+    let team = f.hd.create_team("Tier 1").unwrap();
+    for a in [&f.alice, &f.bob] {
+        let mut a = a.clone();
+        a.teams.insert(team.id);
+        f.hd.update_agent(a).unwrap();
+    }
+    let key = OutboxKey { ticket: f.ticket.id, version: f.hd.ticket(f.ticket.id).unwrap().version, seq: 0 };
+    let n = Notification {
+        recipient: Recipient::Team(team.id),
+        channel: DeliveryChannel::Email,
+        reason: "urgent".into(),
+        template: None,
+    };
+    let mails = compose(&f.hd, &OutboxItem::new(key, Effect::Notify(n), f.clock.now())).unwrap();
+    let to: Vec<String> = mails.iter().map(|m| m.to.to_string()).collect();
+    assert_eq!(to, ["alice@helpdesk.test", "bob@helpdesk.test"]);
+}

@@ -1,0 +1,197 @@
+//! The .eml corpus, data-driven: every file in `tests/emails/` is ingested
+//! into a fresh fixture helpdesk and what became of it (the outcome or the
+//! refusal, the ticket it made or reached, the notifications it queued) is
+//! an insta snapshot. A new case is a new file.
+
+mod common;
+
+use common::*;
+use helpdesk_core::*;
+use helpdesk_mail::{IngestOutcome, MailError};
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Serialize)]
+struct AttachmentSummary {
+    filename: String,
+    content_type: String,
+    size: u64,
+}
+
+#[derive(Serialize)]
+struct MessageSummary {
+    author: String,
+    channel: Channel,
+    body: String,
+    attachments: Vec<AttachmentSummary>,
+}
+
+#[derive(Serialize)]
+struct TicketSummary {
+    id: TicketId,
+    subject: String,
+    status: Status,
+    owner: String,
+    owner_organisation: Option<String>,
+    ccs: Vec<String>,
+    messages: usize,
+    last_message: MessageSummary,
+    last_change_by: String,
+}
+
+#[derive(Serialize)]
+struct Case {
+    result: serde_json::Value,
+    ticket: Option<TicketSummary>,
+    /// Notifications queued by this mail.
+    outbox: Vec<String>,
+}
+
+fn email_of(f: &Fixture, u: UserId) -> String {
+    f.hd.user(u).unwrap().primary_email().to_string()
+}
+
+fn summarise(f: &Fixture, id: TicketId) -> TicketSummary {
+    let t = f.hd.ticket(id).unwrap();
+    let m = t.messages.last().unwrap();
+    let owner = f.hd.user(t.user).unwrap();
+    let attachments = m
+        .attachments
+        .iter()
+        .map(|a| {
+            let bytes = f.hd.blob(&a.blob).unwrap().expect("attachment bytes are kept");
+            assert_eq!(bytes.len() as u64, a.size, "{}", a.filename);
+            assert_eq!(helpdesk_core::mail::blob_id(&bytes), a.blob);
+            AttachmentSummary {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                size: a.size,
+            }
+        })
+        .collect();
+    let author = match m.author {
+        Author::User(u) => format!("user {}", email_of(f, u)),
+        Author::Agent(a) => format!("agent {}", f.hd.agent(a).unwrap().email),
+    };
+    let log = f.hd.log(id).unwrap();
+    TicketSummary {
+        id: t.id,
+        subject: t.subject.clone(),
+        status: t.status,
+        owner: owner.primary_email().to_string(),
+        owner_organisation: owner.organisation.map(|o| f.hd.organisation(o).unwrap().name),
+        ccs: t.ccs.iter().map(|u| email_of(f, *u)).collect(),
+        messages: t.messages.len(),
+        last_message: MessageSummary { author, channel: m.channel, body: m.body.clone(), attachments },
+        last_change_by: log.last().unwrap().actor.to_string(),
+    }
+}
+
+fn run(raw: &[u8]) -> Case {
+    let f = fixture();
+    let before = f.hd.store().last_ticket_id().unwrap();
+    let result = f.gateway.ingest(raw);
+    let ticket = match &result {
+        Ok(IngestOutcome::NewTicket { ticket, .. }) | Ok(IngestOutcome::Reply { ticket, .. }) => {
+            Some(summarise(&f, *ticket))
+        }
+        _ => None,
+    };
+    match &result {
+        Ok(IngestOutcome::Ignored { .. }) | Err(_) => {
+            // Nothing changed: no ticket, no message, nothing queued.
+            assert_eq!(f.hd.store().last_ticket_id().unwrap(), before);
+            assert_eq!(f.hd.ticket(f.ticket.id).unwrap(), f.ticket);
+            assert!(outbox(&f.hd).is_empty());
+        }
+        _ => {}
+    }
+    let result = match result {
+        Ok(o) => serde_json::to_value(o).unwrap(),
+        Err(e) => serde_json::json!({ "error": kind(&e), "reason": e.to_string() }),
+    };
+    Case { result, ticket, outbox: outbox(&f.hd) }
+}
+
+fn kind(e: &MailError) -> &'static str {
+    match e {
+        MailError::Malformed(_) => "malformed",
+        MailError::TooLarge { .. } => "too_large",
+        MailError::NoAccount(_) => "no_account",
+        MailError::Refused(_) => "refused",
+        MailError::Helpdesk(_) => "helpdesk",
+        _ => "other",
+    }
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emails");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "the corpus is in {}", dir.display());
+    files
+}
+
+#[test]
+fn every_eml_case() {
+    for path in corpus() {
+        let raw = std::fs::read(&path).unwrap();
+        let case = run(&raw);
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        insta::with_settings!({ description => format!("tests/emails/{name}.eml"), omit_expression => true }, {
+            insta::assert_yaml_snapshot!(name, case);
+        });
+    }
+}
+
+/// The properties the snapshots show, stated outright.
+#[test]
+fn nobody_hijacks_a_ticket_by_mail() {
+    for stem in [
+        "spoofed-reply-stranger",
+        "spoofed-reply-unknown-sender",
+        "forged-token-stranger",
+        "agent-spoof-subject",
+        "agent-with-user-token",
+    ] {
+        let f = fixture();
+        let raw = std::fs::read(format!("{}/tests/emails/{stem}.eml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let _ = f.gateway.ingest(&raw);
+        assert_eq!(f.hd.ticket(f.ticket.id).unwrap(), f.ticket, "{stem} changed ticket 1");
+    }
+}
+
+#[test]
+fn loops_get_no_auto_response() {
+    for stem in [
+        "auto-reply",
+        "out-of-office-exchange",
+        "bounce-dsn",
+        "bounce-plain-postmaster",
+        "precedence-bulk",
+        "x-loop",
+    ] {
+        let raw = std::fs::read(format!("{}/tests/emails/{stem}.eml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let case = run(&raw);
+        assert_eq!(case.result["outcome"], "ignored", "{stem}");
+        assert!(case.outbox.is_empty(), "{stem}");
+    }
+}
+
+#[test]
+fn the_same_mail_twice_is_taken_once() {
+    let f = fixture();
+    let raw =
+        std::fs::read(format!("{}/tests/emails/plain-new-ticket.eml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let Ok(IngestOutcome::NewTicket { ticket, .. }) = f.gateway.ingest(&raw) else {
+        panic!("first delivery")
+    };
+    drain(&f.hd);
+    assert_eq!(f.gateway.ingest(&raw).unwrap(), IngestOutcome::Duplicate { ticket });
+    assert_eq!(f.hd.store().last_ticket_id().unwrap(), Some(ticket));
+    assert!(outbox(&f.hd).is_empty());
+}

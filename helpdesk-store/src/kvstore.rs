@@ -17,6 +17,11 @@
 //! | `O` | ticket id, version, position (u32 BE) | outbox item (JSON) |
 //! | `B` | blob id (`sha256-<hex>`) | the bytes (attachments, original mail) |
 //! | `K` | namespace, 0, name | configuration value: a rule definition (JSON) |
+//!
+//! A ticket commit is one atomic [`KvEngine::write_batch`] written under the
+//! store's commit lock (only commits write `T H V E I C O` keys; `reschedule` takes the lock too, so under the
+//! lock the version check and counter values are current); directory records
+//! and id sequences use engine transactions.
 
 use crate::kv::KvEngine;
 use helpdesk_core::index;
@@ -86,13 +91,13 @@ fn u64_of(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
 /// Two read caches sit over the engine, both kept by [`Store::commit`]:
 /// - every counter, in memory (tens of thousands of small entries at most:
 ///   one per filter stream), so counts and counter scans never touch the
-///   engine. Commits hold its lock while their transaction runs, so it always
+///   engine. Commits hold its lock while their batch is written, so it always
 ///   equals the stored counters;
-/// - up to [`SUMMARY_CACHE`] decoded ticket summaries (what lists show),
+/// - up to 100,000 decoded ticket summaries (what lists show),
 ///   replaced on every commit of their ticket;
-/// - up to [`RECORD_CACHE`] decoded directory records (every command and
+/// - up to 50,000 decoded directory records (every command and
 ///   every list reads a few), replaced on every write of their record;
-/// - the first [`HEAD`] entries of up to [`HEAD_STREAMS`] filter streams
+/// - the first 64 entries of up to 4,096 filter streams
 ///   (first pages of lists), updated entry by entry by every commit.
 ///
 /// sled admits one process per database, so these caches are never stale.
@@ -108,7 +113,7 @@ pub struct KvStore<E: KvEngine> {
 
 /// How many directory records (agents, users, departments...) [`KvStore`]
 /// keeps decoded in memory. Past that the cache starts over.
-pub const RECORD_CACHE: usize = 50_000;
+pub(crate) const RECORD_CACHE: usize = 50_000;
 
 #[derive(Debug, Default)]
 struct RecordCache {
@@ -119,10 +124,10 @@ struct RecordCache {
 
 /// How many entries of a filter stream's head [`KvStore`] keeps in memory
 /// (the first pages of lists, read far more often than the rest).
-pub const HEAD: usize = 64;
+pub(crate) const HEAD: usize = 64;
 
 /// How many stream heads [`KvStore`] keeps. Past that the cache starts over.
-pub const HEAD_STREAMS: usize = 4096;
+pub(crate) const HEAD_STREAMS: usize = 4096;
 
 /// The first entries of a filter stream, kept exact by every commit.
 #[derive(Debug)]
@@ -181,7 +186,7 @@ impl HeadCache {
 
 /// How many ticket summaries [`KvStore`] keeps decoded in memory (about
 /// 300 bytes each). Past that the cache starts over.
-pub const SUMMARY_CACHE: usize = 100_000;
+pub(crate) const SUMMARY_CACHE: usize = 100_000;
 
 #[derive(Debug, Default)]
 struct SummaryCache {

@@ -162,13 +162,52 @@ impl KvEngine for SledEngine {
         Ok(out)
     }
 
+    /// Forward seeks only: sled 0.34's reverse iteration (`next_back`) can
+    /// panic ("fucked up tree traversal") on some tree shapes. The last key
+    /// is found a byte at a time, by binary search over the next byte with
+    /// "is there a key at or after this one" probes: at most 8 probes per
+    /// key byte.
     fn last(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
-        match self.tree.scan_prefix(prefix).next_back() {
-            Some(r) => {
-                let (k, v) = r.map_err(backend)?;
-                Ok(Some((k.to_vec(), v.to_vec())))
+        use std::ops::Bound;
+        let end = crate::kv::prefix_end(prefix);
+        let first_from = |from: &[u8]| -> Result<Option<Pair>, StoreError> {
+            let upper = match &end {
+                Some(e) => Bound::Excluded(e.clone()),
+                None => Bound::Unbounded,
+            };
+            match self.tree.range::<Vec<u8>, _>((Bound::Included(from.to_vec()), upper)).next() {
+                Some(r) => {
+                    let (k, v) = r.map_err(backend)?;
+                    Ok(Some((k.to_vec(), v.to_vec())))
+                }
+                None => Ok(None),
             }
-            None => Ok(None),
+        };
+        let Some(mut best) = first_from(prefix)? else { return Ok(None) };
+        // `best` is a key; look for a larger one below it, byte by byte.
+        let mut at = prefix.to_vec();
+        loop {
+            // The largest next byte `b` with a key at or after `at + [b]`.
+            let (mut lo, mut hi) = (0u16, 256u16);
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                let mut probe = at.clone();
+                probe.push(mid as u8);
+                if first_from(&probe)?.is_some() {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let mut probe = at.clone();
+            probe.push(lo as u8);
+            match first_from(&probe)? {
+                Some(found) if found.0.starts_with(&probe) => {
+                    best = found;
+                    at = probe;
+                }
+                _ => return Ok(Some(best)),
+            }
         }
     }
 

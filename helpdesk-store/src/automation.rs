@@ -483,20 +483,7 @@ impl Helpdesk {
         after: Option<TicketId>,
         limit: usize,
     ) -> Result<Vec<Ticket>> {
-        let prefix = sla_state_prefix(state);
-        let after = after.map(|t| {
-            let mut k = prefix.clone();
-            k.extend_from_slice(&t.0.to_be_bytes());
-            IndexKey(k)
-        });
-        let keys = self.store.scan_index(&prefix, after.as_ref(), limit)?;
-        let mut out = Vec::with_capacity(keys.len());
-        for k in keys {
-            if let Some(t) = k.ticket().map(|id| self.store.ticket(id)).transpose()?.flatten() {
-                out.push(t);
-            }
-        }
-        Ok(out)
+        self.tickets_in_index(sla_state_prefix(state), after, limit)
     }
 
     /// How many tickets have an SLA in `state` (kept incrementally; O(1)).

@@ -999,7 +999,17 @@ impl Helpdesk {
         after: Option<TicketId>,
         limit: usize,
     ) -> Result<Vec<Ticket>> {
-        let prefix = participant_prefix(user);
+        self.tickets_in_index(participant_prefix(user), after, limit)
+    }
+
+    /// Up to `limit` tickets of a ticket-id-ordered index (`prefix` then the
+    /// id), after ticket `after`.
+    pub(crate) fn tickets_in_index(
+        &self,
+        prefix: Vec<u8>,
+        after: Option<TicketId>,
+        limit: usize,
+    ) -> Result<Vec<Ticket>> {
         let after = after.map(|t| {
             let mut k = prefix.clone();
             k.extend_from_slice(&t.0.to_be_bytes());

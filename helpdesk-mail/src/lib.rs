@@ -51,8 +51,8 @@ pub use error::MailError;
 pub use gateway::{IngestOutcome, MailGateway};
 pub use inbound::ParsedMail;
 pub use notifier::{
-    DeliveryError, EmailNotifier, InAppHub, InAppNotification, Notifier, SmtpConfig, SmtpSecurity,
-    WebhookNotifier,
+    DeliveryError, EmailNotifier, InAppHub, InAppNotification, Notifier, PlainSender, SmtpConfig,
+    SmtpSecurity, WebhookNotifier,
 };
 pub use smtp::{SmtpListener, SmtpListenerConfig};
 pub use worker::{DeliveryWorker, RunReport, WorkerHandle};

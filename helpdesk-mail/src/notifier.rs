@@ -169,6 +169,59 @@ impl Notifier for EmailNotifier {
     }
 }
 
+/// Sends mail that belongs to no ticket — account mail such as address
+/// validation links — over the same kind of relay as [`EmailNotifier`].
+/// Marked `Auto-Submitted: auto-generated` so auto-responders stay quiet.
+///
+/// ```no_run
+/// use helpdesk_mail::{PlainSender, SmtpConfig};
+/// let sender = PlainSender::new(&SmtpConfig::plain("127.0.0.1", 25), "Support", "support@example.com").unwrap();
+/// sender.send("ann@example.com", "Confirm your email address", "Follow the link ...").unwrap();
+/// ```
+pub struct PlainSender {
+    transport: SmtpTransport,
+    from: lettre::message::Mailbox,
+}
+
+impl std::fmt::Debug for PlainSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainSender").field("from", &self.from.to_string()).finish_non_exhaustive()
+    }
+}
+
+impl PlainSender {
+    /// A sender through the relay `config` describes, from `name <address>`.
+    pub fn new(config: &SmtpConfig, name: &str, address: &str) -> Result<Self, DeliveryError> {
+        let address: lettre::Address = address
+            .parse()
+            .map_err(|e| DeliveryError::Permanent(format!("sender address {address:?} not usable: {e}")))?;
+        let name = (!name.trim().is_empty()).then(|| name.trim().to_string());
+        Ok(PlainSender { transport: config.transport()?, from: lettre::message::Mailbox::new(name, address) })
+    }
+
+    /// The `From` mailbox.
+    pub fn from(&self) -> String {
+        self.from.to_string()
+    }
+
+    /// Sends one plain-text mail to `to`.
+    pub fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), DeliveryError> {
+        let to: lettre::Address =
+            to.parse().map_err(|e| DeliveryError::Permanent(format!("address {to:?} not usable: {e}")))?;
+        let message = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(lettre::message::Mailbox::new(None, to))
+            .subject(subject)
+            .header(crate::outbound::AutoSubmitted("auto-generated".into()))
+            .header(lettre::message::header::MIME_VERSION_1_0)
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(body.to_string())
+            .map_err(|e| DeliveryError::Permanent(format!("cannot build mail: {e}")))?;
+        self.transport.send(&message).map_err(smtp_error)?;
+        Ok(())
+    }
+}
+
 // ----- in-app ------------------------------------------------------------------------
 
 /// One entry of an agent's notifications bay.

@@ -267,6 +267,7 @@ pub fn compose(hd: &Helpdesk, item: &OutboxItem) -> Result<Vec<OutgoingMail>, De
             .in_reply_to(root.clone())
             .references(root.clone())
             .header(XLoop(account.address.to_string()))
+            .header(lettre::message::header::MIME_VERSION_1_0)
             .header(ContentType::TEXT_PLAIN);
         if auto {
             b = b

@@ -274,20 +274,43 @@
     }
   }
 
-  // The notifications bay: server-sent events of changes made by others.
-  function listen() {
+  // The notifications bay lists this agent's in-app notifications (their
+  // subscriptions decide); "ticket" events of changes by others refresh the
+  // filter counts and any open tab that is behind.
+  const seen = new Set();
+  function bayAdd(n, fresh) {
+    const id = n.key.ticket + ":" + n.key.version + ":" + n.key.seq;
+    if (seen.has(id)) return;
+    seen.add(id);
+    const list = $("bay-list");
+    const li = el("li", { "data-ticket": n.ticket, onclick: () => { list.hidden = true; openTicket(n.ticket); } },
+      el("div", {}, "#" + n.ticket + " " + n.subject),
+      el("div", { class: "meta" }, n.reason.replace(/_/g, " ") + " · " + when(n.at)));
+    if (fresh) list.prepend(li); else list.append(li);
+    if (fresh) $("bay-count").textContent = String(Number($("bay-count").textContent) + 1);
+  }
+  async function listen() {
+    try {
+      for (const n of await api("GET", "/api/agent/notifications")) bayAdd(n, false);
+    } catch (e) { /* the live stream still works */ }
     const es = new EventSource("/api/agent/events");
+    es.addEventListener("notification", (ev) => {
+      const n = JSON.parse(ev.data);
+      bayAdd(n, true);
+      refreshFilters();
+      if (state.tabs.includes(n.ticket)) openTicket(n.ticket);
+    });
     es.addEventListener("ticket", (ev) => {
       const n = JSON.parse(ev.data);
-      const list = $("bay-list");
-      list.prepend(el("li", { "data-ticket": n.ticket, onclick: () => { list.hidden = true; openTicket(n.ticket); } },
-        "#" + n.ticket + " " + n.subject + " — " + n.kinds.join(", ").replace(/_/g, " ") + " by " + n.actor_name));
-      $("bay-count").textContent = String(list.children.length);
       refreshFilters();
       if (state.tabs.includes(n.ticket) && state.tickets[n.ticket].ticket.version < n.version) openTicket(n.ticket);
     });
   }
-  $("bay-button").addEventListener("click", () => ($("bay-list").hidden = !$("bay-list").hidden));
+  $("bay-button").addEventListener("click", () => {
+    const list = $("bay-list");
+    list.hidden = !list.hidden;
+    if (!list.hidden) $("bay-count").textContent = "0";
+  });
 
   start();
 })();

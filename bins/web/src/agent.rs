@@ -670,6 +670,32 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
+    let recent = path!("api" / "agent" / "notifications")
+        .and(warp::get())
+        .and(a())
+        .and(auth())
+        .map(|app: App, ctx: AgentCtx| json(StatusCode::OK, &app.recent_notifications(ctx.agent.id)))
+        .boxed();
+    let subs_get = path!("api" / "agent" / "subscriptions")
+        .and(warp::get())
+        .and(a())
+        .and(auth())
+        .and_then(|app: App, ctx: AgentCtx| {
+            with_hd(app, move |app| Ok(app.helpdesk().subscriptions(ctx.agent.id)?))
+        })
+        .boxed();
+    let subs_put = path!("api" / "agent" / "subscriptions")
+        .and(warp::put())
+        .and(a())
+        .and(auth())
+        .and(json_body())
+        .and_then(|app: App, ctx: AgentCtx, req: SubscriptionsRequest| {
+            with_hd(app, move |app| {
+                let subs = Subscriptions { agent: ctx.agent.id, rules: req.rules };
+                Ok(app.helpdesk().set_subscriptions(subs)?)
+            })
+        })
+        .boxed();
     let events = path!("api" / "agent" / "events")
         .and(warp::get())
         .and(a())
@@ -711,23 +737,47 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .unify()
         .or(keys_revoke)
         .unify()
+        .or(recent)
+        .unify()
+        .or(subs_get)
+        .unify()
+        .or(subs_put)
+        .unify()
         .or(events)
         .unify()
         .boxed()
 }
 
-/// The notifications bay as server-sent events (`event: ticket`, JSON data):
-/// changes the server commits in departments the agent may see, made by
-/// someone else.
+/// `PUT /api/agent/subscriptions`: the calling agent's subscriptions, whole.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionsRequest {
+    /// Event x scope x channel triples.
+    pub rules: std::collections::BTreeSet<Subscription>,
+}
+
+/// The agent's live stream as server-sent events:
+/// - `event: notification` — an in-app notification for this agent (their
+///   subscriptions decide; the bay lists these);
+/// - `event: ticket` — a change someone else committed through this server in
+///   a department the agent may see (lists and open tickets refresh).
 fn bay_stream(app: &App, agent: Agent) -> Response {
     use tokio_stream::wrappers::BroadcastStream;
     use tokio_stream::StreamExt;
     let me = Actor::Agent(agent.id);
-    let stream = BroadcastStream::new(app.subscribe()).filter_map(move |ev| match ev {
+    let id = agent.id;
+    let changes = BroadcastStream::new(app.subscribe()).filter_map(move |ev| match ev {
         Ok(ev) if ev.actor != me && agent.permissions.can_see(ev.department) => {
             warp::sse::Event::default().event("ticket").json_data(&ev).ok().map(Ok::<_, Infallible>)
         }
         _ => None,
     });
+    let notifications = BroadcastStream::new(app.notifications()).filter_map(move |n| match n {
+        Ok(n) if n.agent == id => {
+            warp::sse::Event::default().event("notification").json_data(&n).ok().map(Ok::<_, Infallible>)
+        }
+        _ => None,
+    });
+    let stream = changes.merge(notifications);
     warp::sse::reply(warp::sse::keep_alive().stream(stream)).into_response()
 }

@@ -1,8 +1,11 @@
 //! Sessions, cookies, CSRF tokens and API keys.
 //!
-//! - Sessions live in memory (a restart logs everyone out); the cookie holds a
-//!   random 256-bit token, `HttpOnly`, `SameSite` (Strict for agents, Lax for
-//!   the portal), `Secure` when configured. Only the token's SHA-256 is kept.
+//! - Sessions of logged-in agents and users are kept in the store (config
+//!   namespace `session`, under the token's SHA-256), so a restart logs no
+//!   one out; anonymous portal sessions live in memory only. The cookie holds
+//!   a random 256-bit token, `HttpOnly`, `SameSite` (Strict for agents, Lax
+//!   for the portal), `Secure` when configured. Only the token's SHA-256 is
+//!   kept anywhere.
 //! - Every session has its own CSRF token. State-changing agent API calls made
 //!   with a session cookie must send it in `X-CSRF-Token`; portal forms carry it
 //!   in a hidden `csrf` field. Calls authenticated with an API key
@@ -16,9 +19,11 @@ use crate::error::ApiError;
 use crate::{blocking, with_app, App};
 use helpdesk_core::{Agent, Principal};
 use helpdesk_store::auth::{random_token, sha256_hex};
+use helpdesk_store::Helpdesk;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use warp::http::Method;
 use warp::{Filter, Rejection};
 
@@ -28,11 +33,17 @@ pub const AGENT_COOKIE: &str = "hd_agent";
 pub const PORTAL_COOKIE: &str = "hd_portal";
 /// How long a session lasts without use.
 pub const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
+/// How stale a stored session's expiry may get before a use writes it again
+/// (uses in between only move the in-memory expiry).
+pub const SESSION_REFRESH: Duration = Duration::from_secs(600);
 /// Most sessions kept at once (anonymous portal sessions are dropped first when full).
 pub const MAX_SESSIONS: usize = 100_000;
+/// The config namespace stored sessions live in.
+pub const SESSION_NAMESPACE: &str = "session";
 
 /// Which interface a session belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Realm {
     /// The agent server.
     Agent,
@@ -41,7 +52,7 @@ pub enum Realm {
 }
 
 /// A session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// Which interface.
     pub realm: Realm,
@@ -49,50 +60,166 @@ pub struct Session {
     pub principal: Option<Principal>,
     /// The CSRF token of this session.
     pub csrf: String,
-    expires: Instant,
+    /// When it ends unless used (seconds since the Unix epoch).
+    expires: u64,
+    /// The expiry last written to the store.
+    #[serde(skip)]
+    stored_expires: u64,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+type Write = (String, Option<Session>);
+
+/// Writes sessions to the store on a thread of its own, in order, so
+/// request handlers never wait for the store.
+#[derive(Debug)]
+struct Writer {
+    tx: Mutex<Option<std::sync::mpsc::Sender<Write>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Writer {
+    fn start(hd: Helpdesk) -> Writer {
+        let (tx, rx) = std::sync::mpsc::channel::<Write>();
+        let thread = std::thread::Builder::new()
+            .name("helpdesk-sessions".into())
+            .spawn(move || {
+                for (key, session) in rx {
+                    let value = session.map(|s| serde_json::to_value(s).expect("a session serialises"));
+                    if let Err(e) = hd.store().put_config(SESSION_NAMESPACE, &key, value.as_ref()) {
+                        tracing::warn!("cannot store a session (it ends at the next restart): {e}");
+                    }
+                }
+            })
+            .map_err(|e| tracing::warn!("sessions are not stored (no writer thread): {e}"))
+            .ok();
+        Writer { tx: Mutex::new(thread.is_some().then_some(tx)), thread: Mutex::new(thread) }
+    }
 }
 
 /// The sessions, keyed by the SHA-256 of their token.
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
+    writer: Option<Writer>,
 }
 
 impl Sessions {
+    /// Sessions kept in memory only (a restart ends them).
+    pub fn in_memory() -> Self {
+        Sessions::default()
+    }
+
+    /// Sessions kept in `hd`'s store: the live ones are read back now,
+    /// expired ones are removed. A store that cannot be read is logged and
+    /// treated as empty (people log in again). Reads the store: call it
+    /// where blocking is fine.
+    pub fn load(hd: Helpdesk) -> Self {
+        let now = now_secs();
+        let mut map = HashMap::new();
+        let mut expired = Vec::new();
+        match hd.store().configs(SESSION_NAMESPACE) {
+            Ok(stored) => {
+                for (key, value) in stored {
+                    match serde_json::from_value::<Session>(value) {
+                        Ok(mut s) if s.expires > now && s.principal.is_some() => {
+                            s.stored_expires = s.expires;
+                            map.insert(key, s);
+                        }
+                        _ => expired.push(key),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot read stored sessions (everyone logs in again): {e}"),
+        }
+        let sessions = Sessions { map: Mutex::new(map), writer: Some(Writer::start(hd)) };
+        for key in expired {
+            sessions.persist(&key, None);
+        }
+        sessions
+    }
+
+    /// Writes what is queued for the store and stops the writer; sessions
+    /// changed afterwards live in memory only. For a server shutting down.
+    pub fn close(&self) {
+        let Some(w) = &self.writer else { return };
+        drop(w.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let thread = w.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+
+    fn persist(&self, key: &str, session: Option<&Session>) {
+        let Some(w) = &self.writer else { return };
+        let tx = w.tx.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = tx.as_ref() {
+            let _ = tx.send((key.to_string(), session.cloned()));
+        }
+    }
+
     /// Starts a session; returns its token (for the cookie) and the session.
     pub fn create(&self, realm: Realm, principal: Option<Principal>) -> (String, Session) {
         let token = random_token();
-        let s = Session { realm, principal, csrf: random_token(), expires: Instant::now() + SESSION_IDLE };
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_SESSIONS {
-            let now = Instant::now();
-            map.retain(|_, s| s.expires > now && s.principal.is_some());
+        let expires = now_secs() + SESSION_IDLE.as_secs();
+        let s = Session { realm, principal, csrf: random_token(), expires, stored_expires: expires };
+        let key = sha256_hex(&token);
+        {
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() >= MAX_SESSIONS {
+                let now = now_secs();
+                map.retain(|_, s| s.expires > now && s.principal.is_some());
+            }
+            map.insert(key.clone(), s.clone());
         }
-        map.insert(sha256_hex(&token), s.clone());
+        if principal.is_some() {
+            self.persist(&key, Some(&s));
+        }
         (token, s)
     }
 
     /// The live session of `realm` with this token (its idle timer restarts).
     pub fn get(&self, realm: Realm, token: &str) -> Option<Session> {
         let key = sha256_hex(token);
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        match map.get_mut(&key) {
-            Some(s) if s.realm == realm && s.expires > now => {
-                s.expires = now + SESSION_IDLE;
-                Some(s.clone())
+        let now = now_secs();
+        let (found, write, remove) = {
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            match map.get_mut(&key) {
+                Some(s) if s.realm == realm && s.expires > now => {
+                    s.expires = now + SESSION_IDLE.as_secs();
+                    let write =
+                        s.principal.is_some() && s.expires >= s.stored_expires + SESSION_REFRESH.as_secs();
+                    if write {
+                        s.stored_expires = s.expires;
+                    }
+                    (Some(s.clone()), write, false)
+                }
+                Some(s) => {
+                    let stored = s.principal.is_some();
+                    map.remove(&key);
+                    (None, false, stored)
+                }
+                None => (None, false, false),
             }
-            Some(_) => {
-                map.remove(&key);
-                None
-            }
-            None => None,
+        };
+        if write {
+            self.persist(&key, found.as_ref());
+        } else if remove {
+            self.persist(&key, None);
         }
+        found
     }
 
     /// Ends a session.
     pub fn remove(&self, token: &str) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&sha256_hex(token));
+        let key = sha256_hex(token);
+        let removed = self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        if removed.is_some_and(|s| s.principal.is_some()) {
+            self.persist(&key, None);
+        }
     }
 }
 

@@ -12,6 +12,10 @@ pub const AGENT: (&str, &str) = ("sam@example.com", "agent-password");
 /// A demo portal user's login.
 pub const USER: (&str, &str) = ("ann@acme.example", "user-password");
 
+/// The demo email account (Support): mail to it becomes Support tickets,
+/// and notifications are sent from it.
+pub const DEMO_MAILBOX: (&str, &str) = ("support@example.com", "Example Support");
+
 /// Seeds the demo data unless it is there already; returns whether it seeded.
 pub fn seed(hd: &Helpdesk) -> Result<bool, AuthError> {
     if hd.agent_by_email(ADMIN.0)?.is_some() {
@@ -37,6 +41,7 @@ pub fn seed(hd: &Helpdesk) -> Result<bool, AuthError> {
         ],
     )?;
     let sales = hd.create_department("Sales", vec![])?;
+    hd.create_email_account(DEMO_MAILBOX.0, DEMO_MAILBOX.1, support.id)?;
     let tier1 = hd.create_team("Tier 1")?;
     let admin = hd.create_agent(NewAgent::new("Alice Admin", ADMIN.0).admin())?;
     hd.set_password(Principal::Agent(admin.id), ADMIN.1)?;

@@ -25,17 +25,21 @@ pub mod demo;
 pub mod embed;
 pub mod error;
 pub mod filters;
+pub mod mail;
 pub mod openapi;
 pub mod portal;
 pub mod serve;
 
 use error::ApiError;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use helpdesk_core::{Actor, Ticket, TicketEvent};
+use helpdesk_core::{Actor, AgentId, Ticket, TicketEvent};
+use helpdesk_mail::{DeliveryWorker, InAppHub, InAppNotification, Notifier, WorkerHandle};
 use helpdesk_store::Helpdesk;
 use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::broadcast;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -99,6 +103,61 @@ impl Mailer for LogMailer {
     }
 }
 
+/// A [`Mailer`] that sends through an SMTP relay ([`helpdesk_mail::PlainSender`])
+/// on a thread of its own, so requests never wait for the relay. A
+/// temporary failure is retried with backoff (1 s, 2 s, 4 s, ... up to
+/// [`SmtpMailer::ATTEMPTS`] attempts); what finally fails is logged at
+/// error level with the recipient and the reason.
+#[derive(Debug)]
+pub struct SmtpMailer {
+    tx: Mutex<std::sync::mpsc::Sender<OutgoingMail>>,
+}
+
+impl SmtpMailer {
+    /// Attempts per email.
+    pub const ATTEMPTS: u32 = 6;
+
+    /// A mailer sending with `sender`.
+    pub fn new(sender: helpdesk_mail::PlainSender) -> SmtpMailer {
+        let (tx, rx) = std::sync::mpsc::channel::<OutgoingMail>();
+        let spawned = std::thread::Builder::new().name("helpdesk-mailer".into()).spawn(move || {
+            for mail in rx {
+                let mut wait = Duration::from_secs(1);
+                for attempt in 1..=Self::ATTEMPTS {
+                    match sender.send(&mail.to, &mail.subject, &mail.body) {
+                        Ok(()) => {
+                            tracing::info!(to = %mail.to, subject = %mail.subject, "email sent");
+                            break;
+                        }
+                        Err(helpdesk_mail::DeliveryError::Transient(e)) if attempt < Self::ATTEMPTS => {
+                            tracing::warn!(to = %mail.to, attempt, "email not sent yet, retrying: {e}");
+                            std::thread::sleep(wait);
+                            wait *= 2;
+                        }
+                        Err(e) => {
+                            tracing::error!(to = %mail.to, subject = %mail.subject, "email not sent: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the mailer thread: {e}");
+        }
+        SmtpMailer { tx: Mutex::new(tx) }
+    }
+}
+
+impl Mailer for SmtpMailer {
+    fn send(&self, mail: OutgoingMail) {
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = tx.send(mail) {
+            tracing::error!(to = %e.0.to, "email not sent: the mailer thread has stopped");
+        }
+    }
+}
+
 /// A [`Mailer`] that keeps emails in memory (tests read them back).
 #[derive(Debug, Default)]
 pub struct MemoryMailer {
@@ -118,7 +177,9 @@ impl Mailer for MemoryMailer {
     }
 }
 
-/// One entry of the agents' notifications bay: a change the server committed.
+/// A change the server committed, streamed live to the agents who may see
+/// it (their lists and open tickets refresh). The notifications bay itself
+/// shows [`InAppNotification`]s: what each agent's subscriptions ask for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BayEvent {
     /// The ticket.
@@ -143,11 +204,19 @@ pub struct BayEvent {
 
 type Limiter = DefaultKeyedRateLimiter<String>;
 
+/// In-app notifications kept per agent for the bay's first paint.
+pub const RECENT_NOTIFICATIONS: usize = 50;
+
+type Recent = Arc<Mutex<HashMap<AgentId, VecDeque<InAppNotification>>>>;
+
 struct Inner {
     hd: Helpdesk,
     config: Config,
     sessions: auth::Sessions,
     bay: broadcast::Sender<BayEvent>,
+    hub: InAppHub,
+    recent: Recent,
+    delivery: Mutex<Option<WorkerHandle>>,
     mailer: Arc<dyn Mailer>,
     login_limiter: Limiter,
     embed_limiter: Limiter,
@@ -176,18 +245,80 @@ impl App {
     }
 
     /// The web layer over `hd`, sending its emails through `mailer`.
+    ///
+    /// Sessions of logged-in people are kept in the store, so a restart does
+    /// not log anyone out. Notifications are delivered once
+    /// [`start_delivery`](App::start_delivery) is called.
     pub fn with_mailer(hd: Helpdesk, config: Config, mailer: Arc<dyn Mailer>) -> App {
         let (bay, _) = broadcast::channel(256);
+        let hub = InAppHub::new(hd.clone(), 1024);
+        let recent = Recent::default();
+        keep_recent(hub.subscribe(), recent.clone());
         App(Arc::new(Inner {
             login_limiter: RateLimiter::keyed(quota(config.login_per_minute)),
             embed_limiter: RateLimiter::keyed(quota(config.embed_per_minute)),
             register_limiter: RateLimiter::keyed(quota(config.register_per_minute)),
+            sessions: auth::Sessions::load(hd.clone()),
             hd,
             config,
-            sessions: auth::Sessions::default(),
             bay,
+            hub,
+            recent,
+            delivery: Mutex::new(None),
             mailer,
         }))
+    }
+
+    /// Starts the delivery worker (one per store): in-app notifications go
+    /// to the bay, everything else to `notifiers` (email, webhooks), in that
+    /// order; a pass runs every `poll` and right after each change the web
+    /// layer commits. Replaces a worker started before.
+    pub fn start_delivery(&self, notifiers: Vec<Arc<dyn Notifier>>, poll: Duration) {
+        let mut worker = DeliveryWorker::new(self.0.hd.clone()).notifier(Arc::new(self.0.hub.clone()));
+        for n in notifiers {
+            worker = worker.notifier(n);
+        }
+        let old = self.lock_delivery().replace(worker.start(poll));
+        if let Some(old) = old {
+            old.stop();
+        }
+    }
+
+    /// Stops the delivery worker after its current pass (undelivered items
+    /// stay in the outbox for the next start).
+    pub fn stop_delivery(&self) {
+        let handle = self.lock_delivery().take();
+        if let Some(h) = handle {
+            h.stop();
+        }
+    }
+
+    /// Stops the background work before the store closes: the delivery
+    /// worker, and the session writer (queued session writes are stored).
+    pub fn shutdown(&self) {
+        self.stop_delivery();
+        self.0.sessions.close();
+    }
+
+    /// The last storage error the delivery worker hit, if any.
+    pub fn delivery_error(&self) -> Option<String> {
+        self.lock_delivery().as_ref().and_then(|h| h.last_error())
+    }
+
+    fn lock_delivery(&self) -> std::sync::MutexGuard<'_, Option<WorkerHandle>> {
+        self.0.delivery.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscribes to in-app notifications (all agents; filter on `agent`).
+    pub fn notifications(&self) -> broadcast::Receiver<InAppNotification> {
+        self.0.hub.subscribe()
+    }
+
+    /// The latest in-app notifications of `agent`, newest first (at most
+    /// [`RECENT_NOTIFICATIONS`], since this process started).
+    pub fn recent_notifications(&self, agent: AgentId) -> Vec<InAppNotification> {
+        let recent = self.0.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.get(&agent).map(|q| q.iter().rev().cloned().collect()).unwrap_or_default()
     }
 
     /// The helpdesk.
@@ -215,8 +346,25 @@ impl App {
         self.0.mailer.send(mail)
     }
 
-    /// Publishes the events of a change the server committed to the bay.
+    /// Wakes the delivery worker (a change queued notifications).
+    pub fn wake_delivery(&self) {
+        if let Some(h) = self.lock_delivery().as_ref() {
+            h.wake();
+        }
+    }
+
+    /// Publishes the last commit of `log` (its events share one timestamp):
+    /// for changes made by others, e.g. the mail gateway.
+    pub fn publish_latest(&self, after: &Ticket, log: &[TicketEvent]) {
+        let Some(last) = log.last() else { return };
+        let before = log.iter().rev().find(|e| e.at < last.at).map_or(0, |e| e.version);
+        self.publish(before, after, log)
+    }
+
+    /// Publishes the events of a change the server committed to the live
+    /// stream, and wakes the delivery worker for the notifications it queued.
     pub fn publish(&self, before_version: u64, after: &Ticket, log: &[TicketEvent]) {
+        self.wake_delivery();
         let new: Vec<&TicketEvent> = log.iter().filter(|e| e.version > before_version).collect();
         let Some(last) = new.last() else { return };
         let actor = last.actor.clone();
@@ -268,6 +416,28 @@ impl App {
     }
 }
 
+/// Keeps the latest in-app notifications per agent, on a thread of its own
+/// that ends when the hub goes away.
+fn keep_recent(mut rx: broadcast::Receiver<InAppNotification>, recent: Recent) {
+    let spawned = std::thread::Builder::new().name("helpdesk-bay".into()).spawn(move || loop {
+        match rx.blocking_recv() {
+            Ok(n) => {
+                let mut map = recent.lock().unwrap_or_else(|e| e.into_inner());
+                let q = map.entry(n.agent).or_default();
+                if q.len() == RECENT_NOTIFICATIONS {
+                    q.pop_front();
+                }
+                q.push_back(n);
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the notifications bay thread: {e}");
+    }
+}
+
 /// Runs a synchronous helpdesk call on the blocking pool.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
@@ -308,9 +478,9 @@ pub fn secure(mut r: Response) -> Response {
     r
 }
 
-/// The agent server: JSON API, agent web UI and the OpenAPI document.
+/// The agent server: JSON API, agent web UI, inbound mail and the OpenAPI document.
 pub fn agent_routes(app: App) -> BoxedFilter<(Response,)> {
-    agent::routes(app).or(openapi::route()).unify().boxed()
+    agent::routes(app.clone()).or(mail::routes(app)).unify().or(openapi::route()).unify().boxed()
 }
 
 /// The user web portal.

@@ -1,10 +1,30 @@
-//! What the binaries share: command-line options and starting a server.
+//! What the binaries share: command-line options and running a server.
+//!
+//! [`start`] opens the store and starts everything a helpdesk needs around
+//! the HTTP interfaces: the delivery worker (in-app notifications to the
+//! agents' bay, email through an SMTP relay, webhooks), the automation
+//! sweep (escalations, SLAs), and, when asked, an SMTP listener for
+//! incoming mail. [`Running::stop`] stops them in order and flushes the store.
 
-use crate::{App, Config};
-use clap::Parser;
+use crate::{App, Config, LogMailer, Mailer, SmtpMailer};
+use clap::{Parser, ValueEnum};
+use helpdesk_mail::{
+    EmailNotifier, MailGateway, Notifier, PlainSender, SmtpConfig, SmtpListener, SmtpListenerConfig,
+    SmtpSecurity, WebhookNotifier,
+};
 use helpdesk_store::Helpdesk;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Errors of starting or running a server.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The environment variable the SMTP relay password is read from (not a
+/// flag: command lines are visible to every local user).
+pub const SMTP_PASSWORD_ENV: &str = "HELPDESK_SMTP_PASSWORD";
 
 /// Command-line options of the `helpdesk*` binaries.
 #[derive(Debug, Clone, Parser)]
@@ -13,7 +33,7 @@ pub struct Args {
     /// Directory of the sled database (created if missing; one process at a time).
     #[arg(long, default_value = "helpdesk-data")]
     pub data: PathBuf,
-    /// Address to listen on.
+    /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Seed demo departments, agents, users and tickets (skipped when present).
@@ -28,6 +48,48 @@ pub struct Args {
     /// Mark cookies Secure (when served over HTTPS behind a proxy).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// SMTP relay for outgoing mail, HOST:PORT. Without it email notifications
+    /// are recorded in the ticket log as skipped and account emails are logged.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub smtp_relay: Option<String>,
+    /// How the connection to the relay is secured.
+    #[arg(long, value_enum, default_value_t = RelaySecurity::Starttls)]
+    pub smtp_security: RelaySecurity,
+    /// Login at the relay (the password comes from HELPDESK_SMTP_PASSWORD).
+    #[arg(long)]
+    pub smtp_user: Option<String>,
+    /// Sender of account emails (address validation); default: the first email account.
+    #[arg(long, value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+    /// Take incoming mail over SMTP on this address (behind the site's MTA).
+    #[arg(long, value_name = "ADDR")]
+    pub smtp_listen: Option<SocketAddr>,
+    /// A TOML rule file (triggers, escalations, SLAs) loaded at start.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Seconds between sweeps of due escalations and SLA timers.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub automation_every: u64,
+}
+
+impl Args {
+    /// The options with their defaults and the store at `data` (for embedding and tests).
+    pub fn new(data: impl Into<PathBuf>) -> Args {
+        let mut args = Args::parse_from(["helpdesk"]);
+        args.data = data.into();
+        args
+    }
+}
+
+/// `--smtp-security`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RelaySecurity {
+    /// Plain text (a relay on loopback).
+    None,
+    /// STARTTLS, required.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
 }
 
 /// Which interfaces a binary serves.
@@ -43,14 +105,106 @@ pub enum Interfaces {
     Embed,
 }
 
-/// Parses the options, opens the store and serves `which` until Ctrl-C.
-pub async fn main_for(which: Interfaces) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn".into()),
-        )
-        .init();
-    let args = Args::parse();
+/// The relay settings of the options, if a relay is given.
+pub fn smtp_config(args: &Args) -> Result<Option<SmtpConfig>, BoxError> {
+    let Some(relay) = &args.smtp_relay else { return Ok(None) };
+    let (host, port) = relay
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
+        .filter(|(h, _)| !h.is_empty())
+        .ok_or_else(|| format!("--smtp-relay {relay:?}: expected HOST:PORT"))?;
+    let mut config = SmtpConfig::plain(host, port);
+    config.security = match args.smtp_security {
+        RelaySecurity::None => SmtpSecurity::None,
+        RelaySecurity::Starttls => SmtpSecurity::StartTls,
+        RelaySecurity::Tls => SmtpSecurity::Tls,
+    };
+    if let Some(user) = &args.smtp_user {
+        let password = std::env::var(SMTP_PASSWORD_ENV)
+            .map_err(|_| format!("--smtp-user is set but {SMTP_PASSWORD_ENV} is not"))?;
+        config.credentials = Some((user.clone(), password));
+    }
+    Ok(Some(config))
+}
+
+/// A running server.
+pub struct Running {
+    /// Where the HTTP interfaces listen.
+    pub addr: SocketAddr,
+    /// Where incoming SMTP is taken, if asked.
+    pub smtp_addr: Option<SocketAddr>,
+    /// The URL people reach it at.
+    pub public_url: String,
+    /// The web layer (its helpdesk, sessions, notifications).
+    pub app: App,
+    http_stop: oneshot::Sender<()>,
+    http: tokio::task::JoinHandle<()>,
+    smtp: Option<SmtpListener>,
+    automation: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .field("smtp_addr", &self.smtp_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// Stops taking requests and mail (those under way finish), stops the
+    /// automation sweep and the delivery worker, and flushes the store.
+    pub async fn stop(self) -> Result<(), BoxError> {
+        let _ = self.http_stop.send(());
+        let _ = self.http.await;
+        if let Some(l) = self.smtp {
+            l.stop().await;
+        }
+        let app = self.app.clone();
+        let automation = self.automation;
+        tokio::task::spawn_blocking(move || {
+            if let Some((stop, thread)) = automation {
+                let _ = stop.send(());
+                let _ = thread.join();
+            }
+            app.shutdown();
+            app.helpdesk().flush()
+        })
+        .await??;
+        Ok(())
+    }
+}
+
+/// Sweeps due escalations and SLA timers every `every`, on a thread of its own.
+fn start_automation(
+    hd: Helpdesk,
+    every: Duration,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("helpdesk-automation".into())
+        .spawn(move || loop {
+            match hd.tick() {
+                Ok(r) if !r.changed.is_empty() => {
+                    tracing::info!(due = r.due.len(), changed = r.changed.len(), "automation sweep")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("automation sweep failed (retried next sweep): {e}"),
+            }
+            match stopped.recv_timeout(every) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => break,
+            }
+        })
+        .expect("spawn the automation thread");
+    (stop, thread)
+}
+
+/// Opens the store in `args.data` and starts serving `which`, with the
+/// delivery worker, the automation sweep and (with `--smtp-listen`) the
+/// SMTP listener. Must run inside a tokio runtime.
+pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> {
     let data = args.data.clone();
     let hd = tokio::task::spawn_blocking(move || Helpdesk::open(&data)).await??;
     if args.demo {
@@ -59,26 +213,99 @@ pub async fn main_for(which: Interfaces) -> Result<(), Box<dyn std::error::Error
             tracing::info!("demo data seeded");
         }
     }
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    if let Some(path) = &args.rules {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let hd2 = hd.clone();
+        tokio::task::spawn_blocking(move || hd2.load_rules_toml(&text))
+            .await?
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let smtp = smtp_config(args)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let public_url = public_url.trim_end_matches('/').to_string();
     let config = Config {
-        public_url: public_url.trim_end_matches('/').to_string(),
+        public_url: public_url.clone(),
         secure_cookies: args.secure_cookies,
         embed_origins: args.embed_origins.clone(),
         ..Config::default()
     };
-    let app = App::new(hd.clone(), config);
-    let routes = match which {
-        Interfaces::All => crate::routes(app),
-        Interfaces::Agent => crate::finish(crate::agent_routes(app)),
-        Interfaces::Portal => crate::finish(crate::portal_routes(app)),
-        Interfaces::Embed => crate::finish(crate::embed_routes(app)),
+
+    // Outgoing mail: notifications (worker) and account emails (mailer).
+    let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
+    let mailer: Arc<dyn Mailer> = match &smtp {
+        Some(relay) => {
+            notifiers.push(Arc::new(EmailNotifier::new(hd.clone(), relay)?));
+            let (name, from) = match &args.mail_from {
+                Some(a) => (String::new(), a.clone()),
+                None => match hd.email_accounts()?.into_iter().next() {
+                    Some(acc) => (acc.name, acc.address.to_string()),
+                    None => {
+                        return Err("--smtp-relay needs --mail-from or an email account to send from".into())
+                    }
+                },
+            };
+            Arc::new(SmtpMailer::new(PlainSender::new(relay, &name, &from)?))
+        }
+        None => {
+            tracing::warn!(
+                "no --smtp-relay: email notifications are recorded as skipped, account emails are only logged"
+            );
+            Arc::new(LogMailer)
+        }
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let u = &public_url;
+    notifiers.push(Arc::new(WebhookNotifier::new(hd.clone(), Duration::from_secs(10))));
+    let hd2 = hd.clone();
+    let app = tokio::task::spawn_blocking(move || App::with_mailer(hd2, config, mailer)).await?;
+    app.start_delivery(notifiers, Duration::from_secs(1));
+    let automation = Some(start_automation(hd.clone(), Duration::from_secs(args.automation_every)));
+
+    let smtp_listener = match args.smtp_listen {
+        Some(at) => Some(
+            SmtpListener::start(at, MailGateway::new(hd.clone()), SmtpListenerConfig::default())
+                .await
+                .map_err(|e| format!("cannot listen for SMTP on {at}: {e}"))?,
+        ),
+        None => None,
+    };
+    let smtp_addr = smtp_listener.as_ref().map(SmtpListener::local_addr);
+
+    let routes = match which {
+        Interfaces::All => crate::routes(app.clone()),
+        Interfaces::Agent => crate::finish(crate::agent_routes(app.clone())),
+        Interfaces::Portal => crate::finish(crate::portal_routes(app.clone())),
+        Interfaces::Embed => crate::finish(crate::embed_routes(app.clone())),
+    };
+    let (http_stop, stopped) = oneshot::channel::<()>();
+    let http = tokio::spawn(async move {
+        warp::serve(routes)
+            .incoming(listener)
+            .graceful(async {
+                let _ = stopped.await;
+            })
+            .run()
+            .await
+    });
+    Ok(Running { addr, smtp_addr, public_url, app, http_stop, http, smtp: smtp_listener, automation })
+}
+
+/// Parses the options, starts the server and serves `which` until Ctrl-C.
+pub async fn main_for(which: Interfaces) -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let running = start(&args, which).await?;
+    let u = &running.public_url;
     if matches!(which, Interfaces::All | Interfaces::Agent) {
         println!("agent interface:  {u}/agent   (API: {u}/api/agent/..., OpenAPI: {u}/api/openapi.json)");
+        println!("inbound mail:     POST {u}/api/mail/inbound (raw RFC 5322, admin API key)");
     }
     if matches!(which, Interfaces::All | Interfaces::Portal) {
         println!("user portal:      {u}/");
@@ -88,19 +315,16 @@ pub async fn main_for(which: Interfaces) -> Result<(), Box<dyn std::error::Error
             "website embed:    <script src=\"{u}/embed/widget.js\" data-department=\"1\" async></script>"
         );
     }
+    if let Some(a) = running.smtp_addr {
+        println!("inbound SMTP:     {a}");
+    }
     if args.demo {
         let (a, ap) = crate::demo::ADMIN;
         let (s, sp) = crate::demo::AGENT;
         let (p, pp) = crate::demo::USER;
         println!("demo logins: agent {a} / {ap}, agent {s} / {sp}, portal user {p} / {pp}");
     }
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .run()
-        .await;
-    hd.flush()?;
-    Ok(())
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("stopping");
+    running.stop().await
 }

@@ -314,3 +314,107 @@ async fn agent_ui_page_has_csp_and_layout() {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
     }
 }
+
+#[tokio::test]
+async fn an_agent_reads_and_replaces_their_subscriptions() {
+    let f = fixture();
+    let s = f.login_agent(demo::AGENT.0, demo::AGENT.1).await;
+    let r = f.get(&s, "/api/agent/subscriptions").await;
+    assert_eq!(r.status(), 200);
+    insta::assert_json_snapshot!("sam_default_subscriptions", body_json(&r));
+
+    let put = |body: serde_json::Value| {
+        warp::test::request()
+            .method("PUT")
+            .path("/api/agent/subscriptions")
+            .header("cookie", &s.cookie)
+            .header("x-csrf-token", &s.csrf)
+            .json(&body)
+    };
+    // The agent field cannot be smuggled in: one may only set one's own.
+    let r = put(json!({"agent": 1, "rules": []})).reply(&f.routes).await;
+    assert_eq!(r.status(), 400, "{}", body_text(&r));
+    let r = put(json!({"rules": [{"event": "shouting", "scope": "mine", "channel": "email"}]}))
+        .reply(&f.routes)
+        .await;
+    assert_eq!(r.status(), 400, "{}", body_text(&r));
+    let r = f.get(&s, "/api/agent/subscriptions").await;
+    insta::assert_json_snapshot!("sam_default_subscriptions", body_json(&r));
+
+    let r = put(json!({"rules": [
+        {"event": "note", "scope": "my_teams", "channel": "in_app"},
+        {"event": "user_reply", "scope": "mine", "channel": "email"}
+    ]}))
+    .reply(&f.routes)
+    .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let r = f.get(&s, "/api/agent/subscriptions").await;
+    insta::assert_json_snapshot!(body_json(&r), @r#"
+    {
+      "agent": 2,
+      "rules": [
+        {
+          "channel": "email",
+          "event": "user_reply",
+          "scope": "mine"
+        },
+        {
+          "channel": "in_app",
+          "event": "note",
+          "scope": "my_teams"
+        }
+      ]
+    }
+    "#);
+
+    // Without the CSRF header a session cannot change them.
+    let r = warp::test::request()
+        .method("PUT")
+        .path("/api/agent/subscriptions")
+        .header("cookie", &s.cookie)
+        .json(&json!({"rules": []}))
+        .reply(&f.routes)
+        .await;
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn the_bay_lists_in_app_notifications_from_the_delivery_worker() {
+    let f = fixture();
+    let s = f.login_agent(demo::ADMIN.0, demo::ADMIN.1).await;
+    let r = f.get(&s, "/api/agent/notifications").await;
+    assert_eq!(body_json(&r), json!([]), "nothing delivered before the worker runs");
+    f.app.start_delivery(Vec::new(), std::time::Duration::from_millis(50));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let list = loop {
+        let v = body_json(&f.get(&s, "/api/agent/notifications").await);
+        if v.as_array().unwrap().len() >= 5 {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    f.app.stop_delivery();
+    // The demo's changes by others, newest first; the admin's own are not there.
+    let lines: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            format!("#{} {} ({})", n["ticket"], n["subject"].as_str().unwrap(), n["reason"].as_str().unwrap())
+        })
+        .collect();
+    insta::assert_json_snapshot!(lines, @r##"
+    [
+      "#4 Cannot log in (new_ticket)",
+      "#3 Quote for 20 printers (new_ticket)",
+      "#2 Scanner makes blurry scans (agent_reply)",
+      "#2 Scanner makes blurry scans (new_ticket)",
+      "#1 Printer on fire (new_ticket)"
+    ]
+    "##);
+    // Another agent sees only their own.
+    let sam = f.login_agent(demo::AGENT.0, demo::AGENT.1).await;
+    let theirs = body_json(&f.get(&sam, "/api/agent/notifications").await);
+    assert!(theirs.as_array().unwrap().iter().all(|n| n["agent"] == 2), "{theirs}");
+}

@@ -20,6 +20,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod app_values;
 pub mod auth;
 mod automation;
 mod helpdesk;

@@ -141,6 +141,24 @@
     render();
   }
 
+  // Reloads an open tab after someone else changed its ticket, without
+  // switching tabs or losing a reply being written.
+  async function refreshTicket(id) {
+    let d;
+    try {
+      d = await api("GET", "/api/agent/tickets/" + id);
+    } catch (e) {
+      return;
+    }
+    if (!state.tabs.includes(id)) return;
+    state.tickets[id] = d;
+    if (state.active !== id) return;
+    const box = $("reply-body");
+    const draft = box ? box.value : "";
+    render();
+    if (draft && $("reply-body")) $("reply-body").value = draft;
+  }
+
   function closeTab(id) {
     state.tabs = state.tabs.filter((t) => t !== id);
     if (state.active === id) state.active = state.tabs[state.tabs.length - 1] || null;
@@ -290,21 +308,23 @@
     if (fresh) $("bay-count").textContent = String(Number($("bay-count").textContent) + 1);
   }
   async function listen() {
-    try {
-      for (const n of await api("GET", "/api/agent/notifications")) bayAdd(n, false);
-    } catch (e) { /* the live stream still works */ }
+    // The stream opens first, so nothing delivered meanwhile is missed
+    // (the history and the stream may overlap: bayAdd skips what it has).
     const es = new EventSource("/api/agent/events");
     es.addEventListener("notification", (ev) => {
       const n = JSON.parse(ev.data);
       bayAdd(n, true);
       refreshFilters();
-      if (state.tabs.includes(n.ticket)) openTicket(n.ticket);
+      if (state.tabs.includes(n.ticket)) refreshTicket(n.ticket);
     });
     es.addEventListener("ticket", (ev) => {
       const n = JSON.parse(ev.data);
       refreshFilters();
-      if (state.tabs.includes(n.ticket) && state.tickets[n.ticket].ticket.version < n.version) openTicket(n.ticket);
+      if (state.tabs.includes(n.ticket) && state.tickets[n.ticket].ticket.version < n.version) refreshTicket(n.ticket);
     });
+    try {
+      for (const n of await api("GET", "/api/agent/notifications")) bayAdd(n, false);
+    } catch (e) { /* the live stream still works */ }
   }
   $("bay-button").addEventListener("click", () => {
     const list = $("bay-list");

@@ -778,6 +778,6 @@ fn bay_stream(app: &App, agent: Agent) -> Response {
         }
         _ => None,
     });
-    let stream = changes.merge(notifications);
+    let stream = futures_util::StreamExt::take_until(changes.merge(notifications), app.closed());
     warp::sse::reply(warp::sse::keep_alive().stream(stream)).into_response()
 }

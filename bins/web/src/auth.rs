@@ -1,8 +1,12 @@
 //! Sessions, cookies, CSRF tokens and API keys.
 //!
-//! - Sessions of logged-in agents and users are kept in the store (config
-//!   namespace `session`, under the token's SHA-256), so a restart logs no
-//!   one out; anonymous portal sessions live in memory only. The cookie holds
+//! - Sessions of logged-in agents and users are kept in the store
+//!   (application namespace `session`, under the token's SHA-256), so a
+//!   restart logs no one out (the stored idle expiry may lag by up to
+//!   [`SESSION_REFRESH`]); anonymous portal sessions live in memory only.
+//!   Writes go through a writer thread in the order they were decided
+//!   (queued under the sessions lock), so a logout is never undone by a
+//!   refresh that raced it. The cookie holds
 //!   a random 256-bit token, `HttpOnly`, `SameSite` (Strict for agents, Lax
 //!   for the portal), `Secure` when configured. Only the token's SHA-256 is
 //!   kept anywhere.
@@ -38,7 +42,7 @@ pub const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
 pub const SESSION_REFRESH: Duration = Duration::from_secs(600);
 /// Most sessions kept at once (anonymous portal sessions are dropped first when full).
 pub const MAX_SESSIONS: usize = 100_000;
-/// The config namespace stored sessions live in.
+/// The application namespace ([`Helpdesk::put_app_value`]) stored sessions live in.
 pub const SESSION_NAMESPACE: &str = "session";
 
 /// Which interface a session belongs to.
@@ -89,7 +93,7 @@ impl Writer {
             .spawn(move || {
                 for (key, session) in rx {
                     let value = session.map(|s| serde_json::to_value(s).expect("a session serialises"));
-                    if let Err(e) = hd.store().put_config(SESSION_NAMESPACE, &key, value.as_ref()) {
+                    if let Err(e) = hd.put_app_value(SESSION_NAMESPACE, &key, value.as_ref()) {
                         tracing::warn!("cannot store a session (it ends at the next restart): {e}");
                     }
                 }
@@ -121,7 +125,7 @@ impl Sessions {
         let now = now_secs();
         let mut map = HashMap::new();
         let mut expired = Vec::new();
-        match hd.store().configs(SESSION_NAMESPACE) {
+        match hd.app_values(SESSION_NAMESPACE) {
             Ok(stored) => {
                 for (key, value) in stored {
                     match serde_json::from_value::<Session>(value) {
@@ -153,6 +157,8 @@ impl Sessions {
         }
     }
 
+    /// Queues a store write; callers hold the map lock, so writes reach the
+    /// store in the order the map changed.
     fn persist(&self, key: &str, session: Option<&Session>) {
         let Some(w) = &self.writer else { return };
         let tx = w.tx.lock().unwrap_or_else(|e| e.into_inner());
@@ -174,9 +180,9 @@ impl Sessions {
                 map.retain(|_, s| s.expires > now && s.principal.is_some());
             }
             map.insert(key.clone(), s.clone());
-        }
-        if principal.is_some() {
-            self.persist(&key, Some(&s));
+            if principal.is_some() {
+                self.persist(&key, Some(&s));
+            }
         }
         (token, s)
     }
@@ -185,39 +191,33 @@ impl Sessions {
     pub fn get(&self, realm: Realm, token: &str) -> Option<Session> {
         let key = sha256_hex(token);
         let now = now_secs();
-        let (found, write, remove) = {
-            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-            match map.get_mut(&key) {
-                Some(s) if s.realm == realm && s.expires > now => {
-                    s.expires = now + SESSION_IDLE.as_secs();
-                    let write =
-                        s.principal.is_some() && s.expires >= s.stored_expires + SESSION_REFRESH.as_secs();
-                    if write {
-                        s.stored_expires = s.expires;
-                    }
-                    (Some(s.clone()), write, false)
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get_mut(&key) {
+            Some(s) if s.realm == realm && s.expires > now => {
+                s.expires = now + SESSION_IDLE.as_secs();
+                let found = s.clone();
+                if s.principal.is_some() && s.expires >= s.stored_expires + SESSION_REFRESH.as_secs() {
+                    s.stored_expires = s.expires;
+                    self.persist(&key, Some(&found));
                 }
-                Some(s) => {
-                    let stored = s.principal.is_some();
-                    map.remove(&key);
-                    (None, false, stored)
-                }
-                None => (None, false, false),
+                Some(found)
             }
-        };
-        if write {
-            self.persist(&key, found.as_ref());
-        } else if remove {
-            self.persist(&key, None);
+            Some(s) => {
+                if s.principal.is_some() {
+                    self.persist(&key, None);
+                }
+                map.remove(&key);
+                None
+            }
+            None => None,
         }
-        found
     }
 
     /// Ends a session.
     pub fn remove(&self, token: &str) {
         let key = sha256_hex(token);
-        let removed = self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
-        if removed.is_some_and(|s| s.principal.is_some()) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.remove(&key).is_some_and(|s| s.principal.is_some()) {
             self.persist(&key, None);
         }
     }

@@ -19,6 +19,12 @@ pub const DEMO_MAILBOX: (&str, &str) = ("support@example.com", "Example Support"
 /// Seeds the demo data unless it is there already; returns whether it seeded.
 pub fn seed(hd: &Helpdesk) -> Result<bool, AuthError> {
     if hd.agent_by_email(ADMIN.0)?.is_some() {
+        // Stores seeded before the demo had a mailbox get it now.
+        if hd.email_accounts()?.is_empty() {
+            if let Some(support) = hd.departments()?.into_iter().find(|d| d.name == "Support") {
+                hd.create_email_account(DEMO_MAILBOX.0, DEMO_MAILBOX.1, support.id)?;
+            }
+        }
         return Ok(false);
     }
     let support = hd.create_department(

@@ -12,11 +12,18 @@
 //! ```no_run
 //! # async fn run() {
 //! use helpdesk_web::{App, Config};
+//! use std::time::Duration;
 //! let hd = helpdesk_store::Helpdesk::in_memory();
 //! let app = App::new(hd, Config::default());
+//! // Deliver notifications: in-app to the agents' bay (add email and webhook
+//! // notifiers from helpdesk-mail to the list).
+//! app.start_delivery(Vec::new(), Duration::from_secs(1));
 //! warp::serve(helpdesk_web::routes(app)).run(([127, 0, 0, 1], 8080)).await;
 //! # }
 //! ```
+//!
+//! [`serve::start`] does all of that (and more: SMTP in and out, the
+//! automation sweep) from command-line options.
 #![warn(missing_docs)]
 
 pub mod agent;
@@ -91,6 +98,8 @@ pub struct OutgoingMail {
 pub trait Mailer: Send + Sync {
     /// Sends (or queues) one email.
     fn send(&self, mail: OutgoingMail);
+    /// Finishes what is queued before the server stops (default: nothing queued).
+    fn close(&self) {}
 }
 
 /// A [`Mailer`] that logs each email.
@@ -110,7 +119,8 @@ impl Mailer for LogMailer {
 /// error level with the recipient and the reason.
 #[derive(Debug)]
 pub struct SmtpMailer {
-    tx: Mutex<std::sync::mpsc::Sender<OutgoingMail>>,
+    tx: Mutex<Option<std::sync::mpsc::Sender<OutgoingMail>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl SmtpMailer {
@@ -142,18 +152,29 @@ impl SmtpMailer {
                 }
             }
         });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the mailer thread: {e}");
-        }
-        SmtpMailer { tx: Mutex::new(tx) }
+        let thread = spawned.map_err(|e| tracing::error!("cannot start the mailer thread: {e}")).ok();
+        SmtpMailer { tx: Mutex::new(Some(tx)), thread: Mutex::new(thread) }
     }
 }
 
 impl Mailer for SmtpMailer {
     fn send(&self, mail: OutgoingMail) {
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = tx.send(mail) {
-            tracing::error!(to = %e.0.to, "email not sent: the mailer thread has stopped");
+        let refused = match tx.as_ref() {
+            Some(tx) => tx.send(mail).err().map(|e| e.0),
+            None => Some(mail),
+        };
+        if let Some(mail) = refused {
+            tracing::error!(to = %mail.to, subject = %mail.subject, "email not sent: the mailer has stopped");
+        }
+    }
+
+    /// Sends what is queued (retries included), then stops.
+    fn close(&self) {
+        drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = thread {
+            let _ = t.join();
         }
     }
 }
@@ -217,6 +238,7 @@ struct Inner {
     hub: InAppHub,
     recent: Recent,
     delivery: Mutex<Option<WorkerHandle>>,
+    closing: tokio::sync::watch::Sender<bool>,
     mailer: Arc<dyn Mailer>,
     login_limiter: Limiter,
     embed_limiter: Limiter,
@@ -265,6 +287,7 @@ impl App {
             hub,
             recent,
             delivery: Mutex::new(None),
+            closing: tokio::sync::watch::channel(false).0,
             mailer,
         }))
     }
@@ -278,10 +301,12 @@ impl App {
         for n in notifiers {
             worker = worker.notifier(n);
         }
-        let old = self.lock_delivery().replace(worker.start(poll));
-        if let Some(old) = old {
+        // One worker per store: the old one stops before the new one starts.
+        let mut slot = self.lock_delivery();
+        if let Some(old) = slot.take() {
             old.stop();
         }
+        *slot = Some(worker.start(poll));
     }
 
     /// Stops the delivery worker after its current pass (undelivered items
@@ -293,11 +318,28 @@ impl App {
         }
     }
 
-    /// Stops the background work before the store closes: the delivery
-    /// worker, and the session writer (queued session writes are stored).
+    /// Ends the never-ending responses (the agents' event streams), so a
+    /// graceful HTTP shutdown does not wait for them.
+    pub fn close_streams(&self) {
+        self.0.closing.send_replace(true);
+    }
+
+    /// Resolves when [`close_streams`](App::close_streams) is called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
+    }
+
+    /// Stops the background work before the store closes: the event
+    /// streams, the delivery worker (undelivered items stay in the outbox),
+    /// the session writer and the mailer (both finish what is queued).
     pub fn shutdown(&self) {
+        self.close_streams();
         self.stop_delivery();
         self.0.sessions.close();
+        self.0.mailer.close();
     }
 
     /// The last storage error the delivery worker hit, if any.

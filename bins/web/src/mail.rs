@@ -4,9 +4,11 @@
 //! or nothing for auto-replies, bounces and loops.
 //!
 //! Only an admin agent may call it, normally with an API key
-//! (`Authorization: Bearer hdk_...`). The answer is the gateway's outcome
-//! as JSON; a mail that cannot be taken gets a 4xx with the reason and
-//! changes nothing.
+//! (`Authorization: Bearer hdk_...`); others are refused before the body is
+//! read. The answer is the gateway's outcome as JSON; a mail that cannot be
+//! taken gets a 4xx with the reason and changes nothing (a storage failure
+//! is a 5xx, and the mail can be handed in again: the gateway knows a mail
+//! it took by its Message-ID).
 
 use crate::auth::{agent_auth, AgentCtx};
 use crate::error::ApiError;
@@ -49,9 +51,15 @@ pub fn ingest(app: &App, raw: &[u8]) -> Result<IngestOutcome, ApiError> {
         IngestOutcome::Ignored { .. } | IngestOutcome::Duplicate { .. } => None,
     };
     if let Some(id) = touched {
+        // The mail is taken; telling the live stream is best effort.
         let hd = app.helpdesk();
-        let (ticket, log) = (hd.ticket(id)?, hd.log(id)?);
-        app.publish_latest(&ticket, &log);
+        match hd.ticket(id).and_then(|t| Ok((t, hd.log(id)?))) {
+            Ok((ticket, log)) => app.publish_latest(&ticket, &log),
+            Err(e) => {
+                tracing::warn!(ticket = %id, "mail taken, but the live stream was not told: {e}");
+                app.wake_delivery();
+            }
+        }
     }
     Ok(outcome)
 }
@@ -62,15 +70,17 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(with_app(app.clone()))
         .and(agent_auth(app))
+        .and_then(|app: App, ctx: AgentCtx| async move {
+            if ctx.agent.permissions.admin {
+                Ok(app)
+            } else {
+                Err(warp::reject::custom(ApiError::forbidden("only an admin agent may hand in mail")))
+            }
+        })
         .and(warp::body::content_length_limit(MAX_MAIL_BYTES as u64))
         .and(warp::body::bytes())
-        .and_then(|app: App, ctx: AgentCtx, body: bytes::Bytes| async move {
-            let r = if !ctx.agent.permissions.admin {
-                Err(ApiError::forbidden("only an admin agent may hand in mail"))
-            } else {
-                blocking(move || ingest(&app, &body)).await
-            };
-            Ok::<_, Infallible>(respond(r))
+        .and_then(|app: App, body: bytes::Bytes| async move {
+            Ok::<_, Infallible>(respond(blocking(move || ingest(&app, &body)).await))
         })
         .boxed()
 }

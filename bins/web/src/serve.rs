@@ -127,6 +127,9 @@ pub fn smtp_config(args: &Args) -> Result<Option<SmtpConfig>, BoxError> {
     Ok(Some(config))
 }
 
+/// How long requests under way may take to finish when the server stops.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// A running server.
 pub struct Running {
     /// Where the HTTP interfaces listen.
@@ -156,8 +159,13 @@ impl Running {
     /// Stops taking requests and mail (those under way finish), stops the
     /// automation sweep and the delivery worker, and flushes the store.
     pub async fn stop(self) -> Result<(), BoxError> {
+        self.app.close_streams();
         let _ = self.http_stop.send(());
-        let _ = self.http.await;
+        let mut http = self.http;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut http).await.is_err() {
+            tracing::warn!("requests still running after {} s are cut off", SHUTDOWN_GRACE.as_secs());
+            http.abort();
+        }
         if let Some(l) = self.smtp {
             l.stop().await;
         }
@@ -214,8 +222,9 @@ pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> 
         }
     }
     if let Some(path) = &args.rules {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let hd2 = hd.clone();
         tokio::task::spawn_blocking(move || hd2.load_rules_toml(&text))
             .await?
@@ -240,9 +249,12 @@ pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> 
     let mailer: Arc<dyn Mailer> = match &smtp {
         Some(relay) => {
             notifiers.push(Arc::new(EmailNotifier::new(hd.clone(), relay)?));
+            let hd2 = hd.clone();
+            let first_account =
+                tokio::task::spawn_blocking(move || hd2.email_accounts()).await??.into_iter().next();
             let (name, from) = match &args.mail_from {
                 Some(a) => (String::new(), a.clone()),
-                None => match hd.email_accounts()?.into_iter().next() {
+                None => match first_account {
                     Some(acc) => (acc.name, acc.address.to_string()),
                     None => {
                         return Err("--smtp-relay needs --mail-from or an email account to send from".into())
@@ -324,7 +336,23 @@ pub async fn main_for(which: Interfaces) -> Result<(), BoxError> {
         let (p, pp) = crate::demo::USER;
         println!("demo logins: agent {a} / {ap}, agent {s} / {sp}, portal user {p} / {pp}");
     }
-    let _ = tokio::signal::ctrl_c().await;
+    stop_signal().await;
     tracing::info!("stopping");
     running.stop().await
+}
+
+/// Ctrl-C, or SIGTERM (systemd, docker stop) on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -297,3 +297,42 @@ async fn bad_options_stop_the_start_with_a_clear_message() {
     let e = serve::start(&a, Interfaces::All).await.unwrap_err().to_string();
     assert!(e.contains("--smtp-relay") && e.contains("HOST:PORT"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_ends_open_event_streams_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = args(dir.path(), None);
+    a.smtp_listen = None;
+    let server = serve::start(&a, Interfaces::All).await.unwrap();
+    let addr = server.addr;
+    // An agent UI is open: its event stream never ends by itself.
+    let stream = blocking(move || {
+        let body = serde_json::json!({"email": demo::ADMIN.0, "password": demo::ADMIN.1}).to_string();
+        let (_, head, _) =
+            http(addr, "POST", "/api/agent/login", &[("content-type", "application/json")], body.as_bytes());
+        let c = cookie(&head, "hd_agent");
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(s, "GET /api/agent/events HTTP/1.1\r\nHost: {addr}\r\nCookie: {c}\r\n\r\n").unwrap();
+        let mut first = [0u8; 12];
+        s.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
+        s
+    })
+    .await;
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), server.stop())
+        .await
+        .expect("stop() waited for the event stream")
+        .unwrap();
+    assert!(started.elapsed() < serve::SHUTDOWN_GRACE);
+    // The stream was ended, and the store is closed: it opens again.
+    blocking(move || {
+        let mut s = stream;
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    })
+    .await;
+    let again = serve::start(&a, Interfaces::All).await.unwrap();
+    again.stop().await.unwrap();
+}

@@ -22,6 +22,7 @@
 
 pub mod auth;
 mod automation;
+mod codec;
 mod helpdesk;
 pub mod kv;
 mod kvstore;

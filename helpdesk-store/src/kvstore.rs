@@ -5,9 +5,9 @@
 //!
 //! | prefix | key | value |
 //! | --- | --- | --- |
-//! | `T` | ticket id (u64 BE) | ticket state (JSON) |
+//! | `T` | ticket id (u64 BE) | ticket state (MessagePack, structs as arrays) |
 //! | `H` | ticket id | ticket summary (compact binary, [`TicketSummary::encode`]); its version is what every commit checks |
-//! | `E` | ticket id, version of the commit's first event | the commit's log events (a list) |
+//! | `E` | ticket id, version of the commit's first event | the commit's log events (a list; MessagePack, structs as maps) |
 //! | `I` | index key (ends with ticket id) | empty |
 //! | `C` | counter key | i64 BE |
 //! | `Q` | id kind name | last id handed out (u64 BE) |
@@ -83,6 +83,25 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: show(key), reason: e.to_string() })
+}
+
+/// Ticket states: MessagePack with structs as arrays (no field names;
+/// self-describing otherwise, so the domain types' tagged enums and lenient
+/// integers read back as with JSON), about half JSON's size. Every commit
+/// writes one.
+fn encode_compact<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    rmp_serde::to_vec(v).map_err(|e| StoreError::Backend(format!("encoding: {e}")))
+}
+
+/// Log events: MessagePack with structs as maps. Not as arrays: serde reads
+/// an adjacently tagged unit variant (`SystemActor::Helpdesk`) back only
+/// from a map.
+fn encode_named<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    rmp_serde::to_vec_named(v).map_err(|e| StoreError::Backend(format!("encoding: {e}")))
+}
+
+fn decode_compact<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: show(key), reason: e.to_string() })
 }
 
 fn u64_of(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
@@ -419,14 +438,14 @@ impl<E: KvEngine> IdSource for KvStore<E> {
 impl<E: KvEngine> Store for KvStore<E> {
     fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         let key = k(TICKET, &[&id.0.to_be_bytes()]);
-        self.engine.get(&key)?.map(|b| decode(&key, &b)).transpose()
+        self.engine.get(&key)?.map(|b| decode_compact(&key, &b)).transpose()
     }
 
     fn events(&self, id: TicketId) -> Result<Vec<TicketEvent>, StoreError> {
         let prefix = k(EVENT, &[&id.0.to_be_bytes()]);
         let mut out = Vec::new();
         for (key, v) in self.engine.scan(&prefix, None, usize::MAX)? {
-            out.extend(decode::<Vec<TicketEvent>>(&key, &v)?);
+            out.extend(decode_compact::<Vec<TicketEvent>>(&key, &v)?);
         }
         Ok(out)
     }
@@ -434,7 +453,7 @@ impl<E: KvEngine> Store for KvStore<E> {
     fn commit(&self, c: &Commit) -> Result<(), StoreError> {
         let id = c.ticket.0.to_be_bytes();
         let state_key = k(TICKET, &[&id]);
-        let state = c.state.as_ref().map(encode).transpose()?;
+        let state = c.state.as_ref().map(encode_compact).transpose()?;
         let summary_key = k(SUMMARY, &[&id]);
         let summary = c.state.as_ref().map(|t| TicketSummary::from(t).encode());
         if c.state.is_none() && !c.events.is_empty() {
@@ -454,7 +473,9 @@ impl<E: KvEngine> Store for KvStore<E> {
         }
         // A commit's events are one value, keyed by the first one's version.
         let events = match c.events.first() {
-            Some(first) => vec![(k(EVENT, &[&id, &first.version.to_be_bytes()]), encode(&c.events)?)],
+            Some(first) => {
+                vec![(k(EVENT, &[&id, &first.version.to_be_bytes()]), encode_named(&c.events)?)]
+            }
             None => Vec::new(),
         };
         if let Some(item) = c.outbox_add.iter().find(|item| item.key.ticket != c.ticket) {
@@ -847,4 +868,73 @@ fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {
 fn describe_holder(key: &[u8], h: &[u8]) -> Result<String, StoreError> {
     let (kind, id) = parse_holder(key, h)?;
     Ok(format!("{}:{id}", kind.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use helpdesk_core::outbox::{DeliveryChannel, DeliveryOutcome, Effect, Notification, Recipient, Webhook};
+    use helpdesk_core::sla::{SlaKind, SlaState, SlaStatus};
+    use helpdesk_core::testing::{sample_ticket, t0};
+
+    /// States and events go through the compact codec unchanged, with every
+    /// shape of serde attribute the domain types use (internally and
+    /// adjacently tagged enums, `Urgency` written as u8 and read as i64,
+    /// maps, options, times with nanoseconds).
+    #[test]
+    fn compact_codec_round_trips_states_and_events() {
+        let (mut t, mut events) = sample_ticket();
+        let at = t0() + chrono::Duration::nanoseconds(123_456_789);
+        t.urgency = Urgency::new(7).unwrap();
+        t.labels.insert("vip".into());
+        t.fields.insert("plan".into(), FieldValue::Choice("pro".into()));
+        t.fields.insert("seats".into(), FieldValue::Number(12.5));
+        t.fields.insert("since".into(), FieldValue::Date(at.date_naive()));
+        t.sla.insert(
+            "first".into(),
+            SlaStatus {
+                kind: SlaKind::FirstResponse,
+                state: SlaState::Warning,
+                running_since: Some(at),
+                counted_secs: 3,
+                warn_at: None,
+                due: Some(at),
+                met_at: None,
+            },
+        );
+        t.escalations.insert("stale".into(), EscalationState { since: at, fired: 2, due: None });
+        t.updated_at = at;
+        let v = t.version;
+        let mut event = |change: Change, actor: Actor| {
+            events.push(TicketEvent { ticket: t.id, version: v + events.len() as u64, at, actor, change });
+        };
+        let notify = Effect::Notify(Notification {
+            recipient: Recipient::Agent(AgentId(3)),
+            channel: DeliveryChannel::Email,
+            reason: "new_ticket".into(),
+            template: Some("t".into()),
+        });
+        event(Change::Queued { effect: notify.clone() }, Actor::System(SystemActor::Trigger("vip".into())));
+        event(
+            Change::Delivered {
+                effect: Effect::Webhook(Webhook { url: "http://127.0.0.1:9/".into(), origin: "o".into() }),
+                outcome: DeliveryOutcome::Failed("refused".into()),
+                attempts: 3,
+            },
+            Actor::system(),
+        );
+        event(Change::Delivered { effect: notify, outcome: DeliveryOutcome::Sent, attempts: 1 }, Actor::system());
+        event(
+            Change::Urgency { from: Urgency::new(1).unwrap(), to: Urgency::new(7).unwrap() },
+            Actor::Agent(AgentId(1)),
+        );
+        event(Change::Field { key: "plan".into(), from: None, to: Some(FieldValue::Text("x".into())) }, Actor::system());
+        let key = b"T";
+        let back: Ticket = decode_compact(key, &encode_compact(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+        let back: Vec<TicketEvent> = decode_compact(key, &encode_named(&events).unwrap()).unwrap();
+        assert_eq!(back, events);
+        assert!(encode_named(&events).unwrap().len() < serde_json::to_vec(&events).unwrap().len());
+        assert!(encode_compact(&t).unwrap().len() < serde_json::to_vec(&t).unwrap().len());
+    }
 }

@@ -13,7 +13,9 @@
 //! tag 2 = anything else as JSON. A time is seconds (i64) and nanoseconds (u32).
 
 use chrono::{DateTime, Utc};
-use helpdesk_core::outbox::{DeliveryChannel, Effect, Notification, OutboxItem, OutboxKey, Recipient, Webhook};
+use helpdesk_core::outbox::{
+    DeliveryChannel, Effect, Notification, OutboxItem, OutboxKey, Recipient, Webhook,
+};
 use helpdesk_core::TicketId;
 use helpdesk_core::{AgentId, TeamId, UserId};
 
@@ -155,7 +157,11 @@ pub(crate) fn encode_outbox_group(items: &[OutboxItem]) -> Result<Vec<u8>, Strin
 }
 
 /// Decodes what [`encode_outbox_group`] wrote, for `ticket` at `version`.
-pub(crate) fn decode_outbox_group(ticket: TicketId, version: u64, bytes: &[u8]) -> Result<Vec<OutboxItem>, String> {
+pub(crate) fn decode_outbox_group(
+    ticket: TicketId,
+    version: u64,
+    bytes: &[u8],
+) -> Result<Vec<OutboxItem>, String> {
     let mut r = R(bytes);
     let format = r.u8()?;
     if format != FORMAT {

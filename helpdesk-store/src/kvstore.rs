@@ -157,7 +157,11 @@ struct RecordCache {
 fn listed_often(kind: RecordKind) -> bool {
     matches!(
         kind,
-        RecordKind::Agent | RecordKind::Team | RecordKind::Department | RecordKind::Usergroup | RecordKind::EmailAccount
+        RecordKind::Agent
+            | RecordKind::Team
+            | RecordKind::Department
+            | RecordKind::Usergroup
+            | RecordKind::EmailAccount
     )
 }
 
@@ -409,7 +413,8 @@ impl<E: KvEngine> KvStore<E> {
         }
         let key = k(SUMMARY, &[&id.0.to_be_bytes()]);
         match self.engine.get(&key)? {
-            Some(b) => TicketSummary::version_of(&b).map_err(|reason| StoreError::Corrupt { key: show(&key), reason }),
+            Some(b) => TicketSummary::version_of(&b)
+                .map_err(|reason| StoreError::Corrupt { key: show(&key), reason }),
             None => Ok(0),
         }
     }
@@ -701,8 +706,12 @@ impl<E: KvEngine> Store for KvStore<E> {
         };
         let prefix = k(RECORD, &[&[kind.tag()]]);
         let from = Self::record_key(kind, after);
-        let page: Vec<Record> =
-            self.engine.scan(&prefix, Some(&from), limit)?.iter().map(|(key, v)| decode(key, v)).collect::<Result<_, _>>()?;
+        let page: Vec<Record> = self
+            .engine
+            .scan(&prefix, Some(&from), limit)?
+            .iter()
+            .map(|(key, v)| decode(key, v))
+            .collect::<Result<_, _>>()?;
         if listed_often(kind) {
             let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
             // Only if no write happened since the read began.
@@ -923,12 +932,18 @@ mod tests {
             },
             Actor::system(),
         );
-        event(Change::Delivered { effect: notify, outcome: DeliveryOutcome::Sent, attempts: 1 }, Actor::system());
+        event(
+            Change::Delivered { effect: notify, outcome: DeliveryOutcome::Sent, attempts: 1 },
+            Actor::system(),
+        );
         event(
             Change::Urgency { from: Urgency::new(1).unwrap(), to: Urgency::new(7).unwrap() },
             Actor::Agent(AgentId(1)),
         );
-        event(Change::Field { key: "plan".into(), from: None, to: Some(FieldValue::Text("x".into())) }, Actor::system());
+        event(
+            Change::Field { key: "plan".into(), from: None, to: Some(FieldValue::Text("x".into())) },
+            Actor::system(),
+        );
         let key = b"T";
         let back: Ticket = decode_compact(key, &encode_compact(&t).unwrap()).unwrap();
         assert_eq!(back, t);

@@ -143,7 +143,9 @@ pub(crate) const RECORD_CACHE: usize = 50_000;
 
 #[derive(Debug, Default)]
 struct RecordCache {
-    map: HashMap<(u8, u64), Record>,
+    /// `None`: no such record (every command looks up each agent's
+    /// subscriptions, which most agents never stored).
+    map: HashMap<(u8, u64), Option<Record>>,
     /// Pages of [`Store::records`] of the small kinds ([`listed_often`]),
     /// by (kind tag, after, limit): every command lists the agents (for
     /// notifications). Emptied by every record write.
@@ -667,7 +669,7 @@ impl<E: KvEngine> Store for KvStore<E> {
         let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
         cache.epoch += 1;
         cache.pages.clear();
-        cache.map.insert((kind.tag(), id), record.clone());
+        cache.map.insert((kind.tag(), id), Some(record.clone()));
         // Directory changes are rare and acknowledged as done: make them durable.
         self.engine.sync()
     }
@@ -676,21 +678,21 @@ impl<E: KvEngine> Store for KvStore<E> {
         let epoch = {
             let cache = self.records.lock().map_err(|_| Self::poisoned())?;
             if let Some(r) = cache.map.get(&(kind.tag(), id)) {
-                return Ok(Some(r.clone()));
+                return Ok(r.clone());
             }
             cache.epoch
         };
         let key = Self::record_key(kind, id);
         let record: Option<Record> = self.engine.get(&key)?.map(|b| decode(&key, &b)).transpose()?;
-        if let Some(r) = &record {
-            let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
-            // Only if no write happened since the read began (it may be newer).
-            if cache.epoch == epoch {
-                if cache.map.len() >= RECORD_CACHE {
-                    cache.map.clear();
-                }
-                cache.map.insert((kind.tag(), id), r.clone());
+        let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
+        // Only if no write happened since the read began (it may be newer).
+        // Records are never removed, so a missing one stays missing until a
+        // write, which replaces the entry.
+        if cache.epoch == epoch {
+            if cache.map.len() >= RECORD_CACHE {
+                cache.map.clear();
             }
+            cache.map.insert((kind.tag(), id), record.clone());
         }
         Ok(record)
     }

@@ -826,6 +826,10 @@ impl<E: KvEngine> Store for KvStore<E> {
         })
     }
 
+    fn directory_epoch(&self) -> Option<u64> {
+        self.records.lock().ok().map(|c| c.epoch)
+    }
+
     fn summary(&self, id: TicketId) -> Result<Option<TicketSummary>, StoreError> {
         let epoch = {
             let cache = self.summaries.lock().map_err(|_| Self::poisoned())?;

@@ -163,11 +163,13 @@ pub fn timer_keys(t: &Ticket) -> BTreeSet<IndexKey> {
 // key     = `F` order family owner(u64 BE) status department(u64 BE) | sort | id(u64 BE)
 // counter = `f` family owner(u64 BE) status department(u64 BE)        -> tickets in that stream
 //
-// Every stream also exists once across all departments ([`ANY_DEPARTMENT`]):
-// an agent who may see every department reads one stream per source instead
-// of one per department (twice the index entries, a tenth of the scans).
-// Those streams have no counters of their own: their size is the sum of the
-// per-department counters.
+// Every stream can also be read once across all departments
+// ([`ANY_DEPARTMENT`]): an agent who may see every department reads one
+// stream per source instead of one per department. Those streams are not
+// stored: a store serves them by merging the department streams (one range
+// per department, found by seeking; see [`any_department_key`]), and keeps
+// their first entries in memory like any stream's. They have no counters of
+// their own either: their size is the sum of the per-department counters.
 //
 // `sort` is, for [`SortKey::Urgency`], `255 - urgency` then `created_at`
 // (micros, sign-flipped BE): urgency high first, then oldest. For
@@ -277,6 +279,39 @@ pub struct Stream {
 
 /// The department part of the streams that span every department.
 pub const ANY_DEPARTMENT: DepartmentId = DepartmentId(u64::MAX);
+
+/// Where the department sits in a filter stream key: after `F` order family
+/// owner status.
+pub const DEPARTMENT_AT: std::ops::Range<usize> = 12..20;
+
+/// The key (or stream prefix) of the [`ANY_DEPARTMENT`] stream that a
+/// department stream's key belongs to, or `None` when `key` is not a filter
+/// stream key of one department.
+///
+/// ```
+/// use helpdesk_core::index::*;
+/// use helpdesk_core::{DepartmentId, Status};
+/// let s = Stream { family: Family::Agent, owner: 7, status: Status::Pending, department: DepartmentId(3) };
+/// let any = Stream { department: ANY_DEPARTMENT, ..s };
+/// assert_eq!(any_department_key(&s.prefix(SortKey::Urgency)), Some(any.prefix(SortKey::Urgency)));
+/// assert_eq!(any_department_key(&any.prefix(SortKey::Urgency)), None);
+/// ```
+pub fn any_department_key(key: &[u8]) -> Option<Vec<u8>> {
+    let any = ANY_DEPARTMENT.0.to_be_bytes();
+    if key.len() < STREAM_PREFIX_LEN || key[0] != prefix::FILTER || key[DEPARTMENT_AT] == any {
+        return None;
+    }
+    let mut k = key.to_vec();
+    k[DEPARTMENT_AT].copy_from_slice(&any);
+    Some(k)
+}
+
+/// Whether `prefix` is exactly the prefix of an [`ANY_DEPARTMENT`] stream.
+pub fn is_any_department_stream(prefix: &[u8]) -> bool {
+    prefix.len() == STREAM_PREFIX_LEN
+        && prefix[0] == prefix::FILTER
+        && prefix[DEPARTMENT_AT] == ANY_DEPARTMENT.0.to_be_bytes()
+}
 
 /// The owner of a label's stream: FNV-1a of the (normalised) label. Distinct
 /// labels may share an owner, so lists read from label streams always check
@@ -397,22 +432,19 @@ pub fn streams_of(t: &Ticket) -> Vec<Stream> {
 }
 
 /// The filter index keys of `t`: one per stream in the urgency layout, plus the
-/// created-order key of its status stream.
+/// created-order keys of its status stream (all in its own department: the
+/// [`ANY_DEPARTMENT`] streams are not stored).
 pub fn filter_index_keys(t: &Ticket) -> Vec<IndexKey> {
     let id = t.id.0.to_be_bytes();
     let urgency = sort_bytes(t, SortKey::Urgency);
     let mut keys: Vec<IndexKey> = Vec::new();
     for s in streams_of(t) {
-        let any = Stream { department: ANY_DEPARTMENT, ..s };
         keys.push(IndexKey(key(&[&s.prefix(SortKey::Urgency), &urgency, &id])));
-        keys.push(IndexKey(key(&[&any.prefix(SortKey::Urgency), &urgency, &id])));
     }
     let status = Stream { family: Family::Status, owner: 0, status: t.status, department: t.department };
-    let any = Stream { department: ANY_DEPARTMENT, ..status };
     for layout in [SortKey::Created, SortKey::CreatedDesc] {
         let sort = sort_bytes(t, layout);
         keys.push(IndexKey(key(&[&status.prefix(layout), &sort, &id])));
-        keys.push(IndexKey(key(&[&any.prefix(layout), &sort, &id])));
     }
     keys
 }

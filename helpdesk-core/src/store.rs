@@ -323,6 +323,13 @@ pub trait Store: IdSource + Send + Sync {
 
     /// Every non-zero counter whose key starts with `prefix`, in key order.
     fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError>;
+    /// A number that changes whenever a directory record is written, or
+    /// `None` when the store does not track one. Callers may keep what they
+    /// derive from records (e.g. the agents to notify) while it stays the
+    /// same; read it before reading the records.
+    fn directory_epoch(&self) -> Option<u64> {
+        None
+    }
     /// A ticket's list row, kept in the same commit as its state. The default
     /// derives it from the full state; stores keep it separately so a list does
     /// not read message threads.

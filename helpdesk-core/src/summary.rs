@@ -255,6 +255,23 @@ impl TicketSummary {
         w.0
     }
 
+    /// The version of an encoded summary, without decoding the rest.
+    ///
+    /// ```
+    /// # let (t, _) = helpdesk_core::testing::sample_ticket();
+    /// let s = helpdesk_core::TicketSummary::from(&t);
+    /// assert_eq!(helpdesk_core::TicketSummary::version_of(&s.encode()), Ok(t.version));
+    /// ```
+    pub fn version_of(bytes: &[u8]) -> Result<u64, String> {
+        let mut r = R(bytes);
+        let format = r.u8()?;
+        if format != FORMAT {
+            return Err(format!("unknown summary format {format}"));
+        }
+        r.u64()?;
+        r.u64()
+    }
+
     /// Reads [`encode`](Self::encode)'s output; says what is wrong when it cannot.
     pub fn decode(bytes: &[u8]) -> Result<TicketSummary, String> {
         let mut r = R(bytes);

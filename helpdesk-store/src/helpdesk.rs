@@ -90,7 +90,12 @@ pub struct Helpdesk {
     pub(crate) code_triggers: Vec<Arc<dyn Trigger>>,
     /// The compiled rules, loaded on first use and dropped when they change.
     pub(crate) rules: Arc<std::sync::RwLock<Option<Arc<Rules>>>>,
+    /// The agents to notify with their subscriptions, and the store's
+    /// directory epoch they were read at (every command needs them).
+    notify: NotifyCache,
 }
+
+type NotifyCache = Arc<std::sync::Mutex<Option<(u64, Arc<Vec<notify::NotifyAgent>>)>>>;
 
 impl std::fmt::Debug for Helpdesk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -157,6 +162,7 @@ impl HelpdeskBuilder {
             durability: self.durability,
             code_triggers: self.triggers,
             rules: Default::default(),
+            notify: Default::default(),
         }
     }
 
@@ -688,11 +694,25 @@ impl Helpdesk {
     }
 
     /// Every agent with their subscriptions: what the notification rules read.
-    pub(crate) fn notify_agents(&self) -> Result<Vec<notify::NotifyAgent>> {
-        self.agents()?
-            .into_iter()
-            .map(|agent| Ok(notify::NotifyAgent { subscriptions: self.subscriptions_of(&agent)?, agent }))
-            .collect()
+    pub(crate) fn notify_agents(&self) -> Result<Arc<Vec<notify::NotifyAgent>>> {
+        let epoch = self.store.directory_epoch();
+        if let (Some(e), Some((at, agents))) =
+            (epoch, self.notify.lock().unwrap_or_else(|p| p.into_inner()).as_ref())
+        {
+            if e == *at {
+                return Ok(agents.clone());
+            }
+        }
+        let agents: Arc<Vec<notify::NotifyAgent>> = Arc::new(
+            self.agents()?
+                .into_iter()
+                .map(|agent| Ok(notify::NotifyAgent { subscriptions: self.subscriptions_of(&agent)?, agent }))
+                .collect::<Result<_>>()?,
+        );
+        if let Some(e) = epoch {
+            *self.notify.lock().unwrap_or_else(|p| p.into_inner()) = Some((e, agents.clone()));
+        }
+        Ok(agents)
     }
 
     fn subscriptions_of(&self, agent: &Agent) -> Result<Subscriptions> {

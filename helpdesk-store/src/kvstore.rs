@@ -5,21 +5,20 @@
 //!
 //! | prefix | key | value |
 //! | --- | --- | --- |
-//! | `T` | ticket id (u64 BE) | ticket state (JSON) |
-//! | `H` | ticket id | ticket summary (compact binary, [`TicketSummary::encode`]) |
-//! | `V` | ticket id | version (u64 BE) — checked by every commit |
-//! | `E` | ticket id, version | log event (JSON) |
+//! | `T` | ticket id (u64 BE) | ticket state (MessagePack, structs as arrays) |
+//! | `H` | ticket id | ticket summary (compact binary, [`TicketSummary::encode`]); its version is what every commit checks |
+//! | `E` | ticket id, version of the commit's first event | the commit's log events (a list; MessagePack, structs as maps) |
 //! | `I` | index key (ends with ticket id) | empty |
 //! | `C` | counter key | i64 BE |
 //! | `Q` | id kind name | last id handed out (u64 BE) |
 //! | `R` | record kind tag, id | directory record (JSON) |
 //! | `U` | unique key | holder: kind tag, id |
-//! | `O` | ticket id, version, position (u32 BE) | outbox item (JSON) |
+//! | `O` | ticket id, version | the outbox items that version's commit queued and are not delivered yet (compact binary, `codec`) |
 //! | `B` | blob id (`sha256-<hex>`) | the bytes (attachments, original mail) |
 //! | `K` | namespace, 0, name | configuration value: a rule definition (JSON) |
 //!
 //! A ticket commit is one atomic [`KvEngine::write_batch`] written under the
-//! store's commit lock (only commits write `T H V E I C O` keys; `reschedule` takes the lock too, so under the
+//! store's commit lock (only commits write `T H E I C O` keys; `reschedule` takes the lock too, so under the
 //! lock the version check and counter values are current); directory records
 //! and id sequences use engine transactions.
 
@@ -32,7 +31,6 @@ use std::sync::{Arc, Mutex, RwLock};
 
 const TICKET: u8 = b'T';
 const SUMMARY: u8 = b'H';
-const VERSION: u8 = b'V';
 const EVENT: u8 = b'E';
 const INDEX: u8 = b'I';
 const COUNTER: u8 = b'C';
@@ -51,8 +49,17 @@ fn config_key(namespace: &str, name: &str) -> Result<Vec<u8>, StoreError> {
     Ok(k(CONFIG, &[namespace.as_bytes(), &[0], name.as_bytes()]))
 }
 
-fn outbox_key(key: &OutboxKey) -> Vec<u8> {
-    k(OUTBOX, &[&key.ticket.0.to_be_bytes(), &key.version.to_be_bytes(), &key.seq.to_be_bytes()])
+/// The key of the group of outbox items `key` belongs to.
+fn outbox_group_key(key: &OutboxKey) -> Vec<u8> {
+    k(OUTBOX, &[&key.ticket.0.to_be_bytes(), &key.version.to_be_bytes()])
+}
+
+fn decode_outbox_group(key: &[u8], bytes: &[u8]) -> Result<Vec<OutboxItem>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { key: show(key), reason };
+    let ticket = key.get(1..9).ok_or_else(|| corrupt("short outbox key".into()))?;
+    let version = key.get(9..17).ok_or_else(|| corrupt("short outbox key".into()))?;
+    let ticket = TicketId(u64_of(key, ticket)?);
+    crate::codec::decode_outbox_group(ticket, u64_of(key, version)?, bytes).map_err(corrupt)
 }
 
 fn k(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -76,6 +83,25 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: show(key), reason: e.to_string() })
+}
+
+/// Ticket states: MessagePack with structs as arrays (no field names;
+/// self-describing otherwise, so the domain types' tagged enums and lenient
+/// integers read back as with JSON), about half JSON's size. Every commit
+/// writes one.
+fn encode_compact<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    rmp_serde::to_vec(v).map_err(|e| StoreError::Backend(format!("encoding: {e}")))
+}
+
+/// Log events: MessagePack with structs as maps. Not as arrays: serde reads
+/// an adjacently tagged unit variant (`SystemActor::Helpdesk`) back only
+/// from a map.
+fn encode_named<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    rmp_serde::to_vec_named(v).map_err(|e| StoreError::Backend(format!("encoding: {e}")))
+}
+
+fn decode_compact<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: show(key), reason: e.to_string() })
 }
 
 fn u64_of(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
@@ -117,9 +143,28 @@ pub(crate) const RECORD_CACHE: usize = 50_000;
 
 #[derive(Debug, Default)]
 struct RecordCache {
-    map: HashMap<(u8, u64), Record>,
+    /// `None`: no such record (every command looks up each agent's
+    /// subscriptions, which most agents never stored).
+    map: HashMap<(u8, u64), Option<Record>>,
+    /// Pages of [`Store::records`] of the small kinds ([`listed_often`]),
+    /// by (kind tag, after, limit): every command lists the agents (for
+    /// notifications). Emptied by every record write.
+    pages: HashMap<(u8, u64, usize), Vec<Record>>,
     /// Bumped by every record write (see [`KvStore::record`]).
     epoch: u64,
+}
+
+/// The record kinds whose lists [`KvStore`] caches: few records, listed by
+/// every command or request (agents for notifications, teams, departments).
+fn listed_often(kind: RecordKind) -> bool {
+    matches!(
+        kind,
+        RecordKind::Agent
+            | RecordKind::Team
+            | RecordKind::Department
+            | RecordKind::Usergroup
+            | RecordKind::EmailAccount
+    )
 }
 
 /// How many entries of a filter stream's head [`KvStore`] keeps in memory
@@ -153,12 +198,20 @@ fn is_stream(prefix: &[u8]) -> bool {
 
 impl HeadCache {
     /// Applies a commit's index changes to the cached heads.
+    /// Every department stream's entry is also one of its
+    /// [`index::ANY_DEPARTMENT`] stream (served by merging), whose cached
+    /// head changes with it.
     fn apply(&mut self, c: &Commit) {
         self.epoch += 1;
         if self.map.is_empty() {
             return;
         }
-        for key in &c.index_remove {
+        let with_any = |keys: &[IndexKey]| -> Vec<IndexKey> {
+            let mut out = keys.to_vec();
+            out.extend(keys.iter().filter_map(|k| index::any_department_key(&k.0).map(IndexKey)));
+            out
+        };
+        for key in &with_any(&c.index_remove) {
             let Some(h) = key.0.get(..index::STREAM_PREFIX_LEN).and_then(|p| self.map.get_mut(p)) else {
                 continue;
             };
@@ -166,7 +219,7 @@ impl HeadCache {
                 h.keys.remove(i);
             }
         }
-        for key in &c.index_add {
+        for key in &with_any(&c.index_add) {
             let Some(h) = key.0.get(..index::STREAM_PREFIX_LEN).and_then(|p| self.map.get_mut(p)) else {
                 continue;
             };
@@ -269,6 +322,105 @@ impl<E: KvEngine> KvStore<E> {
         &self.engine
     }
 
+    /// Up to `limit` keys of an [`index::ANY_DEPARTMENT`] stream after
+    /// `after`: the stream is not stored, so this merges the department
+    /// streams of the same family, owner and status (found by seeking from
+    /// one department to the next: one seek and one range per department),
+    /// giving their keys with the department part set to any.
+    fn read_any_department(
+        &self,
+        prefix: &[u8],
+        after: Option<&IndexKey>,
+        limit: usize,
+    ) -> Result<Vec<IndexKey>, StoreError> {
+        let suffix_after: Option<&[u8]> = match after {
+            Some(a) if a.0.starts_with(prefix) => Some(&a.0[prefix.len()..]),
+            Some(a) if a.0.as_slice() > prefix => return Ok(Vec::new()),
+            _ => None,
+        };
+        // `I F order family owner status`: every department's stream of this one.
+        let base = k(INDEX, &[&prefix[..index::DEPARTMENT_AT.start]]);
+        let stream_len = 1 + index::STREAM_PREFIX_LEN;
+        let mut out: Vec<IndexKey> = Vec::new();
+        let mut seek: Option<Vec<u8>> = None;
+        while let Some((first, _)) = self.engine.scan(&base, seek.as_deref(), 1)?.pop() {
+            let Some(stream) = first.get(..stream_len) else { break };
+            let from = suffix_after.map(|s| [stream, s].concat());
+            for (key, _) in self.engine.scan(stream, from.as_deref(), limit)? {
+                let key = index::any_department_key(&key[1..]).unwrap_or_else(|| key[1..].to_vec());
+                out.push(IndexKey(key));
+            }
+            // Past every key of this department's stream.
+            let mut next = stream.to_vec();
+            next.extend_from_slice(&[0xff; 32]);
+            seek = Some(next);
+        }
+        out.sort_unstable();
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// The writes that add `add` to the outbox and remove `remove` from it:
+    /// every group touched, rewritten (or removed when empty). Called under
+    /// the commit lock, the only writer of outbox groups.
+    #[allow(clippy::type_complexity)]
+    fn outbox_changes(
+        &self,
+        add: &[OutboxItem],
+        remove: &[OutboxKey],
+    ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, StoreError> {
+        let mut groups: BTreeMap<Vec<u8>, Vec<OutboxItem>> = BTreeMap::new();
+        let load = |groups: &mut BTreeMap<Vec<u8>, Vec<OutboxItem>>, key: &OutboxKey| {
+            let gk = outbox_group_key(key);
+            if !groups.contains_key(&gk) {
+                let items = match self.engine.get(&gk)? {
+                    Some(v) => decode_outbox_group(&gk, &v)?,
+                    None => Vec::new(),
+                };
+                groups.insert(gk.clone(), items);
+            }
+            Ok::<_, StoreError>(gk)
+        };
+        for key in remove {
+            let gk = load(&mut groups, key)?;
+            groups.entry(gk).or_default().retain(|i| i.key.seq != key.seq);
+        }
+        for item in add {
+            let gk = load(&mut groups, &item.key)?;
+            let group = groups.entry(gk).or_default();
+            match group.binary_search_by_key(&item.key.seq, |i| i.key.seq) {
+                Ok(i) => group[i] = item.clone(),
+                Err(i) => group.insert(i, item.clone()),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(gk, items)| {
+                if items.is_empty() {
+                    Ok((gk, None))
+                } else {
+                    Ok((gk, Some(crate::codec::encode_outbox_group(&items).map_err(StoreError::Backend)?)))
+                }
+            })
+            .collect()
+    }
+
+    /// The stored version of a ticket (0: none), from the summary cache or
+    /// the summary's bytes. Called under the commit lock, which every writer
+    /// of summaries (and of their cache, for the tickets it holds) takes, so
+    /// the answer is current.
+    fn stored_version(&self, id: TicketId) -> Result<u64, StoreError> {
+        if let Some(cached) = self.summaries.lock().map_err(|_| Self::poisoned())?.map.get(&id) {
+            return Ok(cached.as_ref().map_or(0, |s| s.version));
+        }
+        let key = k(SUMMARY, &[&id.0.to_be_bytes()]);
+        match self.engine.get(&key)? {
+            Some(b) => TicketSummary::version_of(&b)
+                .map_err(|reason| StoreError::Corrupt { key: show(&key), reason }),
+            None => Ok(0),
+        }
+    }
+
     fn record_key(kind: RecordKind, id: u64) -> Vec<u8> {
         k(RECORD, &[&[kind.tag()], &id.to_be_bytes()])
     }
@@ -293,25 +445,24 @@ impl<E: KvEngine> IdSource for KvStore<E> {
 impl<E: KvEngine> Store for KvStore<E> {
     fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         let key = k(TICKET, &[&id.0.to_be_bytes()]);
-        self.engine.get(&key)?.map(|b| decode(&key, &b)).transpose()
+        self.engine.get(&key)?.map(|b| decode_compact(&key, &b)).transpose()
     }
 
     fn events(&self, id: TicketId) -> Result<Vec<TicketEvent>, StoreError> {
         let prefix = k(EVENT, &[&id.0.to_be_bytes()]);
-        self.engine.scan(&prefix, None, usize::MAX)?.iter().map(|(key, v)| decode(key, v)).collect()
+        let mut out = Vec::new();
+        for (key, v) in self.engine.scan(&prefix, None, usize::MAX)? {
+            out.extend(decode_compact::<Vec<TicketEvent>>(&key, &v)?);
+        }
+        Ok(out)
     }
 
     fn commit(&self, c: &Commit) -> Result<(), StoreError> {
         let id = c.ticket.0.to_be_bytes();
-        let version_key = k(VERSION, &[&id]);
         let state_key = k(TICKET, &[&id]);
-        let state = c.state.as_ref().map(encode).transpose()?;
+        let state = c.state.as_ref().map(encode_compact).transpose()?;
         let summary_key = k(SUMMARY, &[&id]);
         let summary = c.state.as_ref().map(|t| TicketSummary::from(t).encode());
-        let new_version = match &c.state {
-            Some(t) => t.version,
-            None => c.expected_version,
-        };
         if c.state.is_none() && !c.events.is_empty() {
             return Err(StoreError::Backend(format!(
                 "malformed commit for ticket {}: a purge cannot append events",
@@ -327,26 +478,21 @@ impl<E: KvEngine> Store for KvStore<E> {
                 )));
             }
         }
-        let events = c
-            .events
-            .iter()
-            .map(|e| Ok((k(EVENT, &[&id, &e.version.to_be_bytes()]), encode(e)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let outbox_add = c
-            .outbox_add
-            .iter()
-            .map(|item| {
-                if item.key.ticket != c.ticket {
-                    return Err(StoreError::Backend(format!(
-                        "outbox item {} does not belong to ticket {}",
-                        item.key, c.ticket
-                    )));
-                }
-                Ok((outbox_key(&item.key), encode(item)?))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        // A commit's events are one value, keyed by the first one's version.
+        let events = match c.events.first() {
+            Some(first) => {
+                vec![(k(EVENT, &[&id, &first.version.to_be_bytes()]), encode_named(&c.events)?)]
+            }
+            None => Vec::new(),
+        };
+        if let Some(item) = c.outbox_add.iter().find(|item| item.key.ticket != c.ticket) {
+            return Err(StoreError::Backend(format!(
+                "outbox item {} does not belong to ticket {}",
+                item.key, c.ticket
+            )));
+        }
         // Commits are serialised by the counter lock: only commits write
-        // ticket keys (T, V, H, E, I, C, O; `reschedule` takes the lock too),
+        // ticket keys (T, H, E, I, C, O; `reschedule` takes the lock too),
         // so under it the version check and
         // the counter values read are current, and one atomic batch (no
         // engine transaction, which sled runs slowly and may retry) writes
@@ -354,10 +500,7 @@ impl<E: KvEngine> Store for KvStore<E> {
         let mut mirror = self.counters.write().map_err(|_| Self::poisoned())?;
         self.load_counters(&mut mirror)?;
         let counters = mirror.as_mut().expect("loaded");
-        let actual = match self.engine.get(&version_key)? {
-            Some(b) => u64_of(&version_key, &b)?,
-            None => 0,
-        };
+        let actual = self.stored_version(c.ticket)?;
         if actual != c.expected_version {
             return Err(StoreError::Conflict { ticket: c.ticket, expected: c.expected_version, actual });
         }
@@ -367,7 +510,6 @@ impl<E: KvEngine> Store for KvStore<E> {
         match (state, summary) {
             (Some(s), Some(sm)) => {
                 ops.push((state_key, Some(s)));
-                ops.push((version_key, Some(new_version.to_be_bytes().to_vec())));
                 ops.push((summary_key, Some(sm)));
             }
             _ => {
@@ -380,14 +522,14 @@ impl<E: KvEngine> Store for KvStore<E> {
                 }
                 ops.push((state_key, None));
                 ops.push((summary_key, None));
-                ops.push((version_key, None));
             }
         }
         ops.extend(events.into_iter().map(|(key, value)| (key, Some(value))));
         ops.extend(c.index_remove.iter().map(|ik| (k(INDEX, &[&ik.0]), None)));
         ops.extend(c.index_add.iter().map(|ik| (k(INDEX, &[&ik.0]), Some(Vec::new()))));
-        ops.extend(outbox_add.into_iter().map(|(key, value)| (key, Some(value))));
-        ops.extend(c.outbox_remove.iter().map(|key| (outbox_key(key), None)));
+        if c.state.is_some() {
+            ops.extend(self.outbox_changes(&c.outbox_add, &c.outbox_remove)?);
+        }
         let mut new_counters = Vec::with_capacity(c.counters.len());
         for (ck, delta) in &c.counters {
             let v = counters.get(&ck.0).copied().unwrap_or(0) + delta;
@@ -405,8 +547,9 @@ impl<E: KvEngine> Store for KvStore<E> {
                 counters.insert(ck.0.clone(), v);
             }
         }
-        drop(mirror);
         {
+            // Still under the commit lock: the next commit of this ticket
+            // checks its version against this cache.
             let mut cache = self.summaries.lock().map_err(|_| Self::poisoned())?;
             match &c.state {
                 Some(t) => cache.offer(TicketSummary::from(t)),
@@ -416,6 +559,7 @@ impl<E: KvEngine> Store for KvStore<E> {
                 }
             }
         }
+        drop(mirror);
         if c.durability == Durability::Durable {
             self.engine.sync()?;
         }
@@ -428,7 +572,11 @@ impl<E: KvEngine> Store for KvStore<E> {
         after: Option<&IndexKey>,
         limit: usize,
     ) -> Result<Vec<IndexKey>, StoreError> {
+        let any = index::is_any_department_stream(prefix);
         let read = |after: Option<&IndexKey>, limit: usize| -> Result<Vec<IndexKey>, StoreError> {
+            if any {
+                return self.read_any_department(prefix, after, limit);
+            }
             let p = k(INDEX, &[prefix]);
             let a = after.map(|a| k(INDEX, &[&a.0]));
             Ok(self
@@ -484,7 +632,7 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 
     fn last_ticket_id(&self) -> Result<Option<TicketId>, StoreError> {
-        match self.engine.last(&[VERSION])? {
+        match self.engine.last(&[SUMMARY])? {
             Some((key, _)) => Ok(Some(TicketId(u64_of(&key, &key[1..])?))),
             None => Ok(None),
         }
@@ -520,7 +668,8 @@ impl<E: KvEngine> Store for KvStore<E> {
         })?;
         let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
         cache.epoch += 1;
-        cache.map.insert((kind.tag(), id), record.clone());
+        cache.pages.clear();
+        cache.map.insert((kind.tag(), id), Some(record.clone()));
         // Directory changes are rare and acknowledged as done: make them durable.
         self.engine.sync()
     }
@@ -529,29 +678,50 @@ impl<E: KvEngine> Store for KvStore<E> {
         let epoch = {
             let cache = self.records.lock().map_err(|_| Self::poisoned())?;
             if let Some(r) = cache.map.get(&(kind.tag(), id)) {
-                return Ok(Some(r.clone()));
+                return Ok(r.clone());
             }
             cache.epoch
         };
         let key = Self::record_key(kind, id);
         let record: Option<Record> = self.engine.get(&key)?.map(|b| decode(&key, &b)).transpose()?;
-        if let Some(r) = &record {
-            let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
-            // Only if no write happened since the read began (it may be newer).
-            if cache.epoch == epoch {
-                if cache.map.len() >= RECORD_CACHE {
-                    cache.map.clear();
-                }
-                cache.map.insert((kind.tag(), id), r.clone());
+        let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
+        // Only if no write happened since the read began (it may be newer).
+        // Records are never removed, so a missing one stays missing until a
+        // write, which replaces the entry.
+        if cache.epoch == epoch {
+            if cache.map.len() >= RECORD_CACHE {
+                cache.map.clear();
             }
+            cache.map.insert((kind.tag(), id), record.clone());
         }
         Ok(record)
     }
 
     fn records(&self, kind: RecordKind, after: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        let page_key = (kind.tag(), after, limit);
+        let epoch = {
+            let cache = self.records.lock().map_err(|_| Self::poisoned())?;
+            if let Some(page) = cache.pages.get(&page_key) {
+                return Ok(page.clone());
+            }
+            cache.epoch
+        };
         let prefix = k(RECORD, &[&[kind.tag()]]);
-        let after = Self::record_key(kind, after);
-        self.engine.scan(&prefix, Some(&after), limit)?.iter().map(|(key, v)| decode(key, v)).collect()
+        let from = Self::record_key(kind, after);
+        let page: Vec<Record> = self
+            .engine
+            .scan(&prefix, Some(&from), limit)?
+            .iter()
+            .map(|(key, v)| decode(key, v))
+            .collect::<Result<_, _>>()?;
+        if listed_often(kind) {
+            let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
+            // Only if no write happened since the read began.
+            if cache.epoch == epoch && cache.pages.len() < 1024 {
+                cache.pages.insert(page_key, page.clone());
+            }
+        }
+        Ok(page)
     }
 
     fn lookup(&self, key: &UniqueKey) -> Result<Option<(RecordKind, u64)>, StoreError> {
@@ -563,19 +733,38 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 
     fn outbox(&self, after: Option<OutboxKey>, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
-        let after = after.map(|a| outbox_key(&a));
-        self.engine.scan(&[OUTBOX], after.as_deref(), limit)?.iter().map(|(key, v)| decode(key, v)).collect()
+        let mut out = Vec::new();
+        // The rest of the group `after` is in, then the groups after it.
+        let mut from = None;
+        if let Some(a) = after {
+            let key = outbox_group_key(&a);
+            if let Some(v) = self.engine.get(&key)? {
+                out.extend(decode_outbox_group(&key, &v)?.into_iter().filter(|i| i.key.seq > a.seq));
+            }
+            from = Some(key);
+        }
+        while out.len() < limit {
+            let page = self.engine.scan(&[OUTBOX], from.as_deref(), (limit - out.len()).min(256))?;
+            let Some((last, _)) = page.last() else { break };
+            from = Some(last.clone());
+            for (key, v) in &page {
+                out.extend(decode_outbox_group(key, v)?);
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
     }
 
     fn reschedule(&self, item: &OutboxItem) -> Result<bool, StoreError> {
-        let key = outbox_key(&item.key);
-        let value = encode(item)?;
+        let key = outbox_group_key(&item.key);
         // Outbox keys are written by commits; hold their lock so a delivery
         // being completed (the item removed) cannot be raced back in.
         let _commits = self.counters.write().map_err(|_| Self::poisoned())?;
-        if self.engine.get(&key)?.is_none() {
-            return Ok(false);
-        }
+        let Some(v) = self.engine.get(&key)? else { return Ok(false) };
+        let mut group = decode_outbox_group(&key, &v)?;
+        let Some(slot) = group.iter_mut().find(|i| i.key.seq == item.key.seq) else { return Ok(false) };
+        *slot = item.clone();
+        let value = crate::codec::encode_outbox_group(&group).map_err(StoreError::Backend)?;
         self.engine.write_batch(&[(key, Some(value))])?;
         Ok(true)
     }
@@ -637,6 +826,10 @@ impl<E: KvEngine> Store for KvStore<E> {
         })
     }
 
+    fn directory_epoch(&self) -> Option<u64> {
+        self.records.lock().ok().map(|c| c.epoch)
+    }
+
     fn summary(&self, id: TicketId) -> Result<Option<TicketSummary>, StoreError> {
         let epoch = {
             let cache = self.summaries.lock().map_err(|_| Self::poisoned())?;
@@ -690,4 +883,79 @@ fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {
 fn describe_holder(key: &[u8], h: &[u8]) -> Result<String, StoreError> {
     let (kind, id) = parse_holder(key, h)?;
     Ok(format!("{}:{id}", kind.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use helpdesk_core::outbox::{DeliveryChannel, DeliveryOutcome, Effect, Notification, Recipient, Webhook};
+    use helpdesk_core::sla::{SlaKind, SlaState, SlaStatus};
+    use helpdesk_core::testing::{sample_ticket, t0};
+
+    /// States and events go through the compact codec unchanged, with every
+    /// shape of serde attribute the domain types use (internally and
+    /// adjacently tagged enums, `Urgency` written as u8 and read as i64,
+    /// maps, options, times with nanoseconds).
+    #[test]
+    fn compact_codec_round_trips_states_and_events() {
+        let (mut t, mut events) = sample_ticket();
+        let at = t0() + chrono::Duration::nanoseconds(123_456_789);
+        t.urgency = Urgency::new(7).unwrap();
+        t.labels.insert("vip".into());
+        t.fields.insert("plan".into(), FieldValue::Choice("pro".into()));
+        t.fields.insert("seats".into(), FieldValue::Number(12.5));
+        t.fields.insert("since".into(), FieldValue::Date(at.date_naive()));
+        t.sla.insert(
+            "first".into(),
+            SlaStatus {
+                kind: SlaKind::FirstResponse,
+                state: SlaState::Warning,
+                running_since: Some(at),
+                counted_secs: 3,
+                warn_at: None,
+                due: Some(at),
+                met_at: None,
+            },
+        );
+        t.escalations.insert("stale".into(), EscalationState { since: at, fired: 2, due: None });
+        t.updated_at = at;
+        let v = t.version;
+        let mut event = |change: Change, actor: Actor| {
+            events.push(TicketEvent { ticket: t.id, version: v + events.len() as u64, at, actor, change });
+        };
+        let notify = Effect::Notify(Notification {
+            recipient: Recipient::Agent(AgentId(3)),
+            channel: DeliveryChannel::Email,
+            reason: "new_ticket".into(),
+            template: Some("t".into()),
+        });
+        event(Change::Queued { effect: notify.clone() }, Actor::System(SystemActor::Trigger("vip".into())));
+        event(
+            Change::Delivered {
+                effect: Effect::Webhook(Webhook { url: "http://127.0.0.1:9/".into(), origin: "o".into() }),
+                outcome: DeliveryOutcome::Failed("refused".into()),
+                attempts: 3,
+            },
+            Actor::system(),
+        );
+        event(
+            Change::Delivered { effect: notify, outcome: DeliveryOutcome::Sent, attempts: 1 },
+            Actor::system(),
+        );
+        event(
+            Change::Urgency { from: Urgency::new(1).unwrap(), to: Urgency::new(7).unwrap() },
+            Actor::Agent(AgentId(1)),
+        );
+        event(
+            Change::Field { key: "plan".into(), from: None, to: Some(FieldValue::Text("x".into())) },
+            Actor::system(),
+        );
+        let key = b"T";
+        let back: Ticket = decode_compact(key, &encode_compact(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+        let back: Vec<TicketEvent> = decode_compact(key, &encode_named(&events).unwrap()).unwrap();
+        assert_eq!(back, events);
+        assert!(encode_named(&events).unwrap().len() < serde_json::to_vec(&events).unwrap().len());
+        assert!(encode_compact(&t).unwrap().len() < serde_json::to_vec(&t).unwrap().len());
+    }
 }

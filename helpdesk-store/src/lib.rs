@@ -23,6 +23,7 @@
 mod app_values;
 pub mod auth;
 mod automation;
+mod codec;
 mod helpdesk;
 pub mod kv;
 mod kvstore;

@@ -6,7 +6,10 @@
 //! default a fresh temporary directory, removed at the end unless `--keep`),
 //! `--reads N`, `--writes N`, `--threads N`, `--seed N`, `--quiet`, and
 //! `--load-only` (what the run does first, in a child process, so that the
-//! measuring process starts from the loaded stores like a restarted server).
+//! measuring process starts from the loaded stores like a restarted server),
+//! and `--measure-only` (with `--dir`: measure stores an earlier `--load-only`
+//! or `--keep` run left there; the measured writes add to them, so for
+//! profiling rather than for results).
 
 use helpdesk_benches::{load, measure, Options};
 use std::path::PathBuf;
@@ -19,7 +22,8 @@ fn main() -> ExitCode {
     let mut dir: Option<PathBuf> = None;
     let (mut reads, mut writes, mut threads, mut seed) = (None, None, None, None);
     let mut load_only = false;
-    let usage = "usage: workload [--tickets N] [--json] [--dir PATH] [--keep] [--reads N] [--writes N] [--threads N] [--seed N] [--quiet]";
+    let mut measure_only = false;
+    let usage = "usage: workload [--tickets N] [--json] [--dir PATH] [--keep] [--reads N] [--writes N] [--threads N] [--seed N] [--quiet] [--load-only | --measure-only]";
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> Result<u64, String> {
             args.next()
@@ -48,6 +52,10 @@ fn main() -> ExitCode {
             }
             "--load-only" => {
                 load_only = true;
+                Ok(())
+            }
+            "--measure-only" => {
+                measure_only = true;
                 Ok(())
             }
             "--dir" => {
@@ -95,17 +103,25 @@ fn main() -> ExitCode {
             }
         };
     }
+    if measure_only && dir.is_none() {
+        eprintln!("--measure-only needs --dir (where a loaded run left its stores)");
+        return ExitCode::from(2);
+    }
     // Load in a child process, so that this one measures (memory included)
     // what a server sees after opening the loaded stores.
-    let child = std::env::current_exe().and_then(|exe| {
-        let mut cmd = std::process::Command::new(exe);
-        cmd.arg("--load-only").arg("--tickets").arg(tickets.to_string()).arg("--dir").arg(&path);
-        cmd.arg("--seed").arg(opts.seed.to_string());
-        if quiet {
-            cmd.arg("--quiet");
-        }
-        cmd.status()
-    });
+    let child = if measure_only {
+        Ok(std::process::ExitStatus::default())
+    } else {
+        std::env::current_exe().and_then(|exe| {
+            let mut cmd = std::process::Command::new(exe);
+            cmd.arg("--load-only").arg("--tickets").arg(tickets.to_string()).arg("--dir").arg(&path);
+            cmd.arg("--seed").arg(opts.seed.to_string());
+            if quiet {
+                cmd.arg("--quiet");
+            }
+            cmd.status()
+        })
+    };
     match child {
         Ok(s) if s.success() => {}
         Ok(s) => {

@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod automation;
+pub mod bytes;
 pub mod calendar;
 pub mod clock;
 pub mod command;

@@ -5,6 +5,7 @@
 //! in a compact binary form ([`TicketSummary::encode`]) that decodes in well
 //! under a microsecond, so a page of 25 does not parse 25 message threads.
 
+use crate::bytes::{Reader, Res, Writer};
 use crate::ids::*;
 use crate::people::FieldValue;
 use crate::ticket::{Channel, Status, Ticket, Urgency};
@@ -86,92 +87,6 @@ impl From<&Ticket> for TicketSummary {
 
 const FORMAT: u8 = 1;
 
-struct W(Vec<u8>);
-
-impl W {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn opt(&mut self, v: Option<u64>) {
-        match v {
-            Some(v) => {
-                self.u8(1);
-                self.u64(v);
-            }
-            None => self.u8(0),
-        }
-    }
-    fn time(&mut self, t: DateTime<Utc>) {
-        self.u64(t.timestamp() as u64);
-        self.u32(t.timestamp_subsec_nanos());
-    }
-    fn opt_time(&mut self, t: Option<DateTime<Utc>>) {
-        match t {
-            Some(t) => {
-                self.u8(1);
-                self.time(t);
-            }
-            None => self.u8(0),
-        }
-    }
-    fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-}
-
-struct R<'a>(&'a [u8]);
-
-type Res<T> = Result<T, String>;
-
-impl<'a> R<'a> {
-    fn take(&mut self, n: usize) -> Res<&'a [u8]> {
-        if self.0.len() < n {
-            return Err(format!("truncated: wanted {n} bytes, {} left", self.0.len()));
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
-    fn u8(&mut self) -> Res<u8> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Res<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| "u32")?))
-    }
-    fn u64(&mut self) -> Res<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| "u64")?))
-    }
-    fn opt(&mut self) -> Res<Option<u64>> {
-        match self.u8()? {
-            0 => Ok(None),
-            1 => Ok(Some(self.u64()?)),
-            b => Err(format!("bad option tag {b}")),
-        }
-    }
-    fn time(&mut self) -> Res<DateTime<Utc>> {
-        let (secs, nanos) = (self.u64()? as i64, self.u32()?);
-        DateTime::from_timestamp(secs, nanos).ok_or_else(|| format!("time out of range: {secs}.{nanos}"))
-    }
-    fn opt_time(&mut self) -> Res<Option<DateTime<Utc>>> {
-        match self.u8()? {
-            0 => Ok(None),
-            1 => Ok(Some(self.time()?)),
-            b => Err(format!("bad option tag {b}")),
-        }
-    }
-    fn str(&mut self) -> Res<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())
-    }
-}
-
 fn channel_code(c: Channel) -> u8 {
     match c {
         Channel::Email => 0,
@@ -203,7 +118,7 @@ impl TicketSummary {
     /// assert_eq!(TicketSummary::decode(&s.encode()).unwrap(), s);
     /// ```
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = W(Vec::with_capacity(128 + self.subject.len()));
+        let mut w = Writer::with_capacity(128 + self.subject.len());
         w.u8(FORMAT);
         w.u64(self.id.0);
         w.u64(self.version);
@@ -252,7 +167,7 @@ impl TicketSummary {
         w.opt_time(self.last_user_reply_at);
         w.opt_time(self.last_agent_reply_at);
         w.time(self.status_since);
-        w.0
+        w.into_bytes()
     }
 
     /// The version of an encoded summary, without decoding the rest.
@@ -263,7 +178,7 @@ impl TicketSummary {
     /// assert_eq!(helpdesk_core::TicketSummary::version_of(&s.encode()), Ok(t.version));
     /// ```
     pub fn version_of(bytes: &[u8]) -> Result<u64, String> {
-        let mut r = R(bytes);
+        let mut r = Reader::new(bytes);
         let format = r.u8()?;
         if format != FORMAT {
             return Err(format!("unknown summary format {format}"));
@@ -274,7 +189,7 @@ impl TicketSummary {
 
     /// Reads [`encode`](Self::encode)'s output; says what is wrong when it cannot.
     pub fn decode(bytes: &[u8]) -> Result<TicketSummary, String> {
-        let mut r = R(bytes);
+        let mut r = Reader::new(bytes);
         let format = r.u8()?;
         if format != FORMAT {
             return Err(format!("unknown summary format {format}"));
@@ -333,8 +248,8 @@ impl TicketSummary {
             last_agent_reply_at: r.opt_time()?,
             status_since: r.time()?,
         };
-        if !r.0.is_empty() {
-            return Err(format!("{} trailing bytes", r.0.len()));
+        if !r.is_empty() {
+            return Err(format!("{} trailing bytes", r.remaining()));
         }
         Ok(s)
     }

@@ -12,7 +12,7 @@
 //! u64, channel, reason, opt template), tag 1 = webhook (url, origin),
 //! tag 2 = anything else as JSON. A time is seconds (i64) and nanoseconds (u32).
 
-use chrono::{DateTime, Utc};
+use helpdesk_core::bytes::{Reader, Writer};
 use helpdesk_core::outbox::{
     DeliveryChannel, Effect, Notification, OutboxItem, OutboxKey, Recipient, Webhook,
 };
@@ -22,76 +22,6 @@ use helpdesk_core::{AgentId, TeamId, UserId};
 const FORMAT: u8 = 1;
 const DELIVERY: u8 = 1;
 const OWN_TIME: u8 = 2;
-
-struct W(Vec<u8>);
-
-impl W {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn time(&mut self, t: &DateTime<Utc>) {
-        self.u64(t.timestamp() as u64);
-        self.u32(t.timestamp_subsec_nanos());
-    }
-    fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-    fn opt_str(&mut self, s: Option<&str>) {
-        match s {
-            Some(s) => {
-                self.u8(1);
-                self.str(s);
-            }
-            None => self.u8(0),
-        }
-    }
-}
-
-struct R<'a>(&'a [u8]);
-
-type Res<T> = Result<T, String>;
-
-impl<'a> R<'a> {
-    fn take(&mut self, n: usize) -> Res<&'a [u8]> {
-        if self.0.len() < n {
-            return Err(format!("truncated: want {n} bytes, have {}", self.0.len()));
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
-    fn u8(&mut self) -> Res<u8> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Res<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| "u32")?))
-    }
-    fn u64(&mut self) -> Res<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| "u64")?))
-    }
-    fn time(&mut self) -> Res<DateTime<Utc>> {
-        let secs = self.u64()? as i64;
-        let nanos = self.u32()?;
-        DateTime::from_timestamp(secs, nanos).ok_or_else(|| format!("bad time {secs}.{nanos}"))
-    }
-    fn str(&mut self) -> Res<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())
-    }
-    fn opt_str(&mut self) -> Res<Option<String>> {
-        Ok(match self.u8()? {
-            0 => None,
-            _ => Some(self.str()?),
-        })
-    }
-}
 
 fn channel_code(c: DeliveryChannel) -> u8 {
     match c {
@@ -103,9 +33,9 @@ fn channel_code(c: DeliveryChannel) -> u8 {
 /// Encodes the outbox items of one (ticket, version). `items` must not be empty.
 pub(crate) fn encode_outbox_group(items: &[OutboxItem]) -> Result<Vec<u8>, String> {
     let first = items.first().ok_or("an empty outbox group")?;
-    let mut w = W(Vec::with_capacity(16 + items.len() * 32));
+    let mut w = Writer::with_capacity(16 + items.len() * 32);
     w.u8(FORMAT);
-    w.time(&first.queued_at);
+    w.time(first.queued_at);
     w.u32(items.len() as u32);
     for item in items {
         w.u32(item.key.seq);
@@ -114,11 +44,11 @@ pub(crate) fn encode_outbox_group(items: &[OutboxItem]) -> Result<Vec<u8>, Strin
         w.u8(if tried { DELIVERY } else { 0 } | if own_time { OWN_TIME } else { 0 });
         if tried {
             w.u32(item.attempts);
-            w.time(&item.not_before);
+            w.time(item.not_before);
             w.opt_str(item.last_error.as_deref());
         }
         if own_time {
-            w.time(&item.queued_at);
+            w.time(item.queued_at);
         }
         match &item.effect {
             Effect::Notify(n) if !matches!(n.recipient, Recipient::Address(_)) => {
@@ -153,7 +83,7 @@ pub(crate) fn encode_outbox_group(items: &[OutboxItem]) -> Result<Vec<u8>, Strin
             }
         }
     }
-    Ok(w.0)
+    Ok(w.into_bytes())
 }
 
 /// Decodes what [`encode_outbox_group`] wrote, for `ticket` at `version`.
@@ -162,7 +92,7 @@ pub(crate) fn decode_outbox_group(
     version: u64,
     bytes: &[u8],
 ) -> Result<Vec<OutboxItem>, String> {
-    let mut r = R(bytes);
+    let mut r = Reader::new(bytes);
     let format = r.u8()?;
     if format != FORMAT {
         return Err(format!("unknown outbox format {format}"));
@@ -206,8 +136,8 @@ pub(crate) fn decode_outbox_group(
             last_error,
         });
     }
-    if !r.0.is_empty() {
-        return Err(format!("{} bytes after the last item", r.0.len()));
+    if !r.is_empty() {
+        return Err(format!("{} bytes after the last item", r.remaining()));
     }
     Ok(out)
 }
@@ -219,7 +149,7 @@ mod tests {
 
     #[test]
     fn outbox_groups_round_trip() {
-        let t0 = DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap();
+        let t0 = chrono::DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap();
         let key = |seq| OutboxKey { ticket: TicketId(7), version: 3, seq };
         let notify = |recipient| {
             Effect::Notify(Notification {

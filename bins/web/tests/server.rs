@@ -58,6 +58,15 @@ fn cookie(head: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} cookie in {head}"))
 }
 
+/// Logs an agent in over HTTP: (cookie header value, CSRF token).
+fn login(addr: SocketAddr, (email, password): (&str, &str)) -> (String, String) {
+    let body = serde_json::json!({"email": email, "password": password}).to_string();
+    let (status, head, body) =
+        http(addr, "POST", "/api/agent/login", &[("content-type", "application/json")], body.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    (cookie(&head, "hd_agent"), json_of(&body)["csrf_token"].as_str().unwrap().to_string())
+}
+
 fn args(dir: &std::path::Path, relay: Option<&SmtpServer>) -> Args {
     let mut a = Args::new(dir.join("data"));
     a.listen = "127.0.0.1:0".parse().unwrap();
@@ -188,13 +197,7 @@ async fn mail_in_by_smtp_and_http_notifications_out_by_email_and_bay() {
     assert_eq!(hd.ticket(ticket).unwrap().messages.len(), 2);
 
     // The bay's first paint over HTTP.
-    let login = blocking(move || {
-        let body = serde_json::json!({"email": demo::ADMIN.0, "password": demo::ADMIN.1}).to_string();
-        http(addr, "POST", "/api/agent/login", &[("content-type", "application/json")], body.as_bytes())
-    })
-    .await;
-    assert_eq!(login.0, 200, "{}", login.2);
-    let c = cookie(&login.1, "hd_agent");
+    let (c, _) = blocking(move || login(addr, demo::ADMIN)).await;
     // (The worker was woken by the commit; delivery is asynchronous.)
     let recent = blocking(move || {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -248,14 +251,7 @@ async fn sessions_outlive_a_restart_and_logout_ends_them() {
     a.smtp_listen = None;
     let server = serve::start(&a, Interfaces::All).await.unwrap();
     let addr = server.addr;
-    let (cookie_v, csrf) = blocking(move || {
-        let body = serde_json::json!({"email": demo::AGENT.0, "password": demo::AGENT.1}).to_string();
-        let (status, head, body) =
-            http(addr, "POST", "/api/agent/login", &[("content-type", "application/json")], body.as_bytes());
-        assert_eq!(status, 200, "{body}");
-        (cookie(&head, "hd_agent"), json_of(&body)["csrf_token"].as_str().unwrap().to_string())
-    })
-    .await;
+    let (cookie_v, csrf) = blocking(move || login(addr, demo::AGENT)).await;
     server.stop().await.unwrap();
 
     let server = serve::start(&a, Interfaces::All).await.unwrap();
@@ -307,10 +303,7 @@ async fn stopping_ends_open_event_streams_at_once() {
     let addr = server.addr;
     // An agent UI is open: its event stream never ends by itself.
     let stream = blocking(move || {
-        let body = serde_json::json!({"email": demo::ADMIN.0, "password": demo::ADMIN.1}).to_string();
-        let (_, head, _) =
-            http(addr, "POST", "/api/agent/login", &[("content-type", "application/json")], body.as_bytes());
-        let c = cookie(&head, "hd_agent");
+        let (c, _) = login(addr, demo::ADMIN);
         let mut s = TcpStream::connect(addr).unwrap();
         write!(s, "GET /api/agent/events HTTP/1.1\r\nHost: {addr}\r\nCookie: {c}\r\n\r\n").unwrap();
         let mut first = [0u8; 12];

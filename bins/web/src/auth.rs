@@ -20,6 +20,7 @@
 //!   it with a new one (no session fixation).
 
 use crate::error::ApiError;
+use crate::queue::WorkQueue;
 use crate::{blocking, with_app, App};
 use helpdesk_core::{Agent, Principal};
 use helpdesk_store::auth::{random_token, sha256_hex};
@@ -75,36 +76,21 @@ fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-type Write = (String, Option<Session>);
+/// Writes sessions to the store in order, so request handlers never wait for it.
+type Writer = WorkQueue<(String, Option<Session>)>;
 
-/// Writes sessions to the store on a thread of its own, in order, so
-/// request handlers never wait for the store.
-#[derive(Debug)]
-struct Writer {
-    tx: Mutex<Option<std::sync::mpsc::Sender<Write>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+fn start_writer(hd: Helpdesk) -> Writer {
+    WorkQueue::start("sessions", move |(key, session): (String, Option<Session>)| {
+        let value = session.map(|s| serde_json::to_value(s).expect("a session serialises"));
+        if let Err(e) = hd.put_app_value(SESSION_NAMESPACE, &key, value.as_ref()) {
+            tracing::warn!("cannot store a session (it ends at the next restart): {e}");
+        }
+    })
 }
 
-impl Writer {
-    fn start(hd: Helpdesk) -> Writer {
-        let (tx, rx) = std::sync::mpsc::channel::<Write>();
-        let thread = std::thread::Builder::new()
-            .name("helpdesk-sessions".into())
-            .spawn(move || {
-                for (key, session) in rx {
-                    let value = session.map(|s| serde_json::to_value(s).expect("a session serialises"));
-                    if let Err(e) = hd.put_app_value(SESSION_NAMESPACE, &key, value.as_ref()) {
-                        tracing::warn!("cannot store a session (it ends at the next restart): {e}");
-                    }
-                }
-            })
-            .map_err(|e| tracing::warn!("sessions are not stored (no writer thread): {e}"))
-            .ok();
-        Writer { tx: Mutex::new(thread.is_some().then_some(tx)), thread: Mutex::new(thread) }
-    }
-}
-
-/// The sessions, keyed by the SHA-256 of their token.
+/// The sessions, keyed by the SHA-256 of their token. `Sessions::default()`
+/// keeps them in memory only (a restart ends them); [`Sessions::load`]
+/// keeps logged-in ones in the store.
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
@@ -112,11 +98,6 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Sessions kept in memory only (a restart ends them).
-    pub fn in_memory() -> Self {
-        Sessions::default()
-    }
-
     /// Sessions kept in `hd`'s store: the live ones are read back now,
     /// expired ones are removed. A store that cannot be read is logged and
     /// treated as empty (people log in again). Reads the store: call it
@@ -139,7 +120,7 @@ impl Sessions {
             }
             Err(e) => tracing::warn!("cannot read stored sessions (everyone logs in again): {e}"),
         }
-        let sessions = Sessions { map: Mutex::new(map), writer: Some(Writer::start(hd)) };
+        let sessions = Sessions { map: Mutex::new(map), writer: Some(start_writer(hd)) };
         for key in expired {
             sessions.persist(&key, None);
         }
@@ -149,21 +130,17 @@ impl Sessions {
     /// Writes what is queued for the store and stops the writer; sessions
     /// changed afterwards live in memory only. For a server shutting down.
     pub fn close(&self) {
-        let Some(w) = &self.writer else { return };
-        drop(w.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
-        let thread = w.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(t) = thread {
-            let _ = t.join();
+        if let Some(w) = &self.writer {
+            w.close();
         }
     }
 
     /// Queues a store write; callers hold the map lock, so writes reach the
     /// store in the order the map changed.
     fn persist(&self, key: &str, session: Option<&Session>) {
-        let Some(w) = &self.writer else { return };
-        let tx = w.tx.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = tx.as_ref() {
-            let _ = tx.send((key.to_string(), session.cloned()));
+        if let Some(w) = &self.writer {
+            // Refused only after close (the server is stopping): memory only then.
+            let _ = w.push((key.to_string(), session.cloned()));
         }
     }
 

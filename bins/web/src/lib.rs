@@ -35,6 +35,7 @@ pub mod filters;
 pub mod mail;
 pub mod openapi;
 pub mod portal;
+pub mod queue;
 pub mod serve;
 
 use error::ApiError;
@@ -119,8 +120,7 @@ impl Mailer for LogMailer {
 /// error level with the recipient and the reason.
 #[derive(Debug)]
 pub struct SmtpMailer {
-    tx: Mutex<Option<std::sync::mpsc::Sender<OutgoingMail>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    queue: queue::WorkQueue<OutgoingMail>,
 }
 
 impl SmtpMailer {
@@ -129,53 +129,40 @@ impl SmtpMailer {
 
     /// A mailer sending with `sender`.
     pub fn new(sender: helpdesk_mail::PlainSender) -> SmtpMailer {
-        let (tx, rx) = std::sync::mpsc::channel::<OutgoingMail>();
-        let spawned = std::thread::Builder::new().name("helpdesk-mailer".into()).spawn(move || {
-            for mail in rx {
-                let mut wait = Duration::from_secs(1);
-                for attempt in 1..=Self::ATTEMPTS {
-                    match sender.send(&mail.to, &mail.subject, &mail.body) {
-                        Ok(()) => {
-                            tracing::info!(to = %mail.to, subject = %mail.subject, "email sent");
-                            break;
-                        }
-                        Err(helpdesk_mail::DeliveryError::Transient(e)) if attempt < Self::ATTEMPTS => {
-                            tracing::warn!(to = %mail.to, attempt, "email not sent yet, retrying: {e}");
-                            std::thread::sleep(wait);
-                            wait *= 2;
-                        }
-                        Err(e) => {
-                            tracing::error!(to = %mail.to, subject = %mail.subject, "email not sent: {e}");
-                            break;
-                        }
+        let queue = queue::WorkQueue::start("mailer", move |mail: OutgoingMail| {
+            let mut wait = Duration::from_secs(1);
+            for attempt in 1..=Self::ATTEMPTS {
+                match sender.send(&mail.to, &mail.subject, &mail.body) {
+                    Ok(()) => {
+                        tracing::info!(to = %mail.to, subject = %mail.subject, "email sent");
+                        break;
+                    }
+                    Err(helpdesk_mail::DeliveryError::Transient(e)) if attempt < Self::ATTEMPTS => {
+                        tracing::warn!(to = %mail.to, attempt, "email not sent yet, retrying: {e}");
+                        std::thread::sleep(wait);
+                        wait *= 2;
+                    }
+                    Err(e) => {
+                        tracing::error!(to = %mail.to, subject = %mail.subject, "email not sent: {e}");
+                        break;
                     }
                 }
             }
         });
-        let thread = spawned.map_err(|e| tracing::error!("cannot start the mailer thread: {e}")).ok();
-        SmtpMailer { tx: Mutex::new(Some(tx)), thread: Mutex::new(thread) }
+        SmtpMailer { queue }
     }
 }
 
 impl Mailer for SmtpMailer {
     fn send(&self, mail: OutgoingMail) {
-        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        let refused = match tx.as_ref() {
-            Some(tx) => tx.send(mail).err().map(|e| e.0),
-            None => Some(mail),
-        };
-        if let Some(mail) = refused {
+        if let Err(mail) = self.queue.push(mail) {
             tracing::error!(to = %mail.to, subject = %mail.subject, "email not sent: the mailer has stopped");
         }
     }
 
     /// Sends what is queued (retries included), then stops.
     fn close(&self) {
-        drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
-        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(t) = thread {
-            let _ = t.join();
-        }
+        self.queue.close();
     }
 }
 
@@ -340,11 +327,6 @@ impl App {
         self.stop_delivery();
         self.0.sessions.close();
         self.0.mailer.close();
-    }
-
-    /// The last storage error the delivery worker hit, if any.
-    pub fn delivery_error(&self) -> Option<String> {
-        self.lock_delivery().as_ref().and_then(|h| h.last_error())
     }
 
     fn lock_delivery(&self) -> std::sync::MutexGuard<'_, Option<WorkerHandle>> {

@@ -143,7 +143,7 @@ pub struct Running {
     http_stop: oneshot::Sender<()>,
     http: tokio::task::JoinHandle<()>,
     smtp: Option<SmtpListener>,
-    automation: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+    automation: (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>),
 }
 
 impl std::fmt::Debug for Running {
@@ -170,12 +170,10 @@ impl Running {
             l.stop().await;
         }
         let app = self.app.clone();
-        let automation = self.automation;
+        let (stop_automation, automation) = self.automation;
         tokio::task::spawn_blocking(move || {
-            if let Some((stop, thread)) = automation {
-                let _ = stop.send(());
-                let _ = thread.join();
-            }
+            let _ = stop_automation.send(());
+            let _ = automation.join();
             app.shutdown();
             app.helpdesk().flush()
         })
@@ -249,17 +247,20 @@ pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> 
     let mailer: Arc<dyn Mailer> = match &smtp {
         Some(relay) => {
             notifiers.push(Arc::new(EmailNotifier::new(hd.clone(), relay)?));
-            let hd2 = hd.clone();
-            let first_account =
-                tokio::task::spawn_blocking(move || hd2.email_accounts()).await??.into_iter().next();
             let (name, from) = match &args.mail_from {
                 Some(a) => (String::new(), a.clone()),
-                None => match first_account {
-                    Some(acc) => (acc.name, acc.address.to_string()),
-                    None => {
-                        return Err("--smtp-relay needs --mail-from or an email account to send from".into())
+                None => {
+                    let hd2 = hd.clone();
+                    match tokio::task::spawn_blocking(move || hd2.email_accounts()).await??.into_iter().next()
+                    {
+                        Some(acc) => (acc.name, acc.address.to_string()),
+                        None => {
+                            return Err(
+                                "--smtp-relay needs --mail-from or an email account to send from".into()
+                            )
+                        }
                     }
-                },
+                }
             };
             Arc::new(SmtpMailer::new(PlainSender::new(relay, &name, &from)?))
         }
@@ -274,7 +275,7 @@ pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> 
     let hd2 = hd.clone();
     let app = tokio::task::spawn_blocking(move || App::with_mailer(hd2, config, mailer)).await?;
     app.start_delivery(notifiers, Duration::from_secs(1));
-    let automation = Some(start_automation(hd.clone(), Duration::from_secs(args.automation_every)));
+    let automation = start_automation(hd.clone(), Duration::from_secs(args.automation_every));
 
     let smtp_listener = match args.smtp_listen {
         Some(at) => Some(

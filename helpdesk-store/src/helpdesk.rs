@@ -592,9 +592,9 @@ impl Helpdesk {
         create(TicketId(0), new.clone(), actor, now, &dir, &self.policy)?;
         let id = TicketId(self.next_id(IdKind::Ticket)?);
         let events = create(id, new, actor, now, &dir, &self.policy)?;
-        let (commit, outcome) = self.pipeline(None, events, actor, now)?;
+        let (commit, ticket, trace) = self.pipeline(None, events, actor, now)?;
         self.store.commit(&commit)?;
-        Ok((outcome.ticket, outcome.trace))
+        Ok((ticket, trace))
     }
 
     /// The one place a change becomes a commit: the change's events, the
@@ -608,27 +608,21 @@ impl Helpdesk {
         events: Vec<TicketEvent>,
         actor: &Actor,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(Commit, Outcome)> {
+    ) -> Result<(Commit, Ticket, ChainTrace)> {
         let rules = self.rules()?;
         let dir = crate::automation::StoreDirectory::new(&*self.store);
         let outcome =
             helpdesk_core::automation::process(&rules, before, events, actor, now, &dir, &self.policy);
         dir.check()?;
-        let outcome = outcome?;
+        let Outcome { ticket, events, mut effects, trace } = outcome?;
         // The trigger chain's effects, then the subscription notifications for
         // everything the change and its chain did, all in this commit.
-        let mut effects = outcome.effects.clone();
-        effects.extend(notify::notifications(
-            before,
-            &outcome.ticket,
-            &outcome.events,
-            actor,
-            &self.notify_agents()?,
-        ));
-        let commit = Commit::new(before, Some(outcome.ticket.clone()), outcome.events.clone())
-            .with_outbox(crate::automation::outbox_items(&outcome.ticket, effects, now))
+        effects.extend(notify::notifications(before, &ticket, &events, actor, &self.notify_agents()?));
+        let outbox = crate::automation::outbox_items(&ticket, effects, now);
+        let commit = Commit::new(before, Some(ticket.clone()), events)
+            .with_outbox(outbox)
             .with_durability(self.durability);
-        Ok((commit, outcome))
+        Ok((commit, ticket, trace))
     }
 
     /// A ticket.
@@ -688,9 +682,9 @@ impl Helpdesk {
         if events.is_empty() {
             return Ok((ticket, ChainTrace::default()));
         }
-        let (commit, outcome) = self.pipeline(Some(&ticket), events, actor, now)?;
+        let (commit, ticket, trace) = self.pipeline(Some(&ticket), events, actor, now)?;
         self.store.commit(&commit)?;
-        Ok((outcome.ticket, outcome.trace))
+        Ok((ticket, trace))
     }
 
     /// Every agent with their subscriptions: what the notification rules read.

@@ -126,6 +126,13 @@ fn u64_of(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
 /// - the first 64 entries of up to 4,096 filter streams
 ///   (first pages of lists), updated entry by entry by every commit.
 ///
+/// Ticket ids are handed out from memory (the highest id given so far,
+/// loaded once from the stored sequence and the highest stored ticket); each
+/// creating commit stores that mark in its own batch, so no id of a ticket
+/// that was ever stored (even one purged since) is given again after a
+/// restart, and a create costs no engine transaction for its id. An id given
+/// out but never committed may be given again after a restart.
+///
 /// sled admits one process per database, so these caches are never stale.
 #[derive(Debug)]
 pub struct KvStore<E: KvEngine> {
@@ -135,6 +142,8 @@ pub struct KvStore<E: KvEngine> {
     summaries: Mutex<SummaryCache>,
     records: Mutex<RecordCache>,
     heads: Mutex<HeadCache>,
+    /// The highest ticket id handed out or committed; `None` until first needed.
+    ticket_ids: Mutex<Option<u64>>,
 }
 
 /// How many directory records (agents, users, departments...) [`KvStore`]
@@ -276,7 +285,31 @@ impl<E: KvEngine> KvStore<E> {
             summaries: Mutex::new(SummaryCache::default()),
             records: Mutex::new(RecordCache::default()),
             heads: Mutex::new(HeadCache::default()),
+            ticket_ids: Mutex::new(None),
         }
+    }
+
+    /// The ticket id mark (see the type's docs), loaded on first use;
+    /// `bump` raises it to at least that id.
+    fn ticket_id_mark(&self, bump: Option<u64>) -> Result<u64, StoreError> {
+        let mut mark = self.ticket_ids.lock().map_err(|_| Self::poisoned())?;
+        let current = match *mark {
+            Some(m) => m,
+            None => {
+                let key = k(SEQUENCE, &[IdKind::Ticket.as_str().as_bytes()]);
+                let stored = match self.engine.get(&key)? {
+                    Some(b) => u64_of(&key, &b)?,
+                    None => 0,
+                };
+                stored.max(self.last_ticket_id()?.map_or(0, |t| t.0))
+            }
+        };
+        let next = match bump {
+            Some(id) => current.max(id),
+            None => current + 1,
+        };
+        *mark = Some(next);
+        Ok(next)
     }
 
     fn poisoned() -> StoreError {
@@ -362,13 +395,18 @@ impl<E: KvEngine> KvStore<E> {
 
     /// The writes that add `add` to the outbox and remove `remove` from it:
     /// every group touched, rewritten (or removed when empty). Called under
-    /// the commit lock, the only writer of outbox groups.
+    /// the commit lock, the only writer of outbox groups, after the version
+    /// check: a group of a version above `stored` (the ticket's stored
+    /// version) belongs to this commit and cannot exist yet, so it is written
+    /// straight from `add`, without a read.
     #[allow(clippy::type_complexity)]
     fn outbox_changes(
         &self,
+        stored: u64,
         add: &[OutboxItem],
         remove: &[OutboxKey],
     ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, StoreError> {
+        let mut fresh: BTreeMap<Vec<u8>, BTreeMap<u32, &OutboxItem>> = BTreeMap::new();
         let mut groups: BTreeMap<Vec<u8>, Vec<OutboxItem>> = BTreeMap::new();
         let load = |groups: &mut BTreeMap<Vec<u8>, Vec<OutboxItem>>, key: &OutboxKey| {
             let gk = outbox_group_key(key);
@@ -381,11 +419,16 @@ impl<E: KvEngine> KvStore<E> {
             }
             Ok::<_, StoreError>(gk)
         };
-        for key in remove {
+        for key in remove.iter().filter(|key| key.version <= stored) {
             let gk = load(&mut groups, key)?;
             groups.entry(gk).or_default().retain(|i| i.key.seq != key.seq);
         }
         for item in add {
+            if item.key.version > stored {
+                // A later item with the same seq replaces an earlier one.
+                fresh.entry(outbox_group_key(&item.key)).or_default().insert(item.key.seq, item);
+                continue;
+            }
             let gk = load(&mut groups, &item.key)?;
             let group = groups.entry(gk).or_default();
             match group.binary_search_by_key(&item.key.seq, |i| i.key.seq) {
@@ -393,16 +436,21 @@ impl<E: KvEngine> KvStore<E> {
                 Err(i) => group.insert(i, item.clone()),
             }
         }
-        groups
-            .into_iter()
-            .map(|(gk, items)| {
-                if items.is_empty() {
-                    Ok((gk, None))
-                } else {
-                    Ok((gk, Some(crate::codec::encode_outbox_group(&items).map_err(StoreError::Backend)?)))
-                }
-            })
-            .collect()
+        let encode = |items: &[&OutboxItem]| {
+            crate::codec::encode_outbox_group(items).map_err(StoreError::Backend)
+        };
+        let mut out = Vec::with_capacity(groups.len() + fresh.len());
+        for (gk, items) in groups {
+            if items.is_empty() {
+                out.push((gk, None));
+            } else {
+                out.push((gk, Some(encode(&items.iter().collect::<Vec<_>>())?)));
+            }
+        }
+        for (gk, items) in fresh {
+            out.push((gk, Some(encode(&items.into_values().collect::<Vec<_>>())?)));
+        }
+        Ok(out)
     }
 
     /// The stored version of a ticket (0: none), from the summary cache or
@@ -428,6 +476,9 @@ impl<E: KvEngine> KvStore<E> {
 
 impl<E: KvEngine> IdSource for KvStore<E> {
     fn next_id(&self, kind: IdKind) -> Result<u64, StoreError> {
+        if kind == IdKind::Ticket {
+            return self.ticket_id_mark(None);
+        }
         let key = k(SEQUENCE, &[kind.as_str().as_bytes()]);
         let mut out = 0;
         self.engine.transact(&mut |tx| {
@@ -527,8 +578,13 @@ impl<E: KvEngine> Store for KvStore<E> {
         ops.extend(events.into_iter().map(|(key, value)| (key, Some(value))));
         ops.extend(c.index_remove.iter().map(|ik| (k(INDEX, &[&ik.0]), None)));
         ops.extend(c.index_add.iter().map(|ik| (k(INDEX, &[&ik.0]), Some(Vec::new()))));
+        if actual == 0 && c.state.is_some() {
+            // A creating commit stores the id mark with it.
+            let mark = self.ticket_id_mark(Some(c.ticket.0))?;
+            ops.push((k(SEQUENCE, &[IdKind::Ticket.as_str().as_bytes()]), Some(mark.to_be_bytes().to_vec())));
+        }
         if c.state.is_some() {
-            ops.extend(self.outbox_changes(&c.outbox_add, &c.outbox_remove)?);
+            ops.extend(self.outbox_changes(actual, &c.outbox_add, &c.outbox_remove)?);
         }
         let mut new_counters = Vec::with_capacity(c.counters.len());
         for (ck, delta) in &c.counters {

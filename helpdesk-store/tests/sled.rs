@@ -85,6 +85,29 @@ fn data_survives_close_and_reopen() {
 }
 
 #[test]
+fn purged_newest_ticket_id_is_not_given_again_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let hd = open(&path);
+    let tickets = populate(&hd);
+    let alice = hd.agent_by_email("alice@helpdesk.test").unwrap().unwrap();
+    let newest = tickets.last().unwrap().id;
+    hd.execute(newest, &Actor::Agent(alice.id), Command::Delete).unwrap();
+    hd.purge(newest, &Actor::Agent(alice.id)).unwrap();
+    assert!(hd.store().last_ticket_id().unwrap() < Some(newest));
+    drop(hd);
+
+    let hd = open(&path);
+    let ann = hd.user_by_email("ann@acme.com").unwrap().unwrap();
+    let support = hd.departments().unwrap()[0].id;
+    let t = hd
+        .create_ticket(&Actor::User(ann.id), NewTicket::new("Next", "Help.", support, ann.id, Channel::Portal))
+        .unwrap();
+    assert!(t.id > newest, "ticket id {} of a purged ticket given again", t.id);
+    check_consistent(&**hd.store());
+}
+
+#[test]
 fn clones_share_one_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");

@@ -211,7 +211,7 @@ impl Report {
             mib(self.ours_bytes),
             mib(self.baseline_bytes)
         ));
-        s.push_str("durable = ours: commit acknowledged after sled's flush (fsync), shared by concurrent commits; SQLite: WAL, synchronous=FULL\n");
+        s.push_str("durable = ours: commit acknowledged after sled's flush and an fdatasync of its log, both shared by concurrent commits; SQLite: WAL, synchronous=FULL (fdatasync per commit)\n");
         for (q, p) in &self.plans {
             s.push_str(&format!("SQLite plan, {q}: {p}\n"));
         }

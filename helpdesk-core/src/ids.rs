@@ -2,7 +2,8 @@
 //!
 //! Every entity has a numeric id wrapped in its own newtype so that a user id
 //! can never be passed where an agent id is expected. Ids are allocated by an
-//! [`IdSource`]; the stores implement it with a durable counter, tests can use
+//! [`IdSource`]; the stores implement it (an id of a record or ticket that was
+//! ever stored is never handed out again, even after a restart), tests can use
 //! [`SequentialIds`] for deterministic snapshots.
 
 use serde::{Deserialize, Serialize};
@@ -147,7 +148,10 @@ impl IdKind {
 }
 
 /// Hands out ids: each call returns a number greater than every earlier one of
-/// the same kind (gaps are allowed, repeats never are).
+/// the same kind (gaps are allowed, repeats never are). A store's source keeps
+/// this across restarts for every id that was stored; an id handed out but
+/// never stored (a create that failed, or was cut short by a crash) may be
+/// handed out again after a restart.
 pub trait IdSource: Send + Sync {
     /// The next id of `kind`.
     fn next_id(&self, kind: IdKind) -> Result<u64, crate::StoreError>;

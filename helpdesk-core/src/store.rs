@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 /// When a commit is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Durability {
-    /// After it is on disk (flushed; concurrent commits share one flush).
+    /// After it is on stable storage (flushed and synced: a crash or a power
+    /// cut does not lose it; concurrent commits share one flush and sync).
     #[default]
     Durable,
     /// As soon as it is visible; a crash may lose it (the store flushes in the background).

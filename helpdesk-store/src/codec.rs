@@ -32,7 +32,9 @@ fn channel_code(c: DeliveryChannel) -> u8 {
 
 /// Encodes the outbox items of one (ticket, version), in `seq` order (owned
 /// or borrowed). `items` must not be empty.
-pub(crate) fn encode_outbox_group<T: std::borrow::Borrow<OutboxItem>>(items: &[T]) -> Result<Vec<u8>, String> {
+pub(crate) fn encode_outbox_group<T: std::borrow::Borrow<OutboxItem>>(
+    items: &[T],
+) -> Result<Vec<u8>, String> {
     let first = items.first().ok_or("an empty outbox group")?.borrow();
     let mut w = Writer::with_capacity(16 + items.len() * 32);
     w.u8(FORMAT);

@@ -10,7 +10,7 @@
 //! | `E` | ticket id, version of the commit's first event | the commit's log events (a list; MessagePack, structs as maps) |
 //! | `I` | index key (ends with ticket id) | empty |
 //! | `C` | counter key | i64 BE |
-//! | `Q` | id kind name | last id handed out (u64 BE) |
+//! | `Q` | id kind name | last id handed out (u64 BE); for tickets, the highest id handed out when the latest creating commit was written (it is part of that commit) |
 //! | `R` | record kind tag, id | directory record (JSON) |
 //! | `U` | unique key | holder: kind tag, id |
 //! | `O` | ticket id, version | the outbox items that version's commit queued and are not delivered yet (compact binary, `codec`) |
@@ -20,7 +20,8 @@
 //! A ticket commit is one atomic [`KvEngine::write_batch`] written under the
 //! store's commit lock (only commits write `T H E I C O` keys; `reschedule` takes the lock too, so under the
 //! lock the version check and counter values are current); directory records
-//! and id sequences use engine transactions.
+//! and the id sequences of records use engine transactions; ticket ids come
+//! from memory (see [`KvStore`]).
 
 use crate::kv::KvEngine;
 use helpdesk_core::index;
@@ -306,7 +307,9 @@ impl<E: KvEngine> KvStore<E> {
         };
         let next = match bump {
             Some(id) => current.max(id),
-            None => current + 1,
+            None => current.checked_add(1).ok_or_else(|| {
+                StoreError::Backend("ticket ids are used up (the highest is u64::MAX)".into())
+            })?,
         };
         *mark = Some(next);
         Ok(next)
@@ -436,9 +439,8 @@ impl<E: KvEngine> KvStore<E> {
                 Err(i) => group.insert(i, item.clone()),
             }
         }
-        let encode = |items: &[&OutboxItem]| {
-            crate::codec::encode_outbox_group(items).map_err(StoreError::Backend)
-        };
+        let encode =
+            |items: &[&OutboxItem]| crate::codec::encode_outbox_group(items).map_err(StoreError::Backend);
         let mut out = Vec::with_capacity(groups.len() + fresh.len());
         for (gk, items) in groups {
             if items.is_empty() {
@@ -540,6 +542,16 @@ impl<E: KvEngine> Store for KvStore<E> {
             return Err(StoreError::Backend(format!(
                 "outbox item {} does not belong to ticket {}",
                 item.key, c.ticket
+            )));
+        }
+        // An item names the version whose commit queued it: never one past
+        // this commit's (`outbox_changes` writes the groups of this commit's
+        // versions without reading them).
+        let new_version = c.state.as_ref().map_or(c.expected_version, |t| t.version);
+        if let Some(item) = c.outbox_add.iter().find(|item| item.key.version > new_version) {
+            return Err(StoreError::Backend(format!(
+                "outbox item {} is keyed past the version v{new_version} this commit makes",
+                item.key
             )));
         }
         // Commits are serialised by the counter lock: only commits write

@@ -10,11 +10,13 @@
 //! `sync_file_range` on Linux, which survives a process crash but neither
 //! flushes the disk's write cache nor the file's size, so it may not survive
 //! a power cut; sled calls a real fsync only from its background flusher. So
-//! [`KvEngine::sync`] also runs `fdatasync` on sled's log file after each
-//! group flush: a durable commit is on stable storage when it is
-//! acknowledged, as with SQLite's `synchronous=FULL`. (sled writes values
-//! over 128 KiB to blob files without syncing them; this store's values stay
-//! far below that.)
+//! [`KvEngine::sync`] also syncs, after each group flush, the blob files sled
+//! wrote since the last one (sled keeps any page or value over ~128 KiB in
+//! its own file under `blobs/`, written without a sync) and their directory,
+//! then runs `fdatasync` on sled's log file: a durable commit is on stable
+//! storage when it is acknowledged, as with SQLite's `synchronous=FULL`. A
+//! failed sync is final: the kernel may have dropped the unwritten pages, so
+//! every later durable commit fails too, until the database is reopened.
 
 use crate::kv::{KvEngine, Pair, Txn, TxnFn};
 use helpdesk_core::StoreError;
@@ -53,6 +55,10 @@ impl Default for SledOptions {
 
 #[derive(Default)]
 struct FlushState {
+    /// A flush or sync failed: nothing is acknowledged as durable any more.
+    failed: Option<String>,
+    /// Blob files synced, with the length they had then.
+    blobs: std::collections::HashMap<std::ffi::OsString, u64>,
     /// Number of sync requests registered.
     requested: u64,
     /// All requests up to this number are durable.
@@ -67,6 +73,8 @@ pub struct SledEngine {
     tree: sled::Tree,
     /// sled's log file, opened again only to `fdatasync` it after a flush.
     log_file: std::fs::File,
+    /// sled's blob directory.
+    blob_dir: std::path::PathBuf,
     flush: Mutex<FlushState>,
     flushed: Condvar,
 }
@@ -108,11 +116,89 @@ impl SledEngine {
             }
         };
         let tree = db.open_tree("helpdesk").map_err(backend)?;
-        let log_file = std::fs::File::open(path.join("db")).map_err(|e| {
-            StoreError::Backend(format!("cannot open sled's log file {}: {e}", path.join("db").display()))
-        })?;
-        Ok(SledEngine { db, tree, log_file, flush: Mutex::new(FlushState::default()), flushed: Condvar::new() })
+        let io = |what: &str, p: &Path, e: std::io::Error| {
+            StoreError::Backend(format!("cannot {what} {}: {e}", p.display()))
+        };
+        let log_path = path.join("db");
+        // Writable: some systems sync only files open for writing.
+        let log_file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .map_err(|e| io("open sled's log file", &log_path, e))?;
+        // The files sled made must stay where they are after a power cut.
+        sync_dir(path).map_err(|e| io("sync the directory", path, e))?;
+        let blob_dir = path.join("blobs");
+        // Blobs already there were synced by the run that wrote them.
+        let blobs = blob_lengths(&blob_dir).map_err(|e| io("list", &blob_dir, e))?;
+        let flush = FlushState { blobs, ..FlushState::default() };
+        Ok(SledEngine { db, tree, log_file, blob_dir, flush: Mutex::new(flush), flushed: Condvar::new() })
     }
+
+    /// After a sled flush: syncs the blob files that are new or grew since the
+    /// last time (then their directory), then the log. `blobs` is the
+    /// leader's copy of the synced lengths.
+    fn sync_files(
+        &self,
+        blobs: &mut std::collections::HashMap<std::ffi::OsString, u64>,
+    ) -> Result<(), StoreError> {
+        let io = |what: &str, p: &Path, e: std::io::Error| {
+            StoreError::Backend(format!("cannot {what} {}: {e}", p.display()))
+        };
+        let now = blob_lengths(&self.blob_dir).map_err(|e| io("list", &self.blob_dir, e))?;
+        let mut changed = now.len() != blobs.len();
+        for (name, len) in &now {
+            if blobs.get(name) != Some(len) {
+                let p = self.blob_dir.join(name);
+                match std::fs::File::open(&p) {
+                    Ok(f) => f.sync_all().map_err(|e| io("sync", &p, e))?,
+                    // Removed by sled's clean-up since the listing.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io("open", &p, e)),
+                }
+                changed = true;
+            }
+        }
+        if changed {
+            sync_dir(&self.blob_dir).map_err(|e| io("sync the directory", &self.blob_dir, e))?;
+        }
+        *blobs = now;
+        self.log_file
+            .sync_data()
+            .map_err(|e| StoreError::Backend(format!("fdatasync of sled's log failed: {e}")))
+    }
+}
+
+/// The files in sled's blob directory with their lengths (none when it does not exist).
+fn blob_lengths(dir: &Path) -> std::io::Result<std::collections::HashMap<std::ffi::OsString, u64>> {
+    let mut out = std::collections::HashMap::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        match entry.metadata() {
+            Ok(m) => {
+                out.insert(entry.file_name(), m.len());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Makes a directory's entries durable (Unix; elsewhere a no-op).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Adapts a sled transactional tree to [`Txn`]. sled's own conflict errors
@@ -255,31 +341,36 @@ impl KvEngine for SledEngine {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        let lock = || self.flush.lock().map_err(|_| StoreError::Backend("flush lock poisoned".into()));
-        let mut st = lock()?;
+        let poisoned = || StoreError::Backend("flush lock poisoned".into());
+        let failed = |why: &str| {
+            StoreError::Backend(format!("an earlier flush failed ({why}); reopen the database to go on"))
+        };
+        let mut st = self.flush.lock().map_err(|_| poisoned())?;
         st.requested += 1;
         let mine = st.requested;
         loop {
+            if let Some(why) = &st.failed {
+                return Err(failed(why));
+            }
             if st.completed >= mine {
                 return Ok(());
             }
             if st.running {
-                st = self.flushed.wait(st).map_err(|_| StoreError::Backend("flush lock poisoned".into()))?;
+                st = self.flushed.wait(st).map_err(|_| poisoned())?;
                 continue;
             }
             // Lead a flush covering every request registered so far.
             st.running = true;
             let target = st.requested;
+            let mut blobs = std::mem::take(&mut st.blobs);
             drop(st);
-            let r = self.db.flush().map_err(backend).and_then(|_| {
-                self.log_file
-                    .sync_data()
-                    .map_err(|e| StoreError::Backend(format!("fdatasync of sled's log failed: {e}")))
-            });
-            st = lock()?;
+            let r = self.db.flush().map_err(backend).and_then(|_| self.sync_files(&mut blobs));
+            st = self.flush.lock().map_err(|_| poisoned())?;
             st.running = false;
-            if r.is_ok() {
-                st.completed = st.completed.max(target);
+            st.blobs = blobs;
+            match &r {
+                Ok(()) => st.completed = st.completed.max(target),
+                Err(e) => st.failed = Some(e.to_string()),
             }
             self.flushed.notify_all();
             r?;

@@ -449,6 +449,20 @@ fn malformed_commit_is_refused(ctx: &Ctx) {
     let mut c = Commit::new(Some(&t), None, vec![]);
     c.events = good.events.clone();
     assert!(matches!(s.commit(&c), Err(StoreError::Backend(_))), "purge with events");
+    // An outbox item keyed at a version this commit does not make.
+    let past = good.state.as_ref().unwrap().version + 1;
+    let item = OutboxItem::new(
+        OutboxKey { ticket: t.id, version: past, seq: 0 },
+        Effect::Notify(Notification {
+            recipient: Recipient::User(t.user),
+            channel: DeliveryChannel::Email,
+            reason: "agent_reply".into(),
+            template: None,
+        }),
+        t.created_at,
+    );
+    let c = good.clone().with_outbox(vec![item]);
+    assert!(matches!(s.commit(&c), Err(StoreError::Backend(_))), "outbox item past the commit's version");
     assert_eq!((dump(s), db.raw()), before);
     s.commit(&good).unwrap();
     check_consistent(s);

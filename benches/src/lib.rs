@@ -502,8 +502,8 @@ fn time<T>(f: impl FnOnce() -> R<T>) -> R<(u64, T)> {
     Ok((t.elapsed().as_nanos() as u64, v))
 }
 
-fn ids(ts: &[TicketSummary]) -> Vec<TicketId> {
-    ts.iter().map(|t| t.id).collect()
+fn ids<T: std::borrow::Borrow<TicketSummary>>(ts: &[T]) -> Vec<TicketId> {
+    ts.iter().map(|t| t.borrow().id).collect()
 }
 
 impl Ctx {

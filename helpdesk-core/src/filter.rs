@@ -1082,8 +1082,9 @@ impl Filter for CustomFilter {
 /// One page of a filter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FilterPage {
-    /// The tickets, in the filter's order.
-    pub tickets: Vec<TicketSummary>,
+    /// The tickets, in the filter's order. Shared with the store's summary
+    /// cache (a page copies no ticket data).
+    pub tickets: Vec<std::sync::Arc<TicketSummary>>,
     /// Where the next page starts; `None` at the end of the list.
     pub next: Option<Cursor>,
     /// The page stopped at [`EXAMINE_BUDGET`] before it was full: ask again

@@ -324,6 +324,22 @@ pub trait Store: IdSource + Send + Sync {
 
     /// Every non-zero counter whose key starts with `prefix`, in key order.
     fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError>;
+    /// The non-empty filter streams of one (family, owner, status), one per
+    /// department, with their sizes, in department order: what a filter page
+    /// or count reads first. The default scans the counters; a store that
+    /// keeps them in memory can answer without copying keys.
+    fn stream_sizes(
+        &self,
+        family: crate::index::Family,
+        owner: u64,
+        status: crate::Status,
+    ) -> Result<Vec<(crate::index::Stream, u64)>, StoreError> {
+        Ok(self
+            .scan_counters(&crate::index::counter_group_prefix(family, owner, status))?
+            .into_iter()
+            .filter_map(|(k, n)| Some((crate::index::Stream::of_counter(&k)?, n.max(0) as u64)))
+            .collect())
+    }
     /// A number that changes whenever a directory record is written, or
     /// `None` when the store does not track one. Callers may keep what they
     /// derive from records (e.g. the agents to notify) while it stays the
@@ -336,5 +352,10 @@ pub trait Store: IdSource + Send + Sync {
     /// not read message threads.
     fn summary(&self, id: TicketId) -> Result<Option<TicketSummary>, StoreError> {
         Ok(self.ticket(id)?.as_ref().map(TicketSummary::from))
+    }
+    /// [`summary`](Store::summary), shared: a store that caches summaries
+    /// hands out its cached one without copying it.
+    fn summary_shared(&self, id: TicketId) -> Result<Option<std::sync::Arc<TicketSummary>>, StoreError> {
+        Ok(self.summary(id)?.map(std::sync::Arc::new))
     }
 }

@@ -117,11 +117,12 @@ fn u64_of(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
 ///
 /// Two read caches sit over the engine, both kept by [`Store::commit`]:
 /// - every counter, in memory (tens of thousands of small entries at most:
-///   one per filter stream), so counts and counter scans never touch the
+///   one per filter stream), also grouped by (family, owner, status) for
+///   pages and counts, so counts and counter scans never touch the
 ///   engine. Commits hold its lock while their batch is written, so it always
 ///   equals the stored counters;
-/// - up to 100,000 decoded ticket summaries (what lists show),
-///   replaced on every commit of their ticket;
+/// - up to 100,000 decoded ticket summaries (what lists show), shared with
+///   the pages that show them, replaced on every commit of their ticket;
 /// - up to 50,000 decoded directory records (every command and
 ///   every list reads a few), replaced on every write of their record;
 /// - the first 64 entries of up to 4,096 filter streams
@@ -138,13 +139,66 @@ fn u64_of(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
 #[derive(Debug)]
 pub struct KvStore<E: KvEngine> {
     engine: E,
-    /// The counters (`C` keys without the tag); `None` until first needed.
-    counters: RwLock<Option<BTreeMap<Vec<u8>, i64>>>,
+    /// The counters; `None` until first needed.
+    counters: RwLock<Option<Counters>>,
     summaries: Mutex<SummaryCache>,
     records: Mutex<RecordCache>,
     heads: Mutex<HeadCache>,
     /// The highest ticket id handed out or committed; `None` until first needed.
     ticket_ids: Mutex<Option<u64>>,
+}
+
+/// Length of a filter counter's group: `f` family owner status (see
+/// [`index::counter_group_prefix`]); the department follows.
+const COUNTER_GROUP: usize = 11;
+
+/// Every counter, in memory.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Every non-zero counter (`C` keys without the tag).
+    map: BTreeMap<Vec<u8>, i64>,
+    /// The filter-stream counters again, by group (family, owner, status):
+    /// (department, size) in department order. Pages and counts read these:
+    /// one hash lookup and one short contiguous list per group, where the
+    /// ordered map costs a descent through heap-allocated keys.
+    groups: HashMap<[u8; COUNTER_GROUP], Vec<(u64, i64)>>,
+}
+
+impl Counters {
+    fn get(&self, key: &[u8]) -> i64 {
+        self.map.get(key).copied().unwrap_or(0)
+    }
+
+    /// Sets a counter (0 removes it).
+    fn set(&mut self, key: &[u8], v: i64) {
+        if v == 0 {
+            self.map.remove(key);
+        } else {
+            self.map.insert(key.to_vec(), v);
+        }
+        let Some((group, department)) = Self::split(key) else { return };
+        let list = self.groups.entry(group).or_default();
+        match (list.binary_search_by_key(&department, |(d, _)| *d), v) {
+            (Ok(i), 0) => {
+                list.remove(i);
+            }
+            (Ok(i), v) => list[i].1 = v,
+            (Err(_), 0) => {}
+            (Err(i), v) => list.insert(i, (department, v)),
+        }
+        if list.is_empty() {
+            self.groups.remove(&group);
+        }
+    }
+
+    /// A filter-stream counter key's group and department.
+    fn split(key: &[u8]) -> Option<([u8; COUNTER_GROUP], u64)> {
+        if key.len() != COUNTER_GROUP + 8 || key[0] != index::prefix::FILTER_COUNT {
+            return None;
+        }
+        let group = key[..COUNTER_GROUP].try_into().ok()?;
+        Some((group, u64::from_be_bytes(key[COUNTER_GROUP..].try_into().ok()?)))
+    }
 }
 
 /// How many directory records (agents, users, departments...) [`KvStore`]
@@ -263,6 +317,11 @@ struct SummaryCache {
 impl SummaryCache {
     /// Caches `s` unless a newer version (or the purge) is cached.
     fn offer(&mut self, s: TicketSummary) {
+        self.offer_shared(Arc::new(s))
+    }
+
+    /// [`offer`](Self::offer), shared.
+    fn offer_shared(&mut self, s: Arc<TicketSummary>) {
         if self.map.len() >= SUMMARY_CACHE {
             self.map.clear();
             self.epoch += 1;
@@ -271,7 +330,7 @@ impl SummaryCache {
             Some(None) => {}
             Some(Some(cur)) if cur.version >= s.version => {}
             _ => {
-                self.map.insert(s.id, Some(Arc::new(s)));
+                self.map.insert(s.id, Some(s));
             }
         }
     }
@@ -320,17 +379,17 @@ impl<E: KvEngine> KvStore<E> {
     }
 
     /// Reads every counter from the engine (once).
-    fn load_counters(&self, slot: &mut Option<BTreeMap<Vec<u8>, i64>>) -> Result<(), StoreError> {
+    fn load_counters(&self, slot: &mut Option<Counters>) -> Result<(), StoreError> {
         if slot.is_some() {
             return Ok(());
         }
-        let mut map = BTreeMap::new();
+        let mut map = Counters::default();
         let mut after: Option<Vec<u8>> = None;
         loop {
             let page = self.engine.scan(&[COUNTER], after.as_deref(), 4096)?;
             let full = page.len() == 4096;
             for (key, v) in page {
-                map.insert(key[1..].to_vec(), u64_of(&key, &v)? as i64);
+                map.set(&key[1..], u64_of(&key, &v)? as i64);
                 after = Some(key);
             }
             if !full {
@@ -341,7 +400,7 @@ impl<E: KvEngine> KvStore<E> {
         Ok(())
     }
 
-    fn with_counters<T>(&self, f: impl FnOnce(&BTreeMap<Vec<u8>, i64>) -> T) -> Result<T, StoreError> {
+    fn with_counters<T>(&self, f: impl FnOnce(&Counters) -> T) -> Result<T, StoreError> {
         {
             let guard = self.counters.read().map_err(|_| Self::poisoned())?;
             if let Some(m) = guard.as_ref() {
@@ -600,7 +659,7 @@ impl<E: KvEngine> Store for KvStore<E> {
         }
         let mut new_counters = Vec::with_capacity(c.counters.len());
         for (ck, delta) in &c.counters {
-            let v = counters.get(&ck.0).copied().unwrap_or(0) + delta;
+            let v = counters.get(&ck.0) + delta;
             // A counter at zero is removed, so counter scans see only
             // non-empty groups (`counter` reads a missing key as 0).
             ops.push((k(COUNTER, &[&ck.0]), (v != 0).then(|| (v as u64).to_be_bytes().to_vec())));
@@ -609,11 +668,7 @@ impl<E: KvEngine> Store for KvStore<E> {
         self.engine.write_batch(&ops)?;
         self.heads.lock().map_err(|_| Self::poisoned())?.apply(c);
         for (ck, v) in new_counters {
-            if v == 0 {
-                counters.remove(&ck.0);
-            } else {
-                counters.insert(ck.0.clone(), v);
-            }
+            counters.set(&ck.0, v);
         }
         {
             // Still under the commit lock: the next commit of this ticket
@@ -696,7 +751,7 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 
     fn counter(&self, key: &CounterKey) -> Result<i64, StoreError> {
-        self.with_counters(|m| m.get(&key.0).copied().unwrap_or(0))
+        self.with_counters(|m| m.get(&key.0))
     }
 
     fn last_ticket_id(&self) -> Result<Option<TicketId>, StoreError> {
@@ -886,11 +941,35 @@ impl<E: KvEngine> Store for KvStore<E> {
 
     fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError> {
         self.with_counters(|m| {
-            m.range(prefix.to_vec()..)
+            m.map
+                .range::<[u8], _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
                 .take_while(|(k, _)| k.starts_with(prefix))
                 .filter(|(_, n)| **n != 0)
                 .map(|(k, n)| (CounterKey(k.clone()), *n))
                 .collect()
+        })
+    }
+
+    fn stream_sizes(
+        &self,
+        family: index::Family,
+        owner: u64,
+        status: Status,
+    ) -> Result<Vec<(index::Stream, u64)>, StoreError> {
+        let prefix = index::counter_group_prefix(family, owner, status);
+        let group: [u8; COUNTER_GROUP] = prefix
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Backend(format!("counter group prefix of {} bytes", prefix.len())))?;
+        self.with_counters(|m| {
+            m.groups.get(&group).map_or_else(Vec::new, |list| {
+                list.iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(d, n)| {
+                        (index::Stream { family, owner, status, department: DepartmentId(*d) }, *n as u64)
+                    })
+                    .collect()
+            })
         })
     }
 
@@ -899,10 +978,14 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 
     fn summary(&self, id: TicketId) -> Result<Option<TicketSummary>, StoreError> {
+        Ok(self.summary_shared(id)?.map(|s| TicketSummary::clone(&s)))
+    }
+
+    fn summary_shared(&self, id: TicketId) -> Result<Option<Arc<TicketSummary>>, StoreError> {
         let epoch = {
             let cache = self.summaries.lock().map_err(|_| Self::poisoned())?;
             match cache.map.get(&id) {
-                Some(Some(s)) => return Ok(Some(TicketSummary::clone(s))),
+                Some(Some(s)) => return Ok(Some(s.clone())),
                 Some(None) => return Ok(None),
                 None => cache.epoch,
             }
@@ -918,9 +1001,10 @@ impl<E: KvEngine> Store for KvStore<E> {
                 None => return Ok(None),
             },
         };
+        let s = Arc::new(s);
         let mut cache = self.summaries.lock().map_err(|_| Self::poisoned())?;
         if cache.epoch == epoch {
-            cache.offer(s.clone());
+            cache.offer_shared(s.clone());
         }
         Ok(Some(s))
     }

@@ -14,10 +14,11 @@
 //! [`EXAMINE_BUDGET`] per page.
 
 use helpdesk_core::filter::*;
-use helpdesk_core::index::{counter_group_prefix, Family, Stream, ANY_DEPARTMENT};
+use helpdesk_core::index::{Family, Stream, ANY_DEPARTMENT};
 use helpdesk_core::*;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 /// Looks up users' organisations from the store, once per user per request.
 pub(crate) struct StoreContext<'a> {
@@ -67,13 +68,7 @@ impl Sizes {
         use std::collections::hash_map::Entry;
         Ok(match self.0.entry((src.family, src.owner, src.status)) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(
-                store
-                    .scan_counters(&counter_group_prefix(src.family, src.owner, src.status))?
-                    .into_iter()
-                    .filter_map(|(k, n)| Some((Stream::of_counter(&k)?, n.max(0) as u64)))
-                    .collect(),
-            ),
+            Entry::Vacant(e) => e.insert(store.stream_sizes(src.family, src.owner, src.status)?),
         })
     }
 }
@@ -243,10 +238,10 @@ fn admit(
     filter: &dyn Filter,
     ctx: &StoreContext<'_>,
     ids: &mut Vec<TicketId>,
-    out: &mut Vec<TicketSummary>,
+    out: &mut Vec<Arc<TicketSummary>>,
 ) -> Result<(), StoreError> {
     for id in ids.drain(..) {
-        if let Some(s) = store.summary(id)? {
+        if let Some(s) = store.summary_shared(id)? {
             // Always checked: cheap, and it keeps a page right when a ticket
             // changed between the index read and the summary read.
             if viewer.can_see(s.department) && filter.matches(&s, viewer, ctx) {

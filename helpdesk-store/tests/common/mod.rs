@@ -105,6 +105,10 @@ pub fn dump(store: &dyn Store) -> Dump {
     let mut keys: BTreeSet<CounterKey> = all_counters().into_iter().collect();
     for (k, n) in store.scan_counters(&[]).expect("scan_counters") {
         assert_eq!(store.counter(&k).expect("counter"), n, "scan_counters disagrees with counter");
+        if let Some(s) = helpdesk_core::index::Stream::of_counter(&k) {
+            let sizes = store.stream_sizes(s.family, s.owner, s.status).expect("stream_sizes");
+            assert!(sizes.contains(&(s, n as u64)), "stream_sizes of {s:?} lacks its counter {n}: {sizes:?}");
+        }
         keys.insert(k);
     }
     let counters = keys.into_iter().map(|c| (c.clone(), store.counter(&c).expect("counter"))).collect();

@@ -199,7 +199,7 @@ pub fn page_through(hd: &Helpdesk, agent: AgentId, f: &dyn Filter, limit: usize)
         if !page.partial && page.next.is_some() {
             assert_eq!(page.tickets.len(), limit, "a page that is not the last nor partial is full");
         }
-        out.extend(page.tickets);
+        out.extend(page.tickets.iter().map(|t| TicketSummary::clone(t)));
         match page.next {
             Some(c) => cursor = Some(c),
             None => return out,

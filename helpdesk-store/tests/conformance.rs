@@ -372,16 +372,7 @@ fn failed_commit_writes_nothing(ctx: &Ctx) {
         change: Change::Status { from: Status::AwaitingUser, to: Status::Resolved },
     });
     after.apply(events.last().unwrap()).unwrap();
-    let item = OutboxItem::new(
-        OutboxKey { ticket: t.id, version: n, seq: 0 },
-        Effect::Notify(Notification {
-            recipient: Recipient::User(fx.ben),
-            channel: DeliveryChannel::Email,
-            reason: "status".into(),
-            template: None,
-        }),
-        fx.clock.now(),
-    );
+    let item = email_item(OutboxKey { ticket: t.id, version: n, seq: 0 }, fx.ben, "status", fx.clock.now());
     let commit = Commit::new(Some(&stale), Some(after), events).with_outbox(vec![item]);
     assert!(!commit.index_add.is_empty() && !commit.index_remove.is_empty() && !commit.counters.is_empty());
     let before = fx.snapshot();
@@ -426,6 +417,17 @@ fn aborted_engine_transaction_writes_nothing(ctx: &Ctx) {
     assert_eq!(e.get(b"k1").unwrap(), None);
 }
 
+/// An email notification to `user`, queued at `at`.
+fn email_item(key: OutboxKey, user: UserId, reason: &str, at: chrono::DateTime<chrono::Utc>) -> OutboxItem {
+    let effect = Effect::Notify(Notification {
+        recipient: Recipient::User(user),
+        channel: DeliveryChannel::Email,
+        reason: reason.into(),
+        template: None,
+    });
+    OutboxItem::new(key, effect, at)
+}
+
 fn malformed_commit_is_refused(ctx: &Ctx) {
     let db = ctx.open();
     let s = db.store();
@@ -451,16 +453,8 @@ fn malformed_commit_is_refused(ctx: &Ctx) {
     assert!(matches!(s.commit(&c), Err(StoreError::Backend(_))), "purge with events");
     // An outbox item keyed at a version this commit does not make.
     let past = good.state.as_ref().unwrap().version + 1;
-    let item = OutboxItem::new(
-        OutboxKey { ticket: t.id, version: past, seq: 0 },
-        Effect::Notify(Notification {
-            recipient: Recipient::User(t.user),
-            channel: DeliveryChannel::Email,
-            reason: "agent_reply".into(),
-            template: None,
-        }),
-        t.created_at,
-    );
+    let item =
+        email_item(OutboxKey { ticket: t.id, version: past, seq: 0 }, t.user, "agent_reply", t.created_at);
     let c = good.clone().with_outbox(vec![item]);
     assert!(matches!(s.commit(&c), Err(StoreError::Backend(_))), "outbox item past the commit's version");
     assert_eq!((dump(s), db.raw()), before);

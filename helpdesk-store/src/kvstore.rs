@@ -468,6 +468,19 @@ impl<E: KvEngine> KvStore<E> {
         add: &[OutboxItem],
         remove: &[OutboxKey],
     ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, StoreError> {
+        // The usual case: a command queues its items at its own new version,
+        // in seq order, and removes nothing.
+        if let Some(first) = add.first() {
+            let one_group = first.key.version > stored
+                && remove.is_empty()
+                && add
+                    .windows(2)
+                    .all(|w| w[1].key.version == first.key.version && w[1].key.seq > w[0].key.seq);
+            if one_group {
+                let value = crate::codec::encode_outbox_group(add).map_err(StoreError::Backend)?;
+                return Ok(vec![(outbox_group_key(&first.key), Some(value))]);
+            }
+        }
         let mut fresh: BTreeMap<Vec<u8>, BTreeMap<u32, &OutboxItem>> = BTreeMap::new();
         let mut groups: BTreeMap<Vec<u8>, Vec<OutboxItem>> = BTreeMap::new();
         let load = |groups: &mut BTreeMap<Vec<u8>, Vec<OutboxItem>>, key: &OutboxKey| {
@@ -1109,5 +1122,38 @@ mod tests {
         assert_eq!(back, events);
         assert!(encode_named(&events).unwrap().len() < serde_json::to_vec(&events).unwrap().len());
         assert!(encode_compact(&t).unwrap().len() < serde_json::to_vec(&t).unwrap().len());
+    }
+
+    /// A commit's outbox items are stored in seq order whatever order they
+    /// come in and a repeated seq keeps the later item (the general path),
+    /// the same as in-order items (the one-group path ordinary commits take).
+    #[test]
+    fn outbox_items_out_of_order_or_repeated_are_stored_in_seq_order() {
+        let v = sample_ticket().0.version;
+        let item = |seq: u32, reason: &str| {
+            OutboxItem::new(
+                OutboxKey { ticket: TicketId(1), version: v, seq },
+                Effect::Notify(Notification {
+                    recipient: Recipient::User(UserId(1)),
+                    channel: DeliveryChannel::Email,
+                    reason: reason.into(),
+                    template: None,
+                }),
+                t0(),
+            )
+        };
+        let stored = |items: Vec<OutboxItem>| {
+            let (t, events) = sample_ticket();
+            let store = KvStore::new(crate::MemEngine::default());
+            store.commit(&Commit::new(None, Some(t), events).with_outbox(items)).unwrap();
+            let got = store.outbox(None, 100).unwrap();
+            got.iter().map(|i| (i.key.version, i.key.seq, i.effect.clone())).collect::<Vec<_>>()
+        };
+        let reason = |r: &str| item(0, r).effect;
+        let in_order = stored(vec![item(0, "a"), item(1, "b"), item(2, "c")]);
+        let want = vec![(v, 0, reason("a")), (v, 1, reason("b")), (v, 2, reason("c"))];
+        assert_eq!(in_order, want);
+        let shuffled = stored(vec![item(2, "c"), item(0, "x"), item(1, "b"), item(0, "a")]);
+        assert_eq!(shuffled, want);
     }
 }

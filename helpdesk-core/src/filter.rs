@@ -1083,7 +1083,7 @@ impl Filter for CustomFilter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FilterPage {
     /// The tickets, in the filter's order. Shared with the store's summary
-    /// cache (a page copies no ticket data).
+    /// cache when it has one (then a page copies no ticket data).
     pub tickets: Vec<std::sync::Arc<TicketSummary>>,
     /// Where the next page starts; `None` at the end of the list.
     pub next: Option<Cursor>,

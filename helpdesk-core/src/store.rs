@@ -337,7 +337,8 @@ pub trait Store: IdSource + Send + Sync {
         Ok(self
             .scan_counters(&crate::index::counter_group_prefix(family, owner, status))?
             .into_iter()
-            .filter_map(|(k, n)| Some((crate::index::Stream::of_counter(&k)?, n.max(0) as u64)))
+            .filter(|(_, n)| *n > 0)
+            .filter_map(|(k, n)| Some((crate::index::Stream::of_counter(&k)?, n as u64)))
             .collect())
     }
     /// A number that changes whenever a directory record is written, or

@@ -115,7 +115,8 @@ fn u64_of(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
 
 /// A [`Store`] over any [`KvEngine`].
 ///
-/// Two read caches sit over the engine, both kept by [`Store::commit`]:
+/// Read caches sit over the engine, kept exact by the writes that change
+/// what they hold (ticket commits; directory writes for the records):
 /// - every counter, in memory (tens of thousands of small entries at most:
 ///   one per filter stream), also grouped by (family, owner, status) for
 ///   pages and counts, so counts and counter scans never touch the
@@ -473,9 +474,11 @@ impl<E: KvEngine> KvStore<E> {
         if let Some(first) = add.first() {
             let one_group = first.key.version > stored
                 && remove.is_empty()
-                && add
-                    .windows(2)
-                    .all(|w| w[1].key.version == first.key.version && w[1].key.seq > w[0].key.seq);
+                && add.windows(2).all(|w| {
+                    w[1].key.ticket == first.key.ticket
+                        && w[1].key.version == first.key.version
+                        && w[1].key.seq > w[0].key.seq
+                });
             if one_group {
                 let value = crate::codec::encode_outbox_group(add).map_err(StoreError::Backend)?;
                 return Ok(vec![(outbox_group_key(&first.key), Some(value))]);
@@ -679,14 +682,16 @@ impl<E: KvEngine> Store for KvStore<E> {
             new_counters.push((ck, v));
         }
         self.engine.write_batch(&ops)?;
-        self.heads.lock().map_err(|_| Self::poisoned())?.apply(c);
+        // The batch is written: the caches must follow it, so a poisoned
+        // lock (a panic elsewhere) does not stop them here.
+        self.heads.lock().unwrap_or_else(|p| p.into_inner()).apply(c);
         for (ck, v) in new_counters {
             counters.set(&ck.0, v);
         }
         {
             // Still under the commit lock: the next commit of this ticket
             // checks its version against this cache.
-            let mut cache = self.summaries.lock().map_err(|_| Self::poisoned())?;
+            let mut cache = self.summaries.lock().unwrap_or_else(|p| p.into_inner());
             match &c.state {
                 Some(t) => cache.offer(TicketSummary::from(t)),
                 None => {

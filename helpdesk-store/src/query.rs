@@ -2,9 +2,9 @@
 //! streams, post-filters within a budget, and counts.
 //!
 //! Cost of one page (see `helpdesk_core::index` for the streams):
-//! - one counter scan per (family, owner) of the plan, which also tells which
-//!   department streams are non-empty (at most one entry per status and
-//!   department);
+//! - one [`Store::stream_sizes`] read per (family, owner, status) of the plan,
+//!   which tells which department streams are non-empty and how big they are
+//!   (in memory in `KvStore`: one hash lookup);
 //! - one index range scan per non-empty stream, plus refills of the streams
 //!   the page draws most from (batches double, so O(log page) refills);
 //! - one summary read per candidate.

@@ -30,18 +30,15 @@ fn channel_code(c: DeliveryChannel) -> u8 {
     }
 }
 
-/// Encodes the outbox items of one (ticket, version), in `seq` order (owned
-/// or borrowed). `items` must not be empty.
-pub(crate) fn encode_outbox_group<T: std::borrow::Borrow<OutboxItem>>(
-    items: &[T],
-) -> Result<Vec<u8>, String> {
-    let first = items.first().ok_or("an empty outbox group")?.borrow();
+/// Encodes the outbox items of one (ticket, version), in `seq` order.
+/// `items` must not be empty.
+pub(crate) fn encode_outbox_group(items: &[OutboxItem]) -> Result<Vec<u8>, String> {
+    let first = items.first().ok_or("an empty outbox group")?;
     let mut w = Writer::with_capacity(16 + items.len() * 32);
     w.u8(FORMAT);
     w.time(first.queued_at);
     w.u32(items.len() as u32);
     for item in items {
-        let item = item.borrow();
         w.u32(item.key.seq);
         let tried = item.attempts != 0 || item.not_before != item.queued_at || item.last_error.is_some();
         let own_time = item.queued_at != first.queued_at;
@@ -186,6 +183,6 @@ mod tests {
         let bytes = encode_outbox_group(&items).unwrap();
         assert_eq!(decode_outbox_group(TicketId(7), 3, &bytes).unwrap(), items);
         assert!(decode_outbox_group(TicketId(7), 3, &bytes[..bytes.len() - 1]).is_err());
-        assert!(encode_outbox_group::<OutboxItem>(&[]).is_err());
+        assert!(encode_outbox_group(&[]).is_err());
     }
 }

@@ -50,6 +50,11 @@ fn config_key(namespace: &str, name: &str) -> Result<Vec<u8>, StoreError> {
     Ok(k(CONFIG, &[namespace.as_bytes(), &[0], name.as_bytes()]))
 }
 
+/// The key of the id sequence of `kind`.
+fn sequence_key(kind: IdKind) -> Vec<u8> {
+    k(SEQUENCE, &[kind.as_str().as_bytes()])
+}
+
 /// The key of the group of outbox items `key` belongs to.
 fn outbox_group_key(key: &OutboxKey) -> Vec<u8> {
     k(OUTBOX, &[&key.ticket.0.to_be_bytes(), &key.version.to_be_bytes()])
@@ -357,7 +362,7 @@ impl<E: KvEngine> KvStore<E> {
         let current = match *mark {
             Some(m) => m,
             None => {
-                let key = k(SEQUENCE, &[IdKind::Ticket.as_str().as_bytes()]);
+                let key = sequence_key(IdKind::Ticket);
                 let stored = match self.engine.get(&key)? {
                     Some(b) => u64_of(&key, &b)?,
                     None => 0,
@@ -459,9 +464,7 @@ impl<E: KvEngine> KvStore<E> {
     /// The writes that add `add` to the outbox and remove `remove` from it:
     /// every group touched, rewritten (or removed when empty). Called under
     /// the commit lock, the only writer of outbox groups, after the version
-    /// check: a group of a version above `stored` (the ticket's stored
-    /// version) belongs to this commit and cannot exist yet, so it is written
-    /// straight from `add`, without a read.
+    /// check (`stored` is the ticket's stored version).
     #[allow(clippy::type_complexity)]
     fn outbox_changes(
         &self,
@@ -469,8 +472,9 @@ impl<E: KvEngine> KvStore<E> {
         add: &[OutboxItem],
         remove: &[OutboxKey],
     ) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, StoreError> {
-        // The usual case: a command queues its items at its own new version,
-        // in seq order, and removes nothing.
+        // The usual case: a command queues its items at its own new version
+        // (a group that cannot exist yet: no read), in seq order, and
+        // removes nothing.
         if let Some(first) = add.first() {
             let one_group = first.key.version > stored
                 && remove.is_empty()
@@ -484,7 +488,7 @@ impl<E: KvEngine> KvStore<E> {
                 return Ok(vec![(outbox_group_key(&first.key), Some(value))]);
             }
         }
-        let mut fresh: BTreeMap<Vec<u8>, BTreeMap<u32, &OutboxItem>> = BTreeMap::new();
+        // Otherwise every group touched is read, changed and written back.
         let mut groups: BTreeMap<Vec<u8>, Vec<OutboxItem>> = BTreeMap::new();
         let load = |groups: &mut BTreeMap<Vec<u8>, Vec<OutboxItem>>, key: &OutboxKey| {
             let gk = outbox_group_key(key);
@@ -497,16 +501,11 @@ impl<E: KvEngine> KvStore<E> {
             }
             Ok::<_, StoreError>(gk)
         };
-        for key in remove.iter().filter(|key| key.version <= stored) {
+        for key in remove {
             let gk = load(&mut groups, key)?;
             groups.entry(gk).or_default().retain(|i| i.key.seq != key.seq);
         }
         for item in add {
-            if item.key.version > stored {
-                // A later item with the same seq replaces an earlier one.
-                fresh.entry(outbox_group_key(&item.key)).or_default().insert(item.key.seq, item);
-                continue;
-            }
             let gk = load(&mut groups, &item.key)?;
             let group = groups.entry(gk).or_default();
             match group.binary_search_by_key(&item.key.seq, |i| i.key.seq) {
@@ -514,20 +513,16 @@ impl<E: KvEngine> KvStore<E> {
                 Err(i) => group.insert(i, item.clone()),
             }
         }
-        let encode =
-            |items: &[&OutboxItem]| crate::codec::encode_outbox_group(items).map_err(StoreError::Backend);
-        let mut out = Vec::with_capacity(groups.len() + fresh.len());
-        for (gk, items) in groups {
-            if items.is_empty() {
-                out.push((gk, None));
-            } else {
-                out.push((gk, Some(encode(&items.iter().collect::<Vec<_>>())?)));
-            }
-        }
-        for (gk, items) in fresh {
-            out.push((gk, Some(encode(&items.into_values().collect::<Vec<_>>())?)));
-        }
-        Ok(out)
+        groups
+            .into_iter()
+            .map(|(gk, items)| {
+                if items.is_empty() {
+                    Ok((gk, None))
+                } else {
+                    Ok((gk, Some(crate::codec::encode_outbox_group(&items).map_err(StoreError::Backend)?)))
+                }
+            })
+            .collect()
     }
 
     /// The stored version of a ticket (0: none), from the summary cache or
@@ -556,7 +551,7 @@ impl<E: KvEngine> IdSource for KvStore<E> {
         if kind == IdKind::Ticket {
             return self.ticket_id_mark(None);
         }
-        let key = k(SEQUENCE, &[kind.as_str().as_bytes()]);
+        let key = sequence_key(kind);
         let mut out = 0;
         self.engine.transact(&mut |tx| {
             let cur = match tx.get(&key)? {
@@ -668,7 +663,7 @@ impl<E: KvEngine> Store for KvStore<E> {
         if actual == 0 && c.state.is_some() {
             // A creating commit stores the id mark with it.
             let mark = self.ticket_id_mark(Some(c.ticket.0))?;
-            ops.push((k(SEQUENCE, &[IdKind::Ticket.as_str().as_bytes()]), Some(mark.to_be_bytes().to_vec())));
+            ops.push((sequence_key(IdKind::Ticket), Some(mark.to_be_bytes().to_vec())));
         }
         if c.state.is_some() {
             ops.extend(self.outbox_changes(actual, &c.outbox_add, &c.outbox_remove)?);

@@ -116,9 +116,6 @@ impl SledEngine {
             }
         };
         let tree = db.open_tree("helpdesk").map_err(backend)?;
-        let io = |what: &str, p: &Path, e: std::io::Error| {
-            StoreError::Backend(format!("cannot {what} {}: {e}", p.display()))
-        };
         let log_path = path.join("db");
         // Writable: some systems sync only files open for writing.
         let log_file = std::fs::OpenOptions::new()
@@ -142,9 +139,6 @@ impl SledEngine {
         &self,
         blobs: &mut std::collections::HashMap<std::ffi::OsString, u64>,
     ) -> Result<(), StoreError> {
-        let io = |what: &str, p: &Path, e: std::io::Error| {
-            StoreError::Backend(format!("cannot {what} {}: {e}", p.display()))
-        };
         let now = blob_lengths(&self.blob_dir).map_err(|e| io("list", &self.blob_dir, e))?;
         let mut changed = now.len() != blobs.len();
         for (name, len) in &now {
@@ -167,6 +161,11 @@ impl SledEngine {
             .sync_data()
             .map_err(|e| StoreError::Backend(format!("fdatasync of sled's log failed: {e}")))
     }
+}
+
+/// An I/O failure on one of sled's files, as a store error.
+fn io(what: &str, p: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Backend(format!("cannot {what} {}: {e}", p.display()))
 }
 
 /// The files in sled's blob directory with their lengths (none when it does not exist).

@@ -1,6 +1,8 @@
 //! People and configuration: users, organisations, usergroups, agents, teams,
 //! departments and their custom field definitions.
 
+pub mod credential;
+
 use crate::error::DirectoryError;
 use crate::ids::*;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -1,0 +1,8 @@
+//! Tickets: the ticket and its log, the commands that change it, the views
+//! and list rows made of it, and the outbox items a change queues.
+pub mod command;
+pub mod event;
+pub mod outbox;
+pub mod summary;
+pub mod ticket;
+pub mod view;

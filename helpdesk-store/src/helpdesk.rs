@@ -33,6 +33,10 @@ pub enum Error {
     /// A filter request was refused (bad cursor, page size).
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// A saved custom filter was refused (name, sharing, unknown reference,
+    /// not the owner).
+    #[error(transparent)]
+    SavedFilter(helpdesk_core::filters::saved::SavedFilterError),
 }
 
 /// Result of [`Helpdesk`] calls.
@@ -1120,7 +1124,12 @@ impl Helpdesk {
     /// at most [`COUNT_BUDGET`](helpdesk_core::filter::COUNT_BUDGET), after
     /// which the count is a lower bound (`exact == false`).
     pub fn filter_count(&self, agent: AgentId, filter: &dyn Filter) -> Result<filter::FilterCount> {
-        crate::query::count(self.store.as_ref(), &self.viewer(agent)?, filter)
+        self.viewer_count(&self.viewer(agent)?, filter)
+    }
+
+    /// [`filter_count`](Self::filter_count) for a viewer already loaded.
+    pub fn viewer_count(&self, viewer: &Viewer, filter: &dyn Filter) -> Result<filter::FilterCount> {
+        crate::query::count(self.store.as_ref(), viewer, filter)
     }
 }
 

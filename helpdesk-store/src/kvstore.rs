@@ -234,6 +234,7 @@ fn listed_often(kind: RecordKind) -> bool {
             | RecordKind::Department
             | RecordKind::Usergroup
             | RecordKind::EmailAccount
+            | RecordKind::SavedFilter
     )
 }
 
@@ -810,6 +811,29 @@ impl<E: KvEngine> Store for KvStore<E> {
         self.engine.sync()
     }
 
+    fn delete_record(&self, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
+        let key = Self::record_key(kind, id);
+        let mut existed = false;
+        self.engine.transact(&mut |tx| {
+            existed = false;
+            let Some(b) = tx.get(&key)? else { return Ok(()) };
+            existed = true;
+            for u in decode::<Record>(&key, &b)?.unique_keys() {
+                tx.delete(&k(UNIQUE, &[u.0.as_bytes()]))?;
+            }
+            tx.delete(&key)
+        })?;
+        if existed {
+            let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
+            cache.epoch += 1;
+            cache.pages.clear();
+            cache.map.insert((kind.tag(), id), None);
+            drop(cache);
+            self.engine.sync()?;
+        }
+        Ok(existed)
+    }
+
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError> {
         let epoch = {
             let cache = self.records.lock().map_err(|_| Self::poisoned())?;
@@ -1023,7 +1047,7 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 }
 
-const KINDS: [RecordKind; 12] = [
+const KINDS: [RecordKind; 13] = [
     RecordKind::User,
     RecordKind::Organisation,
     RecordKind::Usergroup,
@@ -1036,6 +1060,7 @@ const KINDS: [RecordKind; 12] = [
     RecordKind::Subscriptions,
     RecordKind::AutoResponses,
     RecordKind::SeenMail,
+    RecordKind::SavedFilter,
 ];
 
 fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {

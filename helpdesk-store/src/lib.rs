@@ -29,6 +29,7 @@ pub mod kv;
 mod kvstore;
 mod mem;
 mod query;
+mod saved_filters;
 mod sled_engine;
 
 pub use auth::AuthError;
@@ -38,6 +39,7 @@ pub use helpdesk_core as core;
 pub use kv::{KvEngine, Txn};
 pub use kvstore::KvStore;
 pub use mem::MemEngine;
+pub use saved_filters::SavedFilters;
 pub use sled_engine::{SledEngine, SledOptions};
 
 /// The in-memory store.

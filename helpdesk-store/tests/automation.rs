@@ -609,6 +609,9 @@ impl Store for Counting {
     fn put_record(&self, record: &Record) -> Result<(), StoreError> {
         self.inner.put_record(record)
     }
+    fn delete_record(&self, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
+        self.inner.delete_record(kind, id)
+    }
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError> {
         self.inner.record(kind, id)
     }

@@ -204,6 +204,8 @@ conformance!(
     bad_input_changes_nothing,
     outbox_is_part_of_the_commit,
     scenario_log_snapshot,
+    delete_record_releases_unique_keys,
+    saved_filters_are_per_agent_and_shared,
 );
 
 // ----- helpers for store-level checks ----------------------------------------
@@ -1368,4 +1370,111 @@ mod cross_backend {
             prop_assert_eq!(mem.db.raw_with_ids(), sled.db.raw_with_ids());
         }
     }
+}
+
+// ----- saved custom filters -------------------------------------------------
+
+fn delete_record_releases_unique_keys(ctx: &Ctx) {
+    let db = ctx.open();
+    let s = db.store();
+    s.put_record(&user(7, &["seven@acme.com"])).unwrap();
+    let key = UniqueKey::user_email(&Email::parse("seven@acme.com").unwrap());
+    assert_eq!(s.lookup(&key).unwrap(), Some((RecordKind::User, 7)));
+    assert!(s.delete_record(RecordKind::User, 7).unwrap());
+    assert_eq!(s.record(RecordKind::User, 7).unwrap(), None);
+    assert_eq!(s.lookup(&key).unwrap(), None);
+    assert_eq!(s.records(RecordKind::User, 0, 10).unwrap(), vec![]);
+    assert!(!s.delete_record(RecordKind::User, 7).unwrap(), "a second delete finds nothing");
+    // The address is free for another record.
+    s.put_record(&user(8, &["seven@acme.com"])).unwrap();
+    assert_eq!(s.lookup(&key).unwrap(), Some((RecordKind::User, 8)));
+}
+
+fn saved_filters_are_per_agent_and_shared(ctx: &Ctx) {
+    use helpdesk_core::filter::{AgentRef, Criteria, CustomFilter};
+    use helpdesk_core::filters::saved::{NewSavedFilter, SavedFilterError, Sharing};
+    let fx = ctx.fixture();
+    let team = fx.hd.create_team("Tier 1").unwrap().id;
+    let mut bob = fx.hd.agent(fx.bob).unwrap();
+    bob.teams.insert(team);
+    fx.hd.update_agent(bob).unwrap();
+    for i in 0..5 {
+        let t = fx.ticket_by(fx.ann, &format!("ticket {i}"));
+        if i % 2 == 0 {
+            fx.hd.execute(t.id, &fx.alice(), Command::AssignAgent { agent: Some(fx.bob) }).unwrap();
+        }
+    }
+    let mine = || Criteria { agent: vec![AgentRef::Me], ..Default::default() };
+    let new = |name: &str, sharing| NewSavedFilter { filter: CustomFilter::new(name, mine()), sharing };
+    let bobs = fx.hd.saved_filters(fx.bob);
+    let alices = fx.hd.saved_filters(fx.alice);
+    fn refused<T: std::fmt::Debug>(r: Result<T, Error>, want: SavedFilterError) {
+        match r {
+            Err(Error::SavedFilter(e)) => assert_eq!(e, want),
+            other => panic!("expected {want:?}, got {other:?}"),
+        }
+    }
+
+    let f = bobs.create(new("  Mine ", Sharing::Private)).unwrap();
+    assert_eq!(f.filter.name, "Mine", "names are trimmed");
+    assert_eq!(bobs.count(f.id).unwrap().count, 3);
+    assert_eq!(bobs.page(f.id, None, 10).unwrap().tickets.len(), 3);
+    // Alice does not see Bob's private filter, and it counts her tickets only for her.
+    assert!(alices.list().unwrap().is_empty());
+    refused(alices.get(f.id), SavedFilterError::NotFound(f.id));
+
+    // Refused input changes nothing.
+    let before = fx.snapshot();
+    refused(bobs.create(new("mine", Sharing::Private)), SavedFilterError::NameTaken("mine".into()));
+    refused(bobs.create(new("All", Sharing::Everyone)), SavedFilterError::ShareWithEveryone);
+    refused(bobs.create(new("", Sharing::Private)), SavedFilterError::EmptyName);
+    refused(
+        bobs.create(NewSavedFilter {
+            filter: CustomFilter::new("Gone", Criteria { user: vec![UserId(999)], ..Default::default() }),
+            sharing: Sharing::Private,
+        }),
+        SavedFilterError::UnknownReference("user:999".into()),
+    );
+    assert_eq!(fx.snapshot(), before);
+
+    // Names are unique per owner: Alice may have a "Mine" too.
+    let a = alices.create(new("Mine", Sharing::Everyone)).unwrap();
+    let shared = bobs.create(new("Team queue", Sharing::Team(team))).unwrap();
+    let names = |l: Vec<helpdesk_core::filters::saved::SavedFilter>| {
+        l.into_iter().map(|f| format!("{} ({})", f.filter.name, f.owner)).collect::<Vec<_>>()
+    };
+    assert_eq!(names(bobs.list().unwrap()), ["Mine (agent:2)", "Team queue (agent:2)", "Mine (agent:1)"]);
+    // Alice's shared "Mine" lists Bob's own tickets for Bob.
+    assert_eq!(bobs.count(a.id).unwrap().count, 3);
+    assert_eq!(alices.count(a.id).unwrap().count, 0);
+    let counts: Vec<u64> = bobs.counts().unwrap().iter().map(|(_, c)| c.count).collect();
+    assert_eq!(counts, [3, 3, 3]);
+
+    // Only the owner (or an admin) changes or deletes.
+    refused(bobs.delete(a.id), SavedFilterError::NotEditable("Mine".into()));
+    refused(
+        bobs.update(a.id, new("Hijacked", Sharing::Private)),
+        SavedFilterError::NotEditable("Mine".into()),
+    );
+    let renamed = bobs.update(shared.id, new("Tier 1 queue", Sharing::Team(team))).unwrap();
+    assert_eq!(
+        (renamed.id, renamed.owner, renamed.filter.name.as_str()),
+        (shared.id, fx.bob, "Tier 1 queue")
+    );
+    refused(
+        bobs.update(shared.id, new("Mine", Sharing::Private)),
+        SavedFilterError::NameTaken("Mine".into()),
+    );
+    bobs.delete(f.id).unwrap();
+    refused(bobs.get(f.id), SavedFilterError::NotFound(f.id));
+    // The name is free again, and ids are never reused.
+    let again = bobs.create(new("Mine", Sharing::Private)).unwrap();
+    assert!(again.id > renamed.id);
+    // An admin may change a filter shared with them (a team they are in),
+    // and share it with everyone.
+    let mut alice = fx.hd.agent(fx.alice).unwrap();
+    alice.teams.insert(team);
+    fx.hd.update_agent(alice).unwrap();
+    alices.update(renamed.id, new("Tier 1 (admin)", Sharing::Everyone)).unwrap();
+    assert_eq!(bobs.get(renamed.id).unwrap().sharing, Sharing::Everyone);
 }

@@ -83,7 +83,8 @@ fn summary(hd: &Helpdesk, t: &Ticket) -> TicketSummary {
     }
 }
 
-fn summary_of(hd: &Helpdesk, t: &helpdesk_core::summary::TicketSummary) -> TicketSummary {
+/// The JSON list row of a stored ticket summary.
+pub(crate) fn summary_of(hd: &Helpdesk, t: &helpdesk_core::summary::TicketSummary) -> TicketSummary {
     TicketSummary {
         id: t.id,
         version: t.version,

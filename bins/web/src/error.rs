@@ -159,6 +159,19 @@ impl From<Error> for ApiError {
             Error::Filter(e) => ApiError::bad_request(e.to_string()),
             Error::Rule(e) => ApiError::invalid(e.to_string()),
             Error::Rules(_) => ApiError::invalid(e.to_string()),
+            Error::SavedFilter(e) => {
+                use helpdesk_core::filters::saved::SavedFilterError as S;
+                let msg = e.to_string();
+                match e {
+                    S::NotFound(_) => ApiError::not_found(msg),
+                    S::NotEditable(_) | S::ShareWithEveryone | S::NotInTeam(_) => ApiError::forbidden(msg),
+                    S::NameTaken(_) => ApiError::new(StatusCode::CONFLICT, "taken", msg),
+                    S::UnknownReference(_) => {
+                        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference", msg)
+                    }
+                    _ => ApiError::invalid(msg),
+                }
+            }
         }
     }
 }

@@ -28,6 +28,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod custom_filters;
 pub mod demo;
 pub mod embed;
 pub mod error;
@@ -504,7 +505,14 @@ pub fn secure(mut r: Response) -> Response {
 
 /// The agent server: JSON API, agent web UI, inbound mail and the OpenAPI document.
 pub fn agent_routes(app: App) -> BoxedFilter<(Response,)> {
-    agent::routes(app.clone()).or(mail::routes(app)).unify().or(openapi::route()).unify().boxed()
+    agent::routes(app.clone())
+        .or(custom_filters::routes(app.clone()))
+        .unify()
+        .or(mail::routes(app))
+        .unify()
+        .or(openapi::route())
+        .unify()
+        .boxed()
 }
 
 /// The user web portal.

@@ -82,6 +82,12 @@ id_type!(
     "email-account:"
 );
 
+id_type!(
+    /// A custom filter an agent saved ([`SavedFilter`](crate::filters::saved::SavedFilter)).
+    SavedFilterId,
+    "filter:"
+);
+
 /// A message or note within one ticket, numbered from 1 in order of posting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -115,11 +121,13 @@ pub enum IdKind {
     Credential,
     /// [`EmailAccountId`]
     EmailAccount,
+    /// [`SavedFilterId`]
+    SavedFilter,
 }
 
 impl IdKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [IdKind; 9] = [
+    pub const ALL: [IdKind; 10] = [
         IdKind::Ticket,
         IdKind::User,
         IdKind::Agent,
@@ -129,6 +137,7 @@ impl IdKind {
         IdKind::Usergroup,
         IdKind::Credential,
         IdKind::EmailAccount,
+        IdKind::SavedFilter,
     ];
 
     /// A short stable name, used in storage keys.
@@ -143,6 +152,7 @@ impl IdKind {
             IdKind::Usergroup => "usergroup",
             IdKind::Credential => "credential",
             IdKind::EmailAccount => "email_account",
+            IdKind::SavedFilter => "saved_filter",
         }
     }
 }
@@ -168,7 +178,7 @@ pub trait IdSource: Send + Sync {
 /// ```
 #[derive(Debug, Default)]
 pub struct SequentialIds {
-    counters: [AtomicU64; 9],
+    counters: [AtomicU64; IdKind::ALL.len()],
 }
 
 impl SequentialIds {

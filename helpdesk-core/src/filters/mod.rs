@@ -2,3 +2,4 @@
 //! keys and counters they are answered from.
 pub mod filter;
 pub mod index;
+pub mod saved;

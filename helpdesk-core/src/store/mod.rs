@@ -126,6 +126,8 @@ pub enum RecordKind {
     AutoResponses,
     /// A mail taken in, [`SeenMail`] (id = hash of its Message-ID)
     SeenMail,
+    /// A custom filter an agent saved, [`SavedFilter`](crate::filters::saved::SavedFilter)
+    SavedFilter,
 }
 
 impl RecordKind {
@@ -144,6 +146,7 @@ impl RecordKind {
             RecordKind::Subscriptions => b's',
             RecordKind::AutoResponses => b'r',
             RecordKind::SeenMail => b'i',
+            RecordKind::SavedFilter => b'f',
         }
     }
 
@@ -162,6 +165,7 @@ impl RecordKind {
             RecordKind::Subscriptions => "subscriptions",
             RecordKind::AutoResponses => "auto_responses",
             RecordKind::SeenMail => "seen_mail",
+            RecordKind::SavedFilter => "saved_filter",
         }
     }
 }
@@ -194,6 +198,8 @@ pub enum Record {
     AutoResponses(AutoResponseLog),
     /// A mail taken in (duplicate detection).
     SeenMail(SeenMail),
+    /// A custom filter an agent saved.
+    SavedFilter(Box<crate::filters::saved::SavedFilter>),
 }
 
 /// A unique key a record claims: an email address, a domain, a name.
@@ -217,6 +223,10 @@ impl UniqueKey {
     pub fn domain(d: &str) -> UniqueKey {
         UniqueKey(format!("domain:{d}"))
     }
+    /// The key of a saved filter's name: unique per owner (case-insensitive).
+    pub fn saved_filter_name(owner: AgentId, name: &str) -> UniqueKey {
+        UniqueKey(format!("saved-filter-name:{}:{}", owner.0, name.trim().to_lowercase()))
+    }
     /// The key of a name of `kind` (case-insensitive).
     pub fn name(kind: RecordKind, name: &str) -> UniqueKey {
         UniqueKey(format!("{}-name:{}", kind.as_str(), name.trim().to_lowercase()))
@@ -239,6 +249,7 @@ impl Record {
             Record::Subscriptions(r) => (RecordKind::Subscriptions, r.agent.0),
             Record::AutoResponses(r) => (RecordKind::AutoResponses, r.user.0),
             Record::SeenMail(r) => (RecordKind::SeenMail, r.key),
+            Record::SavedFilter(r) => (RecordKind::SavedFilter, r.id.0),
         }
     }
 
@@ -257,6 +268,7 @@ impl Record {
             Record::Department(d) => vec![UniqueKey::name(RecordKind::Department, &d.name)],
             Record::Credential(c) => vec![c.unique_key()],
             Record::EmailAccount(a) => vec![UniqueKey::account_email(&a.address)],
+            Record::SavedFilter(f) => vec![UniqueKey::saved_filter_name(f.owner, &f.filter.name)],
             Record::MailSettings(_)
             | Record::Subscriptions(_)
             | Record::AutoResponses(_)
@@ -289,6 +301,9 @@ pub trait Store: IdSource + Send + Sync {
     /// Writes a directory record, claiming its unique keys and releasing the
     /// ones its previous version held. Durable when it returns.
     fn put_record(&self, record: &Record) -> Result<(), StoreError>;
+    /// Removes a directory record and releases its unique keys; `false`
+    /// when there was none. Durable when it returns. Ids are never reused.
+    fn delete_record(&self, kind: RecordKind, id: u64) -> Result<bool, StoreError>;
     /// A directory record.
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError>;
     /// Up to `limit` records of `kind` with id greater than `after`, by id.

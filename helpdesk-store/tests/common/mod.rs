@@ -9,13 +9,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command as Process, Stdio};
 
 /// Every kind of directory record.
-pub const KINDS: [RecordKind; 6] = [
+pub const KINDS: [RecordKind; 7] = [
     RecordKind::User,
     RecordKind::Organisation,
     RecordKind::Usergroup,
     RecordKind::Agent,
     RecordKind::Team,
     RecordKind::Department,
+    RecordKind::SavedFilter,
 ];
 
 /// The index prefixes helpdesk-core defines, and the whole index.

@@ -35,6 +35,12 @@ pub enum AuthError {
     /// The password is too short or too long.
     #[error("the password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long")]
     WeakPassword,
+    /// The current password given to change it is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// The new password is the current one.
+    #[error("the new password must differ from the current one")]
+    SamePassword,
     /// The token is unknown, used or revoked.
     #[error("this link is invalid or has already been used")]
     InvalidToken,
@@ -141,6 +147,33 @@ impl Helpdesk {
             None => self.new_credential(owner, CredentialKind::Password, "password", hash)?,
         };
         self.put_credential(&c)
+    }
+
+    /// Changes an agent's password after checking their current one (the
+    /// profile menu's "change password"). A wrong current password changes
+    /// nothing ([`AuthError::WrongPassword`]); the new one must meet the same
+    /// rules as [`set_password`](Self::set_password) and differ from the old.
+    ///
+    /// ```
+    /// use helpdesk_core::Principal;
+    /// use helpdesk_store::{AuthError, Helpdesk, NewAgent};
+    ///
+    /// let hd = Helpdesk::in_memory();
+    /// let sam = hd.create_agent(NewAgent::new("Sam", "sam@example.com")).unwrap();
+    /// hd.set_password(Principal::Agent(sam.id), "first secret").unwrap();
+    /// assert_eq!(hd.change_agent_password(sam.id, "wrong guess", "second secret"), Err(AuthError::WrongPassword));
+    /// hd.change_agent_password(sam.id, "first secret", "second secret").unwrap();
+    /// assert!(hd.verify_agent_password("sam@example.com", "second secret").unwrap().is_some());
+    /// ```
+    pub fn change_agent_password(&self, agent: AgentId, current: &str, new: &str) -> Result<(), AuthError> {
+        let owner = Principal::Agent(self.agent(agent)?.id);
+        if !self.check_password(Some(owner), current)? {
+            return Err(AuthError::WrongPassword);
+        }
+        if current == new {
+            return Err(AuthError::SamePassword);
+        }
+        self.set_password(owner, new)
     }
 
     fn check_password(&self, owner: Option<Principal>, password: &str) -> Result<bool, AuthError> {

@@ -1047,7 +1047,7 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 }
 
-const KINDS: [RecordKind; 13] = [
+const KINDS: [RecordKind; 14] = [
     RecordKind::User,
     RecordKind::Organisation,
     RecordKind::Usergroup,
@@ -1061,6 +1061,7 @@ const KINDS: [RecordKind; 13] = [
     RecordKind::AutoResponses,
     RecordKind::SeenMail,
     RecordKind::SavedFilter,
+    RecordKind::AgentPreferences,
 ];
 
 fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {

@@ -324,7 +324,7 @@ pub struct AgentBrief {
 fn me(ctx: &AgentCtx, app: &App) -> Me {
     let (csrf_token, via) = match &ctx.via {
         Via::Session(token) => (app.sessions().get(Realm::Agent, token).map(|s| s.csrf), "session"),
-        Via::ApiKey(_) => (None, "api_key"),
+        Via::ApiKey { .. } => (None, "api_key"),
     };
     Me { agent: ctx.agent.clone(), csrf_token, via }
 }
@@ -701,7 +701,7 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(a())
         .and(auth())
-        .map(|app: App, ctx: AgentCtx| bay_stream(&app, ctx.agent))
+        .map(|app: App, ctx: AgentCtx| bay_stream(&app, &ctx))
         .boxed();
 
     ui.or(login)
@@ -762,7 +762,11 @@ pub struct SubscriptionsRequest {
 ///   subscriptions decide; the bay lists these);
 /// - `event: ticket` — a change someone else committed through this server in
 ///   a department the agent may see (lists and open tickets refresh).
-fn bay_stream(app: &App, agent: Agent) -> Response {
+///
+/// The stream ends when the server stops or the credential it was opened
+/// with dies ([`credential_dies`](crate::auth::credential_dies)).
+fn bay_stream(app: &App, ctx: &AgentCtx) -> Response {
+    let agent = ctx.agent.clone();
     use tokio_stream::wrappers::BroadcastStream;
     use tokio_stream::StreamExt;
     let me = Actor::Agent(agent.id);
@@ -779,6 +783,14 @@ fn bay_stream(app: &App, agent: Agent) -> Response {
         }
         _ => None,
     });
-    let stream = futures_util::StreamExt::take_until(changes.merge(notifications), app.closed());
+    let closed = app.closed();
+    let dies = crate::auth::credential_dies(app.clone(), ctx);
+    let end = async move {
+        tokio::select! {
+            _ = closed => {}
+            _ = dies => {}
+        }
+    };
+    let stream = futures_util::StreamExt::take_until(changes.merge(notifications), end);
     warp::sse::reply(warp::sse::keep_alive().stream(stream)).into_response()
 }

@@ -179,6 +179,9 @@ impl Sessions {
                 }
                 Some(found)
             }
+            // A token of another realm (an agent's sent as the portal
+            // cookie) is refused, and its session left alone.
+            Some(s) if s.realm != realm => None,
             Some(s) => {
                 if s.principal.is_some() {
                     self.persist(&key, None);
@@ -188,6 +191,32 @@ impl Sessions {
             }
             None => None,
         }
+    }
+
+    /// Ends every session of `principal` but the one with token `keep` (after
+    /// a password change: whoever knew the old password is logged out).
+    /// Returns how many ended.
+    pub fn end_others(&self, principal: Principal, keep: Option<&str>) -> usize {
+        let keep = keep.map(sha256_hex);
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let ended: Vec<String> = map
+            .iter()
+            .filter(|(k, s)| s.principal == Some(principal) && Some(*k) != keep.as_ref())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &ended {
+            map.remove(k);
+            self.persist(k, None);
+        }
+        ended.len()
+    }
+
+    /// Whether the session of `realm` with this token is live, without
+    /// restarting its idle timer (for watching a credential).
+    pub fn is_live(&self, realm: Realm, token: &str) -> bool {
+        let key = sha256_hex(token);
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&key).is_some_and(|s| s.realm == realm && s.expires > now_secs())
     }
 
     /// Ends a session.
@@ -228,8 +257,13 @@ pub fn clear_cookie(name: &str) -> String {
 pub enum Via {
     /// A session cookie (token).
     Session(String),
-    /// An API key (its label).
-    ApiKey(String),
+    /// An API key.
+    ApiKey {
+        /// The key's credential.
+        id: helpdesk_core::CredentialId,
+        /// Its label.
+        label: String,
+    },
 }
 
 /// The agent making a request.
@@ -262,7 +296,9 @@ async fn authenticate(
         let app2 = app.clone();
         let found = blocking(move || Ok(app2.helpdesk().agent_for_api_key(&key)?)).await?;
         return match found {
-            Some((agent, cred)) => Ok(AgentCtx { agent, via: Via::ApiKey(cred.label) }),
+            Some((agent, cred)) => {
+                Ok(AgentCtx { agent, via: Via::ApiKey { id: cred.id, label: cred.label } })
+            }
             None => Err(warp::reject::custom(ApiError::unauthorized("unknown or revoked API key"))),
         };
     }
@@ -287,6 +323,46 @@ async fn authenticate(
         return Err(warp::reject::custom(ApiError::forbidden("this agent account is disabled")));
     }
     Ok(AgentCtx { agent, via: Via::Session(token) })
+}
+
+/// How often an open event stream checks that its credential still holds.
+pub const CREDENTIAL_CHECK: Duration = Duration::from_secs(2);
+
+/// Resolves when the credential a request came with dies: its session ends
+/// (logout, password change, idle expiry), its API key is revoked, or the
+/// agent is disabled. For long-lived responses (event streams), which must
+/// not outlive what let them start. Checks every [`CREDENTIAL_CHECK`].
+pub fn credential_dies(app: App, ctx: &AgentCtx) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let via = ctx.via.clone();
+    let agent = ctx.agent.id;
+    async move {
+        loop {
+            tokio::time::sleep(CREDENTIAL_CHECK).await;
+            let live = match &via {
+                Via::Session(token) => app.sessions().is_live(Realm::Agent, token),
+                Via::ApiKey { .. } => true,
+            };
+            let app2 = app.clone();
+            let via2 = via.clone();
+            let still = live
+                && blocking(move || {
+                    let hd = app2.helpdesk();
+                    let key_ok = match via2 {
+                        Via::ApiKey { id, .. } => matches!(
+                            hd.store().record(helpdesk_core::RecordKind::Credential, id.0)?,
+                            Some(helpdesk_core::Record::Credential(c)) if !c.revoked
+                        ),
+                        Via::Session(_) => true,
+                    };
+                    Ok(key_ok && !hd.agent(agent)?.disabled)
+                })
+                .await
+                .unwrap_or(true); // a failed read is not a revocation: check again later
+            if !still {
+                return;
+            }
+        }
+    }
 }
 
 /// Authenticates an agent request: an API key or a session cookie (plus the

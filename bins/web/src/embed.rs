@@ -153,7 +153,9 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         // Errors from the body parser must carry CORS headers too, so the widget can read them.
         .recover(crate::error::recover)
         .unify();
+    // The path is matched before the CORS wrapper, which answers preflights
+    // itself: wrapped around the path, it answered them for every path.
     let submit =
-        warp::path!("api" / "embed" / "tickets").and(inner).with(cors).map(Reply::into_response).boxed();
+        warp::path!("api" / "embed" / "tickets").and(inner.with(cors)).map(Reply::into_response).boxed();
     widget.or(submit).unify().boxed()
 }

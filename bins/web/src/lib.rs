@@ -36,6 +36,7 @@ pub mod filters;
 pub mod mail;
 pub mod openapi;
 pub mod portal;
+pub mod profile;
 pub mod queue;
 pub mod serve;
 
@@ -489,7 +490,8 @@ pub fn client_key() -> impl Filter<Extract = (String,), Error = std::convert::In
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
 
-/// Adds the security headers every response carries.
+/// Adds the security headers every response carries, and `Cache-Control:
+/// no-store` to every one that sets no caching policy of its own.
 pub fn secure(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert("x-content-type-options", "nosniff".parse().expect("static header"));
@@ -500,6 +502,11 @@ pub fn secure(mut r: Response) -> Response {
         h.insert("content-security-policy", CSP.parse().expect("static header"));
         h.insert("x-frame-options", "DENY".parse().expect("static header"));
     }
+    // Pages and JSON may be personal (a ticket, the agent's own data): no
+    // browser or proxy keeps them. Static assets set their own policy.
+    if !h.contains_key("cache-control") {
+        h.insert("cache-control", "no-store".parse().expect("static header"));
+    }
     r
 }
 
@@ -507,6 +514,8 @@ pub fn secure(mut r: Response) -> Response {
 pub fn agent_routes(app: App) -> BoxedFilter<(Response,)> {
     agent::routes(app.clone())
         .or(custom_filters::routes(app.clone()))
+        .unify()
+        .or(profile::routes(app.clone()))
         .unify()
         .or(mail::routes(app))
         .unify()

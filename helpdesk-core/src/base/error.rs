@@ -207,6 +207,17 @@ pub enum DirectoryError {
     /// A choice field without options.
     #[error("choice field {0:?} has no options")]
     EmptyChoice(String),
+    /// A signature over the limit.
+    #[error("a signature has at most {max} characters, this one has {got}")]
+    SignatureTooLong {
+        /// Its length.
+        got: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A time zone that is not an IANA name.
+    #[error("unknown time zone {0:?}: use an IANA name such as Europe/London")]
+    UnknownTimeZone(String),
 }
 
 /// A storage failure.

@@ -2,6 +2,7 @@
 //! departments and their custom field definitions.
 
 pub mod credential;
+pub mod preferences;
 
 use crate::error::DirectoryError;
 use crate::ids::*;

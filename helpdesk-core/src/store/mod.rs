@@ -128,6 +128,8 @@ pub enum RecordKind {
     SeenMail,
     /// A custom filter an agent saved, [`SavedFilter`](crate::filters::saved::SavedFilter)
     SavedFilter,
+    /// An agent's own settings, [`AgentPreferences`](crate::people::preferences::AgentPreferences) (id = agent id)
+    AgentPreferences,
 }
 
 impl RecordKind {
@@ -147,6 +149,7 @@ impl RecordKind {
             RecordKind::AutoResponses => b'r',
             RecordKind::SeenMail => b'i',
             RecordKind::SavedFilter => b'f',
+            RecordKind::AgentPreferences => b'p',
         }
     }
 
@@ -166,6 +169,7 @@ impl RecordKind {
             RecordKind::AutoResponses => "auto_responses",
             RecordKind::SeenMail => "seen_mail",
             RecordKind::SavedFilter => "saved_filter",
+            RecordKind::AgentPreferences => "agent_preferences",
         }
     }
 }
@@ -200,6 +204,8 @@ pub enum Record {
     SeenMail(SeenMail),
     /// A custom filter an agent saved.
     SavedFilter(Box<crate::filters::saved::SavedFilter>),
+    /// An agent's own settings.
+    AgentPreferences(crate::people::preferences::AgentPreferences),
 }
 
 /// A unique key a record claims: an email address, a domain, a name.
@@ -250,6 +256,7 @@ impl Record {
             Record::AutoResponses(r) => (RecordKind::AutoResponses, r.user.0),
             Record::SeenMail(r) => (RecordKind::SeenMail, r.key),
             Record::SavedFilter(r) => (RecordKind::SavedFilter, r.id.0),
+            Record::AgentPreferences(r) => (RecordKind::AgentPreferences, r.agent.0),
         }
     }
 
@@ -272,7 +279,8 @@ impl Record {
             Record::MailSettings(_)
             | Record::Subscriptions(_)
             | Record::AutoResponses(_)
-            | Record::SeenMail(_) => vec![],
+            | Record::SeenMail(_)
+            | Record::AgentPreferences(_) => vec![],
         }
     }
 }

@@ -107,7 +107,7 @@ pub(crate) fn summary_of(hd: &Helpdesk, t: &helpdesk_core::summary::TicketSummar
 pub struct TicketDetail {
     /// The ticket (messages and notes included).
     pub ticket: Ticket,
-    /// Message and note bodies as sanitised HTML (ammonia), by post id.
+    /// Message and note bodies as safe HTML (escaped text, links), by post id.
     pub bodies_html: BTreeMap<u32, String>,
     /// The owner.
     pub user: User,
@@ -117,9 +117,10 @@ pub struct TicketDetail {
     pub log: Vec<TicketEvent>,
 }
 
-/// Message text as safe HTML: markup is sanitised with ammonia, line breaks kept.
+/// Message text as safe HTML: escaped (never interpreted), line breaks kept,
+/// web and email addresses linked ([`crate::text::plain_text_html`]).
 pub fn body_html(body: &str) -> String {
-    ammonia::clean(&body.replace("\r\n", "\n").replace('\n', "<br>"))
+    crate::text::plain_text_html(body)
 }
 
 fn detail(hd: &Helpdesk, t: Ticket) -> Result<TicketDetail, ApiError> {

@@ -39,6 +39,7 @@ pub mod portal;
 pub mod profile;
 pub mod queue;
 pub mod serve;
+pub mod text;
 
 use error::ApiError;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};

@@ -5,7 +5,7 @@
 //! Pages are built from [`UserTicketView`], which has no notes or agent-only
 //! data at all (DESIGN rule 6). Tickets the user does not take part in answer
 //! 404, like tickets that do not exist, so ids cannot be probed. Text is
-//! escaped by the templates (maud) and message bodies are sanitised (ammonia).
+//! escaped by the templates (maud), and so are message bodies (plain text, links added).
 //! Every form carries the session's CSRF token.
 
 use crate::auth::{portal_session, session_cookie, PortalCtx, Realm, PORTAL_COOKIE};
@@ -85,7 +85,7 @@ fn error_box(msg: Option<&str>) -> Markup {
     html! { @if let Some(m) = msg { p.error role="alert" { (m) } } }
 }
 
-/// A message body as safe HTML (ammonia), with line breaks.
+/// A message body as safe HTML (escaped, links added), with line breaks.
 fn body(text: &str) -> Markup {
     PreEscaped(crate::agent::body_html(text))
 }

@@ -186,8 +186,9 @@ async fn stored_xss_is_escaped_or_sanitised() {
         let (r, _) = f.portal_visit(&path, Some(&cookie)).await;
         let html = body_text(&r);
         assert!(!html.contains("<script>alert"), "{path}: script tag survived");
+        // Bodies are text: markup shows as characters, never as live tags.
         assert!(
-            !html.contains("<img") && !html.contains("onclick") && !html.contains("javascript:"),
+            !html.contains("<img") && !html.contains("<b onclick") && !html.contains("href=\"javascript:"),
             "{path}: {html}"
         );
         assert!(
@@ -198,15 +199,20 @@ async fn stored_xss_is_escaped_or_sanitised() {
         );
         assert!(r.headers().get("content-security-policy").is_some());
     }
-    // The agent API gives sanitised HTML for bodies too.
+    let (r, _) = f.portal_visit(&format!("/portal/tickets/{}", t.id.0), Some(&cookie)).await;
+    assert!(
+        body_text(&r).contains("&lt;b onclick=&quot;x()&quot;&gt;bold&lt;/b&gt;"),
+        "the body is shown as written"
+    );
+    // The agent API gives the same safe HTML for bodies.
     let s = f.login_agent(demo::ADMIN.0, demo::ADMIN.1).await;
     let v = body_json(&f.get(&s, &format!("/api/agent/tickets/{}", t.id.0)).await);
     let html = v["bodies_html"]["1"].as_str().unwrap();
     assert!(
-        !html.contains("<script") && !html.contains("onclick") && !html.contains("javascript:"),
+        !html.contains("<script") && !html.contains("<b onclick") && !html.contains("href=\"javascript:"),
         "{html}"
     );
-    assert!(html.contains("<b>bold</b>"));
+    assert!(html.contains("&lt;b onclick=&quot;x()&quot;&gt;bold&lt;/b&gt;"), "{html}");
 }
 
 #[tokio::test]

@@ -61,11 +61,10 @@ pub enum IngestOutcome {
         /// Why.
         reason: LoopReason,
     },
-    /// The same mail (by Message-ID) was taken in before; nothing changed.
-    Duplicate {
-        /// The ticket it went to then.
-        ticket: TicketId,
-    },
+    /// The same mail (its Message-ID, sender and text) was taken in before;
+    /// nothing changed. Which ticket it went to is not said: the answer
+    /// must not tell a sender about tickets.
+    Duplicate,
 }
 
 /// The email gateway over a [`Helpdesk`]. Cheap to clone.
@@ -127,16 +126,18 @@ impl MailGateway {
     ) -> Result<IngestOutcome, MailError> {
         let from =
             mail.from.as_ref().ok_or_else(|| MailError::Malformed("no sender (From) address".into()))?;
-        if let Some(id) = &mail.message_id {
-            if let Some(ticket) = self.hd.seen_mail(id)? {
-                return Ok(IngestOutcome::Duplicate { ticket });
+        let fingerprint =
+            mail.message_id.as_deref().map(|id| MailFingerprint::new(id, &from.address, &mail.text));
+        if let Some(f) = &fingerprint {
+            if self.hd.seen_mail(f)?.is_some() {
+                return Ok(IngestOutcome::Duplicate);
             }
         }
         let outcome = self.take(raw, mail, account, from)?;
-        if let (Some(id), IngestOutcome::NewTicket { ticket, .. } | IngestOutcome::Reply { ticket, .. }) =
-            (&mail.message_id, &outcome)
+        if let (Some(f), IngestOutcome::NewTicket { ticket, .. } | IngestOutcome::Reply { ticket, .. }) =
+            (&fingerprint, &outcome)
         {
-            self.hd.mark_mail_seen(id, *ticket)?;
+            self.hd.mark_mail_seen(f, *ticket)?;
         }
         Ok(outcome)
     }

@@ -191,7 +191,40 @@ fn the_same_mail_twice_is_taken_once() {
         panic!("first delivery")
     };
     drain(&f.hd);
-    assert_eq!(f.gateway.ingest(&raw).unwrap(), IngestOutcome::Duplicate { ticket });
+    assert_eq!(f.gateway.ingest(&raw).unwrap(), IngestOutcome::Duplicate);
     assert_eq!(f.hd.store().last_ticket_id().unwrap(), Some(ticket));
     assert!(outbox(&f.hd).is_empty());
+}
+
+#[test]
+fn another_mail_reusing_a_message_id_is_taken_in_and_learns_nothing() {
+    let f = fixture();
+    let raw =
+        std::fs::read_to_string(format!("{}/tests/emails/plain-new-ticket.eml", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    let Ok(IngestOutcome::NewTicket { ticket, .. }) = f.gateway.ingest(raw.as_bytes()) else {
+        panic!("first delivery")
+    };
+    let from = raw.lines().find(|l| l.starts_with("From:")).expect("a From line");
+    // Someone else, same Message-ID: a mail of its own, not a duplicate.
+    let spoof = raw.replace(from, "From: Eve <eve@evil.test>");
+    match f.gateway.ingest(spoof.as_bytes()).unwrap() {
+        IngestOutcome::NewTicket { ticket: other, .. } => assert_ne!(other, ticket),
+        other => panic!("a different sender's mail was {other:?}"),
+    }
+    // The same sender, another text under the same Message-ID: also its own mail.
+    let edited = raw.replacen("\n\n", "\n\nP.S. one more thing.\n", 1).replacen(
+        "\r\n\r\n",
+        "\r\n\r\nP.S. one more thing.\r\n",
+        1,
+    );
+    assert!(matches!(
+        f.gateway.ingest(edited.as_bytes()).unwrap(),
+        IngestOutcome::NewTicket { .. } | IngestOutcome::Reply { .. }
+    ));
+    // And the answer to a true duplicate names no ticket.
+    assert_eq!(
+        serde_json::to_value(f.gateway.ingest(raw.as_bytes()).unwrap()).unwrap(),
+        serde_json::json!({"outcome": "duplicate"})
+    );
 }

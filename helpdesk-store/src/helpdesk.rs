@@ -3,7 +3,7 @@
 use crate::kv::KvEngine;
 use crate::{KvStore, MemEngine, SledEngine, SledOptions};
 use helpdesk_core::index::{participant_prefix, status_counter};
-use helpdesk_core::mail::{blob_id, AutoResponseLog, SeenMail};
+use helpdesk_core::mail::{blob_id, AutoResponseLog, MailFingerprint, SeenMail};
 use helpdesk_core::notify;
 use helpdesk_core::people::parse_domain;
 use helpdesk_core::*;
@@ -849,18 +849,17 @@ impl Helpdesk {
         Ok(admitted)
     }
 
-    /// The ticket a mail with this Message-ID went to, if it was taken in already.
-    pub fn seen_mail(&self, message_id: &str) -> Result<Option<TicketId>> {
-        match self.store.record(RecordKind::SeenMail, SeenMail::key_of(message_id))? {
-            Some(Record::SeenMail(s)) if s.message_id == message_id.trim() => Ok(Some(s.ticket)),
+    /// The ticket a mail with this fingerprint went to, if it was taken in already.
+    pub fn seen_mail(&self, mail: &MailFingerprint) -> Result<Option<TicketId>> {
+        match self.store.record(RecordKind::SeenMail, mail.key())? {
+            Some(Record::SeenMail(s)) if s.matches(mail) => Ok(Some(s.ticket)),
             _ => Ok(None),
         }
     }
 
-    /// Remembers that the mail with this Message-ID went to `ticket`.
-    pub fn mark_mail_seen(&self, message_id: &str, ticket: TicketId) -> Result<()> {
-        let message_id = message_id.trim().to_string();
-        self.put(Record::SeenMail(SeenMail { key: SeenMail::key_of(&message_id), message_id, ticket }))?;
+    /// Remembers that the mail with this fingerprint went to `ticket`.
+    pub fn mark_mail_seen(&self, mail: &MailFingerprint, ticket: TicketId) -> Result<()> {
+        self.put(Record::SeenMail(SeenMail::new(mail, ticket)))?;
         Ok(())
     }
 

@@ -48,7 +48,7 @@ pub fn ingest(app: &App, raw: &[u8]) -> Result<IngestOutcome, ApiError> {
     let outcome = MailGateway::new(app.helpdesk().clone()).ingest(raw)?;
     let touched = match &outcome {
         IngestOutcome::NewTicket { ticket, .. } | IngestOutcome::Reply { ticket, .. } => Some(*ticket),
-        IngestOutcome::Ignored { .. } | IngestOutcome::Duplicate { .. } => None,
+        IngestOutcome::Ignored { .. } | IngestOutcome::Duplicate => None,
     };
     if let Some(id) = touched {
         // The mail is taken; telling the live stream is best effort.

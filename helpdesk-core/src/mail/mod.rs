@@ -137,23 +137,83 @@ impl AutoResponseLog {
     }
 }
 
-/// A mail taken in already, by its `Message-ID`: a second delivery of the same
-/// mail (an SMTP retry, a re-polled mailbox) is recognised and not taken again.
+/// What identifies one mail for duplicate detection: its `Message-ID`, its
+/// sender and a hash of its text. A second delivery of the same mail (an SMTP
+/// retry, a re-polled mailbox) matches all three; another mail that reuses a
+/// Message-ID (a careless client, or someone probing) does not, and is taken
+/// in as what it is.
+///
+/// ```
+/// use helpdesk_core::mail::MailFingerprint;
+/// let a = MailFingerprint::new("<1@x>", "Ann@Acme.com", "Hello");
+/// assert_eq!(a, MailFingerprint::new(" <1@x> ", "ann@acme.com", "Hello"));
+/// assert_ne!(a.key(), MailFingerprint::new("<1@x>", "eve@evil.test", "Hello").key());
+/// assert_ne!(a.key(), MailFingerprint::new("<1@x>", "ann@acme.com", "Hello again").key());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailFingerprint {
+    /// The Message-ID, trimmed.
+    pub message_id: String,
+    /// The sender's address, lower-case.
+    pub sender: String,
+    /// SHA-256 (hex) of the mail's text.
+    pub body_sha256: String,
+}
+
+impl MailFingerprint {
+    /// The fingerprint of a mail.
+    pub fn new(message_id: &str, sender: &str, text: &str) -> Self {
+        MailFingerprint {
+            message_id: message_id.trim().to_string(),
+            sender: sender.trim().to_lowercase(),
+            body_sha256: hex(&Sha256::digest(text.as_bytes())),
+        }
+    }
+
+    /// The record key: the first 8 bytes of the SHA-256 of all three.
+    pub fn key(&self) -> u64 {
+        let mut h = Sha256::new();
+        for part in [&self.message_id, &self.sender, &self.body_sha256] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        u64::from_be_bytes(h.finalize()[..8].try_into().expect("8 bytes"))
+    }
+}
+
+/// A mail taken in already ([`MailFingerprint`]), and the ticket it went to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeenMail {
-    /// [`SeenMail::key_of`] the Message-ID.
+    /// [`MailFingerprint::key`].
     pub key: u64,
     /// The Message-ID.
     pub message_id: String,
     /// The ticket it went to.
     pub ticket: TicketId,
+    /// The sender's address (empty in records written before senders were
+    /// kept: those never match, so such a mail is taken in again at most once).
+    #[serde(default)]
+    pub sender: String,
+    /// SHA-256 (hex) of the mail's text (empty in older records).
+    #[serde(default)]
+    pub body_sha256: String,
 }
 
 impl SeenMail {
-    /// The record key of a Message-ID: the first 8 bytes of its SHA-256.
-    pub fn key_of(message_id: &str) -> u64 {
-        let d = Sha256::digest(message_id.trim().as_bytes());
-        u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
+    /// The record of a mail with this fingerprint taken into `ticket`.
+    pub fn new(f: &MailFingerprint, ticket: TicketId) -> Self {
+        SeenMail {
+            key: f.key(),
+            message_id: f.message_id.clone(),
+            ticket,
+            sender: f.sender.clone(),
+            body_sha256: f.body_sha256.clone(),
+        }
+    }
+
+    /// Whether this record is of the mail with fingerprint `f`.
+    pub fn matches(&self, f: &MailFingerprint) -> bool {
+        self.message_id == f.message_id && self.sender == f.sender && self.body_sha256 == f.body_sha256
     }
 }
 

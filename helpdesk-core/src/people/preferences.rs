@@ -9,7 +9,7 @@
 //! let mut p = AgentPreferences::default_for(AgentId(2));
 //! p.signature = "Sam, Support".into();
 //! p.time_zone = Some("Europe/Berlin".into());
-//! assert_eq!(p.validated().unwrap().time_zone.as_deref(), Some("Europe/Berlin"));
+//! assert_eq!(p.clone().validated().unwrap().time_zone.as_deref(), Some("Europe/Berlin"));
 //!
 //! p.time_zone = Some("Mars/Olympus".into());
 //! assert_eq!(p.validated(), Err(DirectoryError::UnknownTimeZone("Mars/Olympus".into())));

@@ -53,13 +53,14 @@ pub use base::{bytes, calendar, clock, error, ids};
 pub use filters::{filter, index};
 pub use people::credential;
 pub use rules::{automation, escalation, rule, sla, trigger};
-pub use tickets::{command, event, outbox, summary, ticket, view};
+pub use tickets::{command, concurrency, event, outbox, summary, ticket, view};
 
 pub use automation::{Outcome, RuleFile, Rules};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
     create, decide, Command, Directory, DirectorySnapshot, NewTicket, Policy, References, ReopenPolicy,
 };
+pub use concurrency::{Aspect, Conflict, ConflictingChange, MissedPost};
 pub use credential::{Credential, CredentialKind, Principal};
 pub use error::{DirectoryError, StoreError, TicketError};
 pub use escalation::{EscalationDef, EscalationState};

@@ -37,6 +37,42 @@ pub enum Error {
     /// not the owner).
     #[error(transparent)]
     SavedFilter(helpdesk_core::filters::saved::SavedFilterError),
+    /// An action at the version its actor saw conflicts with changes others
+    /// made since ([`Helpdesk::execute_at`], [`Helpdesk::execute_seen`]):
+    /// the versions and every conflicting change (who, what, before -> after).
+    /// Nothing was changed.
+    #[error(transparent)]
+    Conflict(Box<Conflict>),
+    /// A version the ticket never had was given as the one seen: a bad
+    /// request, not a conflict. Nothing was changed.
+    #[error("ticket {ticket} is at version {current}; version {given} was never seen")]
+    VersionAhead {
+        /// The ticket.
+        ticket: TicketId,
+        /// The version given as seen.
+        given: u64,
+        /// The ticket's current version.
+        current: u64,
+    },
+}
+
+impl From<Conflict> for Error {
+    fn from(c: Conflict) -> Self {
+        Error::Conflict(Box::new(c))
+    }
+}
+
+/// What [`Helpdesk::execute_seen`] did: the ticket after the command, and
+/// the messages and notes others added since the version the actor saw,
+/// oldest first (for "2 new messages since you opened this ticket"; a user
+/// is never shown notes). `missed` lists what came before the command went
+/// in, so the actor's own post comes after all of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    /// The ticket as the command left it.
+    pub ticket: Ticket,
+    /// Messages and notes by others after the version seen.
+    pub missed: Vec<MissedPost>,
 }
 
 /// Result of [`Helpdesk`] calls.
@@ -669,14 +705,111 @@ impl Helpdesk {
         }
     }
 
-    /// Runs a command only if the ticket is still at `version` (what the caller
-    /// saw); otherwise fails with [`StoreError::Conflict`] carrying the current version.
+    /// Runs a command by an actor who saw the ticket at `version`: it goes
+    /// in unless someone else (a person or a rule) changed what the command
+    /// depends on since then, and is decided on the ticket as it is *now*.
+    /// The rules are [`helpdesk_core::concurrency`]'s:
+    ///
+    /// - replies and notes ([`Command::AgentReply`] — even with a status —,
+    ///   [`Command::UserReply`], [`Command::AddNote`]) never fail for a
+    ///   version (use [`execute_seen`](Self::execute_seen) to also get what
+    ///   the actor missed);
+    /// - other commands fail with [`Error::Conflict`] when an event after
+    ///   `version` by another actor touched an aspect they depend on (status
+    ///   for `set_status`, the urgency for `adjust_urgency`, that label for
+    ///   `add_label`, ...); the actor's own changes never block them;
+    /// - delivery outcomes, queued notifications, SLA and escalation
+    ///   bookkeeping never cause a conflict;
+    /// - a `version` greater than the ticket's is [`Error::VersionAhead`].
+    ///
+    /// When another writer commits between the check and this commit, the
+    /// check is made again on the new events and the command decided again
+    /// (up to a generous number of times). A refused command changes nothing.
+    ///
+    /// ```
+    /// use helpdesk_store::{Error, Helpdesk, NewAgent};
+    /// use helpdesk_core::*;
+    ///
+    /// let hd = Helpdesk::in_memory();
+    /// let support = hd.create_department("Support", vec![]).unwrap();
+    /// let alice = hd.create_agent(NewAgent::new("Alice", "alice@example.com").admin()).unwrap();
+    /// let bob = hd.create_agent(NewAgent::new("Bob", "bob@example.com").admin()).unwrap();
+    /// let ann = hd.create_user(NewUser::new("Ann", "ann@acme.com")).unwrap();
+    /// let t = hd.create_ticket(&Actor::User(ann.id),
+    ///     NewTicket::new("Printer on fire", "Help!", support.id, ann.id, Channel::Portal)).unwrap();
+    /// let seen = t.version; // both agents open the ticket
+    ///
+    /// // Alice replies, then assigns herself: her own reply does not block her.
+    /// hd.agent_reply(t.id, alice.id, "On it", None).unwrap();
+    /// let alice_ = Actor::Agent(alice.id);
+    /// hd.execute_at(t.id, seen, &alice_, Command::AssignAgent { agent: Some(alice.id) }).unwrap();
+    ///
+    /// // Bob, at the version he loaded, labels it: nobody touched that label.
+    /// let bob_ = Actor::Agent(bob.id);
+    /// hd.execute_at(t.id, seen, &bob_, Command::AddLabel { label: "printer".into() }).unwrap();
+    ///
+    /// // But Alice assigned it since he looked: his assignment is refused.
+    /// let err = hd.execute_at(t.id, seen, &bob_, Command::AssignAgent { agent: Some(bob.id) }).unwrap_err();
+    /// let Error::Conflict(c) = err else { panic!("{err}") };
+    /// assert_eq!((c.expected, c.actual), (seen, hd.ticket(t.id).unwrap().version));
+    /// assert_eq!(c.changes[0].actor, alice_);
+    /// assert_eq!(c.changes[0].aspect, Aspect::Agent);
+    /// ```
     pub fn execute_at(&self, id: TicketId, version: u64, actor: &Actor, cmd: Command) -> Result<Ticket> {
-        let ticket = self.ticket(id)?;
-        if ticket.version != version {
-            return Err(StoreError::Conflict { ticket: id, expected: version, actual: ticket.version }.into());
+        Ok(self.execute_seen(id, version, actor, cmd)?.ticket)
+    }
+
+    /// [`execute_at`](Self::execute_at), also returning the messages and
+    /// notes others added since `seen` ([`Executed::missed`]): what a UI
+    /// shows after a reply or note went in ("2 new messages since you opened
+    /// this ticket"). Fails exactly when `execute_at` fails.
+    ///
+    /// ```
+    /// use helpdesk_store::{Helpdesk, NewAgent};
+    /// use helpdesk_core::*;
+    /// use helpdesk_core::concurrency::Post;
+    ///
+    /// let hd = Helpdesk::in_memory();
+    /// let support = hd.create_department("Support", vec![]).unwrap();
+    /// let alice = hd.create_agent(NewAgent::new("Alice", "alice@example.com").admin()).unwrap();
+    /// let ann = hd.create_user(NewUser::new("Ann", "ann@acme.com")).unwrap();
+    /// let t = hd.create_ticket(&Actor::User(ann.id),
+    ///     NewTicket::new("Printer on fire", "Help!", support.id, ann.id, Channel::Portal)).unwrap();
+    ///
+    /// // Ann writes again while Alice types her reply.
+    /// hd.user_reply(t.id, ann.id, "Now it smokes.").unwrap();
+    /// let reply = Command::AgentReply { body: "Leave the room.".into(), attachments: vec![], status: None };
+    /// let done = hd.execute_seen(t.id, t.version, &Actor::Agent(alice.id), reply).unwrap();
+    /// assert_eq!(done.ticket.messages.len(), 3);
+    /// assert!(matches!(&done.missed[..], [m] if matches!(&m.post, Post::Message(msg) if msg.body == "Now it smokes.")));
+    /// ```
+    pub fn execute_seen(&self, id: TicketId, seen: u64, actor: &Actor, cmd: Command) -> Result<Executed> {
+        let mut attempt = 0;
+        loop {
+            let ticket = self.ticket(id)?;
+            if seen > ticket.version {
+                return Err(Error::VersionAhead { ticket: id, given: seen, current: ticket.version });
+            }
+            let since = if seen == ticket.version {
+                Vec::new()
+            } else {
+                let mut since = self.store.events_after(id, seen)?;
+                // A commit after the ticket was read is checked on the next round.
+                since.retain(|e| e.version <= ticket.version);
+                since
+            };
+            concurrency::check(&cmd, actor, seen, &since)?;
+            match self.apply(ticket, actor, &cmd) {
+                Err(Error::Store(StoreError::Conflict { .. })) if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    backoff(attempt);
+                }
+                Err(e) => return Err(e),
+                Ok((ticket, _)) => {
+                    return Ok(Executed { ticket, missed: concurrency::missed_posts(actor, seen, &since) })
+                }
+            }
         }
-        Ok(self.apply(ticket, actor, &cmd)?.0)
     }
 
     fn apply(&self, ticket: Ticket, actor: &Actor, cmd: &Command) -> Result<(Ticket, ChainTrace)> {

@@ -581,6 +581,35 @@ impl<E: KvEngine> Store for KvStore<E> {
         Ok(out)
     }
 
+    /// The log is kept in groups, one per commit, keyed by the version of
+    /// the commit's first event: the groups keyed after `version` are read.
+    /// When `version` ends a commit (what a ticket's version always is),
+    /// they start at `version + 1` and are the answer. Otherwise the group
+    /// holding `version + 1` starts at or before `version`: when nothing
+    /// comes after it, it is the last group; else the whole log is read.
+    fn events_after(&self, id: TicketId, version: u64) -> Result<Vec<TicketEvent>, StoreError> {
+        let prefix = k(EVENT, &[&id.0.to_be_bytes()]);
+        let from = k(EVENT, &[&id.0.to_be_bytes(), &version.to_be_bytes()]);
+        let mut out = Vec::new();
+        for (key, v) in self.engine.scan(&prefix, Some(&from), usize::MAX)? {
+            out.extend(decode_compact::<Vec<TicketEvent>>(&key, &v)?);
+        }
+        match out.first() {
+            Some(first) if first.version == version + 1 => Ok(out),
+            Some(_) => {
+                let mut all = self.events(id)?;
+                all.retain(|e| e.version > version);
+                Ok(all)
+            }
+            None => {
+                let Some((key, v)) = self.engine.last(&prefix)? else { return Ok(out) };
+                let mut last = decode_compact::<Vec<TicketEvent>>(&key, &v)?;
+                last.retain(|e| e.version > version);
+                Ok(last)
+            }
+        }
+    }
+
     fn commit(&self, c: &Commit) -> Result<(), StoreError> {
         let id = c.ticket.0.to_be_bytes();
         let state_key = k(TICKET, &[&id]);

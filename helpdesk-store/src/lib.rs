@@ -35,7 +35,7 @@ mod sled_engine;
 
 pub use auth::AuthError;
 pub use automation::DueReport;
-pub use helpdesk::{Error, Helpdesk, HelpdeskBuilder, NewAgent, Result};
+pub use helpdesk::{Error, Executed, Helpdesk, HelpdeskBuilder, NewAgent, Result};
 pub use helpdesk_core as core;
 pub use kv::{KvEngine, Txn};
 pub use kvstore::KvStore;

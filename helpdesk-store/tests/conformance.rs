@@ -199,6 +199,7 @@ conformance!(
     lookup_finds_holders,
     concurrent_execute_loses_no_update,
     execute_at_stale_version_conflicts,
+    events_after_is_the_log_tail,
     concurrent_commits_keep_counters_exact,
     concurrent_unique_claims_one_winner,
     bad_input_changes_nothing,
@@ -948,22 +949,67 @@ fn concurrent_execute_loses_no_update(ctx: &Ctx) {
 fn execute_at_stale_version_conflicts(ctx: &Ctx) {
     let fx = ctx.fixture();
     let t = fx.ticket_by(fx.ann, "Seen at v2");
-    let now = fx.hd.agent_reply(t.id, fx.alice, "Meanwhile.", None).unwrap();
+    // Bob (another agent) sets the status after Alice looked at v2.
+    let now = fx.hd.agent_reply(t.id, fx.bob, "Meanwhile.", Some(Status::Pending)).unwrap();
     let before = fx.snapshot();
     let r = fx.hd.execute_at(t.id, t.version, &fx.alice(), Command::SetStatus { status: Status::Resolved });
+    let Err(Error::Conflict(c)) = r else { panic!("expected a conflict, got {r:?}") };
+    assert_eq!((c.ticket, c.expected, c.actual), (t.id, t.version, now.version));
+    assert_eq!(c.depends_on, vec![Aspect::Status]);
+    let changes: Vec<_> =
+        c.changes.iter().map(|c| (c.actor.clone(), c.aspect.clone(), c.to.clone())).collect();
+    assert_eq!(changes, vec![(Actor::Agent(fx.bob), Aspect::Status, serde_json::json!("pending"))]);
+    assert_eq!(fx.snapshot(), before);
+    // Something the reply did not touch goes through at the old version.
+    let labelled = fx
+        .hd
+        .execute_at(t.id, t.version, &fx.alice(), Command::AddLabel { label: "printer".into() })
+        .unwrap();
+    assert_eq!(labelled.version, now.version + 1);
+    // A version the ticket never had is a bad request, and changes nothing.
+    let before = fx.snapshot();
+    let r = fx.hd.execute_at(
+        t.id,
+        labelled.version + 1,
+        &fx.alice(),
+        Command::SetUrgency { urgency: Urgency::MAX },
+    );
     assert_eq!(
         r,
-        Err(Error::Store(StoreError::Conflict { ticket: t.id, expected: t.version, actual: now.version }))
+        Err(Error::VersionAhead { ticket: t.id, given: labelled.version + 1, current: labelled.version })
     );
     assert_eq!(fx.snapshot(), before);
     // At the current version it goes through.
     let done = fx
         .hd
-        .execute_at(t.id, now.version, &fx.alice(), Command::SetStatus { status: Status::Resolved })
+        .execute_at(t.id, labelled.version, &fx.alice(), Command::SetStatus { status: Status::Resolved })
         .unwrap();
     assert_eq!(done.status, Status::Resolved);
-    assert_eq!(done.version, now.version + 1);
+    assert_eq!(done.version, labelled.version + 1);
     check_consistent(fx.db.store());
+}
+
+/// `events_after` is `events` without the first `version` events, at every
+/// version: at commit boundaries, inside a commit of several events, past
+/// the end, and for a ticket that does not exist.
+fn events_after_is_the_log_tail(ctx: &Ctx) {
+    let fx = ctx.fixture();
+    let t = fx.ticket_by(fx.ann, "Long log");
+    fx.hd.agent_reply(t.id, fx.alice, "One", Some(Status::Pending)).unwrap();
+    fx.hd.add_note(t.id, fx.bob, "Two").unwrap();
+    fx.hd.execute(t.id, &fx.alice(), Command::AddLabel { label: "x".into() }).unwrap();
+    fx.hd.user_reply(t.id, fx.ann, "Three").unwrap();
+    let other = fx.ticket_by(fx.ben, "Another ticket");
+    fx.hd.add_note(other.id, fx.alice, "Not in the first log").unwrap();
+    for id in [t.id, other.id] {
+        let log = fx.db.store().events(id).unwrap();
+        let end = log.last().unwrap().version;
+        for v in 0..=end + 2 {
+            let tail: Vec<_> = log.iter().filter(|e| e.version > v).cloned().collect();
+            assert_eq!(fx.db.store().events_after(id, v).unwrap(), tail, "{id} after v{v}");
+        }
+    }
+    assert_eq!(fx.db.store().events_after(TicketId(99), 0).unwrap(), vec![]);
 }
 
 fn concurrent_commits_keep_counters_exact(ctx: &Ctx) {

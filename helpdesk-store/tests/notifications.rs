@@ -70,9 +70,17 @@ fn a_change_and_its_notifications_are_one_commit() {
     assert!(s.hd.add_note(t.id, s.alice.id, "  ").is_err());
     assert_eq!(outbox(&s.hd), before);
 
-    // A stale write (conflict) queues nothing either.
-    let err = s.hd.execute_at(t.id, 1, &Actor::Agent(s.alice.id), Command::AddLabel { label: "x".into() });
-    assert!(matches!(err, Err(helpdesk_store::Error::Store(StoreError::Conflict { .. }))));
+    // A stale write (a conflict: Bob assigned himself after Alice looked)
+    // queues nothing either.
+    s.hd.execute(t.id, &Actor::Agent(s.bob.id), Command::AssignAgent { agent: Some(s.bob.id) }).unwrap();
+    let before = outbox(&s.hd);
+    let err = s.hd.execute_at(
+        t.id,
+        t.version,
+        &Actor::Agent(s.alice.id),
+        Command::AssignAgent { agent: Some(s.alice.id) },
+    );
+    assert!(matches!(err, Err(helpdesk_store::Error::Conflict(_))), "{err:?}");
     assert_eq!(outbox(&s.hd), before);
 }
 

@@ -148,25 +148,61 @@ pub fn visible_ticket(hd: &Helpdesk, agent: &Agent, id: TicketId) -> Result<Tick
     }
 }
 
-/// Runs a command as the agent, at `version` when given (409 with the
-/// current version when stale), publishes it to the bay, returns the ticket.
+/// The answer to a reply or note: the ticket (as [`TicketDetail`]) and
+/// `missed`, the messages and notes others added since the request's
+/// `version` (oldest first; empty without a `version`), for the notice "2 new
+/// messages since you opened this ticket". Their HTML bodies are in
+/// `bodies_html` under their post ids like every other post.
+#[derive(Debug, Serialize)]
+pub struct Posted {
+    /// The ticket after the reply or note.
+    #[serde(flatten)]
+    pub detail: TicketDetail,
+    /// What others wrote since `version`.
+    pub missed: Vec<MissedPost>,
+}
+
+/// Who an actor is, for people: an agent's or user's name, or the rule
+/// (`trigger "VIP"`).
+fn actor_name(hd: &Helpdesk, actor: &Actor) -> Option<String> {
+    match actor {
+        Actor::Agent(a) => hd.agent(*a).ok().map(|a| a.name),
+        Actor::User(u) => hd.user(*u).ok().map(|u| u.name),
+        Actor::System(_) => Some(actor.to_string()),
+    }
+}
+
+/// Runs a command as the agent, at `version` when given, publishes it to the
+/// bay, returns the ticket and what the agent missed since `version`.
+///
+/// With a `version` the rules of [`Helpdesk::execute_seen`] hold: replies and
+/// notes always go in; another command gets 409 only when someone else
+/// changed what it depends on since `version`, with a `conflict` body naming
+/// each change ([`ConflictBody`](crate::error::ConflictBody)); a `version`
+/// the ticket never had is 400.
 fn run(
     app: &App,
     ctx: &AgentCtx,
     id: TicketId,
     version: Option<u64>,
     cmd: Command,
-) -> Result<TicketDetail, ApiError> {
+) -> Result<Posted, ApiError> {
     let hd = app.helpdesk();
     let before = visible_ticket(hd, &ctx.agent, id)?;
     let actor = Actor::Agent(ctx.agent.id);
-    let after = match version {
-        Some(v) => hd.execute_at(id, v, &actor, cmd)?,
-        None => hd.execute(id, &actor, cmd)?,
+    let (after, missed) = match version {
+        Some(v) => match hd.execute_seen(id, v, &actor, cmd) {
+            Ok(done) => (done.ticket, done.missed),
+            Err(helpdesk_store::Error::Conflict(c)) => {
+                return Err(ApiError::conflict(&c, |a| actor_name(hd, a)));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => (hd.execute(id, &actor, cmd)?, Vec::new()),
     };
     let d = detail(hd, after)?;
     app.publish(before.version, &d.ticket, &d.log);
-    Ok(d)
+    Ok(Posted { detail: d, missed })
 }
 
 /// `POST /api/agent/login`.
@@ -184,10 +220,12 @@ pub struct LoginRequest {
 pub struct ReplyRequest {
     /// Text.
     pub body: String,
-    /// Status to set with the reply (default awaiting user).
+    /// Status to set with the reply (default awaiting user), decided on
+    /// the ticket as it is now.
     #[serde(default)]
     pub status: Option<Status>,
-    /// The version the agent saw.
+    /// The version the agent saw: never a conflict for a reply; what others
+    /// wrote since comes back in `missed`.
     #[serde(default)]
     pub version: Option<u64>,
 }
@@ -198,7 +236,8 @@ pub struct ReplyRequest {
 pub struct NoteRequest {
     /// Text.
     pub body: String,
-    /// The version the agent saw.
+    /// The version the agent saw: never a conflict for a note; what others
+    /// wrote since comes back in `missed`.
     #[serde(default)]
     pub version: Option<u64>,
 }
@@ -206,7 +245,8 @@ pub struct NoteRequest {
 /// `POST /api/agent/tickets/{id}/commands`: a [`Command`] plus the version seen.
 #[derive(Debug, Deserialize)]
 pub struct CommandRequest {
-    /// The version the agent saw (409 when the ticket changed since).
+    /// The version the agent saw: 409 when someone else changed what the
+    /// command depends on since (see [`Helpdesk::execute_at`]).
     #[serde(default)]
     pub version: Option<u64>,
     /// The command (`{"command": "set_urgency", "urgency": 7}`).
@@ -469,7 +509,7 @@ fn create_ticket(app: &App, ctx: &AgentCtx, req: CreateTicketRequest) -> Result<
 fn add_cc(app: &App, ctx: &AgentCtx, id: TicketId, req: CcRequest) -> Result<TicketDetail, ApiError> {
     visible_ticket(app.helpdesk(), &ctx.agent, id)?;
     let user = find_or_create_user(app.helpdesk(), &req.email, req.name.as_deref())?;
-    run(app, ctx, id, req.version, Command::AddCc { user: user.id })
+    run(app, ctx, id, req.version, Command::AddCc { user: user.id }).map(|p| p.detail)
 }
 
 fn api_key_info(c: Credential, key: Option<String>) -> ApiKeyInfo {
@@ -615,7 +655,7 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
                         "agents reply with agent_reply; user_reply is for users",
                     ));
                 }
-                run(app, &ctx, TicketId(id), req.version, req.command)
+                run(app, &ctx, TicketId(id), req.version, req.command).map(|p| p.detail)
             })
         })
         .boxed();

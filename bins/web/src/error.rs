@@ -1,8 +1,11 @@
 //! Errors as HTTP: status codes and the JSON error body
 //! `{"error": "<code>", "message": "<human text>"}` (plus `current_version` on a
-//! version conflict).
+//! version conflict, and on a real conflict `conflict`: what changed, see
+//! [`ConflictBody`]).
 
-use helpdesk_core::{DirectoryError, StoreError, TicketError};
+use helpdesk_core::{
+    Actor, Aspect, Conflict, ConflictingChange, DirectoryError, StoreError, TicketError, TicketId,
+};
 use helpdesk_store::{AuthError, Error};
 use serde::Serialize;
 use std::convert::Infallible;
@@ -23,6 +26,92 @@ pub struct ApiError {
     pub current_version: Option<u64>,
     /// Seconds to wait before retrying (rate limits).
     pub retry_after: Option<u64>,
+    /// On a conflict ([`helpdesk_store::Error::Conflict`]): what changed.
+    pub conflict: Option<Box<ConflictBody>>,
+}
+
+/// The `conflict` member of a 409 body: an action at the version its agent
+/// saw was refused because others changed what it depends on since. Nothing
+/// was written; a UI shows the changes and keeps the agent's draft.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConflictBody {
+    /// The ticket.
+    pub ticket: TicketId,
+    /// The command refused (`assign_agent`).
+    pub command: String,
+    /// The version the agent saw (the request's `version`).
+    pub expected: u64,
+    /// The ticket's current version: send it back to act on what is there now.
+    pub actual: u64,
+    /// What the command depends on (`[{"aspect": "agent"}]`).
+    pub depends_on: Vec<Aspect>,
+    /// Every change by someone else to those since `expected`, oldest first.
+    pub changes: Vec<ConflictChangeBody>,
+}
+
+/// One change in a [`ConflictBody`]: `version`, `at`, `actor` (`{"agent": 2}`,
+/// `{"user": 1}`, `{"system": {"kind": "trigger", "name": ...}}`),
+/// `actor_name`, `aspect` (and `of` for a label, CC, follower or field key),
+/// `from` and `to` as the ticket serialises those values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConflictChangeBody {
+    /// The change.
+    #[serde(flatten)]
+    pub change: ConflictingChange,
+    /// Who made it, for people ("Sam", or `trigger "VIP"` for a rule).
+    pub actor_name: String,
+}
+
+impl ConflictBody {
+    /// For people: `adjust_urgency was not applied: since version 4, Alice
+    /// Admin changed urgency (8 -> 7). The ticket is now at version 6.`
+    pub fn message(&self) -> String {
+        let show = |v: &serde_json::Value| match v {
+            serde_json::Value::Null => "none".to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let changes: Vec<String> = self
+            .changes
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} changed {} ({} -> {})",
+                    c.actor_name,
+                    c.change.aspect,
+                    show(&c.change.from),
+                    show(&c.change.to)
+                )
+            })
+            .collect();
+        format!(
+            "{} was not applied: since version {}, {}. The ticket is now at version {}.",
+            self.command,
+            self.expected,
+            changes.join("; "),
+            self.actual
+        )
+    }
+
+    /// The body of `conflict`, naming actors with `name` (falling back to
+    /// the actor's id: `agent:2`).
+    pub fn new(conflict: &Conflict, name: impl Fn(&Actor) -> Option<String>) -> Self {
+        ConflictBody {
+            ticket: conflict.ticket,
+            command: conflict.command.clone(),
+            expected: conflict.expected,
+            actual: conflict.actual,
+            depends_on: conflict.depends_on.clone(),
+            changes: conflict
+                .changes
+                .iter()
+                .map(|c| ConflictChangeBody {
+                    actor_name: name(&c.actor).unwrap_or_else(|| c.actor.to_string()),
+                    change: c.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The JSON body of an error.
@@ -35,12 +124,31 @@ pub struct ErrorBody<'a> {
     /// The current version, on a conflict.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<u64>,
+    /// What changed, on a real conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<&'a ConflictBody>,
 }
 
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), current_version: None, retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            current_version: None,
+            retry_after: None,
+            conflict: None,
+        }
+    }
+    /// 409 for a real conflict, with what changed (see [`ConflictBody`]);
+    /// `name` names the actors.
+    pub fn conflict(conflict: &Conflict, name: impl Fn(&Actor) -> Option<String>) -> Self {
+        let body = ConflictBody::new(conflict, name);
+        let mut e = Self::new(StatusCode::CONFLICT, "conflict", body.message());
+        e.current_version = Some(conflict.actual);
+        e.conflict = Some(Box::new(body));
+        e
     }
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -79,8 +187,12 @@ impl ApiError {
 
     /// The error as a JSON response.
     pub fn response(&self) -> Response {
-        let body =
-            ErrorBody { error: self.code, message: &self.message, current_version: self.current_version };
+        let body = ErrorBody {
+            error: self.code,
+            message: &self.message,
+            current_version: self.current_version,
+            conflict: self.conflict.as_deref(),
+        };
         let mut r = warp::reply::with_status(warp::reply::json(&body), self.status).into_response();
         if let Some(s) = self.retry_after {
             r.headers_mut().insert("retry-after", s.into());
@@ -171,6 +283,13 @@ impl From<Error> for ApiError {
                     }
                     _ => ApiError::invalid(msg),
                 }
+            }
+            // Actors by id; the agent API names them (`agent::run`).
+            Error::Conflict(c) => ApiError::conflict(&c, |_| None),
+            Error::VersionAhead { current, .. } => {
+                let mut err = ApiError::bad_request(e.to_string());
+                err.current_version = Some(current);
+                err
             }
         }
     }

@@ -87,7 +87,7 @@ async fn open_ticket_shows_messages_notes_and_log() {
 }
 
 #[tokio::test]
-async fn reply_with_status_and_stale_version_gets_409() {
+async fn reply_with_status_then_more_at_the_same_version_goes_in() {
     let f = fixture();
     let s = f.login_agent(demo::ADMIN.0, demo::ADMIN.1).await;
     let v = body_json(&f.get(&s, "/api/agent/tickets/1").await);
@@ -102,18 +102,163 @@ async fn reply_with_status_and_stale_version_gets_409() {
     assert_eq!(r.status(), 200, "{}", body_text(&r));
     let after = body_json(&r);
     assert_eq!(after["ticket"]["status"], "resolved");
+    assert_eq!(after["missed"], json!([]));
 
-    // The same (now stale) version again: 409 with the current version, nothing written.
+    // The same (now old) version again: a reply is an append, and the
+    // agent's own changes never block them: both go in.
     let r = f.post(&s, "/api/agent/tickets/1/reply", json!({"body": "Again", "version": version})).await;
-    assert_eq!(r.status(), 409);
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    assert_eq!(body_json(&r)["missed"], json!([]), "nothing by others");
+    let r = f
+        .post(
+            &s,
+            "/api/agent/tickets/1/commands",
+            json!({"command": "set_status", "status": "pending", "version": version}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    assert_eq!(body_json(&r)["ticket"]["status"], "pending");
+    assert!(body_json(&r).get("missed").is_none(), "commands answer the ticket detail");
+
+    // A version the ticket never had is a bad request, not a conflict.
+    let now = f.hd.ticket(helpdesk_core::TicketId(1)).unwrap().version;
+    let r = f
+        .post(&s, "/api/agent/tickets/1/notes", json!({"body": "From the future", "version": now + 5}))
+        .await;
+    assert_eq!(r.status(), 400);
     insta::assert_json_snapshot!(body_json(&r), @r#"
     {
-      "current_version": 6,
-      "error": "conflict",
-      "message": "ticket #1 was changed concurrently: expected version 4, found 6; reload the ticket and try again"
+      "current_version": 9,
+      "error": "bad_request",
+      "message": "ticket #1 is at version 9; version 14 was never seen"
     }
     "#);
-    assert_eq!(f.hd.ticket(helpdesk_core::TicketId(1)).unwrap().version, 6);
+    assert_eq!(f.hd.ticket(helpdesk_core::TicketId(1)).unwrap().version, now);
+}
+
+/// Two agents open ticket 1 at one version. Changing the same field: the
+/// second gets 409 with what changed (who, field, before -> after, the
+/// current version) and nothing is written. Changing different fields: both
+/// go in.
+#[tokio::test]
+async fn two_agents_same_field_conflicts_different_fields_do_not() {
+    let f = fixture();
+    let admin = f.login_agent(demo::ADMIN.0, demo::ADMIN.1).await;
+    let sam = f.login_agent(demo::AGENT.0, demo::AGENT.1).await;
+    let version =
+        body_json(&f.get(&sam, "/api/agent/tickets/1").await)["ticket"]["version"].as_u64().unwrap();
+
+    let cmd = |body: serde_json::Value| {
+        let mut body = body;
+        body["version"] = json!(version);
+        body
+    };
+    // Different fields: the urgency and a label.
+    let r = f
+        .post(&admin, "/api/agent/tickets/1/commands", cmd(json!({"command": "set_urgency", "urgency": 7})))
+        .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let r = f
+        .post(&sam, "/api/agent/tickets/1/commands", cmd(json!({"command": "add_label", "label": "printer"})))
+        .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+
+    // The same field: Sam's urgency change is refused.
+    let before = f.hd.log(helpdesk_core::TicketId(1)).unwrap();
+    let r = f
+        .post(&sam, "/api/agent/tickets/1/commands", cmd(json!({"command": "adjust_urgency", "by": 1})))
+        .await;
+    assert_eq!(r.status(), 409, "{}", body_text(&r));
+    let body = body_json(&r);
+    assert_eq!(body["current_version"], json!(f.hd.ticket(helpdesk_core::TicketId(1)).unwrap().version));
+    insta::assert_json_snapshot!("conflict_409_body", body);
+    assert_eq!(f.hd.log(helpdesk_core::TicketId(1)).unwrap(), before, "nothing written");
+
+    // At the current version it goes through.
+    let current = body["current_version"].as_u64().unwrap();
+    let r = f
+        .post(
+            &sam,
+            "/api/agent/tickets/1/commands",
+            json!({"command": "adjust_urgency", "by": 1, "version": current}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    assert_eq!(body_json(&r)["ticket"]["urgency"], 8);
+}
+
+/// An agent replies at the version they loaded after the delivery worker
+/// logged deliveries and a colleague wrote a note: 200, with the note in
+/// `missed`; the deliveries are bookkeeping.
+#[tokio::test]
+async fn reply_after_deliveries_and_a_colleagues_note_at_an_old_version() {
+    let f = fixture();
+    let admin = f.login_agent(demo::ADMIN.0, demo::ADMIN.1).await;
+    let sam = f.login_agent(demo::AGENT.0, demo::AGENT.1).await;
+    let id = helpdesk_core::TicketId(1);
+    let version =
+        body_json(&f.get(&admin, "/api/agent/tickets/1").await)["ticket"]["version"].as_u64().unwrap();
+
+    let r = f
+        .post(
+            &sam,
+            "/api/agent/tickets/1/notes",
+            json!({"body": "Ann called: it smokes now.", "version": version}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let deliver = || {
+        let items = f.hd.due_outbox(helpdesk_core::Clock::now(&*f.clock), 100).unwrap();
+        for item in &items {
+            f.hd.complete_delivery(item, helpdesk_core::DeliveryOutcome::Sent).unwrap();
+        }
+        items.len()
+    };
+    assert!(deliver() > 0, "the note queued notifications");
+    let r = f
+        .post(
+            &admin,
+            "/api/agent/tickets/1/reply",
+            json!({"body": "Please unplug it.", "status": "pending", "version": version}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let body = body_json(&r);
+    assert_eq!(body["ticket"]["status"], "pending");
+    insta::assert_json_snapshot!("reply_missed", body["missed"]);
+    deliver();
+    // A status change at the old version: only bookkeeping and Sam's note
+    // (which touches no status) came in between, and the admin's own reply.
+    let r = f
+        .post(
+            &admin,
+            "/api/agent/tickets/1/commands",
+            json!({"command": "set_status", "status": "resolved", "version": version}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    // But Sam, at that version, now conflicts on the status: the admin changed it.
+    let r = f
+        .post(
+            &sam,
+            "/api/agent/tickets/1/commands",
+            json!({"command": "set_status", "status": "awaiting_user", "version": version}),
+        )
+        .await;
+    assert_eq!(r.status(), 409, "{}", body_text(&r));
+    let changes = &body_json(&r)["conflict"]["changes"];
+    let who: Vec<_> =
+        changes.as_array().unwrap().iter().map(|c| (c["actor_name"].clone(), c["to"].clone())).collect();
+    assert_eq!(
+        who,
+        vec![(json!("Alice Admin"), json!("pending")), (json!("Alice Admin"), json!("resolved"))]
+    );
+    assert!(f
+        .hd
+        .log(id)
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e.change, helpdesk_core::Change::Delivered { .. })));
 }
 
 #[tokio::test]

@@ -291,6 +291,16 @@ pub trait Store: IdSource + Send + Sync {
     fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
     /// A ticket's log, oldest first (empty when there is no such ticket).
     fn events(&self, id: TicketId) -> Result<Vec<TicketEvent>, StoreError>;
+    /// The events of a ticket's log with a version greater than `version`,
+    /// oldest first: what happened since someone saw the ticket at `version`
+    /// (see [`concurrency`](crate::concurrency)). Exactly
+    /// `events(id)` without the first `version` events; backends override
+    /// it to read only the tail (this default reads the whole log).
+    fn events_after(&self, id: TicketId, version: u64) -> Result<Vec<TicketEvent>, StoreError> {
+        let mut events = self.events(id)?;
+        events.retain(|e| e.version > version);
+        Ok(events)
+    }
     /// Applies a commit atomically (see the module docs).
     fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
     /// Up to `limit` index keys starting with `prefix`, in key order, strictly

@@ -1,6 +1,7 @@
 //! Tickets: the ticket and its log, the commands that change it, the views
 //! and list rows made of it, and the outbox items a change queues.
 pub mod command;
+pub mod concurrency;
 pub mod event;
 pub mod outbox;
 pub mod summary;

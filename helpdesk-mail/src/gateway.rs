@@ -67,6 +67,14 @@ pub enum IngestOutcome {
     Duplicate,
 }
 
+/// What the gateway says about a mail that becomes a new ticket.
+struct NewTicketNotes {
+    /// Why it is not a reply, when it looked like one.
+    why_not_reply: Option<String>,
+    /// Why its sender gets no auto-response.
+    no_auto_response: Option<String>,
+}
+
 /// The email gateway over a [`Helpdesk`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct MailGateway {
@@ -126,6 +134,19 @@ impl MailGateway {
     ) -> Result<IngestOutcome, MailError> {
         let from =
             mail.from.as_ref().ok_or_else(|| MailError::Malformed("no sender (From) address".into()))?;
+        // Automatic replies known only by their subject: ignored, or taken
+        // in without an auto-response, as the admin chose.
+        let mut no_auto = no_auto_response(&mail.headers);
+        if let Some(marker) = auto_reply_subject(&mail.subject) {
+            match self.hd.mail_settings()?.auto_replies {
+                AutoReplyPolicy::Ignore => {
+                    return Ok(IngestOutcome::Ignored { reason: LoopReason::AutoReplySubject(marker.into()) })
+                }
+                AutoReplyPolicy::TakeIn => {
+                    no_auto = Some(format!("an automatic reply (subject starts {marker:?})"))
+                }
+            }
+        }
         let fingerprint =
             mail.message_id.as_deref().map(|id| MailFingerprint::new(id, &from.address, &mail.text));
         if let Some(f) = &fingerprint {
@@ -133,7 +154,7 @@ impl MailGateway {
                 return Ok(IngestOutcome::Duplicate);
             }
         }
-        let outcome = self.take(raw, mail, account, from)?;
+        let outcome = self.take(raw, mail, account, from, no_auto)?;
         if let (Some(f), IngestOutcome::NewTicket { ticket, .. } | IngestOutcome::Reply { ticket, .. }) =
             (&fingerprint, &outcome)
         {
@@ -148,6 +169,7 @@ impl MailGateway {
         mail: &ParsedMail,
         account: &EmailAccount,
         from: &Mailbox,
+        no_auto_response: Option<String>,
     ) -> Result<IngestOutcome, MailError> {
         let sender_email = Email::parse(&from.address).map_err(|_| {
             MailError::Malformed(format!("the sender address {:?} is not valid", from.address))
@@ -173,7 +195,8 @@ impl MailGateway {
             ThreadDecision::Refuse { reason } => Err(MailError::Refused(reason)),
             ThreadDecision::Reply { ticket, actor, by } => self.reply(raw, mail, account, ticket, actor, by),
             ThreadDecision::NewTicket { why } => {
-                self.new_ticket(raw, mail, account, from, &sender_email, why)
+                let notes = NewTicketNotes { why_not_reply: why, no_auto_response };
+                self.new_ticket(raw, mail, account, from, &sender_email, notes)
             }
         }
     }
@@ -272,7 +295,7 @@ impl MailGateway {
         account: &EmailAccount,
         from: &Mailbox,
         sender: &Email,
-        why: Option<String>,
+        notes: NewTicketNotes,
     ) -> Result<IngestOutcome, MailError> {
         let (user, new_user) = self.user_for(from, sender)?;
         let ccs = self.cc_users(mail, sender)?;
@@ -284,6 +307,7 @@ impl MailGateway {
         let mut new = NewTicket::new(subject, body, account.department, user.id, Channel::Email);
         new.ccs = ccs.iter().copied().collect();
         new.attachments = self.attachments(raw, mail)?;
+        new.no_auto_response = notes.no_auto_response;
         let actor = Actor::System(SystemActor::EmailAccount(account.address.to_string()));
         let t = self.hd.create_ticket(&actor, new)?;
         Ok(IngestOutcome::NewTicket {
@@ -292,7 +316,7 @@ impl MailGateway {
             new_user,
             ccs: t.ccs.iter().copied().collect(),
             account: account.id,
-            why_not_reply: why,
+            why_not_reply: notes.why_not_reply,
         })
     }
 

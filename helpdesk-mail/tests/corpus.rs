@@ -174,6 +174,9 @@ fn loops_get_no_auto_response() {
         "bounce-plain-postmaster",
         "precedence-bulk",
         "x-loop",
+        "ooo-subject-only",
+        "ooo-german-subject",
+        "exchange-undeliverable",
     ] {
         let raw = std::fs::read(format!("{}/tests/emails/{stem}.eml", env!("CARGO_MANIFEST_DIR"))).unwrap();
         let case = run(&raw);
@@ -227,4 +230,40 @@ fn another_mail_reusing_a_message_id_is_taken_in_and_learns_nothing() {
         serde_json::to_value(f.gateway.ingest(raw.as_bytes()).unwrap()).unwrap(),
         serde_json::json!({"outcome": "duplicate"})
     );
+}
+
+/// A person's mail that asks for no auto-response, or came through a list,
+/// is taken in: a ticket, its agents told, its sender not auto-answered.
+#[test]
+fn list_and_suppressed_mail_is_taken_without_an_auto_response() {
+    for stem in ["precedence-list-person", "suppress-auto-response"] {
+        let raw = std::fs::read(format!("{}/tests/emails/{stem}.eml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let case = run(&raw);
+        assert_eq!(case.result["outcome"], "new_ticket", "{stem}");
+        assert!(!case.outbox.is_empty(), "{stem}: agents are told");
+        assert!(
+            case.outbox.iter().all(|n| !n.starts_with("user:")),
+            "{stem}: no auto-response: {:?}",
+            case.outbox
+        );
+    }
+}
+
+/// An admin who takes automatic replies in gets them as tickets, never
+/// auto-answered; the log says why.
+#[test]
+fn automatic_replies_taken_in_get_no_auto_response() {
+    let f = fixture();
+    let mut settings = f.hd.mail_settings().unwrap();
+    settings.auto_replies = helpdesk_core::mail::AutoReplyPolicy::TakeIn;
+    f.hd.set_mail_settings(settings).unwrap();
+    let raw =
+        std::fs::read(format!("{}/tests/emails/ooo-subject-only.eml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let Ok(IngestOutcome::NewTicket { ticket, .. }) = f.gateway.ingest(&raw) else { panic!("taken in") };
+    let created = &f.hd.log(ticket).unwrap()[0].change;
+    let Change::Created { no_auto_response: Some(why), .. } = created else { panic!("{created:?}") };
+    assert_eq!(why, "an automatic reply (subject starts \"automatic reply:\")");
+    let queued = outbox(&f.hd);
+    assert!(!queued.is_empty(), "agents are told");
+    assert!(queued.iter().all(|n| !n.starts_with("user:")), "{queued:?}");
 }

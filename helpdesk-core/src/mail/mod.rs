@@ -83,12 +83,20 @@ pub struct MailSettings {
     /// Hostname for Message-IDs when an account's domain should not be used.
     #[serde(default)]
     pub message_id_domain: Option<String>,
+    /// Out-of-office and automatic replies known only by their subject.
+    #[serde(default)]
+    pub auto_replies: AutoReplyPolicy,
 }
 
 impl MailSettings {
     /// Settings with `secret` (raw bytes, hex-encoded here) and default limits.
     pub fn with_secret(secret: &[u8]) -> Self {
-        MailSettings { secret: hex(secret), auto_responses: RateLimit::default(), message_id_domain: None }
+        MailSettings {
+            secret: hex(secret),
+            auto_responses: RateLimit::default(),
+            message_id_domain: None,
+            auto_replies: AutoReplyPolicy::default(),
+        }
     }
 
     /// The token signer for these settings.
@@ -243,14 +251,20 @@ pub fn blob_id(bytes: &[u8]) -> String {
 pub enum LoopReason {
     /// `Auto-Submitted` other than `no` (RFC 3834).
     AutoSubmitted(String),
-    /// `Precedence: bulk`, `junk` or `list`.
+    /// `Precedence: bulk`, `junk` or `auto_reply` (`list` is a person's mail
+    /// to a list: taken in, without an auto-response).
     Precedence(String),
     /// An `X-Loop` header.
     XLoop(String),
     /// `X-Autoreply` / `X-Autorespond` headers.
     XAutoreply(String),
-    /// `X-Auto-Response-Suppress` (Exchange's marker on auto-generated mail).
-    AutoResponseSuppress(String),
+    /// An out-of-office or automatic reply known only by its subject
+    /// (`Out of Office:`, `Automatic reply:`, `Abwesenheitsnotiz:`, ...):
+    /// ignored unless the admin takes them in ([`AutoReplyPolicy`]).
+    AutoReplySubject(String),
+    /// Exchange's non-delivery report (`Undeliverable:` from
+    /// `MicrosoftExchange...@`), which comes as an ordinary multipart mail.
+    ExchangeBounce(String),
     /// From a mailer daemon, postmaster or similar system sender.
     SystemSender(String),
     /// An empty `Return-Path` (`<>`): a bounce or other notification.
@@ -268,9 +282,8 @@ impl fmt::Display for LoopReason {
             LoopReason::Precedence(v) => write!(f, "bulk or list mail (Precedence: {v})"),
             LoopReason::XLoop(v) => write!(f, "mail loop (X-Loop: {v})"),
             LoopReason::XAutoreply(v) => write!(f, "auto-reply ({v})"),
-            LoopReason::AutoResponseSuppress(v) => {
-                write!(f, "auto-generated mail (X-Auto-Response-Suppress: {v})")
-            }
+            LoopReason::AutoReplySubject(v) => write!(f, "automatic reply (subject starts {v:?})"),
+            LoopReason::ExchangeBounce(v) => write!(f, "Exchange non-delivery report ({v})"),
             LoopReason::SystemSender(v) => write!(f, "mail from a system sender ({v})"),
             LoopReason::NullReturnPath => f.write_str("bounce or notification (empty Return-Path)"),
             LoopReason::Report(v) => write!(f, "delivery report ({v})"),
@@ -308,15 +321,12 @@ pub fn loop_reason(
             "auto-submitted" if !lv.is_empty() && lv.split(';').next().map(str::trim) != Some("no") => {
                 return Some(LoopReason::AutoSubmitted(v.to_string()))
             }
-            "precedence" if ["bulk", "junk", "list", "auto_reply"].contains(&lv.as_str()) => {
+            "precedence" if ["bulk", "junk", "auto_reply"].contains(&lv.as_str()) => {
                 return Some(LoopReason::Precedence(v.to_string()))
             }
             "x-loop" => return Some(LoopReason::XLoop(v.to_string())),
             "x-autoreply" | "x-autorespond" | "x-autoreply-from" | "x-mail-autoreply" => {
                 return Some(LoopReason::XAutoreply(format!("{name}: {v}")))
-            }
-            "x-auto-response-suppress" if !lv.is_empty() && lv != "none" => {
-                return Some(LoopReason::AutoResponseSuppress(v.to_string()))
             }
             "return-path"
                 if lv.trim_matches(|c: char| c == '<' || c == '>' || c.is_whitespace()).is_empty() =>
@@ -333,6 +343,13 @@ pub fn loop_reason(
     if let Some(from) = from {
         let f = from.trim().to_ascii_lowercase();
         let local = f.split('@').next().unwrap_or("");
+        if local.starts_with("microsoftexchange") {
+            let subject = header(headers, "subject").unwrap_or_default();
+            let ls = subject.trim_start().to_lowercase();
+            if EXCHANGE_BOUNCES.iter().any(|p| ls.starts_with(p)) {
+                return Some(LoopReason::ExchangeBounce(subject.trim().to_string()));
+            }
+        }
         if SYSTEM_SENDERS.contains(&local) || local.starts_with("mailer-daemon") {
             return Some(LoopReason::SystemSender(f));
         }
@@ -341,6 +358,113 @@ pub fn loop_reason(
         }
     }
     None
+}
+
+/// The first value of header `name` (any case).
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// Subject starts of Exchange's non-delivery reports, lower-case.
+const EXCHANGE_BOUNCES: [&str; 5] =
+    ["undeliverable:", "unzustellbar:", "non remis :", "non remis:", "onbestelbaar:"];
+
+/// Subject starts of out-of-office and automatic replies in the languages
+/// mail clients send them in, lower-case (compared after trimming).
+pub const AUTO_REPLY_SUBJECTS: &[&str] = &[
+    "out of office:",
+    "out of office autoreply",
+    "out-of-office:",
+    "automatic reply:",
+    "auto reply:",
+    "auto-reply:",
+    "autoreply:",
+    "auto:",
+    "abwesenheitsnotiz",
+    "automatische antwort",
+    "réponse automatique",
+    "reponse automatique",
+    "absence du bureau",
+    "respuesta automática",
+    "respuesta automatica",
+    "fuera de la oficina",
+    "risposta automatica",
+    "fuori sede",
+    "automatisch antwoord",
+    "afwezig:",
+    "resposta automática",
+    "resposta automatica",
+    "autosvar",
+    "automaattinen vastaus",
+    "odpowiedź automatyczna",
+    "automatická odpověď",
+    "автоматический ответ",
+    "自動応答",
+    "自动回复",
+    "自動回覆",
+];
+
+/// Whether a subject says the mail is an out-of-office or automatic reply;
+/// the marker it starts with. Mail clients that add no header for it
+/// (Outlook in some setups, many webmailers) still say so here.
+///
+/// ```
+/// use helpdesk_core::mail::auto_reply_subject;
+/// assert_eq!(auto_reply_subject("Automatic reply: Printer on fire [#1]"), Some("automatic reply:"));
+/// assert_eq!(auto_reply_subject("Abwesenheitsnotiz: Drucker"), Some("abwesenheitsnotiz"));
+/// assert_eq!(auto_reply_subject("  AUTO: away until Monday"), Some("auto:"));
+/// assert_eq!(auto_reply_subject("Automation question"), None);
+/// assert_eq!(auto_reply_subject("Out of office hours support?"), None);
+/// assert_eq!(auto_reply_subject("Out of Office: away until Monday"), Some("out of office:"));
+/// ```
+pub fn auto_reply_subject(subject: &str) -> Option<&'static str> {
+    let s = subject.trim_start().to_lowercase();
+    AUTO_REPLY_SUBJECTS.iter().copied().find(|p| s.starts_with(p))
+}
+
+/// Why a person's mail should get no auto-response (it is still taken in):
+/// the sender asked for none (`X-Auto-Response-Suppress` with `OOF`,
+/// `AutoReply` or `All`), or it went through a mailing list (`Precedence:
+/// list`, `List-Id`, `List-Unsubscribe`), where an auto-response would go
+/// to everyone on it.
+///
+/// ```
+/// use helpdesk_core::mail::no_auto_response;
+/// let h = |n: &str, v: &str| (n.to_string(), v.to_string());
+/// assert!(no_auto_response(&[h("X-Auto-Response-Suppress", "OOF, DR")]).is_some());
+/// assert!(no_auto_response(&[h("Precedence", "list")]).is_some());
+/// assert!(no_auto_response(&[h("List-Id", "<support.acme.com>")]).is_some());
+/// assert_eq!(no_auto_response(&[h("X-Auto-Response-Suppress", "DR, RN")]), None);
+/// assert_eq!(no_auto_response(&[h("Subject", "Help")]), None);
+/// ```
+pub fn no_auto_response(headers: &[(String, String)]) -> Option<String> {
+    for (name, value) in headers {
+        let v = value.trim();
+        let lv = v.to_ascii_lowercase();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "x-auto-response-suppress"
+                if lv.split(',').map(str::trim).any(|t| ["oof", "autoreply", "all"].contains(&t)) =>
+            {
+                return Some(format!("the sender asked for none (X-Auto-Response-Suppress: {v})"))
+            }
+            "precedence" if lv == "list" => return Some("mailing list mail (Precedence: list)".into()),
+            "list-id" | "list-unsubscribe" => return Some(format!("mailing list mail ({})", name.trim())),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// What the gateway does with out-of-office and automatic replies known
+/// only by their subject ([`auto_reply_subject`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoReplyPolicy {
+    /// Ignore them: no ticket, no reply (the default).
+    #[default]
+    Ignore,
+    /// Take them in as tickets or replies, never with an auto-response.
+    TakeIn,
 }
 
 // ----- reply tokens -----------------------------------------------------------
@@ -776,12 +900,11 @@ mod tests {
         let cases: Vec<Case> = vec![
             (vec![h("Auto-Submitted", "auto-generated")], "a@b.cc", "text/plain"),
             (vec![h("Precedence", "bulk")], "a@b.cc", "text/plain"),
-            (vec![h("Precedence", "LIST")], "a@b.cc", "text/plain"),
             (vec![h("Precedence", "junk")], "a@b.cc", "text/plain"),
             (vec![h("X-Loop", "support@helpdesk.test")], "a@b.cc", "text/plain"),
             (vec![h("X-Autoreply", "yes")], "a@b.cc", "text/plain"),
-            (vec![h("X-Auto-Response-Suppress", "All")], "a@b.cc", "text/plain"),
             (vec![h("Return-Path", "<>")], "a@b.cc", "text/plain"),
+            (vec![h("Subject", "Undeliverable: hello")], "MicrosoftExchange329e@acme.com", "multipart/mixed"),
             (vec![], "postmaster@b.cc", "text/plain"),
             (vec![], "Mailer-Daemon@b.cc", "text/plain"),
             (vec![], "support@helpdesk.test", "text/plain"),
@@ -792,10 +915,21 @@ mod tests {
         }
         let fine = [h("Auto-Submitted", "no"), h("Precedence", "first-class"), h("Return-Path", "<a@b.cc>")];
         assert_eq!(loop_reason(&fine, Some("a@b.cc"), "text/plain", &own), None);
-        assert_eq!(
-            loop_reason(&[h("X-Auto-Response-Suppress", "None")], Some("a@b.cc"), "text/plain", &own),
-            None
-        );
+        // A person's mail that only asks for no auto-response, or came through
+        // a list, is taken in (see `no_auto_response`).
+        for taken in
+            [h("X-Auto-Response-Suppress", "All"), h("Precedence", "LIST"), h("List-Id", "<x.acme.com>")]
+        {
+            assert_eq!(
+                loop_reason(std::slice::from_ref(&taken), Some("a@b.cc"), "text/plain", &own),
+                None,
+                "{taken:?}"
+            );
+            assert!(no_auto_response(std::slice::from_ref(&taken)).is_some(), "{taken:?}");
+        }
+        // Exchange's own mail that is not a bounce is not one.
+        let note = [h("Subject", "Your mailbox is almost full")];
+        assert_eq!(loop_reason(&note, Some("MicrosoftExchange329e@acme.com"), "text/plain", &own), None);
     }
 
     #[test]

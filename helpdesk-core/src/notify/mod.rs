@@ -309,6 +309,11 @@ pub fn notifications(
     // Users: the owner and CCs.
     let user_event =
         [NotifyEvent::NewTicket, NotifyEvent::AgentReply].into_iter().find(|k| kinds.contains(k));
+    // A ticket taken in without an auto-response (an automatic reply, a list
+    // mail, a sender who asked for none) tells its users nothing at creation.
+    let no_auto_response =
+        events.iter().any(|e| matches!(&e.change, Change::Created { no_auto_response: Some(_), .. }));
+    let user_event = user_event.filter(|e| !(*e == NotifyEvent::NewTicket && no_auto_response));
     if let Some(event) = user_event.filter(|_| !after.status.is_hidden()) {
         let users: BTreeSet<UserId> = std::iter::once(after.user).chain(after.ccs.iter().copied()).collect();
         for u in users {

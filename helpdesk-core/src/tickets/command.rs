@@ -164,6 +164,11 @@ pub struct NewTicket {
     /// The ticket this one follows up.
     #[serde(default)]
     pub linked_to: Option<TicketId>,
+    /// Why the owner and CCs get no auto-response (the new-ticket mail): an
+    /// automatic reply taken in, a sender who asked for none, a list mail.
+    /// Kept in the log's `created` event.
+    #[serde(default)]
+    pub no_auto_response: Option<String>,
 }
 
 impl NewTicket {
@@ -196,6 +201,7 @@ impl NewTicket {
             attachments: Vec::new(),
             status: None,
             linked_to: None,
+            no_auto_response: None,
         }
     }
 
@@ -590,6 +596,7 @@ pub fn create(
         fields: new.fields,
         channel: new.channel,
         linked_to: new.linked_to,
+        no_auto_response: new.no_auto_response.clone(),
     });
     out.push(Change::MessageAdded {
         message: Message {

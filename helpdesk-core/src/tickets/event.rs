@@ -94,6 +94,10 @@ pub enum Change {
         channel: Channel,
         /// The ticket it follows up, if any.
         linked_to: Option<TicketId>,
+        /// Why no auto-response was sent, when none was (see
+        /// [`NewTicket::no_auto_response`](crate::NewTicket::no_auto_response)).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        no_auto_response: Option<String>,
     },
     /// Subject changed.
     Subject {

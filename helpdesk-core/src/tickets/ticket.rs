@@ -349,6 +349,7 @@ impl Ticket {
             fields,
             channel,
             linked_to,
+            ..
         } = &e.change
         else {
             return Err(TicketError::CorruptLog {

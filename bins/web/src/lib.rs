@@ -37,6 +37,7 @@ pub mod openapi;
 pub mod portal;
 pub mod queue;
 pub mod serve;
+pub mod workspace;
 
 use error::ApiError;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};

@@ -78,7 +78,13 @@ pub fn asset(name: &str) -> Option<Response> {
 pub fn routes() -> BoxedFilter<(Response,)> {
     let assets = warp::path!("agent" / "assets" / String)
         .and(warp::get())
-        .and_then(|name: String| async move { asset(&name).ok_or_else(warp::reject::not_found) });
+        .map(|name: String| {
+            asset(&name).unwrap_or_else(|| {
+                let mut r = Response::new("no such asset: assets are versioned, reload the page".into());
+                *r.status_mut() = warp::http::StatusCode::NOT_FOUND;
+                r
+            })
+        });
     let favicon = warp::path!("favicon.ico").and(warp::get()).map(|| file(FAVICON, "image/svg+xml", false));
     assets.or(favicon).unify().boxed()
 }

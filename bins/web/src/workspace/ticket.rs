@@ -417,7 +417,22 @@ fn log_table(ctx: &Ctx, names: &mut Names, log: &[TicketEvent]) -> Markup {
                     if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() },
                     ctx.tz.relative(ctx.now, e.at)
                 );
-                let host = rows.iter_mut().rev().find(|r| r.subs.iter().any(|(q, _)| q == effect));
+                // Under the change that queued it: the row listing it, else the
+                // latest change of the kind the notification is about.
+                let kind = match effect {
+                    Effect::Notify(n) => match n.reason.as_str() {
+                        "new_ticket" => "Created",
+                        "user_reply" | "agent_reply" => "Message",
+                        "note" => "Note",
+                        "assignment" => "Agent",
+                        "status" => "Status",
+                        _ => "",
+                    },
+                    Effect::Webhook(_) => "",
+                };
+                let at = rows.iter().rposition(|r| r.subs.iter().any(|(q, _)| q == effect));
+                let at = at.or_else(|| rows.iter().rposition(|r| !kind.is_empty() && r.what == kind));
+                let host = at.and_then(|i| rows.get_mut(i));
                 match host {
                     Some(r) => r.subs.push((effect.clone(), line)),
                     None => rows.push(Row { at: e.at, who, what: line, before: String::new(), after: String::new(), subs: vec![] }),

@@ -214,7 +214,9 @@ async fn agent_portal_and_embed_in_chromium() {
 const AXE: &str = include_str!("assets/axe-core/axe.min.js");
 
 async fn press(c: &fantoccini::Client, key: char) {
-    let keys = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
     c.perform_actions(keys).await.unwrap();
 }
 
@@ -271,7 +273,8 @@ async fn agent_workspace(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base:
     wait_text(c, "#list-title", "All Tickets").await;
     wait_until_url(c, "/agent/filters/all").await;
     let rows = c.find_all(Locator::Css("#ticket-list a.row")).await.unwrap().len();
-    let count = c.find(Locator::Css("#filter-pane a[data-filter=all] .count")).await.unwrap().text().await.unwrap();
+    let count =
+        c.find(Locator::Css("#filter-pane a[data-filter=all] .count")).await.unwrap().text().await.unwrap();
     assert_eq!(count, rows.to_string());
     assert_eq!(rows, 3);
     let current = c.find(Locator::Css("#filter-pane a[aria-current=page]")).await.unwrap();
@@ -291,14 +294,29 @@ async fn agent_workspace(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base:
 
     // Reply, note, assign, urgency in quick succession on ticket 4.
     let t = ".ticket[data-ticket='4']";
-    c.find(Locator::Css("#composer-body-4")).await.unwrap().send_keys("Try resetting it from the portal.").await.unwrap();
+    c.find(Locator::Css("#composer-body-4"))
+        .await
+        .unwrap()
+        .send_keys("Try resetting it from the portal.")
+        .await
+        .unwrap();
     c.find(Locator::Css("#send-4")).await.unwrap().click().await.unwrap();
     wait_text(c, &format!("{t} .timeline"), "Try resetting it from the portal.").await;
     c.find(Locator::Css("#composer-4 input[value=note] + span")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Css("#composer-body-4")).await.unwrap().send_keys("Agents only: account looks locked.").await.unwrap();
+    c.find(Locator::Css("#composer-body-4"))
+        .await
+        .unwrap()
+        .send_keys("Agents only: account looks locked.")
+        .await
+        .unwrap();
     c.find(Locator::Css("#send-4")).await.unwrap().click().await.unwrap();
     wait_text(c, &format!("{t} .timeline .note"), "account looks locked").await;
-    c.find(Locator::Css(&format!("#prop-agent-4 option[value='{}']", admin.id.0))).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(&format!("#prop-agent-4 option[value='{}']", admin.id.0)))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text(c, &format!("{t} .timeline"), "assigned to Alice Admin").await;
     c.find(Locator::Css("#prop-urgency-4 option[value='9']")).await.unwrap().click().await.unwrap();
     wait_text(c, &format!("{t} .timeline"), "changed urgency: 5 → 9").await;
@@ -311,7 +329,12 @@ async fn agent_workspace(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base:
     screenshot(c, "agent-ticket").await;
 
     // The full log, readable.
-    c.find(Locator::Css(&format!("{t} a[href='/agent/tickets/4?view=log']"))).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(&format!("{t} a[href='/agent/tickets/4?view=log']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text(c, &format!("{t} table.log"), "Alice Admin").await;
     wait_text(c, &format!("{t} table.log"), "Urgency").await;
     screenshot(c, "agent-log").await;

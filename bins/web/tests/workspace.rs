@@ -18,7 +18,8 @@ struct Page {
 }
 
 async fn login(f: &Fixture, who: (&str, &str)) -> Page {
-    let body = format!("email={}&password={}&next=%2Fagent%2Ffilters%2Fall", urlencode(who.0), urlencode(who.1));
+    let body =
+        format!("email={}&password={}&next=%2Fagent%2Ffilters%2Fall", urlencode(who.0), urlencode(who.1));
     let r = warp::test::request()
         .method("POST")
         .path("/agent/login")
@@ -29,7 +30,8 @@ async fn login(f: &Fixture, who: (&str, &str)) -> Page {
     assert_eq!(r.status(), 303, "{}", body_text(&r));
     assert_eq!(r.headers()["location"], "/agent/filters/all");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let page = warp::test::request().path("/agent/filters/all").header("cookie", &cookie).reply(&f.routes).await;
+    let page =
+        warp::test::request().path("/agent/filters/all").header("cookie", &cookie).reply(&f.routes).await;
     assert_eq!(page.status(), 200);
     Page { csrf: csrf_of(&body_text(&page)), cookie }
 }
@@ -70,7 +72,8 @@ async fn not_logged_in_goes_to_login_and_back() {
     let r = warp::test::request().path("/agent/tickets/1?view=log").reply(&f.routes).await;
     assert_eq!(r.headers()["location"], "/agent/login?next=/agent/tickets/1%3Fview%3Dlog");
     // htmx requests are sent to the login page as a whole.
-    let r = warp::test::request().path("/agent/filters/all").header("hx-request", "true").reply(&f.routes).await;
+    let r =
+        warp::test::request().path("/agent/filters/all").header("hx-request", "true").reply(&f.routes).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["hx-redirect"], "/agent/login?next=/agent/filters/all");
     let page = warp::test::request().path("/agent/login?next=/agent/tickets/1").reply(&f.routes).await;
@@ -87,7 +90,10 @@ async fn not_logged_in_goes_to_login_and_back() {
         .await;
     assert_eq!(r.status(), 401);
     let text = body_text(&r);
-    assert!(text.contains("Wrong email or password.") && text.contains(r#"value="admin@example.com""#), "{text}");
+    assert!(
+        text.contains("Wrong email or password.") && text.contains(r#"value="admin@example.com""#),
+        "{text}"
+    );
     // `next` only leads into the workspace.
     let r = warp::test::request()
         .method("POST")
@@ -108,7 +114,9 @@ async fn one_handler_serves_the_page_and_the_pane() {
     let p = login(&f, demo::ADMIN).await;
     let page = body_text(&get(&f, &p, "/agent/filters/all", None).await);
     assert!(page.starts_with("<!DOCTYPE html>"));
-    for part in ["id=\"filter-pane\"", "id=\"list-pane\"", "id=\"content\"", "sse-connect=\"/api/agent/events\""] {
+    for part in
+        ["id=\"filter-pane\"", "id=\"list-pane\"", "id=\"content\"", "sse-connect=\"/api/agent/events\""]
+    {
         assert!(page.contains(part), "{part} missing");
     }
     assert!(page.contains(assets::css_path()) && page.contains(assets::HTMX_PATH));
@@ -191,29 +199,62 @@ async fn reply_note_and_actions() {
     let f = fixture();
     let p = login(&f, demo::ADMIN).await;
     let v = f.hd.ticket(TicketId(4)).unwrap().version.to_string();
-    let r = post(&f, &p, "/agent/tickets/4/reply", &[("version", &v), ("mode", "reply"), ("body", "Try again"), ("status", "pending")], true).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/tickets/4/reply",
+        &[("version", &v), ("mode", "reply"), ("body", "Try again"), ("status", "pending")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 200, "{}", body_text(&r));
     let text = body_text(&r);
     assert!(text.contains("hx-swap-oob=\"true\"") && text.contains("Try again"));
     let t = f.hd.ticket(TicketId(4)).unwrap();
     assert_eq!(t.status, Status::Pending);
     let v = t.version.to_string();
-    let r = post(&f, &p, "/agent/tickets/4/reply", &[("version", &v), ("mode", "note"), ("body", "internal")], true).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/tickets/4/reply",
+        &[("version", &v), ("mode", "note"), ("body", "internal")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let v = f.hd.ticket(TicketId(4)).unwrap().version.to_string();
-    let r = post(&f, &p, "/agent/tickets/4/actions", &[("version", &v), ("action", "urgency"), ("value", "9")], true).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/tickets/4/actions",
+        &[("version", &v), ("action", "urgency"), ("value", "9")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     // An action at an older version whose only news is the agent's own goes through.
     let r = post(&f, &p, "/agent/tickets/4/actions", &[("version", &v), ("action", "assign_me")], true).await;
     assert_eq!(r.status(), 200, "{}", body_text(&r));
     let t = f.hd.ticket(TicketId(4)).unwrap();
-    assert_eq!((t.urgency.get(), t.agent.map(|a| a.0), t.notes.last().unwrap().body.as_str()), (9, Some(1), "internal"));
+    assert_eq!(
+        (t.urgency.get(), t.agent.map(|a| a.0), t.notes.last().unwrap().body.as_str()),
+        (9, Some(1), "internal")
+    );
     // Bad input: the error next to the field, nothing changed.
     let v = t.version.to_string();
-    let r = post(&f, &p, "/agent/tickets/4/actions", &[("version", &v), ("action", "urgency"), ("value", "11")], true).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/tickets/4/actions",
+        &[("version", &v), ("action", "urgency"), ("value", "11")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 422);
     assert!(body_text(&r).contains("class=\"notice error\""));
-    let r = post(&f, &p, "/agent/tickets/4/reply", &[("version", &v), ("mode", "reply"), ("body", "  ")], true).await;
+    let r =
+        post(&f, &p, "/agent/tickets/4/reply", &[("version", &v), ("mode", "reply"), ("body", "  ")], true)
+            .await;
     assert_eq!(r.status(), 422);
     assert!(body_text(&r).contains("Write something first."));
     assert_eq!(f.hd.ticket(TicketId(4)).unwrap().version, t.version);
@@ -226,7 +267,14 @@ async fn a_refused_reply_keeps_the_draft_and_says_what_changed() {
     let seen = f.hd.ticket(TicketId(1)).unwrap().version.to_string();
     let sam = f.hd.agent_by_email(demo::AGENT.0).unwrap().unwrap();
     f.hd.agent_reply(TicketId(1), sam.id, "Sam got there first", None).unwrap();
-    let r = post(&f, &p, "/agent/tickets/1/reply", &[("version", &seen), ("mode", "reply"), ("body", "My careful answer")], true).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/tickets/1/reply",
+        &[("version", &seen), ("mode", "reply"), ("body", "My careful answer")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 409);
     let text = body_text(&r);
     assert!(text.contains("Not sent: meanwhile Sam Support added a message"), "{text}");
@@ -256,7 +304,8 @@ async fn agents_are_offered_only_what_they_may_do() {
     assert!(body_text(&r).contains("Delete ticket #1?"));
     assert_eq!(f.hd.ticket(TicketId(1)).unwrap().status, Status::AwaitingAgent);
     let v = f.hd.ticket(TicketId(1)).unwrap().version.to_string();
-    let r = post(&f, &admin, "/agent/tickets/1/actions", &[("version", &v), ("action", "delete")], true).await;
+    let r =
+        post(&f, &admin, "/agent/tickets/1/actions", &[("version", &v), ("action", "delete")], true).await;
     let text = body_text(&r);
     assert!(text.contains("Ticket deleted.") && text.contains("Undo"), "{text}");
     assert_eq!(f.hd.ticket(TicketId(1)).unwrap().status, Status::Deleted);
@@ -274,7 +323,14 @@ async fn forms_need_the_csrf_token_and_work_without_javascript() {
     assert_eq!(r.status(), 403);
     assert_eq!(f.hd.ticket(TicketId(4)).unwrap(), before);
     let v = before.version.to_string();
-    let r = post(&f, &p, "/agent/tickets/4/reply", &[("csrf", &p.csrf), ("version", &v), ("mode", "note"), ("body", "plain form")], false).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/tickets/4/reply",
+        &[("csrf", &p.csrf), ("version", &v), ("mode", "note"), ("body", "plain form")],
+        false,
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/agent/tickets/4");
     assert_eq!(f.hd.ticket(TicketId(4)).unwrap().notes.last().unwrap().body, "plain form");
@@ -295,7 +351,11 @@ async fn search_profiles_bay_and_assets() {
     let r = get(&f, &p, "/agent/search?q=printer", None).await;
     assert_eq!(r.status(), 422);
     let user = body_text(&get(&f, &p, &format!("/agent/users/{}", ann.id.0), Some("content")).await);
-    assert!(user.contains("Ann Acme") && user.contains("Printer on fire") && user.contains("Quote for 20 printers"));
+    assert!(
+        user.contains("Ann Acme")
+            && user.contains("Printer on fire")
+            && user.contains("Quote for 20 printers")
+    );
     let org = ann.organisation.unwrap();
     let page = body_text(&get(&f, &p, &format!("/agent/organisations/{}", org.0), None).await);
     assert!(page.contains("acme.example") && page.contains("Scanner makes blurry scans"));

@@ -76,15 +76,13 @@ pub fn asset(name: &str) -> Option<Response> {
 
 /// `GET /agent/assets/{name}` and `GET /favicon.ico`.
 pub fn routes() -> BoxedFilter<(Response,)> {
-    let assets = warp::path!("agent" / "assets" / String)
-        .and(warp::get())
-        .map(|name: String| {
-            asset(&name).unwrap_or_else(|| {
-                let mut r = Response::new("no such asset: assets are versioned, reload the page".into());
-                *r.status_mut() = warp::http::StatusCode::NOT_FOUND;
-                r
-            })
-        });
+    let assets = warp::path!("agent" / "assets" / String).and(warp::get()).map(|name: String| {
+        asset(&name).unwrap_or_else(|| {
+            let mut r = Response::new("no such asset: assets are versioned, reload the page".into());
+            *r.status_mut() = warp::http::StatusCode::NOT_FOUND;
+            r
+        })
+    });
     let favicon = warp::path!("favicon.ico").and(warp::get()).map(|| file(FAVICON, "image/svg+xml", false));
     assets.or(favicon).unify().boxed()
 }

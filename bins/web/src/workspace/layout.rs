@@ -154,28 +154,31 @@ fn bay(app: &App, ctx: &Ctx, oob: bool) -> Result<(Markup, Markup), ApiError> {
     let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
     let all = app.recent_notifications(ctx.agent.id);
     let unread = all.iter().filter(|n| state.bay_read.is_none_or(|r| n.at > r)).count();
-    Ok((bay_count(unread), html! {
-        div #bay-list .dropdown hx-swap-oob=[oob.then_some("true")] {
-            @if all.is_empty() {
-                p.muted { "Nothing yet. Changes others make to your tickets appear here." }
-            } @else {
-                form.bay-read method="post" action="/agent/bay/read" hx-post="/agent/bay/read" hx-target="#bay-count" hx-swap="outerHTML" {
-                    input type="hidden" name="csrf" value=(ctx.csrf);
-                    button.btn.small type="submit" disabled[unread == 0] { "Mark all read" }
-                }
-                ul.bay-items {
-                    @for n in &all {
-                        li.(if state.bay_read.is_none_or(|r| n.at > r) { "unread" } else { "read" }) {
-                            a href=(format!("/agent/tickets/{}", n.ticket.0)) hx-boost="false" {
-                                span.subject { "#" (n.ticket.0) " " (n.subject) }
-                                span.meta { (reason(&n.reason)) " · " (ctx.tz.time(ctx.now, n.at)) }
+    Ok((
+        bay_count(unread),
+        html! {
+            div #bay-list .dropdown hx-swap-oob=[oob.then_some("true")] {
+                @if all.is_empty() {
+                    p.muted { "Nothing yet. Changes others make to your tickets appear here." }
+                } @else {
+                    form.bay-read method="post" action="/agent/bay/read" hx-post="/agent/bay/read" hx-target="#bay-count" hx-swap="outerHTML" {
+                        input type="hidden" name="csrf" value=(ctx.csrf);
+                        button.btn.small type="submit" disabled[unread == 0] { "Mark all read" }
+                    }
+                    ul.bay-items {
+                        @for n in &all {
+                            li.(if state.bay_read.is_none_or(|r| n.at > r) { "unread" } else { "read" }) {
+                                a href=(format!("/agent/tickets/{}", n.ticket.0)) hx-boost="false" {
+                                    span.subject { "#" (n.ticket.0) " " (n.subject) }
+                                    span.meta { (reason(&n.reason)) " · " (ctx.tz.time(ctx.now, n.at)) }
+                                }
                             }
                         }
                     }
                 }
             }
-        }
-    }))
+        },
+    ))
 }
 
 fn reason(r: &str) -> String {
@@ -420,13 +423,17 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             |app: App, auth: Auth, token: Option<String>, header: Option<String>, form: CsrfForm| async move {
                 let ctx = agent_or_login!(auth);
                 if !ctx.csrf_ok(header.as_deref(), form.csrf.as_deref()) {
-                    return Ok(html(StatusCode::FORBIDDEN, notice_pane("This form expired: reload the page.")));
+                    return Ok(html(
+                        StatusCode::FORBIDDEN,
+                        notice_pane("This form expired: reload the page."),
+                    ));
                 }
                 if let Some(t) = token {
                     app.sessions().remove(&t);
                 }
                 let mut r = redirect(&ctx.hx, "/agent/login");
-                r.headers_mut().insert("set-cookie", clear_cookie(AGENT_COOKIE).parse().expect("static cookie"));
+                r.headers_mut()
+                    .insert("set-cookie", clear_cookie(AGENT_COOKIE).parse().expect("static cookie"));
                 Ok(r)
             },
         )

@@ -8,7 +8,7 @@ use super::{agent_or_login, auth, filter_pane, html, run, time, Auth, Ctx, Works
 use crate::error::ApiError;
 use crate::filters;
 use crate::{with_app, App};
-use helpdesk_core::filter::{AgentRef, BuiltIn, Criteria, CustomFilter, Cursor, SortOrder, TeamRef};
+use helpdesk_core::filter::{AgentRef, BuiltIn, Criteria, Cursor, CustomFilter, SortOrder, TeamRef};
 use helpdesk_core::summary::TicketSummary;
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
@@ -80,9 +80,18 @@ impl ListQuery {
 
     /// A filter the library runs for this list: the built-in itself in its
     /// own order, else the same criteria as a custom filter in `sort` order.
-    fn page(&self, hd: &Helpdesk, agent: &Agent, limit: usize) -> Result<helpdesk_core::filter::FilterPage, ApiError> {
-        let cursor =
-            self.cursor.as_deref().map(Cursor::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    fn page(
+        &self,
+        hd: &Helpdesk,
+        agent: &Agent,
+        limit: usize,
+    ) -> Result<helpdesk_core::filter::FilterPage, ApiError> {
+        let cursor = self
+            .cursor
+            .as_deref()
+            .map(Cursor::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         if self.sort == SortOrder::Urgency {
             return Ok(hd.filter_page(agent.id, &self.filter, cursor.as_ref(), limit)?);
         }
@@ -328,7 +337,8 @@ fn filter_page(app: &App, ctx: &Ctx, slug: Option<&str>, p: ListParams) -> Resul
     let mut state = WorkspaceState::load(hd, ctx.agent.id)?;
     let q = match slug {
         Some(s) => {
-            let filter = filters::parse(s).ok_or_else(|| ApiError::not_found(format!("There is no filter “{s}”.")))?;
+            let filter =
+                filters::parse(s).ok_or_else(|| ApiError::not_found(format!("There is no filter “{s}”.")))?;
             let q = ListQuery { filter, sort: parse_sort(p.sort.as_deref()), cursor: p.cursor };
             let (f, s) = (Some(filters::slug(filter).to_string()), Some(sort_slug(q.sort).to_string()));
             if state.filter != f || state.sort != s {

@@ -172,7 +172,8 @@ pub fn html(status: StatusCode, markup: Markup) -> Response {
 pub fn redirect(hx: &Hx, to: &str) -> Response {
     let mut r = Response::new(Default::default());
     if hx.request {
-        r.headers_mut().insert("hx-redirect", to.parse().unwrap_or_else(|_| "/agent".parse().expect("static")));
+        r.headers_mut()
+            .insert("hx-redirect", to.parse().unwrap_or_else(|_| "/agent".parse().expect("static")));
     } else {
         *r.status_mut() = StatusCode::SEE_OTHER;
         r.headers_mut().insert("location", to.parse().unwrap_or_else(|_| "/agent".parse().expect("static")));
@@ -184,7 +185,9 @@ pub fn redirect(hx: &Hx, to: &str) -> Response {
 pub fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -241,7 +244,11 @@ pub fn auth(app: App) -> impl Filter<Extract = (Auth,), Error = warp::Rejection>
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and_then(|app: App, cookie, tz, hx: Hx, path: warp::path::FullPath, query: String| {
-            let path = if query.is_empty() { path.as_str().to_string() } else { format!("{}?{query}", path.as_str()) };
+            let path = if query.is_empty() {
+                path.as_str().to_string()
+            } else {
+                format!("{}?{query}", path.as_str())
+            };
             authenticate(app, Request { cookie, tz, hx, path })
         })
 }

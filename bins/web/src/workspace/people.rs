@@ -64,7 +64,14 @@ fn user_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
         .tickets_of_user(u.id, None, 200)?
         .into_iter()
         .filter(|t| ctx.agent.permissions.can_see(t.department))
-        .map(|t| Row { id: t.id, subject: t.subject, status: t.status, urgency: t.urgency, department: t.department, updated_at: t.updated_at })
+        .map(|t| Row {
+            id: t.id,
+            subject: t.subject,
+            status: t.status,
+            urgency: t.urgency,
+            department: t.department,
+            updated_at: t.updated_at,
+        })
         .collect();
     let body = html! {
         article.profile aria-labelledby="profile-title" {
@@ -98,7 +105,14 @@ fn organisation_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError
     let tickets: Vec<Row> = page
         .tickets
         .iter()
-        .map(|t| Row { id: t.id, subject: t.subject.clone(), status: t.status, urgency: t.urgency, department: t.department, updated_at: t.updated_at })
+        .map(|t| Row {
+            id: t.id,
+            subject: t.subject.clone(),
+            status: t.status,
+            urgency: t.urgency,
+            department: t.department,
+            updated_at: t.updated_at,
+        })
         .collect();
     let body = html! {
         article.profile aria-labelledby="profile-title" {
@@ -119,21 +133,18 @@ fn organisation_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     use warp::path;
     let a = || auth(app.clone());
-    let user = path!("agent" / "users" / u64)
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(a())
-        .and_then(|id: u64, app: App, auth: Auth| async move {
+    let user = path!("agent" / "users" / u64).and(warp::get()).and(with_app(app.clone())).and(a()).and_then(
+        |id: u64, app: App, auth: Auth| async move {
             let ctx = agent_or_login!(auth);
             run(app, ctx, move |app, ctx| user_page(app, ctx, id)).await
-        });
-    let org = path!("agent" / "organisations" / u64)
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(a())
-        .and_then(|id: u64, app: App, auth: Auth| async move {
-            let ctx = agent_or_login!(auth);
-            run(app, ctx, move |app, ctx| organisation_page(app, ctx, id)).await
-        });
+        },
+    );
+    let org =
+        path!("agent" / "organisations" / u64).and(warp::get()).and(with_app(app.clone())).and(a()).and_then(
+            |id: u64, app: App, auth: Auth| async move {
+                let ctx = agent_or_login!(auth);
+                run(app, ctx, move |app, ctx| organisation_page(app, ctx, id)).await
+            },
+        );
     user.or(org).unify().boxed()
 }

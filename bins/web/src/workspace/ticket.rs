@@ -282,13 +282,17 @@ fn user_card(app: &App, ctx: &Ctx, names: &mut Names, u: &User, t: &Ticket) -> R
 
 /// A one-line description of a change (`None` for what the timeline shows otherwise).
 pub fn describe(names: &mut Names, c: &Change) -> Option<String> {
-    let opt_agent = |names: &Names, a: &Option<AgentId>| a.map(|a| names.agent(a)).unwrap_or_else(|| "nobody".into());
-    let opt_team = |names: &Names, t: &Option<TeamId>| t.map(|t| names.team(t)).unwrap_or_else(|| "no team".into());
+    let opt_agent =
+        |names: &Names, a: &Option<AgentId>| a.map(|a| names.agent(a)).unwrap_or_else(|| "nobody".into());
+    let opt_team =
+        |names: &Names, t: &Option<TeamId>| t.map(|t| names.team(t)).unwrap_or_else(|| "no team".into());
     Some(match c {
         Change::Created { .. } | Change::MessageAdded { .. } | Change::NoteAdded { .. } => return None,
         Change::Queued { .. } | Change::Delivered { .. } | Change::Escalation { .. } => return None,
         Change::Subject { to, .. } => format!("changed the subject to “{to}”"),
-        Change::Status { from, to } => format!("changed status: {} → {}", status_name(*from), status_name(*to)),
+        Change::Status { from, to } => {
+            format!("changed status: {} → {}", status_name(*from), status_name(*to))
+        }
         Change::Department { from, to } => {
             format!("moved from {} to {}", names.department(*from), names.department(*to))
         }
@@ -348,9 +352,13 @@ fn timeline(ctx: &Ctx, names: &mut Names, t: &Ticket, log: &[TicketEvent]) -> Ma
             c => {
                 if let Some(text) = describe(names, c) {
                     let who = names.actor(&e.actor);
-                    items.push((e.at, e.version, html! {
-                        li.event { span.who { (who) } " " (text) " · " (ctx.tz.time(ctx.now, e.at)) }
-                    }));
+                    items.push((
+                        e.at,
+                        e.version,
+                        html! {
+                            li.event { span.who { (who) } " " (text) " · " (ctx.tz.time(ctx.now, e.at)) }
+                        },
+                    ));
                 }
             }
         }
@@ -402,7 +410,14 @@ fn log_table(ctx: &Ctx, names: &mut Names, log: &[TicketEvent]) -> Markup {
                 let text = effect_text(names, effect);
                 match rows.last_mut() {
                     Some(r) => r.subs.push((effect.clone(), format!("{text}: queued"))),
-                    None => rows.push(Row { at: e.at, who, what: text, before: String::new(), after: "queued".into(), subs: vec![] }),
+                    None => rows.push(Row {
+                        at: e.at,
+                        who,
+                        what: text,
+                        before: String::new(),
+                        after: "queued".into(),
+                        subs: vec![],
+                    }),
                 }
             }
             Change::Delivered { effect, outcome, attempts } => {
@@ -435,7 +450,14 @@ fn log_table(ctx: &Ctx, names: &mut Names, log: &[TicketEvent]) -> Markup {
                 let host = at.and_then(|i| rows.get_mut(i));
                 match host {
                     Some(r) => r.subs.push((effect.clone(), line)),
-                    None => rows.push(Row { at: e.at, who, what: line, before: String::new(), after: String::new(), subs: vec![] }),
+                    None => rows.push(Row {
+                        at: e.at,
+                        who,
+                        what: line,
+                        before: String::new(),
+                        after: String::new(),
+                        subs: vec![],
+                    }),
                 }
             }
             c => {
@@ -474,7 +496,9 @@ fn log_cells(names: &mut Names, c: &Change) -> (String, String, String) {
     let tm = |names: &Names, x: &Option<TeamId>| x.map(|t| names.team(t)).unwrap_or_else(|| "—".into());
     let s = |x: &str| x.to_string();
     match c {
-        Change::Created { subject, status, .. } => (s("Created"), String::new(), format!("“{subject}”, {}", status_name(*status))),
+        Change::Created { subject, status, .. } => {
+            (s("Created"), String::new(), format!("“{subject}”, {}", status_name(*status)))
+        }
         Change::Subject { from, to } => (s("Subject"), from.clone(), to.clone()),
         Change::Status { from, to } => (s("Status"), s(status_name(*from)), s(status_name(*to))),
         Change::Department { from, to } => (s("Department"), names.department(*from), names.department(*to)),
@@ -500,7 +524,9 @@ fn log_cells(names: &mut Names, c: &Change) -> (String, String, String) {
             from.as_ref().map(|x| x.state.as_str().to_string()).unwrap_or_default(),
             to.as_ref().map(|x| x.state.as_str().to_string()).unwrap_or_else(|| "removed".into()),
         ),
-        Change::Escalation { escalation, .. } => (format!("Escalation “{escalation}”"), String::new(), s("fired")),
+        Change::Escalation { escalation, .. } => {
+            (format!("Escalation “{escalation}”"), String::new(), s("fired"))
+        }
         Change::Queued { .. } | Change::Delivered { .. } => (s(c.kind()), String::new(), String::new()),
     }
 }
@@ -631,7 +657,13 @@ pub fn composer(ctx: &Ctx, t: &Ticket, view: &View, draft: Option<&Draft>, oob: 
 }
 
 /// A ticket as the content pane shows it (live part and composer).
-pub fn ticket_view(app: &App, ctx: &Ctx, t: &Ticket, view: &View, draft: Option<&Draft>) -> Result<Markup, ApiError> {
+pub fn ticket_view(
+    app: &App,
+    ctx: &Ctx,
+    t: &Ticket,
+    view: &View,
+    draft: Option<&Draft>,
+) -> Result<Markup, ApiError> {
     let id = t.id.0;
     Ok(html! {
         article.ticket id=(format!("ticket-{id}")) data-ticket=(id) aria-labelledby=(format!("ticket-title-{id}")) {
@@ -648,7 +680,12 @@ pub fn ticket_view(app: &App, ctx: &Ctx, t: &Ticket, view: &View, draft: Option<
 
 /// The content pane: tabs of the open tickets and `body` (the active tab's
 /// id and its view), or a hint when none is open.
-pub fn content_pane(app: &App, ctx: &Ctx, state: &WorkspaceState, body: Option<(u64, Markup)>) -> Result<Markup, ApiError> {
+pub fn content_pane(
+    app: &App,
+    ctx: &Ctx,
+    state: &WorkspaceState,
+    body: Option<(u64, Markup)>,
+) -> Result<Markup, ApiError> {
     let hd = app.helpdesk();
     let active = body.as_ref().map(|(id, _)| *id);
     let tabs: Vec<(u64, String)> = state
@@ -695,7 +732,14 @@ struct ViewQuery {
     view: Option<String>,
 }
 
-fn page_response(app: &App, ctx: &Ctx, t: &Ticket, view: &View, draft: Option<&Draft>, status: StatusCode) -> Result<Response, ApiError> {
+fn page_response(
+    app: &App,
+    ctx: &Ctx,
+    t: &Ticket,
+    view: &View,
+    draft: Option<&Draft>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
     let hd = app.helpdesk();
     let mut state = WorkspaceState::load(hd, ctx.agent.id)?;
     if state.open_tab(t.id.0) {
@@ -710,8 +754,13 @@ fn page_response(app: &App, ctx: &Ctx, t: &Ticket, view: &View, draft: Option<&D
 }
 
 fn show(app: &App, ctx: &Ctx, id: u64, q: ViewQuery) -> Result<Response, ApiError> {
-    let t = visible_ticket(app.helpdesk(), &ctx.agent, TicketId(id))
-        .map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::not_found(format!("There is no ticket #{id}, or it is in a department you cannot see.")) } else { e })?;
+    let t = visible_ticket(app.helpdesk(), &ctx.agent, TicketId(id)).map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            ApiError::not_found(format!("There is no ticket #{id}, or it is in a department you cannot see."))
+        } else {
+            e
+        }
+    })?;
     let view = View { log: q.view.as_deref() == Some("log"), ..View::default() };
     if ctx.hx.targets(&live_id(t.id)) {
         return Ok(html(StatusCode::OK, live(app, ctx, &t, &view)?));
@@ -751,15 +800,23 @@ pub struct ActionForm {
 /// Whether an event is bookkeeping the agent need not have seen before
 /// acting: deliveries, SLA and escalation state, or the agent's own change.
 fn unseen_is_fine(e: &TicketEvent, me: AgentId) -> bool {
-    matches!(e.change, Change::Queued { .. } | Change::Delivered { .. } | Change::Sla { .. } | Change::Escalation { .. })
-        || e.actor == Actor::Agent(me)
+    matches!(
+        e.change,
+        Change::Queued { .. } | Change::Delivered { .. } | Change::Sla { .. } | Change::Escalation { .. }
+    ) || e.actor == Actor::Agent(me)
 }
 
 /// Runs `cmd` at the version the agent has on screen. When the ticket moved
 /// on only by bookkeeping (notifications delivered, SLA clocks) or by the
 /// agent's own changes, it runs at the newer version instead; a change by
 /// someone else stays a conflict.
-fn execute_seen(hd: &Helpdesk, ctx: &Ctx, id: TicketId, seen: u64, cmd: Command) -> Result<Ticket, helpdesk_store::Error> {
+fn execute_seen(
+    hd: &Helpdesk,
+    ctx: &Ctx,
+    id: TicketId,
+    seen: u64,
+    cmd: Command,
+) -> Result<Ticket, helpdesk_store::Error> {
     let actor = Actor::Agent(ctx.agent.id);
     let mut at = seen;
     for _ in 0..3 {
@@ -801,7 +858,11 @@ fn changes_since(app: &App, ctx: &Ctx, id: TicketId, seen: u64) -> Result<String
 }
 
 fn parse_value<T: std::str::FromStr>(v: &Option<String>, what: &str) -> Result<T, ApiError> {
-    v.as_deref().unwrap_or("").trim().parse().map_err(|_| ApiError::invalid(format!("Choose a valid {what}.")))
+    v.as_deref()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("Choose a valid {what}.")))
 }
 
 fn opt_id(v: &Option<String>, what: &str) -> Result<Option<u64>, ApiError> {
@@ -831,7 +892,12 @@ fn command_for(app: &App, ctx: &Ctx, f: &ActionForm) -> Result<(Command, Slot), 
         "resolve" => (Command::SetStatus { status: Status::Resolved }, Slot::Top),
         "urgency" => {
             let u: i64 = parse_value(&f.value, "urgency")?;
-            (Command::SetUrgency { urgency: Urgency::new(u).map_err(|e| ApiError::invalid(e.to_string()))? }, prop("urgency"))
+            (
+                Command::SetUrgency {
+                    urgency: Urgency::new(u).map_err(|e| ApiError::invalid(e.to_string()))?,
+                },
+                prop("urgency"),
+            )
         }
         "department" => {
             let d: u64 = parse_value(&f.value, "department")?;
@@ -843,8 +909,13 @@ fn command_for(app: &App, ctx: &Ctx, f: &ActionForm) -> Result<(Command, Slot), 
         "agent" => (Command::AssignAgent { agent: opt_id(&f.value, "agent")?.map(AgentId) }, prop("agent")),
         "assign_me" => (Command::AssignAgent { agent: Some(me) }, Slot::Top),
         "team" => (Command::AssignTeam { team: opt_id(&f.value, "team")?.map(TeamId) }, prop("team")),
-        "label_add" => (Command::AddLabel { label: f.value.clone().unwrap_or_default().trim().to_string() }, prop("label")),
-        "label_remove" => (Command::RemoveLabel { label: f.value.clone().unwrap_or_default() }, prop("label")),
+        "label_add" => (
+            Command::AddLabel { label: f.value.clone().unwrap_or_default().trim().to_string() },
+            prop("label"),
+        ),
+        "label_remove" => {
+            (Command::RemoveLabel { label: f.value.clone().unwrap_or_default() }, prop("label"))
+        }
         "follow" => (Command::Follow { agent: me }, prop("follow")),
         "unfollow" => (Command::Unfollow { agent: me }, prop("follow")),
         "cc_add" => {
@@ -854,7 +925,8 @@ fn command_for(app: &App, ctx: &Ctx, f: &ActionForm) -> Result<(Command, Slot), 
                 Some(u) => u,
                 None => {
                     let name = email.split('@').next().unwrap_or(&email).to_string();
-                    hd.create_user(NewUser::new(name, email.trim())).map_err(|e| ApiError::invalid(e.to_string()))?
+                    hd.create_user(NewUser::new(name, email.trim()))
+                        .map_err(|e| ApiError::invalid(e.to_string()))?
                 }
             };
             (Command::AddCc { user: user.id }, prop("cc"))
@@ -904,7 +976,10 @@ fn act(app: &App, ctx: &Ctx, id: u64, f: ActionForm, kind: Sent) -> Result<Respo
                     None | Some("") => None,
                     Some(s) => Some(s.parse::<Status>().map_err(|e| ApiError::invalid(e.to_string()))?),
                 };
-                Ok((Command::AgentReply { body: draft.body.clone(), attachments: vec![], status }, Slot::Composer))
+                Ok((
+                    Command::AgentReply { body: draft.body.clone(), attachments: vec![], status },
+                    Slot::Composer,
+                ))
             }
         }
         Sent::Action if f.action.as_deref() == Some("delete_ask") => {
@@ -919,7 +994,9 @@ fn act(app: &App, ctx: &Ctx, id: u64, f: ActionForm, kind: Sent) -> Result<Respo
     };
     let slot_of_error = match (&kind, f.action.as_deref()) {
         (Sent::Reply, _) => Slot::Composer,
-        (Sent::Action, Some(a @ ("status" | "urgency" | "department" | "agent" | "team"))) => Slot::Property(a.into()),
+        (Sent::Action, Some(a @ ("status" | "urgency" | "department" | "agent" | "team"))) => {
+            Slot::Property(a.into())
+        }
         (Sent::Action, Some("label_add" | "label_remove")) => Slot::Property("label".into()),
         (Sent::Action, Some("cc_add" | "cc_remove")) => Slot::Property("cc".into()),
         (Sent::Action, Some("follow" | "unfollow")) => Slot::Property("follow".into()),
@@ -928,7 +1005,8 @@ fn act(app: &App, ctx: &Ctx, id: u64, f: ActionForm, kind: Sent) -> Result<Respo
     let (cmd, slot) = match decided {
         Ok(x) => x,
         Err(e) => {
-            view.notice = Some(Notice { slot: slot_of_error, error: true, text: e.message.clone(), undo: false });
+            view.notice =
+                Some(Notice { slot: slot_of_error, error: true, text: e.message.clone(), undo: false });
             return respond(app, ctx, &before, &view, Some(&draft), e.status, matches!(kind, Sent::Reply));
         }
     };
@@ -959,8 +1037,12 @@ fn act(app: &App, ctx: &Ctx, id: u64, f: ActionForm, kind: Sent) -> Result<Respo
             let text = if e.status == StatusCode::CONFLICT {
                 let what = changes_since(app, ctx, now.id, version)?;
                 match kind {
-                    Sent::Reply => format!("Not sent: meanwhile {what}. Your text is kept: read the change, then send again."),
-                    Sent::Action => format!("Not changed: meanwhile {what}. Check the ticket, then try again."),
+                    Sent::Reply => format!(
+                        "Not sent: meanwhile {what}. Your text is kept: read the change, then send again."
+                    ),
+                    Sent::Action => {
+                        format!("Not changed: meanwhile {what}. Check the ticket, then try again.")
+                    }
                 }
             } else {
                 e.message.clone()
@@ -973,13 +1055,24 @@ fn act(app: &App, ctx: &Ctx, id: u64, f: ActionForm, kind: Sent) -> Result<Respo
 
 /// The answer after an action: for htmx the live part (and, after a send,
 /// the composer out of band), else the whole page.
-fn respond(app: &App, ctx: &Ctx, t: &Ticket, view: &View, draft: Option<&Draft>, status: StatusCode, with_composer: bool) -> Result<Response, ApiError> {
+fn respond(
+    app: &App,
+    ctx: &Ctx,
+    t: &Ticket,
+    view: &View,
+    draft: Option<&Draft>,
+    status: StatusCode,
+    with_composer: bool,
+) -> Result<Response, ApiError> {
     if ctx.hx.fragment() {
         let live = live(app, ctx, t, view)?;
-        return Ok(html(status, html! {
-            (live)
-            @if with_composer { (composer(ctx, t, view, draft, true)) }
-        }));
+        return Ok(html(
+            status,
+            html! {
+                (live)
+                @if with_composer { (composer(ctx, t, view, draft, true)) }
+            },
+        ));
     }
     page_response(app, ctx, t, view, draft, status)
 }
@@ -1010,7 +1103,10 @@ fn close(app: &App, ctx: &Ctx, id: u64, f: ActionForm) -> Result<Response, ApiEr
 
 fn csrf_refused(ctx: &Ctx) -> Response {
     let _ = ctx;
-    html(StatusCode::FORBIDDEN, super::layout::notice_pane("This form expired: reload the page and try again."))
+    html(
+        StatusCode::FORBIDDEN,
+        super::layout::notice_pane("This form expired: reload the page and try again."),
+    )
 }
 
 /// Ticket pages and forms.
@@ -1039,18 +1135,20 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             .and(a())
             .and(warp::header::optional::<String>("x-csrf-token"))
             .and(form())
-            .and_then(move |id: u64, app: App, auth: Auth, header: Option<String>, f: ActionForm| async move {
-                let ctx = agent_or_login!(auth);
-                if !ctx.csrf_ok(header.as_deref(), f.csrf.as_deref()) {
-                    return Ok(csrf_refused(&ctx));
-                }
-                run(app, ctx, move |app, ctx| match what {
-                    "reply" => act(app, ctx, id, f, Sent::Reply),
-                    "actions" => act(app, ctx, id, f, Sent::Action),
-                    _ => close(app, ctx, id, f),
-                })
-                .await
-            })
+            .and_then(
+                move |id: u64, app: App, auth: Auth, header: Option<String>, f: ActionForm| async move {
+                    let ctx = agent_or_login!(auth);
+                    if !ctx.csrf_ok(header.as_deref(), f.csrf.as_deref()) {
+                        return Ok(csrf_refused(&ctx));
+                    }
+                    run(app, ctx, move |app, ctx| match what {
+                        "reply" => act(app, ctx, id, f, Sent::Reply),
+                        "actions" => act(app, ctx, id, f, Sent::Action),
+                        _ => close(app, ctx, id, f),
+                    })
+                    .await
+                },
+            )
             .boxed()
     };
     get.or(post("reply")).unify().or(post("actions")).unify().or(post("close")).unify().boxed()

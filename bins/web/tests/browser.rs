@@ -406,6 +406,17 @@ async fn agent_workspace(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base:
     screenshot(c, "agent-shortcuts").await;
     press(c, Key::Escape.into()).await;
 
+    // Tablet: the apps bar and the filters fold into a menu.
+    c.set_window_size(1024, 768).await.unwrap();
+    c.goto(&format!("{base}/agent/tickets/4")).await.unwrap();
+    wait_text(c, ".ticket[data-ticket='4'] h1", "Cannot log in").await;
+    assert!(!displayed(c, "#filter-pane").await);
+    assert!(displayed(c, "#list-pane").await && displayed(c, "#content").await);
+    screenshot(c, "agent-tablet").await;
+    c.find(Locator::Css("#menu-toggle")).await.unwrap().click().await.unwrap();
+    assert!(displayed(c, "#filter-pane").await, "the menu opens the filters");
+    screenshot(c, "agent-tablet-menu").await;
+
     // Phone: one pane at a time, a usable ticket with the composer at hand.
     c.set_window_size(390, 844).await.unwrap();
     c.goto(&format!("{base}/agent/tickets/1")).await.unwrap();

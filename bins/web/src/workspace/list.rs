@@ -210,27 +210,23 @@ pub fn status_badge(s: Status) -> Markup {
     html! { span.status.(s.as_str()) { (status_name(s)) } }
 }
 
-/// The most pressing SLA of a ticket: its state and when it is due.
-pub fn sla_due(t: &Ticket) -> Option<(helpdesk_core::sla::SlaState, Option<chrono::DateTime<chrono::Utc>>)> {
-    t.sla
-        .values()
-        .filter(|s| s.met_at.is_none())
-        .map(|s| (s.state, s.due))
-        .max_by_key(|(state, due)| (*state, std::cmp::Reverse(*due)))
+/// The most pressing unmet SLA of a ticket: its state and when it is due.
+pub fn sla_due(t: &Ticket) -> Option<&helpdesk_core::sla::SlaStatus> {
+    t.sla.values().filter(|s| s.met_at.is_none()).max_by_key(|s| (s.state, std::cmp::Reverse(s.due)))
 }
 
-/// The SLA chip: `due 1h12m` (amber when warning), `overdue 2h` (red when failed).
-pub fn sla_chip(ctx: &Ctx, t: &Ticket) -> Markup {
+/// The SLA chip: `SLA due in 1h12m` (amber when warning), `SLA overdue 2h` (red when failed).
+pub fn sla_chip(ctx: &Ctx, s: &helpdesk_core::sla::SlaStatus) -> Markup {
     use helpdesk_core::sla::SlaState;
-    let Some((state, due)) = sla_due(t) else { return html! {} };
-    let text = match due {
+    let text = match s.due {
+        _ if s.met_at.is_some() => "met".into(),
         Some(d) if d > ctx.now => format!("SLA due in {}", time::span((d - ctx.now).num_seconds())),
         Some(d) => format!("SLA overdue {}", time::span((ctx.now - d).num_seconds())),
-        None if state == SlaState::Failed => "SLA failed".into(),
+        None if s.state == SlaState::Failed => "SLA failed".into(),
         None => "SLA paused".into(),
     };
     html! {
-        span.sla.(state.as_str()) title=[due.map(|d| ctx.tz.absolute(d))] { (icon("clock")) (text) }
+        span.sla.(s.state.as_str()) title=[s.due.map(|d| ctx.tz.absolute(d))] { (icon("clock")) (text) }
     }
 }
 
@@ -256,7 +252,7 @@ fn row(ctx: &Ctx, names: &mut Names, hd: &Helpdesk, t: &TicketSummary, open: &[u
                 span.side {
                     span.id { "#" (t.id.0) }
                     (ctx.tz.time(ctx.now, t.updated_at))
-                    @if let Some(full) = &full { (sla_chip(ctx, full)) }
+                    @if let Some(sla) = full.as_ref().and_then(sla_due) { (sla_chip(ctx, sla)) }
                 }
             }
         }

@@ -167,8 +167,8 @@ pub fn html(status: StatusCode, markup: Markup) -> Response {
     r
 }
 
-/// A redirect: `303 See Other` for a page, `HX-Location`-free `HX-Redirect`
-/// for an htmx request (htmx would otherwise swap the page into a pane).
+/// A redirect: `303 See Other` for a page; for an htmx request an
+/// `HX-Redirect` header (htmx would otherwise swap the page into a pane).
 pub fn redirect(hx: &Hx, to: &str) -> Response {
     let mut r = Response::new(Default::default());
     if hx.request {
@@ -311,4 +311,56 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .or(people::routes(app))
         .unify()
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabs_open_once_in_order_and_the_oldest_goes_past_the_limit() {
+        let mut s = WorkspaceState::default();
+        assert!(s.open_tab(3));
+        assert!(s.open_tab(1));
+        assert!(!s.open_tab(3), "already open");
+        assert_eq!(s.tabs, vec![3, 1]);
+        for id in 10..10 + MAX_TABS as u64 {
+            s.open_tab(id);
+        }
+        assert_eq!(s.tabs.len(), MAX_TABS);
+        assert_eq!(s.tabs.first(), Some(&10), "3 and 1 closed first");
+        assert_eq!(s.tabs.last(), Some(&(9 + MAX_TABS as u64)));
+    }
+
+    #[test]
+    fn state_round_trips_through_the_store() {
+        let hd = Helpdesk::in_memory();
+        let a = helpdesk_core::AgentId(7);
+        assert_eq!(WorkspaceState::load(&hd, a).unwrap(), WorkspaceState::default());
+        let s = WorkspaceState {
+            tabs: vec![4, 2],
+            filter: Some("all".into()),
+            sort: Some("oldest".into()),
+            bay_read: None,
+        };
+        s.save(&hd, a).unwrap();
+        assert_eq!(WorkspaceState::load(&hd, a).unwrap(), s);
+        assert_eq!(WorkspaceState::load(&hd, helpdesk_core::AgentId(8)).unwrap(), WorkspaceState::default());
+    }
+
+    #[test]
+    fn next_stays_in_the_workspace() {
+        assert_eq!(safe_next(Some("/agent/tickets/4?view=log")), "/agent/tickets/4?view=log");
+        for bad in [
+            None,
+            Some("https://evil.example/agent"),
+            Some("//evil.example"),
+            Some("/agent//x"),
+            Some("/portal"),
+            Some("/agent/login"),
+        ] {
+            assert_eq!(safe_next(bad), "/agent");
+        }
+        assert_eq!(encode("/agent/tickets/1?view=log"), "/agent/tickets/1%3Fview%3Dlog");
+    }
 }

@@ -225,10 +225,7 @@ fn properties(app: &App, ctx: &Ctx, names: &mut Names, t: &Ticket, view: &View) 
                     span.label { "SLA" }
                     ul.sla-list {
                         @for (name, s) in &t.sla {
-                            li { span { (name) } " "
-                                @if s.met_at.is_some() { span.sla.ok { "met" } }
-                                @else { (super::list::sla_chip(ctx, &Ticket { sla: [(name.clone(), s.clone())].into(), ..t.clone() })) }
-                            }
+                            li { span { (name) } " " (super::list::sla_chip(ctx, s)) }
                         }
                     }
                 }

@@ -109,7 +109,8 @@ fn top_bar(ctx: &Ctx, bay: Markup) -> Markup {
             details #bay .menu {
                 (bay)
             }
-            form.search role="search" method="get" action="/agent/search" {
+            // Found: htmx follows the `HX-Redirect`; not found: the notice in the content pane.
+            form.search role="search" method="get" action="/agent/search" hx-target="#content" hx-swap="outerHTML" {
                 label.vh for="search" { "Search tickets: an id (#12) or an email address" }
                 (icon("search"))
                 input #search type="search" name="q" placeholder="Search or #id" autocomplete="off";

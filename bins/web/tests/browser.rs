@@ -355,12 +355,20 @@ async fn agent_workspace(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base:
     click(c, "#bay-list .bay-read button").await;
     wait_text(c, "#bay-count", "0").await;
     c.find(Locator::Css("#bay-button")).await.unwrap().click().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await; // the event stream connects
+    // The event stream connects.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A draft being typed survives the live refresh, and keeps the focus.
+    let draft = c.find(Locator::Css("#composer-body-2")).await.unwrap();
+    draft.send_keys("Draft in progress").await.unwrap();
     let ann = hd.user_by_email(demo::USER.0).unwrap().unwrap();
     let after = hd.user_reply(TicketId(2), ann.id, "Here is the sample scan.").unwrap();
     let log = hd.log(TicketId(2)).unwrap();
     app.publish_latest(&after, &log);
     wait_text(c, ".ticket[data-ticket='2'] .timeline", "Here is the sample scan.").await;
+    let kept = c.find(Locator::Css("#composer-body-2")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("Draft in progress"));
+    assert!(focused(c).await.contains("composer-body-2"), "focus stays in the composer");
     // The counts and the list follow together.
     // (ticket 4 was replied to, so All is 1, 2, 3 now; Unassigned gains 2.)
     wait_text(c, "#ticket-list", "Scanner makes blurry scans").await;

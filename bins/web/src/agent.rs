@@ -1,6 +1,5 @@
-//! The agent server: a JSON API for everything an agent does, and the agent
-//! web UI (filter pane, list pane, content pane with tabs, search box that
-//! jumps to an id, notifications bay fed by server-sent events).
+//! The agent server: a JSON API for everything an agent does, and the routes
+//! of the agent workspace (server-rendered HTML in [`crate::workspace`]).
 //!
 //! Every route but login needs an agent: a session cookie (with the CSRF
 //! header on state-changing calls) or an API key. Tickets in departments the
@@ -521,10 +520,6 @@ fn json_body<T: serde::de::DeserializeOwned + Send>(
     warp::body::content_length_limit(MAX_JSON).and(warp::body::json())
 }
 
-const UI_HTML: &str = include_str!("../assets/agent.html");
-const UI_JS: &str = include_str!("../assets/agent.js");
-const UI_CSS: &str = include_str!("../assets/agent.css");
-
 /// A static asset response.
 pub fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut r = Response::new(body.into());
@@ -539,14 +534,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     let auth = || agent_auth(app.clone());
     let a = || with_app(app.clone());
 
-    let ui = path!("agent")
-        .and(warp::get())
-        .map(|| asset(UI_HTML, "text/html; charset=utf-8"))
-        .or(path!("agent" / "app.js").and(warp::get()).map(|| asset(UI_JS, "text/javascript; charset=utf-8")))
-        .unify()
-        .or(path!("agent" / "app.css").and(warp::get()).map(|| asset(UI_CSS, "text/css; charset=utf-8")))
-        .unify()
-        .boxed();
+    // The agent workspace: HTML pages and fragments (crate::workspace).
+    let ui = crate::workspace::routes(app.clone());
 
     let login = path!("api" / "agent" / "login")
         .and(warp::post())

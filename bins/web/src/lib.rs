@@ -40,6 +40,7 @@ pub mod profile;
 pub mod queue;
 pub mod serve;
 pub mod text;
+pub mod workspace;
 
 use error::ApiError;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};

@@ -449,13 +449,19 @@ async fn login_is_rate_limited() {
 
 #[tokio::test]
 async fn agent_ui_page_has_csp_and_layout() {
+    // The workspace (tests/workspace.rs has the rest): login first, then the panes.
     let f = fixture();
     let r = warp::test::request().path("/agent").reply(&f.routes).await;
+    assert_eq!(r.status(), 303);
+    let r = warp::test::request().path("/agent/login").reply(&f.routes).await;
     assert_eq!(r.status(), 200);
     let csp = r.headers().get("content-security-policy").unwrap().to_str().unwrap();
     assert!(csp.contains("script-src 'self'"));
+    let s = f.login_agent(demo::ADMIN.0, demo::ADMIN.1).await;
+    let r = f.get(&s, "/agent/filters/all").await;
+    assert!(r.headers().get("content-security-policy").is_some());
     let html = body_text(&r);
-    for id in ["filter-list", "ticket-list", "tabs", "search", "bay-list"] {
+    for id in ["filter-list", "ticket-list", "content", "search", "bay-list"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
     }
 }

@@ -1,10 +1,14 @@
 //! End-to-end tests in headless Chromium (Debian's chromium + chromedriver,
-//! installed by scripts/test-deps.sh): an agent logs in and replies, a user
-//! submits a ticket in the portal, and a visitor submits the embed widget
-//! from a page on another origin. Screenshots go to target/screenshots/.
+//! installed by scripts/test-deps.sh): an agent works in the workspace (log
+//! in, filters and counts, tabs, reply/note/assign/urgency, reload, deep
+//! link, phone layout, keyboard only, live updates, an axe-core audit), a
+//! user submits a ticket in the portal, and a visitor submits the embed
+//! widget from a page on another origin. Screenshots go to target/screenshots/.
 //!
 //! Without chromium the test is skipped locally, but fails when `CI` is set.
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{ClientBuilder, Locator};
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
@@ -48,7 +52,10 @@ async fn wait_text(c: &fantoccini::Client, css: &str, want: &str) -> String {
         if text.contains(want) {
             return text;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {want:?} in {css}; last text: {text:?}");
+        if Instant::now() >= deadline {
+            screenshot(c, "failure").await;
+            panic!("timed out waiting for {want:?} in {css}; last text: {text:?}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -134,40 +141,11 @@ async fn agent_portal_and_embed_in_chromium() {
     }
     let c = c.unwrap();
 
-    // --- agent: log in, open a ticket from a filter, reply and resolve ------
-    c.goto(&format!("{base}/agent")).await.unwrap();
-    c.wait().for_element(Locator::Css("#login-email")).await.unwrap().send_keys(demo::ADMIN.0).await.unwrap();
-    c.find(Locator::Css("#login-password")).await.unwrap().send_keys(demo::ADMIN.1).await.unwrap();
-    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
-    wait_text(&c, "#filter-list", "All Tickets").await;
-    wait_text(&c, "#ticket-list", "Printer on fire").await;
-    c.find(Locator::Css("#ticket-list li[data-ticket='1']")).await.unwrap().click().await.unwrap();
-    wait_text(&c, ".ticket[data-ticket='1'] h1", "Printer on fire").await;
-    wait_text(&c, ".ticket[data-ticket='1'] .posts", "Agents only").await; // notes show for agents
-    c.find(Locator::Css("#reply-body")).await.unwrap().send_keys("Unplug it and step away.").await.unwrap();
-    c.find(Locator::Css("#reply-status option[value='resolved']")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Css("#send-reply")).await.unwrap().click().await.unwrap();
-    wait_text(&c, ".ticket[data-ticket='1'] .posts", "Unplug it and step away.").await;
-    let t = hd.ticket(TicketId(1)).unwrap();
-    assert_eq!(t.status, Status::Resolved);
-    assert_eq!(t.messages.last().unwrap().body, "Unplug it and step away.");
-
-    // The search box jumps to a ticket id.
-    c.find(Locator::Css("#search")).await.unwrap().send_keys("2\u{E007}").await.unwrap();
-    wait_text(&c, ".ticket[data-ticket='2'] h1", "Scanner makes blurry scans").await;
-
-    // The notifications bay shows the admin's in-app notification of a change
-    // made by someone else outside this server's routes (the worker's poll
-    // picks it up).
-    let ann = hd.user_by_email(demo::USER.0).unwrap().unwrap();
-    hd.user_reply(TicketId(2), ann.id, "Here is the sample scan.").unwrap();
-    wait_text(&c, "#bay-count", "1").await;
-    c.find(Locator::Css("#bay-button")).await.unwrap().click().await.unwrap();
-    wait_text(&c, "#bay-list", "Scanner makes blurry scans").await;
-    screenshot(&c, "agent").await;
-    c.find(Locator::Css("#bay-button")).await.unwrap().click().await.unwrap();
+    // --- agent workspace ---------------------------------------------------
+    agent_workspace(&c, &hd, &app, &base).await;
 
     // --- portal: log in and submit a ticket with a custom field -------------
+    let ann = hd.user_by_email(demo::USER.0).unwrap().unwrap();
     c.goto(&format!("{base}/portal/login")).await.unwrap();
     c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys(demo::USER.0).await.unwrap();
     c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(demo::USER.1).await.unwrap();
@@ -230,4 +208,270 @@ async fn agent_portal_and_embed_in_chromium() {
 
     c.close().await.unwrap();
     drop(driver);
+}
+
+/// axe-core, vendored from its npm package (MPL-2.0), injected into pages.
+const AXE: &str = include_str!("assets/axe-core/axe.min.js");
+
+async fn press(c: &fantoccini::Client, key: char) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    c.perform_actions(keys).await.unwrap();
+}
+
+/// The focused element's outerHTML start (for keyboard checks).
+async fn focused(c: &fantoccini::Client) -> String {
+    let v = c
+        .execute("const e = document.activeElement; return e ? e.outerHTML.slice(0, 200) : '';", vec![])
+        .await
+        .unwrap();
+    v.as_str().unwrap_or_default().to_string()
+}
+
+async fn displayed(c: &fantoccini::Client, css: &str) -> bool {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e.is_displayed().await.unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// Runs axe-core on the page; fails on serious or critical violations.
+async fn audit(c: &fantoccini::Client, what: &str) {
+    c.execute(AXE, vec![]).await.unwrap();
+    let r = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document).then(r => done(r.violations
+               .filter(v => v.impact === 'serious' || v.impact === 'critical')
+               .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' +
+                    v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let found: Vec<String> = serde_json::from_value(r).unwrap();
+    assert!(found.is_empty(), "accessibility violations on {what}:\n{}", found.join("\n"));
+}
+
+async fn agent_workspace(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &str) {
+    let admin = hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap();
+    c.set_window_size(1440, 900).await.unwrap();
+
+    // Not logged in: the login page (no 401 noise), then back to the workspace.
+    c.goto(&format!("{base}/agent")).await.unwrap();
+    c.wait().for_element(Locator::Css("#login-email")).await.unwrap().send_keys(demo::ADMIN.0).await.unwrap();
+    screenshot(c, "agent-login").await;
+    c.find(Locator::Css("#login-password")).await.unwrap().send_keys(demo::ADMIN.1).await.unwrap();
+    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    wait_text(c, "#filter-list", "All Tickets").await;
+    assert!(c.current_url().await.unwrap().path().starts_with("/agent/filters/"));
+
+    // Filters and counts: All has the tickets awaiting an agent; the count matches the rows.
+    c.find(Locator::Css("#filter-pane a[data-filter=all]")).await.unwrap().click().await.unwrap();
+    wait_text(c, "#list-title", "All Tickets").await;
+    wait_until_url(c, "/agent/filters/all").await;
+    let rows = c.find_all(Locator::Css("#ticket-list a.row")).await.unwrap().len();
+    let count =
+        c.find(Locator::Css("#filter-pane a[data-filter=all] .count")).await.unwrap().text().await.unwrap();
+    assert_eq!(count, rows.to_string());
+    assert_eq!(rows, 3);
+    let current = c.find(Locator::Css("#filter-pane a[aria-current=page]")).await.unwrap();
+    assert_eq!(current.attr("data-filter").await.unwrap().as_deref(), Some("all"));
+    // Unassigned rows name the team when there is one.
+    wait_text(c, "#row-4 .assignee", "Tier 1").await;
+    audit(c, "the filter list at 1440 px").await;
+    screenshot(c, "agent-list").await;
+
+    // Three tickets as tabs.
+    for (id, subject) in [(1, "Printer on fire"), (3, "Quote for 20 printers"), (4, "Cannot log in")] {
+        c.find(Locator::Css(&format!("#row-{id}"))).await.unwrap().click().await.unwrap();
+        wait_text(c, &format!(".ticket[data-ticket='{id}'] h1"), subject).await;
+    }
+    assert_eq!(c.find_all(Locator::Css(".tabs .tab")).await.unwrap().len(), 3);
+    wait_until_url(c, "/agent/tickets/4").await;
+
+    // Reply, note, assign, urgency in quick succession on ticket 4.
+    let t = ".ticket[data-ticket='4']";
+    c.find(Locator::Css("#composer-body-4"))
+        .await
+        .unwrap()
+        .send_keys("Try resetting it from the portal.")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#send-4")).await.unwrap().click().await.unwrap();
+    wait_text(c, &format!("{t} .timeline"), "Try resetting it from the portal.").await;
+    c.find(Locator::Css("#composer-4 input[value=note] + span")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#composer-body-4"))
+        .await
+        .unwrap()
+        .send_keys("Agents only: account looks locked.")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#send-4")).await.unwrap().click().await.unwrap();
+    wait_text(c, &format!("{t} .timeline .note"), "account looks locked").await;
+    c.find(Locator::Css(&format!("#prop-agent-4 option[value='{}']", admin.id.0)))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(c, &format!("{t} .timeline"), "assigned to Alice Admin").await;
+    c.find(Locator::Css("#prop-urgency-4 option[value='9']")).await.unwrap().click().await.unwrap();
+    wait_text(c, &format!("{t} .timeline"), "changed urgency: 5 → 9").await;
+    let t4 = hd.ticket(TicketId(4)).unwrap();
+    assert_eq!((t4.agent, t4.urgency.get(), t4.status), (Some(admin.id), 9, Status::AwaitingUser));
+    assert_eq!(t4.messages.last().unwrap().body, "Try resetting it from the portal.");
+    assert_eq!(t4.notes.last().unwrap().body, "Agents only: account looks locked.");
+    assert!(c.find_all(Locator::Css(&format!("{t} .notice.error"))).await.unwrap().is_empty());
+    audit(c, "the ticket screen at 1440 px").await;
+    screenshot(c, "agent-ticket").await;
+
+    // The full log, readable.
+    c.find(Locator::Css(&format!("{t} a[href='/agent/tickets/4?view=log']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(c, &format!("{t} table.log"), "Alice Admin").await;
+    wait_text(c, &format!("{t} table.log"), "Urgency").await;
+    screenshot(c, "agent-log").await;
+
+    // Reload keeps the tabs and the filter.
+    c.refresh().await.unwrap();
+    wait_text(c, "#list-title", "All Tickets").await;
+    assert_eq!(c.find_all(Locator::Css(".tabs .tab")).await.unwrap().len(), 3);
+
+    // A deep link opens the ticket (as a fourth tab) with the workspace around it.
+    c.goto(&format!("{base}/agent/tickets/2")).await.unwrap();
+    wait_text(c, ".ticket[data-ticket='2'] h1", "Scanner makes blurry scans").await;
+    assert_eq!(c.find_all(Locator::Css(".tabs .tab")).await.unwrap().len(), 4);
+
+    // Live: a change from elsewhere reaches the bay, the counts and the open ticket.
+    // The bay: read what is there (the demo's own notifications) first.
+    c.find(Locator::Css("#bay-button")).await.unwrap().click().await.unwrap();
+    click(c, "#bay-list .bay-read button").await;
+    wait_text(c, "#bay-count", "0").await;
+    c.find(Locator::Css("#bay-button")).await.unwrap().click().await.unwrap();
+    // The event stream connects.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A draft being typed survives the live refresh, and keeps the focus.
+    let draft = c.find(Locator::Css("#composer-body-2")).await.unwrap();
+    draft.send_keys("Draft in progress").await.unwrap();
+    let ann = hd.user_by_email(demo::USER.0).unwrap().unwrap();
+    let after = hd.user_reply(TicketId(2), ann.id, "Here is the sample scan.").unwrap();
+    let log = hd.log(TicketId(2)).unwrap();
+    app.publish_latest(&after, &log);
+    wait_text(c, ".ticket[data-ticket='2'] .timeline", "Here is the sample scan.").await;
+    let kept = c.find(Locator::Css("#composer-body-2")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("Draft in progress"));
+    assert!(focused(c).await.contains("composer-body-2"), "focus stays in the composer");
+    // The counts and the list follow together.
+    // (ticket 4 was replied to, so All is 1, 2, 3 now; Unassigned gains 2.)
+    wait_text(c, "#ticket-list", "Scanner makes blurry scans").await;
+    wait_text(c, "#filter-pane a[data-filter=unassigned] .count", "3").await;
+    let rows = c.find_all(Locator::Css("#ticket-list a.row")).await.unwrap().len();
+    let all = c.find(Locator::Css("#filter-pane a[data-filter=all] .count")).await.unwrap();
+    assert_eq!(all.text().await.unwrap(), rows.to_string(), "count and rows agree");
+    wait_text(c, "#bay-count", "1").await;
+    c.find(Locator::Css("#bay-button")).await.unwrap().click().await.unwrap();
+    wait_text(c, "#bay-list", "Scanner makes blurry scans").await;
+    screenshot(c, "agent-bay").await;
+    c.find(Locator::Css("#bay-button")).await.unwrap().click().await.unwrap();
+
+    // Keyboard only: Tab reaches the filters; j/k move through rows, Enter opens, r focuses the reply.
+    c.goto(&format!("{base}/agent/filters/all")).await.unwrap();
+    wait_text(c, "#list-title", "All Tickets").await;
+    let mut reached = false;
+    for _ in 0..40 {
+        press(c, Key::Tab.into()).await;
+        if focused(c).await.contains("class=\"filter\"") {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reached a filter; focus: {}", focused(c).await);
+    press(c, 'j').await;
+    assert!(focused(c).await.contains("id=\"row-"), "j focuses a row: {}", focused(c).await);
+    press(c, 'j').await;
+    press(c, 'k').await;
+    let row = focused(c).await;
+    assert!(row.contains("id=\"row-"), "k keeps a row focused: {row}");
+    press(c, Key::Enter.into()).await;
+    c.wait().for_element(Locator::Css("#content article.ticket")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    press(c, 'n').await;
+    let f = focused(c).await;
+    assert!(f.contains("composer-body"), "n focuses the composer: {f}");
+    let mode = c.find(Locator::Css("#content form.composer")).await.unwrap().attr("data-mode").await.unwrap();
+    assert_eq!(mode.as_deref(), Some("note"));
+    press(c, Key::Escape.into()).await;
+    press(c, '?').await;
+    assert!(displayed(c, "#shortcuts").await, "? opens the shortcuts dialog");
+    screenshot(c, "agent-shortcuts").await;
+    press(c, Key::Escape.into()).await;
+
+    // Tablet: the apps bar and the filters fold into a menu.
+    c.set_window_size(1024, 768).await.unwrap();
+    c.goto(&format!("{base}/agent/tickets/4")).await.unwrap();
+    wait_text(c, ".ticket[data-ticket='4'] h1", "Cannot log in").await;
+    assert!(!displayed(c, "#filter-pane").await);
+    assert!(displayed(c, "#list-pane").await && displayed(c, "#content").await);
+    screenshot(c, "agent-tablet").await;
+    c.find(Locator::Css("#menu-toggle")).await.unwrap().click().await.unwrap();
+    assert!(displayed(c, "#filter-pane").await, "the menu opens the filters");
+    screenshot(c, "agent-tablet-menu").await;
+
+    // Phone: one pane at a time, a usable ticket with the composer at hand.
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/agent/tickets/1")).await.unwrap();
+    wait_text(c, ".ticket[data-ticket='1'] h1", "Printer on fire").await;
+    assert!(displayed(c, "#content").await);
+    assert!(!displayed(c, "#list-pane").await, "the list is hidden behind the ticket on a phone");
+    assert!(displayed(c, "#composer-body-1").await);
+    assert!(displayed(c, ".ticket[data-ticket='1'] a.back").await);
+    audit(c, "the ticket screen at 390 px").await;
+    screenshot(c, "agent-phone-ticket").await;
+    c.find(Locator::Css(".ticket[data-ticket='1'] a.back")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("body[data-view=list]")).await.unwrap();
+    assert!(displayed(c, "#list-pane").await);
+    assert!(!displayed(c, "#content").await);
+    audit(c, "the filter list at 390 px").await;
+    screenshot(c, "agent-phone-list").await;
+    c.set_window_size(1400, 900).await.unwrap();
+}
+
+/// Clicks `css` once it is there, again if a live refresh replaced it meanwhile.
+async fn click(c: &fantoccini::Client, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let done = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.click().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match done {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= deadline => {
+                screenshot(c, "failure").await;
+                panic!("timed out clicking {css}: {}", e.lines().next().unwrap_or_default());
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_until_url(c: &fantoccini::Client, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = c.current_url().await.unwrap();
+        if url.path() == path {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {path}; at {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

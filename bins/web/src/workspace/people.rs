@@ -1,0 +1,150 @@
+//! Profile panes: a user (details, their tickets) and an organisation
+//! (details, its members' tickets), shown in the content pane.
+
+use super::layout::{workspace, Focus};
+use super::list::{status_badge, urgency_badge, Names};
+use super::ticket::content_pane;
+use super::{agent_or_login, auth, html, run, Auth, Ctx, WorkspaceState};
+use crate::error::ApiError;
+use crate::{with_app, App};
+use helpdesk_core::filter::{Criteria, CustomFilter};
+use helpdesk_core::*;
+use maud::{html, Markup};
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::Filter;
+
+struct Row {
+    id: TicketId,
+    subject: String,
+    status: Status,
+    urgency: Urgency,
+    department: DepartmentId,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn rows(ctx: &Ctx, names: &Names, rows: &[Row]) -> Markup {
+    html! {
+        @if rows.is_empty() { p.muted { "No tickets." } }
+        @else {
+            ol.rows.compact {
+                @for t in rows {
+                    li {
+                        a.row href=(format!("/agent/tickets/{}", t.id.0)) hx-target="#content" hx-swap="outerHTML" {
+                            (urgency_badge(t.urgency))
+                            span.main {
+                                span.subject { (t.subject) }
+                                span.meta { (names.department(t.department)) " · " (status_badge(t.status)) }
+                            }
+                            span.side { span.id { "#" (t.id.0) } (ctx.tz.time(ctx.now, t.updated_at)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn pane(app: &App, ctx: &Ctx, body: Markup) -> Result<Response, ApiError> {
+    let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
+    let content = content_pane(app, ctx, &state, Some((0, body)))?;
+    if ctx.hx.fragment() {
+        return Ok(html(StatusCode::OK, content));
+    }
+    Ok(html(StatusCode::OK, workspace(app, ctx, &state, Focus::Content, None, Some(content))?))
+}
+
+fn user_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
+    let hd = app.helpdesk();
+    let u = hd.user(UserId(id)).map_err(|_| ApiError::not_found(format!("There is no user {id}.")))?;
+    let mut names = Names::new(hd)?;
+    let org = u.organisation.map(|o| (o, names.organisation(o)));
+    let tickets: Vec<Row> = hd
+        .tickets_of_user(u.id, None, 200)?
+        .into_iter()
+        .filter(|t| ctx.agent.permissions.can_see(t.department))
+        .map(|t| Row {
+            id: t.id,
+            subject: t.subject,
+            status: t.status,
+            urgency: t.urgency,
+            department: t.department,
+            updated_at: t.updated_at,
+        })
+        .collect();
+    let body = html! {
+        article.profile aria-labelledby="profile-title" {
+            header.ticket-head { h1 #profile-title { (u.name) } p.muted { "User" } }
+            dl.details {
+                dt { "Email" } dd { @for e in &u.emails { span.email { (e) } " " } }
+                @if let Some(p) = &u.phone { dt { "Phone" } dd { (p) } }
+                dt { "Organisation" }
+                dd { @if let Some((oid, name)) = &org { a href=(format!("/agent/organisations/{}", oid.0)) hx-target="#content" hx-swap="outerHTML" { (name) } } @else { "—" } }
+                dt { "Email confirmed" } dd { (if u.validated { "yes" } else { "not yet" }) }
+                dt { "Since" } dd { (ctx.tz.absolute(u.created_at)) }
+            }
+            h2 { "Tickets (" (tickets.len()) ")" }
+            (rows(ctx, &names, &tickets))
+        }
+    };
+    pane(app, ctx, body)
+}
+
+fn organisation_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
+    let hd = app.helpdesk();
+    let o = hd
+        .organisation(OrganisationId(id))
+        .map_err(|_| ApiError::not_found(format!("There is no organisation {id}.")))?;
+    let names = Names::new(hd)?;
+    let mut criteria = Criteria { organisation: vec![o.id], ..Criteria::default() };
+    criteria.status = Vec::new();
+    let filter = CustomFilter::new(format!("Organisation {}", o.name), criteria)
+        .sorted(helpdesk_core::filter::SortOrder::Newest);
+    let page = hd.filter_page(ctx.agent.id, &filter, None, super::PAGE_SIZE)?;
+    let tickets: Vec<Row> = page
+        .tickets
+        .iter()
+        .map(|t| Row {
+            id: t.id,
+            subject: t.subject.clone(),
+            status: t.status,
+            urgency: t.urgency,
+            department: t.department,
+            updated_at: t.updated_at,
+        })
+        .collect();
+    let body = html! {
+        article.profile aria-labelledby="profile-title" {
+            header.ticket-head { h1 #profile-title { (o.name) } p.muted { "Organisation" } }
+            dl.details {
+                dt { "Email domains" } dd { @for d in &o.email_domains { span { (d) } " " } @if o.email_domains.is_empty() { "—" } }
+                @if !o.phones.is_empty() { dt { "Phone" } dd { @for p in &o.phones { span { (p) } " " } } }
+                @if !o.notes.is_empty() { dt { "Notes" } dd { (o.notes) } }
+            }
+            h2 { "Tickets" @if page.next.is_some() { " (newest " (tickets.len()) ")" } }
+            (rows(ctx, &names, &tickets))
+        }
+    };
+    pane(app, ctx, body)
+}
+
+/// `GET /agent/users/{id}` and `GET /agent/organisations/{id}`.
+pub fn routes(app: App) -> BoxedFilter<(Response,)> {
+    use warp::path;
+    let a = || auth(app.clone());
+    let user = path!("agent" / "users" / u64).and(warp::get()).and(with_app(app.clone())).and(a()).and_then(
+        |id: u64, app: App, auth: Auth| async move {
+            let ctx = agent_or_login!(auth);
+            run(app, ctx, move |app, ctx| user_page(app, ctx, id)).await
+        },
+    );
+    let org =
+        path!("agent" / "organisations" / u64).and(warp::get()).and(with_app(app.clone())).and(a()).and_then(
+            |id: u64, app: App, auth: Auth| async move {
+                let ctx = agent_or_login!(auth);
+                run(app, ctx, move |app, ctx| organisation_page(app, ctx, id)).await
+            },
+        );
+    user.or(org).unify().boxed()
+}

@@ -28,6 +28,7 @@ mod helpdesk;
 pub mod kv;
 mod kvstore;
 mod mem;
+pub mod pg;
 mod query;
 mod saved_filters;
 mod sled_engine;

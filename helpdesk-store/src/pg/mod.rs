@@ -144,10 +144,26 @@ impl Default for PgOptions {
 }
 
 /// The [`Store`] on PostgreSQL (see the [module docs](self)).
+///
+/// Its calls block: from async code, call it through
+/// `tokio::task::spawn_blocking` (as the web layer does). Dropping the last
+/// clone is safe anywhere: the connections are closed on a thread of their own.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: r2d2::Pool<Manager>,
+    pool: Arc<Pool>,
     schema_version: i32,
+}
+
+/// The connection pool; closes its connections off the dropping thread
+/// (closing one blocks, which panics on an async runtime's thread).
+struct Pool(Option<r2d2::Pool<Manager>>);
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            let _ = std::thread::Builder::new().name("pg-pool-close".into()).spawn(move || drop(pool));
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -220,7 +236,7 @@ impl PgStore {
         let mut conn = pool.get().map_err(|e| PgError::Connect(e.to_string()))?;
         let schema_version = schema::migrate_with(&mut conn, migrations)?;
         drop(conn);
-        Ok(PgStore { pool, schema_version })
+        Ok(PgStore { pool: Arc::new(Pool(Some(pool))), schema_version })
     }
 
     /// The schema version of the database (what [`open`](Self::open) left it at).
@@ -229,7 +245,8 @@ impl PgStore {
     }
 
     fn conn(&self) -> Result<Conn, StoreError> {
-        self.pool.get().map_err(|e| StoreError::Backend(format!("no PostgreSQL connection: {e}")))
+        let pool = self.pool.0.as_ref().expect("the pool lives as long as the store");
+        pool.get().map_err(|e| StoreError::Backend(format!("no PostgreSQL connection: {e}")))
     }
 
     /// Runs `f` in a transaction and commits it, again (up to 5 times in

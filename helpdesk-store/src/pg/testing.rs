@@ -91,11 +91,16 @@ pub fn database() -> Option<TestDb> {
     let name = format!("helpdesk_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
     let admin_url = server.base.clone();
     let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot connect to the test server {admin_url}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot connect to the test server {admin_url}: {}", why(&e)));
     admin
         .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
-        .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot create test database {name}: {}", why(&e)));
     Some(TestDb { url: with_database(&server.base, &name), admin_url, name })
+}
+
+/// PostgreSQL's message for an error, or the client's.
+fn why(e: &postgres::Error) -> String {
+    e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{} ({})", d.message(), d.code().code()))
 }
 
 /// `url` (a `postgres://` URL) naming database `name` instead.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, each only if missing:
 # - a real SMTP server (aiosmtpd, from PyPI) that helpdesk-mail's delivery tests send to;
-# - Debian's chromium and chromedriver, which the browser tests drive headless.
+# - Debian's chromium and chromedriver, which the browser tests drive headless;
+# - Debian's PostgreSQL server (initdb, pg_ctl), from which the PostgreSQL tests
+#   start a throwaway cluster when DATABASE_URL is not set.
 # Idempotent and quiet; safe to run before every `cargo test`. Needs root for apt
 # (CI and the developer machines run as root).
 set -euo pipefail
@@ -36,3 +38,10 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   apt_install chromium chromium-driver
 fi
 command -v chromium >/dev/null && command -v chromedriver >/dev/null
+
+# PostgreSQL server binaries for the PostgreSQL tests (helpdesk_store::pg::testing).
+has_initdb() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1; }
+if [ -z "${DATABASE_URL:-}" ] && ! has_initdb; then
+  apt_install postgresql
+fi
+[ -n "${DATABASE_URL:-}" ] || has_initdb

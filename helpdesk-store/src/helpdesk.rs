@@ -216,6 +216,14 @@ impl HelpdeskBuilder {
         let engine = SledEngine::open(path, &self.sled)?;
         Ok(self.store(Arc::new(KvStore::new(engine))))
     }
+
+    /// A helpdesk on the PostgreSQL database at `url` (see
+    /// [`PgStore::open`](crate::pg::PgStore::open): the schema is migrated,
+    /// a newer one refused).
+    pub fn postgres(self, url: &str) -> Result<Helpdesk> {
+        let store = crate::pg::PgStore::open(url).map_err(StoreError::from)?;
+        Ok(self.store(Arc::new(store)))
+    }
 }
 
 /// A new agent.
@@ -275,6 +283,19 @@ impl Helpdesk {
     /// A helpdesk on the sled database at `path`, with default settings.
     pub fn open(path: impl AsRef<Path>) -> Result<Helpdesk> {
         Self::builder().open(path)
+    }
+
+    /// A helpdesk on the PostgreSQL database at `url`, with default
+    /// settings: several processes may share it (see [`crate::pg`]).
+    ///
+    /// ```no_run
+    /// use helpdesk_store::Helpdesk;
+    /// let hd = Helpdesk::connect("postgres://helpdesk:secret@db.internal/helpdesk?sslmode=require")?;
+    /// let support = hd.create_department("Support", vec![])?;
+    /// # Ok::<(), helpdesk_store::Error>(())
+    /// ```
+    pub fn connect(url: &str) -> Result<Helpdesk> {
+        Self::builder().postgres(url)
     }
 
     /// The store.

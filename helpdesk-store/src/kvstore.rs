@@ -95,18 +95,18 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError
 /// self-describing otherwise, so the domain types' tagged enums and lenient
 /// integers read back as with JSON), about half JSON's size. Every commit
 /// writes one.
-fn encode_compact<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_compact<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     rmp_serde::to_vec(v).map_err(|e| StoreError::Backend(format!("encoding: {e}")))
 }
 
 /// Log events: MessagePack with structs as maps. Not as arrays: serde reads
 /// an adjacently tagged unit variant (`SystemActor::Helpdesk`) back only
 /// from a map.
-fn encode_named<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_named<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     rmp_serde::to_vec_named(v).map_err(|e| StoreError::Backend(format!("encoding: {e}")))
 }
 
-fn decode_compact<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode_compact<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: show(key), reason: e.to_string() })
 }
 
@@ -1092,6 +1092,11 @@ const KINDS: [RecordKind; 14] = [
     RecordKind::SavedFilter,
     RecordKind::AgentPreferences,
 ];
+
+/// The record kind with a key tag ([`RecordKind::tag`]).
+pub(crate) fn kind_of_tag(tag: u8) -> Option<RecordKind> {
+    KINDS.into_iter().find(|k| k.tag() == tag)
+}
 
 fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {
     let corrupt = || StoreError::Corrupt { key: show(key), reason: "bad unique-key holder".into() };

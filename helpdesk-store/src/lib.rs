@@ -6,10 +6,13 @@
 //! - [`SledEngine`]: the embedded default (sled 0.34.7), durable, one process
 //!   per database, group-committed flushes.
 //! - [`MemEngine`]: in memory, for tests and harnesses.
+//! - [`pg::PgStore`]: PostgreSQL, for several processes sharing one
+//!   database ([`Helpdesk::connect`]).
 //!
-//! Both are [`KvEngine`]s under one [`KvStore`], so the rules of the `Store`
-//! trait (atomic commits, optimistic concurrency, unique keys) are
-//! implemented once and checked by one conformance suite against both.
+//! The first two are [`KvEngine`]s under one [`KvStore`], so the rules of
+//! the `Store` trait (atomic commits, optimistic concurrency, unique keys)
+//! are implemented once for both; PostgreSQL keeps them in SQL. One
+//! conformance suite checks all three.
 //!
 //! ```
 //! use helpdesk_store::Helpdesk;
@@ -28,6 +31,7 @@ mod helpdesk;
 pub mod kv;
 mod kvstore;
 mod mem;
+pub mod pg;
 mod preferences;
 mod query;
 mod saved_filters;

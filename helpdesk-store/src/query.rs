@@ -240,15 +240,15 @@ fn admit(
     ids: &mut Vec<TicketId>,
     out: &mut Vec<Arc<TicketSummary>>,
 ) -> Result<(), StoreError> {
-    for id in ids.drain(..) {
-        if let Some(s) = store.summary_shared(id)? {
-            // Always checked: cheap, and it keeps a page right when a ticket
-            // changed between the index read and the summary read.
-            if viewer.can_see(s.department) && filter.matches(&s, viewer, ctx) {
-                out.push(s);
-            }
+    // One read for the batch (one round trip on PostgreSQL).
+    for s in store.summaries(ids)?.into_iter().flatten() {
+        // Always checked: cheap, and it keeps a page right when a ticket
+        // changed between the index read and the summary read.
+        if viewer.can_see(s.department) && filter.matches(&s, viewer, ctx) {
+            out.push(s);
         }
     }
+    ids.clear();
     ctx.take_error()
 }
 

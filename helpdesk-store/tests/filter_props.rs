@@ -341,3 +341,28 @@ proptest! {
         check(&hd, &fx, &customs, limit);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// The same on PostgreSQL: its pages are index range reads (the
+    /// all-department streams from their own table) and its counts come
+    /// from counter rows.
+    #[test]
+    fn postgres_pages_and_counts_equal_brute_force(
+        ops in proptest::collection::vec(op(), 20..90),
+        customs in proptest::collection::vec(custom(), 2),
+        limit in 1..6usize,
+    ) {
+        let Some(db) = helpdesk_store::pg::testing::database() else { return Ok(()) };
+        let clock = Arc::new(ManualClock::default());
+        let hd = Helpdesk::builder()
+            .clock(clock.clone())
+            .durability(Durability::Buffered)
+            .postgres(db.url())
+            .unwrap();
+        let fx = directory(&hd);
+        run(&hd, &clock, &fx, &ops);
+        check(&hd, &fx, &customs, limit);
+    }
+}

@@ -33,6 +33,10 @@ pub struct Args {
     /// Directory of the sled database (created if missing; one process at a time).
     #[arg(long, default_value = "helpdesk-data")]
     pub data: PathBuf,
+    /// Keep the store in PostgreSQL instead (postgres://user@host/db?sslmode=require;
+    /// default: the DATABASE_URL environment variable; unset: the sled store in --data).
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -77,6 +81,7 @@ impl Args {
     pub fn new(data: impl Into<PathBuf>) -> Args {
         let mut args = Args::parse_from(["helpdesk"]);
         args.data = data.into();
+        args.database = None;
         args
     }
 }
@@ -207,12 +212,17 @@ fn start_automation(
     (stop, thread)
 }
 
-/// Opens the store in `args.data` and starts serving `which`, with the
+/// Opens the store (PostgreSQL at `args.database`, else sled in
+/// `args.data`) and starts serving `which`, with the
 /// delivery worker, the automation sweep and (with `--smtp-listen`) the
 /// SMTP listener. Must run inside a tokio runtime.
 pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> {
-    let data = args.data.clone();
-    let hd = tokio::task::spawn_blocking(move || Helpdesk::open(&data)).await??;
+    let (data, database) = (args.data.clone(), args.database.clone());
+    let hd = tokio::task::spawn_blocking(move || match &database {
+        Some(url) => Helpdesk::connect(url),
+        None => Helpdesk::open(&data),
+    })
+    .await??;
     if args.demo {
         let hd2 = hd.clone();
         if tokio::task::spawn_blocking(move || crate::demo::seed(&hd2)).await?? {

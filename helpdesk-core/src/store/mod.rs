@@ -392,4 +392,12 @@ pub trait Store: IdSource + Send + Sync {
     fn summary_shared(&self, id: TicketId) -> Result<Option<std::sync::Arc<TicketSummary>>, StoreError> {
         Ok(self.summary(id)?.map(std::sync::Arc::new))
     }
+    /// The summaries of `ids`, in their order (`None` for an id with no
+    /// ticket): the rows of a page. The default reads them one by one (right
+    /// for a store that caches them); a store behind a network reads them
+    /// in one round trip.
+    #[allow(clippy::type_complexity)]
+    fn summaries(&self, ids: &[TicketId]) -> Result<Vec<Option<std::sync::Arc<TicketSummary>>>, StoreError> {
+        ids.iter().map(|id| self.summary_shared(*id)).collect()
+    }
 }

@@ -9,8 +9,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// A helpdesk on each backend with a manual clock.
-pub fn backends() -> Vec<(&'static str, Helpdesk, Arc<ManualClock>, Option<tempfile::TempDir>)> {
+/// What a backend needs kept while its helpdesk lives (a directory, a database).
+pub type Keep = Option<Box<dyn std::any::Any>>;
+
+/// A helpdesk on each backend with a manual clock: memory, sled and, where
+/// there is PostgreSQL (`helpdesk_store::pg::testing`), PostgreSQL.
+pub fn backends() -> Vec<(&'static str, Helpdesk, Arc<ManualClock>, Keep)> {
     let mem_clock = Arc::new(ManualClock::default());
     let mem = Helpdesk::builder().clock(mem_clock.clone()).in_memory();
     let dir = tempfile::tempdir().unwrap();
@@ -20,7 +24,14 @@ pub fn backends() -> Vec<(&'static str, Helpdesk, Arc<ManualClock>, Option<tempf
         .durability(Durability::Buffered)
         .open(dir.path().join("db"))
         .unwrap();
-    vec![("memory", mem, mem_clock, None), ("sled", sled, sled_clock, Some(dir))]
+    let mut out: Vec<(&'static str, Helpdesk, Arc<ManualClock>, Keep)> =
+        vec![("memory", mem, mem_clock, None), ("sled", sled, sled_clock, Some(Box::new(dir)))];
+    if let Some(db) = helpdesk_store::pg::testing::database() {
+        let clock = Arc::new(ManualClock::default());
+        let pg = Helpdesk::builder().clock(clock.clone()).postgres(db.url()).unwrap();
+        out.push(("postgres", pg, clock, Some(Box::new(db))));
+    }
+    out
 }
 
 /// Ids of the fixed data set.

@@ -116,8 +116,7 @@ fn top_bar(ctx: &Ctx, bay: Markup) -> Markup {
                 input #search type="search" name="q" placeholder="Search or #id" autocomplete="off";
                 kbd.hint aria-hidden="true" { "/" }
             }
-            // The Create form plugs in here.
-            button #create .btn.primary type="button" disabled title="Creating tickets here comes next" {
+            a #create .btn.primary href="/agent/tickets/new" hx-target="#content" hx-swap="outerHTML" {
                 (icon("plus")) span { "Create" }
             }
             button #shortcuts-button .iconbtn type="button" aria-haspopup="dialog" aria-controls="shortcuts" {

@@ -12,6 +12,7 @@
 //! | `GET /agent` | the agent's last filter (or My Tickets) |
 //! | `GET /agent/login`, `POST /agent/login`, `POST /agent/logout` | HTML login (back to the page asked for) |
 //! | `GET /agent/filters/{slug}` | the list pane of a filter (`?sort=urgency\|oldest\|newest`, `?cursor=`) |
+//! | `GET /agent/tickets/new`, `POST /agent/tickets/new` | the Create form (`/agent/tickets/new/user?email=`: who the address is) |
 //! | `GET /agent/tickets/{id}` | the ticket as a tab (`?view=log`: its full log) |
 //! | `POST /agent/tickets/{id}/reply` | reply or note (`mode`), status on send |
 //! | `POST /agent/tickets/{id}/actions` | a property change, delete, spam, restore |
@@ -30,6 +31,7 @@
 //! hidden `csrf` form field (forms work without JavaScript).
 
 pub mod assets;
+mod create;
 mod filter_pane;
 mod layout;
 mod list;
@@ -303,6 +305,8 @@ where
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     assets::routes()
         .or(layout::routes(app.clone()))
+        .unify()
+        .or(create::routes(app.clone()))
         .unify()
         .or(list::routes(app.clone()))
         .unify()

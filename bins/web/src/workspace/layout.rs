@@ -251,10 +251,18 @@ pub fn workspace(
     list: Option<Markup>,
     content: Option<Markup>,
 ) -> Result<Markup, ApiError> {
-    let query = list::ListQuery::from_state(state);
+    let mut query = list::ListQuery::from_state(state);
     let list = match list {
         Some(l) => l,
-        None => list::list_pane(app, ctx, &query)?,
+        None => match list::list_pane(app, ctx, &query) {
+            Ok(l) => l,
+            // A saved filter since deleted (or unshared): the built-in list instead.
+            Err(_) if query.custom.is_some() => {
+                query.custom = None;
+                list::list_pane(app, ctx, &query)?
+            }
+            Err(e) => return Err(e),
+        },
     };
     let content = match content {
         Some(c) => c,
@@ -262,11 +270,11 @@ pub fn workspace(
     };
     let bay = bay_menu(app, ctx)?;
     let headers = serde_json::json!({ "X-CSRF-Token": ctx.csrf }).to_string();
-    let title = query.title();
+    let title = query.title(app.helpdesk(), &ctx.agent);
     Ok(html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(&title))
             body hx-ext="sse" sse-connect="/api/agent/events" hx-headers=(headers) hx-boost="true" data-view=(focus.as_str()) {
                 (PreEscaped(assets::SPRITE))
                 a.skip href="#content" { "Skip to the ticket" }
@@ -393,7 +401,13 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             let ctx = agent_or_login!(auth);
             run(app, ctx, |app, ctx| {
                 let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
-                Ok(redirect(&ctx.hx, &list::ListQuery::from_state(&state).url(None)))
+                let mut q = list::ListQuery::from_state(&state);
+                if let Some(id) = q.custom {
+                    if app.helpdesk().saved_filters(ctx.agent.id).get(id).is_err() {
+                        q.custom = None;
+                    }
+                }
+                Ok(redirect(&ctx.hx, &q.url(None)))
             })
             .await
         })

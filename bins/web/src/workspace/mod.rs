@@ -13,6 +13,9 @@
 //! | `GET /agent/login`, `POST /agent/login`, `POST /agent/logout` | HTML login (back to the page asked for) |
 //! | `GET /agent/filters/{slug}` | the list pane of a filter (`?sort=urgency\|oldest\|newest`, `?cursor=`) |
 //! | `GET /agent/tickets/new`, `POST /agent/tickets/new` | the Create form (`/agent/tickets/new/user?email=`: who the address is) |
+//! | `GET /agent/custom-filters/{id}` | a saved custom filter's list (`?cursor=`) |
+//! | `GET`/`POST /agent/custom-filters/new`, `/agent/custom-filters/{id}/edit` | the custom filter form |
+//! | `GET`/`POST /agent/custom-filters/{id}/delete` | confirm, then delete a custom filter |
 //! | `GET /agent/tickets/{id}` | the ticket as a tab (`?view=log`: its full log) |
 //! | `POST /agent/tickets/{id}/reply` | reply or note (`mode`), status on send |
 //! | `POST /agent/tickets/{id}/actions` | a property change, delete, spam, restore |
@@ -32,6 +35,7 @@
 
 pub mod assets;
 mod create;
+mod custom;
 mod filter_pane;
 mod layout;
 mod list;
@@ -307,6 +311,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .or(layout::routes(app.clone()))
         .unify()
         .or(create::routes(app.clone()))
+        .unify()
+        .or(custom::routes(app.clone()))
         .unify()
         .or(list::routes(app.clone()))
         .unify()

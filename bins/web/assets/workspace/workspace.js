@@ -52,8 +52,22 @@
   // Composer: the mode toggle changes the form's look and hint.
   document.addEventListener("change", function (e) {
     var t = e.target;
-    if (t.name === "mode" && t.form) t.form.setAttribute("data-mode", t.value);
+    if (t.name === "mode" && t.form) {
+      t.form.setAttribute("data-mode", t.value);
+      signature(t.form, t.value);
+    }
   });
+
+  // The signature goes under a reply, not a note: added or taken away as
+  // the mode changes, unless the agent has written around it.
+  function signature(form, mode) {
+    var sig = form.getAttribute("data-signature");
+    var body = form.querySelector("textarea.composer-body");
+    if (!sig || !body) return;
+    var under = "\n\n" + sig;
+    if (mode === "note" && body.value === under) body.value = "";
+    else if (mode === "reply" && body.value === "") body.value = under;
+  }
 
   function rows() {
     return Array.prototype.slice.call(document.querySelectorAll("#ticket-list a.row"));
@@ -78,6 +92,7 @@
     if (radio) {
       radio.checked = true;
       radio.form.setAttribute("data-mode", mode);
+      signature(radio.form, mode);
     }
     var body = t.querySelector("textarea.composer-body");
     if (body) body.focus();

@@ -98,8 +98,12 @@ fn top_bar(ctx: &Ctx, bay: Markup) -> Markup {
                 }
                 div.dropdown {
                     p.muted { (ctx.agent.email) }
-                    p.muted #tz-note { "Times in " (ctx.tz.name()) }
-                    p.muted { "Preferences come with the profile screen." }
+                    p.muted #tz-note { "Times in " (ctx.tz.name()) (if ctx.tz_chosen { " (your setting)" } else { " (your browser's)" }) }
+                    ul.menu-items {
+                        li { a #menu-preferences href="/agent/profile" hx-target="#content" hx-swap="outerHTML" { (icon("settings")) " Preferences" } }
+                        li { a #menu-notifications href="/agent/profile/notifications" hx-target="#content" hx-swap="outerHTML" { (icon("bell")) " Notifications" } }
+                        li { a #menu-password href="/agent/profile/password" hx-target="#content" hx-swap="outerHTML" { (icon("keyboard")) " Change password" } }
+                    }
                     form method="post" action="/agent/logout" {
                         input type="hidden" name="csrf" value=(ctx.csrf);
                         button.btn type="submit" { (icon("log-out")) " Log out" }

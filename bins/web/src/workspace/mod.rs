@@ -22,6 +22,7 @@
 //! | `POST /agent/tickets/{id}/close` | closes the tab |
 //! | `GET /agent/users/{id}`, `GET /agent/organisations/{id}` | profile panes |
 //! | `GET /agent/search?q=` | jumps to `#id`, an id or a user's email |
+//! | `GET`/`POST /agent/profile`, `/agent/profile/notifications`, `/agent/profile/password` | the agent's preferences, notification matrix, password |
 //! | `GET /agent/bay`, `POST /agent/bay/read` | the notifications bay |
 //! | `GET /agent/assets/...`, `GET /favicon.ico` | versioned assets, cached for a year |
 //!
@@ -40,6 +41,7 @@ mod filter_pane;
 mod layout;
 mod list;
 mod people;
+mod profile;
 mod ticket;
 mod time;
 
@@ -147,8 +149,14 @@ pub struct Ctx {
     pub agent: Agent,
     /// The session's CSRF token (put in forms and `hx-headers`).
     pub csrf: String,
-    /// The agent's time zone (from the browser).
+    /// The agent's time zone: their stored preference, else the browser's.
     pub tz: TimeZone,
+    /// Whether `tz` is the agent's stored preference (not the browser's).
+    pub tz_chosen: bool,
+    /// The agent's signature (put under replies; empty: none).
+    pub signature: String,
+    /// The session's token (kept when a password change ends the others).
+    pub session: String,
     /// Now (the helpdesk's clock).
     pub now: chrono::DateTime<chrono::Utc>,
     /// htmx headers.
@@ -219,6 +227,7 @@ struct Request {
 
 async fn authenticate(app: App, req: Request) -> Result<Auth, Infallible> {
     let login = |hx: &Hx, path: &str| redirect(hx, &format!("/agent/login?next={}", encode(path)));
+    let token = req.cookie.clone().unwrap_or_default();
     let Some(session) = req.cookie.as_deref().and_then(|t| app.sessions().get(Realm::Agent, t)) else {
         return Ok(Err(login(&req.hx, &req.path)));
     };
@@ -226,15 +235,23 @@ async fn authenticate(app: App, req: Request) -> Result<Auth, Infallible> {
         return Ok(Err(login(&req.hx, &req.path)));
     };
     let app2 = app.clone();
-    let found = blocking(move || Ok(app2.helpdesk().agent(id)?)).await;
-    let agent = match found {
-        Ok(a) if !a.disabled => a,
+    let found = blocking(move || {
+        let hd = app2.helpdesk();
+        Ok((hd.agent(id)?, hd.agent_preferences(id)?))
+    })
+    .await;
+    let (agent, prefs) = match found {
+        Ok((a, p)) if !a.disabled => (a, p),
         _ => return Ok(Err(login(&req.hx, &req.path))),
     };
+    let chosen = prefs.time_zone.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok());
     Ok(Ok(Ctx {
         agent,
         csrf: session.csrf,
-        tz: TimeZone::from_cookie(req.tz.as_deref()),
+        tz: chosen.map(TimeZone).unwrap_or_else(|| TimeZone::from_cookie(req.tz.as_deref())),
+        tz_chosen: chosen.is_some(),
+        signature: prefs.signature,
+        session: token,
         now: app.helpdesk().clock().now(),
         hx: req.hx,
     }))
@@ -313,6 +330,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .or(create::routes(app.clone()))
         .unify()
         .or(custom::routes(app.clone()))
+        .unify()
+        .or(profile::routes(app.clone()))
         .unify()
         .or(list::routes(app.clone()))
         .unify()

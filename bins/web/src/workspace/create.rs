@@ -286,13 +286,28 @@ fn create(app: &App, ctx: &Ctx, f: &CreateForm) -> Result<Ticket, Errors> {
                 .map_err(|_| "Give a date (YYYY-MM-DD)."),
         };
         match parsed {
-            Ok(p) => {
-                fields.insert(def.key.clone(), p);
-            }
+            // The library's own check, before anything is made (a new user included).
+            Ok(p) => match def.check(&p) {
+                Ok(()) => {
+                    fields.insert(def.key.clone(), p);
+                }
+                Err(e) => {
+                    errors.insert(key, capitalise(&e.to_string()));
+                }
+            },
             Err(m) => {
                 errors.insert(key, m.into());
             }
         }
+    }
+    for def in dep.fields.iter().filter(|d| d.required && !fields.contains_key(&d.key)) {
+        errors.entry(format!("field.{}", def.key)).or_insert_with(|| format!("{} is required.", def.label));
+    }
+    if f.subject.trim().is_empty() {
+        errors.insert("subject".into(), capitalise(&TicketError::EmptySubject.to_string()));
+    }
+    if f.body.trim().is_empty() {
+        errors.insert("body".into(), capitalise(&TicketError::EmptyBody.to_string()));
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -313,8 +328,16 @@ fn create(app: &App, ctx: &Ctx, f: &CreateForm) -> Result<Ticket, Errors> {
         }
         Err(e) => {
             let key = field_key(&e).unwrap_or_else(|| slot_of(&e).to_string());
-            Err(one(&key, ApiError::from(e).message))
+            Err(one(&key, capitalise(&ApiError::from(e).message)))
         }
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
+        None => String::new(),
     }
 }
 

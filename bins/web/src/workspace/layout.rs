@@ -120,7 +120,7 @@ fn top_bar(ctx: &Ctx, bay: Markup) -> Markup {
                 input #search type="search" name="q" placeholder="Search or #id" autocomplete="off";
                 kbd.hint aria-hidden="true" { "/" }
             }
-            a #create .btn.primary href="/agent/tickets/new" hx-target="#content" hx-swap="outerHTML" {
+            a #create .btn.primary href="/agent/tickets/new" hx-target="#content" hx-swap="outerHTML" aria-label="Create a ticket" {
                 (icon("plus")) span { "Create" }
             }
             button #shortcuts-button .iconbtn type="button" aria-haspopup="dialog" aria-controls="shortcuts" {

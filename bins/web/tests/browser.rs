@@ -489,7 +489,17 @@ async fn agent_forms(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &st
     // Keyboard: every field in order, from the email to the button.
     c.execute("document.getElementById('create-email').focus()", vec![]).await.unwrap();
     let seen = tab_to(c, "id=\"create-submit\"").await;
-    visited(&seen, &["create-name", "create-subject", "create-body", "create-department", "create-urgency", "create-status"]);
+    visited(
+        &seen,
+        &[
+            "create-name",
+            "create-subject",
+            "create-body",
+            "create-department",
+            "create-urgency",
+            "create-status",
+        ],
+    );
     c.find(Locator::Css("#create-email")).await.unwrap().send_keys("nina@new.example").await.unwrap();
     wait_text(c, "#create-user-hint", "A new user").await;
     c.find(Locator::Css("#create-name")).await.unwrap().send_keys("Nina New").await.unwrap();
@@ -509,7 +519,10 @@ async fn agent_forms(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &st
     audit(c, "the filter form at 1440 px").await;
     c.execute("document.getElementById('cf-name').focus()", vec![]).await.unwrap();
     let seen = tab_to(c, "id=\"cf-submit\"").await;
-    visited(&seen, &["cf-status-0", "cf-department-0", "cf-agent-0", "cf-team-0", "cf-urgency_min", "cf-sort"]);
+    visited(
+        &seen,
+        &["cf-status-0", "cf-department-0", "cf-agent-0", "cf-team-0", "cf-urgency_min", "cf-sort"],
+    );
     c.find(Locator::Css("#cf-name")).await.unwrap().send_keys("Tier 1 support").await.unwrap();
     click(c, "#cf-department-0").await;
     let tier1 = hd.teams().unwrap().into_iter().find(|t| t.name == "Tier 1").unwrap();
@@ -536,13 +549,17 @@ async fn agent_forms(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &st
     let seen = tab_to(c, "id=\"pf-submit\"").await;
     visited(&seen, &["pf-zone"]);
     screenshot(c, "agent-profile").await;
-    click(c, "a[href='/agent/profile/notifications']").await;
+    click(c, ".subnav a[href='/agent/profile/notifications']").await;
     c.wait().for_element(Locator::Css("#nt-form")).await.unwrap();
     audit(c, "the notifications at 1440 px").await;
+    assert!(!displayed(c, "details.profile .dropdown").await, "a menu choice closes the menu");
     // Nothing in the app, then only assignments to me: each takes effect.
-    c.execute("document.querySelectorAll('#nt-form input[type=checkbox]').forEach(e => e.checked = false)", vec![])
-        .await
-        .unwrap();
+    c.execute(
+        "document.querySelectorAll('#nt-form input[type=checkbox]').forEach(e => e.checked = false)",
+        vec![],
+    )
+    .await
+    .unwrap();
     click(c, "#nt-submit").await;
     wait_text(c, "#content .notice", "Saved.").await;
     assert!(hd.subscriptions(admin.id).unwrap().rules.is_empty());
@@ -550,7 +567,11 @@ async fn agent_forms(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &st
     let before = bay_count(c).await;
     let assign = |id: u64| {
         let t = hd
-            .execute(TicketId(id), &Actor::System(SystemActor::Helpdesk), helpdesk_core::Command::AssignAgent { agent: Some(admin.id) })
+            .execute(
+                TicketId(id),
+                &Actor::System(SystemActor::Helpdesk),
+                helpdesk_core::Command::AssignAgent { agent: Some(admin.id) },
+            )
             .unwrap();
         app.publish_latest(&t, &hd.log(TicketId(id)).unwrap());
     };
@@ -565,7 +586,7 @@ async fn agent_forms(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &st
     screenshot(c, "agent-notifications").await;
     assign(3);
     wait_text(c, "#bay-count", &(before + 1).to_string()).await;
-    click(c, "a[href='/agent/profile/password']").await;
+    click(c, ".subnav a[href='/agent/profile/password']").await;
     c.wait().for_element(Locator::Css("#pw-form")).await.unwrap();
     audit(c, "the password form at 1440 px").await;
 
@@ -580,6 +601,7 @@ async fn agent_forms(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &st
     ] {
         c.goto(&format!("{base}{path}")).await.unwrap();
         c.wait().for_element(Locator::Css(form)).await.unwrap();
+        assert!(displayed(c, form).await, "{what} shows on a phone");
         audit(c, &format!("{what} at 390 px")).await;
         if path == "/agent/profile/notifications" {
             screenshot(c, "agent-phone-notifications").await;

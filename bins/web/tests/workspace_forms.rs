@@ -18,7 +18,8 @@ struct Page {
 }
 
 async fn login(f: &Fixture, who: (&str, &str)) -> Page {
-    let body = format!("email={}&password={}&next=%2Fagent%2Ffilters%2Fall", urlencode(who.0), urlencode(who.1));
+    let body =
+        format!("email={}&password={}&next=%2Fagent%2Ffilters%2Fall", urlencode(who.0), urlencode(who.1));
     let r = warp::test::request()
         .method("POST")
         .path("/agent/login")
@@ -28,7 +29,8 @@ async fn login(f: &Fixture, who: (&str, &str)) -> Page {
         .await;
     assert_eq!(r.status(), 303, "{}", body_text(&r));
     let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let page = warp::test::request().path("/agent/filters/all").header("cookie", &cookie).reply(&f.routes).await;
+    let page =
+        warp::test::request().path("/agent/filters/all").header("cookie", &cookie).reply(&f.routes).await;
     Page { csrf: csrf_of(&body_text(&page)), cookie }
 }
 
@@ -80,7 +82,9 @@ async fn create_makes_a_ticket_for_a_new_user_and_opens_it() {
     assert!(page[create..].split('>').next().unwrap().contains(r#"href="/agent/tickets/new""#));
 
     // Who an address is.
-    let hint = body_text(&get(&f, &p, "/agent/tickets/new/user?email=ann%40acme.example", Some("create-user-hint")).await);
+    let hint = body_text(
+        &get(&f, &p, "/agent/tickets/new/user?email=ann%40acme.example", Some("create-user-hint")).await,
+    );
     assert_eq!(hint, "Existing user: Ann Acme");
     let hint = body_text(&get(&f, &p, "/agent/tickets/new/user?email=new%40person.example", Some("x")).await);
     assert!(hint.starts_with("A new user"), "{hint}");
@@ -100,7 +104,9 @@ async fn create_makes_a_ticket_for_a_new_user_and_opens_it() {
     assert_eq!(r.status(), 422);
     let text = body_text(&r);
     assert!(text.contains(r#"id="err-subject""#), "{text}");
-    assert!(text.contains("zoe@new.example") && text.contains("My toaster sings.") && text.contains("Zoe New"));
+    assert!(
+        text.contains("zoe@new.example") && text.contains("My toaster sings.") && text.contains("Zoe New")
+    );
     assert!(f.hd.user_by_email("zoe@new.example").unwrap().is_none(), "nothing made");
     insta::assert_snapshot!("create_refused", redact(&p, &text));
     let mut fixed = typed;
@@ -124,14 +130,24 @@ async fn create_makes_a_ticket_for_a_new_user_and_opens_it() {
     let user = f.hd.user_by_email("zoe@new.example").unwrap().expect("user made");
     assert_eq!(user.name, "Zoe New");
     let t = f.hd.ticket(TicketId(id)).unwrap();
-    assert_eq!((t.subject.as_str(), t.user, t.urgency.get(), t.status), ("Toaster sings", user.id, 7, Status::AwaitingUser));
+    assert_eq!(
+        (t.subject.as_str(), t.user, t.urgency.get(), t.status),
+        ("Toaster sings", user.id, 7, Status::AwaitingUser)
+    );
     assert_eq!(t.fields.get("product"), Some(&FieldValue::Choice("Scanner".into())));
     let admin = f.hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap();
     assert!(WorkspaceState::load(&f.hd, admin.id).unwrap().tabs.contains(&id));
 
     // Changing the department shows its fields, keeping the rest.
     let sales = department(&f, "Sales").0.to_string();
-    let r = post(&f, &p, "/agent/tickets/new", &[("op", "refresh"), ("department", &sales), ("subject", "kept")], true).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/tickets/new",
+        &[("op", "refresh"), ("department", &sales), ("subject", "kept")],
+        true,
+    )
+    .await;
     let text = body_text(&r);
     assert!(text.contains(r#"value="kept""#) && !text.contains("field.product"), "{text}");
 }
@@ -147,7 +163,13 @@ async fn create_offers_only_the_agents_departments() {
         &f,
         &p,
         "/agent/tickets/new",
-        &[("email", "ann@acme.example"), ("subject", "s"), ("body", "b"), ("department", &sales), ("status", "pending")],
+        &[
+            ("email", "ann@acme.example"),
+            ("subject", "s"),
+            ("body", "b"),
+            ("department", &sales),
+            ("status", "pending"),
+        ],
         true,
     )
     .await;
@@ -198,8 +220,12 @@ async fn custom_filters_are_made_shared_listed_and_deleted() {
     // Sam, in Tier 1, sees it with its count, but may not change it.
     let sam = login(&f, demo::AGENT).await;
     let pane = body_text(&get(&f, &sam, "/agent/filters/all", Some("list-pane")).await);
-    let count = f.hd.saved_filters(f.hd.agent_by_email(demo::AGENT.0).unwrap().unwrap().id).count(sf.id).unwrap();
-    let entry = format!(r#"<span class="title">Urgent support <span class="shared" aria-hidden="true">⇄</span><span class="vh"> (shared)</span></span><span class="count">{}</span>"#, count.count);
+    let count =
+        f.hd.saved_filters(f.hd.agent_by_email(demo::AGENT.0).unwrap().unwrap().id).count(sf.id).unwrap();
+    let entry = format!(
+        r#"<span class="title">Urgent support <span class="shared" aria-hidden="true">⇄</span><span class="vh"> (shared)</span></span><span class="count">{}</span>"#,
+        count.count
+    );
     assert!(pane.contains(&entry), "{pane}");
     let list = body_text(&get(&f, &sam, &to, Some("list-pane")).await);
     assert!(!list.contains("/edit"), "not Sam's to edit");
@@ -209,15 +235,30 @@ async fn custom_filters_are_made_shared_listed_and_deleted() {
     assert_eq!(r.status(), 403);
 
     // Refusals next to their field, the form kept: a name taken, everyone without admin, an empty range.
-    let r = post(&f, &admin, "/agent/custom-filters/new", &[("name", "Urgent support"), ("labels_any", "vip")], true).await;
+    let r = post(
+        &f,
+        &admin,
+        "/agent/custom-filters/new",
+        &[("name", "Urgent support"), ("labels_any", "vip")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 422);
     let text = body_text(&r);
     assert!(text.contains(r#"id="err-name""#) && text.contains(r#"value="vip""#), "{text}");
     insta::assert_snapshot!("filter_refused", redact(&admin, &text));
-    let r = post(&f, &sam, "/agent/custom-filters/new", &[("name", "Mine"), ("sharing", "everyone")], true).await;
+    let r =
+        post(&f, &sam, "/agent/custom-filters/new", &[("name", "Mine"), ("sharing", "everyone")], true).await;
     assert_eq!(r.status(), 422);
     assert!(body_text(&r).contains(r#"id="err-sharing""#));
-    let r = post(&f, &sam, "/agent/custom-filters/new", &[("name", "Mine"), ("urgency_min", "8"), ("urgency_max", "3")], true).await;
+    let r = post(
+        &f,
+        &sam,
+        "/agent/custom-filters/new",
+        &[("name", "Mine"), ("urgency_min", "8"), ("urgency_max", "3")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 422);
     assert!(body_text(&r).contains(r#"id="err-urgency""#));
     let r = post(&f, &sam, "/agent/custom-filters/new", &[("name", "Mine"), ("agent", "999")], true).await;
@@ -226,8 +267,18 @@ async fn custom_filters_are_made_shared_listed_and_deleted() {
 
     // Edit keeps what the form shows; delete asks first.
     let edit = body_text(&get(&f, &admin, &format!("{to}/edit"), Some("content")).await);
-    assert!(edit.contains(r#"value="Urgent support""#) && edit.contains(r#"value="newest" selected"#), "{edit}");
-    let r = post(&f, &admin, &format!("{to}/edit"), &[("name", "Very urgent"), ("urgency_min", "9"), ("sharing", &share)], true).await;
+    assert!(
+        edit.contains(r#"value="Urgent support""#) && edit.contains(r#"value="newest" selected"#),
+        "{edit}"
+    );
+    let r = post(
+        &f,
+        &admin,
+        &format!("{to}/edit"),
+        &[("name", "Very urgent"), ("urgency_min", "9"), ("sharing", &share)],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 200, "{}", body_text(&r));
     assert_eq!(f.hd.saved_filters(sf.owner).get(sf.id).unwrap().filter.name, "Very urgent");
     let confirm = body_text(&get(&f, &admin, &format!("{to}/delete"), Some("content")).await);
@@ -244,13 +295,18 @@ async fn preferences_set_the_signature_and_the_time_zone() {
     let f = fixture();
     let p = login(&f, demo::AGENT).await;
     let page = body_text(&get(&f, &p, "/agent/profile", Some("content")).await);
-    assert!(page.contains("Sam Support") && page.contains("sam@example.com") && page.contains("(your browser's)"));
+    assert!(
+        page.contains("Sam Support") && page.contains("sam@example.com") && page.contains("(your browser's)")
+    );
     insta::assert_snapshot!("preferences", redact(&p, &page));
-    let r = post(&f, &p, "/agent/profile", &[("signature", "Sam\nTier 1"), ("time_zone", "Mars/Base")], true).await;
+    let r = post(&f, &p, "/agent/profile", &[("signature", "Sam\nTier 1"), ("time_zone", "Mars/Base")], true)
+        .await;
     assert_eq!(r.status(), 422);
     let text = body_text(&r);
     assert!(text.contains(r#"id="err-time_zone""#) && text.contains("Sam\nTier 1"), "{text}");
-    let r = post(&f, &p, "/agent/profile", &[("signature", "Sam\nTier 1"), ("time_zone", "Europe/Oslo")], true).await;
+    let r =
+        post(&f, &p, "/agent/profile", &[("signature", "Sam\nTier 1"), ("time_zone", "Europe/Oslo")], true)
+            .await;
     assert_eq!(r.status(), 200);
     let text = body_text(&r);
     assert!(text.contains("Europe/Oslo (your setting)"), "{text}");
@@ -277,7 +333,11 @@ async fn notifications_are_saved_as_a_whole() {
     let after = f.hd.subscriptions(sam).unwrap();
     assert_eq!(
         after.rules.into_iter().collect::<Vec<_>>(),
-        vec![Subscription { event: NotifyEvent::Assignment, scope: Scope::Mine, channel: DeliveryChannel::InApp }]
+        vec![Subscription {
+            event: NotifyEvent::Assignment,
+            scope: Scope::Mine,
+            channel: DeliveryChannel::InApp
+        }]
     );
     let r = post(&f, &p, "/agent/profile/notifications", &[("sub", "99-0-0")], true).await;
     assert_eq!(r.status(), 400, "a cell that does not exist changes nothing");
@@ -293,13 +353,34 @@ async fn password_change_checks_the_current_one_and_ends_other_sessions() {
     let other = login(&f, demo::AGENT).await;
     let page = body_text(&get(&f, &p, "/agent/profile/password", Some("content")).await);
     insta::assert_snapshot!("password", redact(&p, &page));
-    let r = post(&f, &p, "/agent/profile/password", &[("current", "nope"), ("new", "a-new-password-1"), ("repeat", "a-new-password-1")], true).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/profile/password",
+        &[("current", "nope"), ("new", "a-new-password-1"), ("repeat", "a-new-password-1")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 422);
     assert!(body_text(&r).contains(r#"id="err-current""#));
-    let r = post(&f, &p, "/agent/profile/password", &[("current", demo::AGENT.1), ("new", "a-new-password-1"), ("repeat", "different")], true).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/profile/password",
+        &[("current", demo::AGENT.1), ("new", "a-new-password-1"), ("repeat", "different")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 422);
     assert!(body_text(&r).contains(r#"id="err-repeat""#));
-    let r = post(&f, &p, "/agent/profile/password", &[("current", demo::AGENT.1), ("new", "a-new-password-1"), ("repeat", "a-new-password-1")], true).await;
+    let r = post(
+        &f,
+        &p,
+        "/agent/profile/password",
+        &[("current", demo::AGENT.1), ("new", "a-new-password-1"), ("repeat", "a-new-password-1")],
+        true,
+    )
+    .await;
     assert_eq!(r.status(), 200, "{}", body_text(&r));
     assert!(body_text(&r).contains("1 other session was logged out."));
     assert_eq!(get(&f, &p, "/agent/profile", None).await.status(), 200, "this session stays");

@@ -15,6 +15,8 @@
   function viewFromPath() {
     var p = location.pathname;
     if (/^\/agent\/(tickets|users|organisations)\//.test(p)) return "content";
+    if (/^\/agent\/profile(\/|$)/.test(p)) return "content";
+    if (/^\/agent\/custom-filters\/(new|\d+\/(edit|delete))$/.test(p)) return "content";
     if (p === "/agent/filters" || p === "/agent/filters/") return "filters";
     return "list";
   }
@@ -36,6 +38,9 @@
   window.addEventListener("popstate", setView);
 
   document.addEventListener("click", function (e) {
+    // A choice in a drop-down menu (the profile menu) closes it.
+    var item = e.target.closest ? e.target.closest("details.menu .dropdown a") : null;
+    if (item) item.closest("details").removeAttribute("open");
     var t = e.target.closest ? e.target.closest("#menu-toggle, #shortcuts-button, .filter") : null;
     if (!t) return;
     if (t.id === "menu-toggle") {

@@ -204,7 +204,13 @@ fn user_hint(app: &App, email: &str) -> String {
     }
 }
 
-fn page(app: &App, ctx: &Ctx, f: &CreateForm, errors: &Errors, status: StatusCode) -> Result<Response, ApiError> {
+fn page(
+    app: &App,
+    ctx: &Ctx,
+    f: &CreateForm,
+    errors: &Errors,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
     let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
     let content = content_pane(app, ctx, &state, Some((0, form(app, ctx, f, errors)?)))?;
     if ctx.hx.fragment() {

@@ -138,7 +138,13 @@ fn desc(errors: &Errors, key: &str) -> Option<String> {
 }
 
 /// Checkboxes in a fieldset.
-fn checks(name: &str, legend: &str, errors: &Errors, chosen: &[String], options: &[(String, String)]) -> Markup {
+fn checks(
+    name: &str,
+    legend: &str,
+    errors: &Errors,
+    chosen: &[String],
+    options: &[(String, String)],
+) -> Markup {
     html! {
         fieldset.checks aria-describedby=[desc(errors, name)] {
             legend { (legend) " " span.muted { "(none ticked: any)" } }
@@ -153,7 +159,13 @@ fn checks(name: &str, legend: &str, errors: &Errors, chosen: &[String], options:
     }
 }
 
-fn form(app: &App, ctx: &Ctx, id: Option<SavedFilterId>, f: &FilterForm, errors: &Errors) -> Result<Markup, ApiError> {
+fn form(
+    app: &App,
+    ctx: &Ctx,
+    id: Option<SavedFilterId>,
+    f: &FilterForm,
+    errors: &Errors,
+) -> Result<Markup, ApiError> {
     let hd = app.helpdesk();
     let statuses: Vec<(String, String)> =
         Status::ALL.iter().map(|s| (s.as_str().to_string(), status_name(*s).to_string())).collect();
@@ -165,15 +177,16 @@ fn form(app: &App, ctx: &Ctx, id: Option<SavedFilterId>, f: &FilterForm, errors:
         .collect();
     let mut agents = vec![("me".to_string(), "Me".to_string()), ("none".into(), "Nobody".into())];
     agents.extend(
-        hd.agents()?.into_iter().filter(|a| !a.disabled && a.id != ctx.agent.id).map(|a| (a.id.0.to_string(), a.name)),
+        hd.agents()?
+            .into_iter()
+            .filter(|a| !a.disabled && a.id != ctx.agent.id)
+            .map(|a| (a.id.0.to_string(), a.name)),
     );
     let all_teams = hd.teams()?;
     let mut teams = vec![("mine".to_string(), "My teams".to_string()), ("none".into(), "No team".into())];
     teams.extend(all_teams.iter().map(|t| (t.id.0.to_string(), t.name.clone())));
-    let my_teams: Vec<&Team> = all_teams
-        .iter()
-        .filter(|t| ctx.agent.teams.contains(&t.id) || ctx.agent.permissions.admin)
-        .collect();
+    let my_teams: Vec<&Team> =
+        all_teams.iter().filter(|t| ctx.agent.teams.contains(&t.id) || ctx.agent.permissions.admin).collect();
     let sharing = if f.sharing.is_empty() { "private" } else { f.sharing.as_str() };
     let sort = if f.sort.is_empty() { "urgency" } else { f.sort.as_str() };
     let action = match id {
@@ -319,7 +332,9 @@ fn build(ctx: &Ctx, f: &FilterForm, base: Criteria) -> Result<NewSavedFilter, Er
         match a.as_str() {
             "me" => c.agent.push(AgentRef::Me),
             "none" => c.agent.push(AgentRef::None),
-            _ => c.agent.extend(parse_ids(std::slice::from_ref(a), "agent", &mut e, |n| AgentRef::Id(AgentId(n)))),
+            _ => c
+                .agent
+                .extend(parse_ids(std::slice::from_ref(a), "agent", &mut e, |n| AgentRef::Id(AgentId(n)))),
         }
     }
     c.team = Vec::new();
@@ -327,7 +342,9 @@ fn build(ctx: &Ctx, f: &FilterForm, base: Criteria) -> Result<NewSavedFilter, Er
         match t.as_str() {
             "mine" => c.team.push(TeamRef::Mine),
             "none" => c.team.push(TeamRef::None),
-            _ => c.team.extend(parse_ids(std::slice::from_ref(t), "team", &mut e, |n| TeamRef::Id(TeamId(n)))),
+            _ => {
+                c.team.extend(parse_ids(std::slice::from_ref(t), "team", &mut e, |n| TeamRef::Id(TeamId(n))))
+            }
         }
     }
     let bound = |v: &str| -> Result<Option<u8>, ()> {
@@ -341,7 +358,10 @@ fn build(ctx: &Ctx, f: &FilterForm, base: Criteria) -> Result<NewSavedFilter, Er
         (Ok(min), Ok(max)) => {
             let (min, max) = (min.unwrap_or(1), max.unwrap_or(10));
             if min > max {
-                e.insert("urgency".into(), format!("The range {min} to {max} is empty: “From” must not be above “To”."));
+                e.insert(
+                    "urgency".into(),
+                    format!("The range {min} to {max} is empty: “From” must not be above “To”."),
+                );
             }
             Some(UrgencyRange { min, max })
         }
@@ -405,7 +425,9 @@ fn build(ctx: &Ctx, f: &FilterForm, base: Criteria) -> Result<NewSavedFilter, Er
 fn slot(e: &HdError) -> &'static str {
     match e {
         HdError::SavedFilter(s) => match s {
-            SavedFilterError::EmptyName | SavedFilterError::NameTooLong(_) | SavedFilterError::NameTaken(_) => "name",
+            SavedFilterError::EmptyName
+            | SavedFilterError::NameTooLong(_)
+            | SavedFilterError::NameTaken(_) => "name",
             SavedFilterError::ShareWithEveryone | SavedFilterError::NotInTeam(_) => "sharing",
             SavedFilterError::UnknownReference(r) if r.starts_with("department") => "department",
             SavedFilterError::UnknownReference(r) if r.starts_with("agent") => "agent",
@@ -428,7 +450,8 @@ fn save(app: &App, ctx: &Ctx, id: Option<SavedFilterId>, f: FilterForm) -> Resul
         }
         None => Criteria::default(),
     };
-    let refused = |errors: Errors| page(app, ctx, form(app, ctx, id, &f, &errors)?, StatusCode::UNPROCESSABLE_ENTITY);
+    let refused =
+        |errors: Errors| page(app, ctx, form(app, ctx, id, &f, &errors)?, StatusCode::UNPROCESSABLE_ENTITY);
     let new = match build(ctx, &f, base) {
         Ok(n) => n,
         Err(errors) => return refused(errors),
@@ -438,9 +461,7 @@ fn save(app: &App, ctx: &Ctx, id: Option<SavedFilterId>, f: FilterForm) -> Resul
         None => filters.create(new),
     };
     match saved {
-        Ok(s) => {
-            Ok(redirect(&ctx.hx, &format!("/agent/custom-filters/{}", s.id.0)))
-        }
+        Ok(s) => Ok(redirect(&ctx.hx, &format!("/agent/custom-filters/{}", s.id.0))),
         Err(e) => {
             let key = slot(&e);
             let msg = ApiError::from(e).message;
@@ -504,7 +525,10 @@ struct CursorQuery {
 }
 
 fn refused_csrf() -> Response {
-    html(StatusCode::FORBIDDEN, super::layout::notice_pane("This form expired: reload the page and try again."))
+    html(
+        StatusCode::FORBIDDEN,
+        super::layout::notice_pane("This form expired: reload the page and try again."),
+    )
 }
 
 /// `/agent/custom-filters/new`, `/agent/custom-filters/{id}`, `.../{id}/edit`, `.../{id}/delete`.

@@ -9,8 +9,8 @@ use crate::error::ApiError;
 use crate::filters;
 use crate::{with_app, App};
 use helpdesk_core::filter::{AgentRef, BuiltIn, Criteria, Cursor, CustomFilter, SortOrder, TeamRef};
-use helpdesk_core::SavedFilterId;
 use helpdesk_core::summary::TicketSummary;
+use helpdesk_core::SavedFilterId;
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
 use maud::{html, Markup};
@@ -409,7 +409,12 @@ fn filter_page(app: &App, ctx: &Ctx, slug: Option<&str>, p: ListParams) -> Resul
 }
 
 /// `GET /agent/custom-filters/{id}`: a saved filter's list (remembered like a built-in's).
-pub fn custom_page(app: &App, ctx: &Ctx, id: SavedFilterId, cursor: Option<String>) -> Result<Response, ApiError> {
+pub fn custom_page(
+    app: &App,
+    ctx: &Ctx,
+    id: SavedFilterId,
+    cursor: Option<String>,
+) -> Result<Response, ApiError> {
     let hd = app.helpdesk();
     hd.saved_filters(ctx.agent.id)
         .get(id)

@@ -100,13 +100,7 @@ fn notice(n: Option<(bool, &str)>) -> Markup {
 }
 
 /// `/agent/profile`: name, email, signature and time zone.
-fn preferences(
-    ctx: &Ctx,
-    signature: &str,
-    zone: &str,
-    error: Option<(&str, String)>,
-    saved: bool,
-) -> Markup {
+fn preferences(ctx: &Ctx, signature: &str, zone: &str, error: Option<(&str, String)>, saved: bool) -> Markup {
     let err = |k: &str| match &error {
         Some((key, m)) if *key == k => html! { p.field-error id=(format!("err-{k}")) role="alert" { (m) } },
         _ => html! {},
@@ -236,7 +230,8 @@ fn save_notifications(app: &App, ctx: &Ctx, form: &[(String, String)]) -> Result
     let mut rules = BTreeSet::new();
     for (k, v) in form {
         if k == "sub" {
-            let s = parse_cell(v).ok_or_else(|| ApiError::bad_request(format!("Unknown notification cell {v:?}.")))?;
+            let s = parse_cell(v)
+                .ok_or_else(|| ApiError::bad_request(format!("Unknown notification cell {v:?}.")))?;
             rules.insert(s);
         }
     }
@@ -291,14 +286,18 @@ fn password(ctx: &Ctx, error: Option<(&str, String)>, ended: Option<usize>) -> M
 fn save_password(app: &App, ctx: &Ctx, form: &[(String, String)]) -> Result<Response, ApiError> {
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let (current, new, repeat) = (get("current"), get("new"), get("repeat"));
-    let refuse = |key: &str, m: String| page(app, ctx, password(ctx, Some((key, m)), None), StatusCode::UNPROCESSABLE_ENTITY);
+    let refuse = |key: &str, m: String| {
+        page(app, ctx, password(ctx, Some((key, m)), None), StatusCode::UNPROCESSABLE_ENTITY)
+    };
     if new != repeat {
         return refuse("repeat", "The two new passwords differ.".into());
     }
     let actx = AgentCtx { agent: ctx.agent.clone(), via: Via::Session(ctx.session.clone()) };
     match change_password(app, &actx, PasswordRequest { current, new }) {
         Ok(ended) => page(app, ctx, password(ctx, None, Some(ended)), StatusCode::OK),
-        Err(e) if e.code == "wrong_password" => refuse("current", "That is not your current password.".into()),
+        Err(e) if e.code == "wrong_password" => {
+            refuse("current", "That is not your current password.".into())
+        }
         Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => refuse("top", e.message),
         Err(e) => refuse("new", e.message),
     }

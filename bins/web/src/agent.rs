@@ -369,7 +369,7 @@ fn me(ctx: &AgentCtx, app: &App) -> Me {
     Me { agent: ctx.agent.clone(), csrf_token, via }
 }
 
-fn find_or_create_user(hd: &Helpdesk, email: &str, name: Option<&str>) -> Result<User, ApiError> {
+pub(crate) fn find_or_create_user(hd: &Helpdesk, email: &str, name: Option<&str>) -> Result<User, ApiError> {
     if let Some(u) = hd.user_by_email(email)? {
         return Ok(u);
     }

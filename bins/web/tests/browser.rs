@@ -143,6 +143,7 @@ async fn agent_portal_and_embed_in_chromium() {
 
     // --- agent workspace ---------------------------------------------------
     agent_workspace(&c, &hd, &app, &base).await;
+    agent_forms(&c, &hd, &app, &base).await;
 
     // --- portal: log in and submit a ticket with a custom field -------------
     let ann = hd.user_by_email(demo::USER.0).unwrap().unwrap();
@@ -442,6 +443,183 @@ async fn agent_workspace(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base:
     audit(c, "the filter list at 390 px").await;
     screenshot(c, "agent-phone-list").await;
     c.set_window_size(1400, 900).await.unwrap();
+}
+
+/// Presses Tab until the focused element contains `needle`; returns what was focused on the way.
+async fn tab_to(c: &fantoccini::Client, needle: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..80 {
+        press(c, Key::Tab.into()).await;
+        let f = focused(c).await;
+        let hit = f.contains(needle);
+        seen.push(f);
+        if hit {
+            return seen;
+        }
+    }
+    panic!("Tab never reached {needle}; focused on the way: {seen:#?}");
+}
+
+fn visited(seen: &[String], ids: &[&str]) {
+    let mut at = 0;
+    for id in ids {
+        let pos = seen[at..].iter().position(|f| f.contains(&format!("id=\"{id}\"")));
+        assert!(pos.is_some(), "Tab skipped #{id} (or it came out of order)");
+        at += pos.unwrap_or(0);
+    }
+}
+
+async fn bay_count(c: &fantoccini::Client) -> u64 {
+    let t = c.find(Locator::Css("#bay-count")).await.unwrap().text().await.unwrap();
+    t.split_whitespace().next().unwrap_or("0").parse().unwrap_or(0)
+}
+
+/// Create, custom filters and the profile screens, in the same browser.
+async fn agent_forms(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &str) {
+    let admin = hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap();
+    c.set_window_size(1440, 900).await.unwrap();
+    c.goto(&format!("{base}/agent/filters/all")).await.unwrap();
+    wait_text(c, "#list-title", "All Tickets").await;
+
+    // Create: the top bar's button, a ticket for a new user, opened as a tab.
+    click(c, "#create").await;
+    c.wait().for_element(Locator::Css("#create-form")).await.unwrap();
+    wait_until_url(c, "/agent/tickets/new").await;
+    audit(c, "the Create form at 1440 px").await;
+    // Keyboard: every field in order, from the email to the button.
+    c.execute("document.getElementById('create-email').focus()", vec![]).await.unwrap();
+    let seen = tab_to(c, "id=\"create-submit\"").await;
+    visited(
+        &seen,
+        &[
+            "create-name",
+            "create-subject",
+            "create-body",
+            "create-department",
+            "create-urgency",
+            "create-status",
+        ],
+    );
+    c.find(Locator::Css("#create-email")).await.unwrap().send_keys("nina@new.example").await.unwrap();
+    wait_text(c, "#create-user-hint", "A new user").await;
+    c.find(Locator::Css("#create-name")).await.unwrap().send_keys("Nina New").await.unwrap();
+    c.find(Locator::Css("#create-subject")).await.unwrap().send_keys("Label printer jams").await.unwrap();
+    c.find(Locator::Css("#create-body")).await.unwrap().send_keys("Every second label jams.").await.unwrap();
+    screenshot(c, "agent-create").await;
+    click(c, "#create-submit").await;
+    c.wait().for_element(Locator::Css("#content article.ticket")).await.unwrap();
+    wait_text(c, "#content article.ticket h1", "Label printer jams").await;
+    let nina = hd.user_by_email("nina@new.example").unwrap().expect("the user was made");
+    assert_eq!(nina.name, "Nina New");
+    wait_text(c, ".tabs", "Label printer jams").await;
+
+    // A custom filter shared with Tier 1, with its count in the pane.
+    click(c, "#new-filter").await;
+    c.wait().for_element(Locator::Css("#cf-form")).await.unwrap();
+    audit(c, "the filter form at 1440 px").await;
+    c.execute("document.getElementById('cf-name').focus()", vec![]).await.unwrap();
+    let seen = tab_to(c, "id=\"cf-submit\"").await;
+    visited(
+        &seen,
+        &["cf-status-0", "cf-department-0", "cf-agent-0", "cf-team-0", "cf-urgency_min", "cf-sort"],
+    );
+    c.find(Locator::Css("#cf-name")).await.unwrap().send_keys("Tier 1 support").await.unwrap();
+    click(c, "#cf-department-0").await;
+    let tier1 = hd.teams().unwrap().into_iter().find(|t| t.name == "Tier 1").unwrap();
+    click(c, &format!("#cf-share-{}", tier1.id.0)).await;
+    screenshot(c, "agent-filter-form").await;
+    click(c, "#cf-submit").await;
+    wait_text(c, "#list-title", "Tier 1 support").await;
+    let saved = hd.saved_filters(admin.id).list().unwrap();
+    let f = saved.iter().find(|f| f.filter.name == "Tier 1 support").expect("saved");
+    let want = hd.saved_filters(admin.id).count(f.id).unwrap().count;
+    let slug = format!("custom-{}", f.id.0);
+    wait_text(c, &format!("#filter-pane a[data-filter={slug}] .count"), &want.to_string()).await;
+    assert_eq!(c.find_all(Locator::Css("#ticket-list a.row")).await.unwrap().len() as u64, want);
+    c.refresh().await.unwrap();
+    wait_text(c, "#list-title", "Tier 1 support").await;
+    screenshot(c, "agent-custom-filters").await;
+
+    // The profile menu: preferences, notifications, password.
+    click(c, "details.profile summary").await;
+    click(c, "#menu-preferences").await;
+    c.wait().for_element(Locator::Css("#pf-form")).await.unwrap();
+    audit(c, "the preferences at 1440 px").await;
+    c.execute("document.getElementById('pf-signature').focus()", vec![]).await.unwrap();
+    let seen = tab_to(c, "id=\"pf-submit\"").await;
+    visited(&seen, &["pf-zone"]);
+    screenshot(c, "agent-profile").await;
+    click(c, ".subnav a[href='/agent/profile/notifications']").await;
+    c.wait().for_element(Locator::Css("#nt-form")).await.unwrap();
+    audit(c, "the notifications at 1440 px").await;
+    assert!(!displayed(c, "details.profile .dropdown").await, "a menu choice closes the menu");
+    // Nothing in the app, then only assignments to me: each takes effect.
+    c.execute(
+        "document.querySelectorAll('#nt-form input[type=checkbox]').forEach(e => e.checked = false)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(c, "#nt-submit").await;
+    wait_text(c, "#content .notice", "Saved.").await;
+    assert!(hd.subscriptions(admin.id).unwrap().rules.is_empty());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = bay_count(c).await;
+    let assign = |id: u64| {
+        let t = hd
+            .execute(
+                TicketId(id),
+                &Actor::System(SystemActor::Helpdesk),
+                helpdesk_core::Command::AssignAgent { agent: Some(admin.id) },
+            )
+            .unwrap();
+        app.publish_latest(&t, &hd.log(TicketId(id)).unwrap());
+    };
+    assign(2);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(bay_count(c).await, before, "no in-app notification when none is subscribed");
+    c.execute("document.getElementById('nt-4-0-0').focus()", vec![]).await.unwrap();
+    press(c, ' ').await;
+    click(c, "#nt-submit").await;
+    wait_text(c, "#content .notice", "Saved.").await;
+    assert_eq!(hd.subscriptions(admin.id).unwrap().rules.len(), 1);
+    screenshot(c, "agent-notifications").await;
+    assign(3);
+    wait_text(c, "#bay-count", &(before + 1).to_string()).await;
+    click(c, ".subnav a[href='/agent/profile/password']").await;
+    c.wait().for_element(Locator::Css("#pw-form")).await.unwrap();
+    audit(c, "the password form at 1440 px").await;
+
+    // Phone: the forms fit.
+    c.set_window_size(390, 844).await.unwrap();
+    for (path, form, what) in [
+        ("/agent/tickets/new", "#create-form", "the Create form"),
+        ("/agent/custom-filters/new", "#cf-form", "the filter form"),
+        ("/agent/profile", "#pf-form", "the preferences"),
+        ("/agent/profile/notifications", "#nt-form", "the notifications"),
+        ("/agent/profile/password", "#pw-form", "the password form"),
+    ] {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        c.wait().for_element(Locator::Css(form)).await.unwrap();
+        assert!(displayed(c, form).await, "{what} shows on a phone");
+        audit(c, &format!("{what} at 390 px")).await;
+        if path == "/agent/profile/notifications" {
+            screenshot(c, "agent-phone-notifications").await;
+        }
+    }
+    c.set_window_size(1440, 900).await.unwrap();
+
+    // Sam, in Tier 1, sees the shared filter with its count.
+    c.goto(&format!("{base}/agent/filters/all")).await.unwrap();
+    click(c, "details.profile summary").await;
+    click(c, "details.profile form button").await;
+    c.wait().for_element(Locator::Css("#login-email")).await.unwrap().send_keys(demo::AGENT.0).await.unwrap();
+    c.find(Locator::Css("#login-password")).await.unwrap().send_keys(demo::AGENT.1).await.unwrap();
+    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    let sam = hd.agent_by_email(demo::AGENT.0).unwrap().unwrap();
+    let want = hd.saved_filters(sam.id).count(f.id).unwrap().count;
+    wait_text(c, &format!("#filter-pane a[data-filter={slug}]"), "Tier 1 support").await;
+    wait_text(c, &format!("#filter-pane a[data-filter={slug}] .count"), &want.to_string()).await;
 }
 
 /// Clicks `css` once it is there, again if a live refresh replaced it meanwhile.

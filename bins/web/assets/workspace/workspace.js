@@ -15,6 +15,8 @@
   function viewFromPath() {
     var p = location.pathname;
     if (/^\/agent\/(tickets|users|organisations)\//.test(p)) return "content";
+    if (/^\/agent\/profile(\/|$)/.test(p)) return "content";
+    if (/^\/agent\/custom-filters\/(new|\d+\/(edit|delete))$/.test(p)) return "content";
     if (p === "/agent/filters" || p === "/agent/filters/") return "filters";
     return "list";
   }
@@ -36,6 +38,9 @@
   window.addEventListener("popstate", setView);
 
   document.addEventListener("click", function (e) {
+    // A choice in a drop-down menu (the profile menu) closes it.
+    var item = e.target.closest ? e.target.closest("details.menu .dropdown a") : null;
+    if (item) item.closest("details").removeAttribute("open");
     var t = e.target.closest ? e.target.closest("#menu-toggle, #shortcuts-button, .filter") : null;
     if (!t) return;
     if (t.id === "menu-toggle") {
@@ -52,8 +57,22 @@
   // Composer: the mode toggle changes the form's look and hint.
   document.addEventListener("change", function (e) {
     var t = e.target;
-    if (t.name === "mode" && t.form) t.form.setAttribute("data-mode", t.value);
+    if (t.name === "mode" && t.form) {
+      t.form.setAttribute("data-mode", t.value);
+      signature(t.form, t.value);
+    }
   });
+
+  // The signature goes under a reply, not a note: added or taken away as
+  // the mode changes, unless the agent has written around it.
+  function signature(form, mode) {
+    var sig = form.getAttribute("data-signature");
+    var body = form.querySelector("textarea.composer-body");
+    if (!sig || !body) return;
+    var under = "\n\n" + sig;
+    if (mode === "note" && body.value === under) body.value = "";
+    else if (mode === "reply" && body.value === "") body.value = under;
+  }
 
   function rows() {
     return Array.prototype.slice.call(document.querySelectorAll("#ticket-list a.row"));
@@ -78,6 +97,7 @@
     if (radio) {
       radio.checked = true;
       radio.form.setAttribute("data-mode", mode);
+      signature(radio.form, mode);
     }
     var body = t.querySelector("textarea.composer-body");
     if (body) body.focus();

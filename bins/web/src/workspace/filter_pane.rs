@@ -13,7 +13,8 @@ use maud::{html, Markup};
 pub fn filter_pane(app: &App, ctx: &Ctx, q: &ListQuery, oob: bool) -> Result<Markup, ApiError> {
     let counts = filters::counts(app.helpdesk(), &ctx.agent)?;
     let group = |g: &'static str| counts.iter().filter(move |c| c.group == g);
-    let current = filters::slug(q.filter);
+    let current = if q.custom.is_some() { "" } else { filters::slug(q.filter) };
+    let custom = app.helpdesk().saved_filters(ctx.agent.id).counts()?;
     let sort = match q.sort {
         helpdesk_core::filter::SortOrder::Urgency => String::new(),
         s => format!("?sort={}", super::list::sort_slug(s)),
@@ -37,9 +38,18 @@ pub fn filter_pane(app: &App, ctx: &Ctx, q: &ListQuery, oob: bool) -> Result<Mar
             ul #filter-list .filters {
                 li.group { span.group-title #g-agent { "Awaiting agent" } }
                 @for c in group("awaiting_agent") { (item(c)) }
-                // Custom filters plug in here.
-                li.group { span.group-title { "Custom" } }
-                li { span.filter.later aria-disabled="true" title="Custom filters come next" { span.title { "+ New filter" } } }
+                li.group { span.group-title #g-custom { "Custom" } }
+                @for (f, c) in &custom {
+                    li {
+                        a.filter href=(format!("/agent/custom-filters/{}", f.id.0)) aria-current=[(q.custom == Some(f.id)).then_some("page")]
+                            hx-target="#list-pane" hx-swap="outerHTML" data-filter=(format!("custom-{}", f.id.0))
+                            title=[(f.owner != ctx.agent.id).then_some("Shared with you")] {
+                            span.title { (f.filter.name) @if f.owner != ctx.agent.id { " " span.shared aria-hidden="true" { "⇄" } span.vh { " (shared)" } } }
+                            span.count { (super::list::count_text(c)) }
+                        }
+                    }
+                }
+                li { a.filter.new-filter #new-filter href="/agent/custom-filters/new" hx-target="#content" hx-swap="outerHTML" { span.title { "+ New filter" } } }
                 li.group { span.group-title { "By status" } }
                 @for c in group("status") { (item(c)) }
             }

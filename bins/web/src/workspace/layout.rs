@@ -98,8 +98,12 @@ fn top_bar(ctx: &Ctx, bay: Markup) -> Markup {
                 }
                 div.dropdown {
                     p.muted { (ctx.agent.email) }
-                    p.muted #tz-note { "Times in " (ctx.tz.name()) }
-                    p.muted { "Preferences come with the profile screen." }
+                    p.muted #tz-note { "Times in " (ctx.tz.name()) (if ctx.tz_chosen { " (your setting)" } else { " (your browser's)" }) }
+                    ul.menu-items {
+                        li { a #menu-preferences href="/agent/profile" hx-target="#content" hx-swap="outerHTML" { (icon("settings")) " Preferences" } }
+                        li { a #menu-notifications href="/agent/profile/notifications" hx-target="#content" hx-swap="outerHTML" { (icon("bell")) " Notifications" } }
+                        li { a #menu-password href="/agent/profile/password" hx-target="#content" hx-swap="outerHTML" { (icon("keyboard")) " Change password" } }
+                    }
                     form method="post" action="/agent/logout" {
                         input type="hidden" name="csrf" value=(ctx.csrf);
                         button.btn type="submit" { (icon("log-out")) " Log out" }
@@ -116,8 +120,7 @@ fn top_bar(ctx: &Ctx, bay: Markup) -> Markup {
                 input #search type="search" name="q" placeholder="Search or #id" autocomplete="off";
                 kbd.hint aria-hidden="true" { "/" }
             }
-            // The Create form plugs in here.
-            button #create .btn.primary type="button" disabled title="Creating tickets here comes next" {
+            a #create .btn.primary href="/agent/tickets/new" hx-target="#content" hx-swap="outerHTML" aria-label="Create a ticket" {
                 (icon("plus")) span { "Create" }
             }
             button #shortcuts-button .iconbtn type="button" aria-haspopup="dialog" aria-controls="shortcuts" {
@@ -252,10 +255,18 @@ pub fn workspace(
     list: Option<Markup>,
     content: Option<Markup>,
 ) -> Result<Markup, ApiError> {
-    let query = list::ListQuery::from_state(state);
+    let mut query = list::ListQuery::from_state(state);
     let list = match list {
         Some(l) => l,
-        None => list::list_pane(app, ctx, &query)?,
+        None => match list::list_pane(app, ctx, &query) {
+            Ok(l) => l,
+            // A saved filter since deleted (or unshared): the built-in list instead.
+            Err(_) if query.custom.is_some() => {
+                query.custom = None;
+                list::list_pane(app, ctx, &query)?
+            }
+            Err(e) => return Err(e),
+        },
     };
     let content = match content {
         Some(c) => c,
@@ -263,11 +274,11 @@ pub fn workspace(
     };
     let bay = bay_menu(app, ctx)?;
     let headers = serde_json::json!({ "X-CSRF-Token": ctx.csrf }).to_string();
-    let title = query.title();
+    let title = query.title(app.helpdesk(), &ctx.agent);
     Ok(html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(&title))
             body hx-ext="sse" sse-connect="/api/agent/events" hx-headers=(headers) hx-boost="true" data-view=(focus.as_str()) {
                 (PreEscaped(assets::SPRITE))
                 a.skip href="#content" { "Skip to the ticket" }
@@ -394,7 +405,13 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             let ctx = agent_or_login!(auth);
             run(app, ctx, |app, ctx| {
                 let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
-                Ok(redirect(&ctx.hx, &list::ListQuery::from_state(&state).url(None)))
+                let mut q = list::ListQuery::from_state(&state);
+                if let Some(id) = q.custom {
+                    if app.helpdesk().saved_filters(ctx.agent.id).get(id).is_err() {
+                        q.custom = None;
+                    }
+                }
+                Ok(redirect(&ctx.hx, &q.url(None)))
             })
             .await
         })

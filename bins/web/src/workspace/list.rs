@@ -10,6 +10,7 @@ use crate::filters;
 use crate::{with_app, App};
 use helpdesk_core::filter::{AgentRef, BuiltIn, Criteria, Cursor, CustomFilter, SortOrder, TeamRef};
 use helpdesk_core::summary::TicketSummary;
+use helpdesk_core::SavedFilterId;
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
 use maud::{html, Markup};
@@ -24,8 +25,10 @@ use warp::Filter;
 /// Which list the pane shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
-    /// The filter.
+    /// The filter (for a saved filter: what the pane falls back to).
     pub filter: BuiltIn,
+    /// A saved custom filter shown instead of `filter`.
+    pub custom: Option<SavedFilterId>,
     /// The order.
     pub sort: SortOrder,
     /// Where the page starts.
@@ -54,6 +57,7 @@ impl ListQuery {
     pub fn from_state(state: &WorkspaceState) -> ListQuery {
         ListQuery {
             filter: state.filter.as_deref().and_then(filters::parse).unwrap_or(BuiltIn::MyTickets),
+            custom: state.filter.as_deref().and_then(custom_slug),
             sort: parse_sort(state.sort.as_deref()),
             cursor: None,
         }
@@ -61,9 +65,12 @@ impl ListQuery {
 
     /// The pane's URL (at `cursor`).
     pub fn url(&self, cursor: Option<&str>) -> String {
-        let mut u = format!("/agent/filters/{}", filters::slug(self.filter));
+        let mut u = match self.custom {
+            Some(id) => format!("/agent/custom-filters/{}", id.0),
+            None => format!("/agent/filters/{}", filters::slug(self.filter)),
+        };
         let mut sep = '?';
-        if self.sort != SortOrder::Urgency {
+        if self.sort != SortOrder::Urgency && self.custom.is_none() {
             u.push_str(&format!("{sep}sort={}", sort_slug(self.sort)));
             sep = '&';
         }
@@ -74,8 +81,19 @@ impl ListQuery {
     }
 
     /// The filter's name.
-    pub fn title(&self) -> &'static str {
-        filters::title(self.filter)
+    pub fn title(&self, hd: &Helpdesk, agent: &Agent) -> String {
+        match self.custom {
+            Some(id) => hd.saved_filters(agent.id).get(id).map(|f| f.filter.name).unwrap_or_default(),
+            None => filters::title(self.filter).to_string(),
+        }
+    }
+
+    /// The state slug of this list (`custom-{id}` for a saved filter).
+    pub fn slug(&self) -> String {
+        match self.custom {
+            Some(id) => format!("custom-{}", id.0),
+            None => filters::slug(self.filter).to_string(),
+        }
     }
 
     /// A filter the library runs for this list: the built-in itself in its
@@ -92,11 +110,28 @@ impl ListQuery {
             .map(Cursor::parse)
             .transpose()
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if let Some(id) = self.custom {
+            return Ok(hd.saved_filters(agent.id).page(id, cursor.as_ref(), limit)?);
+        }
         if self.sort == SortOrder::Urgency {
             return Ok(hd.filter_page(agent.id, &self.filter, cursor.as_ref(), limit)?);
         }
         let f = as_custom(self.filter).sorted(self.sort);
         Ok(hd.filter_page(agent.id, &f, cursor.as_ref(), limit)?)
+    }
+}
+
+/// The saved filter a state slug (`custom-{id}`) names.
+pub fn custom_slug(s: &str) -> Option<SavedFilterId> {
+    s.strip_prefix("custom-").and_then(|id| id.parse().ok()).map(SavedFilterId)
+}
+
+/// A filter's count as shown: `12`, or `12+` when it is a lower bound.
+pub fn count_text(c: &helpdesk_core::filter::FilterCount) -> String {
+    if c.exact {
+        c.count.to_string()
+    } else {
+        format!("{}+", c.count)
     }
 }
 
@@ -262,18 +297,34 @@ fn row(ctx: &Ctx, names: &mut Names, hd: &Helpdesk, t: &TicketSummary, open: &[u
 /// The list pane for `q`.
 pub fn list_pane(app: &App, ctx: &Ctx, q: &ListQuery) -> Result<Markup, ApiError> {
     let hd = app.helpdesk();
+    let saved = match q.custom {
+        Some(id) => Some(hd.saved_filters(ctx.agent.id).get(id)?),
+        None => None,
+    };
     let page = q.page(hd, &ctx.agent, super::PAGE_SIZE)?;
-    let total = hd.filter_count(ctx.agent.id, &q.filter)?.count;
+    let total = match &saved {
+        Some(f) => count_text(&hd.saved_filters(ctx.agent.id).count(f.id)?),
+        None => hd.filter_count(ctx.agent.id, &q.filter)?.count.to_string(),
+    };
     let state = WorkspaceState::load(hd, ctx.agent.id)?;
     let mut names = Names::new(hd)?;
     let self_url = q.url(q.cursor.as_deref());
-    let title = q.title();
+    let title = q.title(hd, &ctx.agent);
     Ok(html! {
         section #list-pane .list-pane aria-labelledby="list-title" data-view="list"
             hx-get=(self_url) hx-trigger="sse:ticket" hx-target="this" hx-swap="outerHTML" {
             div.pane-head {
                 a.back.phone-only href="/agent/filters" hx-target="#list-pane" hx-swap="outerHTML" { (icon("chevron-left")) "Filters" }
                 h2 #list-title { (title) " " span.count.total { (total) } }
+                @if let Some(f) = &saved {
+                    div.filter-tools {
+                        span.muted { (match f.filter.sort { SortOrder::Urgency => "By urgency", SortOrder::Oldest => "Oldest first", SortOrder::Newest => "Newest first" }) }
+                        @if f.editable_by(&ctx.agent) {
+                            a.btn.small href=(format!("/agent/custom-filters/{}/edit", f.id.0)) hx-target="#content" hx-swap="outerHTML" { "Edit" }
+                            a.btn.small href=(format!("/agent/custom-filters/{}/delete", f.id.0)) hx-target="#content" hx-swap="outerHTML" { "Delete" }
+                        }
+                    }
+                } @else {
                 form.sort method="get" action=(format!("/agent/filters/{}", filters::slug(q.filter)))
                     hx-get=(format!("/agent/filters/{}", filters::slug(q.filter))) hx-trigger="change" hx-target="#list-pane" hx-swap="outerHTML" hx-push-url="true" {
                     label for="sort" { "Sort" }
@@ -286,11 +337,12 @@ pub fn list_pane(app: &App, ctx: &Ctx, q: &ListQuery) -> Result<Markup, ApiError
                     }
                     noscript { button.btn.small type="submit" { "Sort" } }
                 }
+                }
             }
             @if page.tickets.is_empty() {
                 div.empty {
                     p { "No tickets here." }
-                    p.muted { (empty_hint(q.filter)) }
+                    p.muted { (if saved.is_some() { "No ticket meets this filter now." } else { empty_hint(q.filter) }) }
                 }
             } @else {
                 ol #ticket-list .rows aria-label=(format!("{title}: tickets")) {
@@ -335,7 +387,7 @@ fn filter_page(app: &App, ctx: &Ctx, slug: Option<&str>, p: ListParams) -> Resul
         Some(s) => {
             let filter =
                 filters::parse(s).ok_or_else(|| ApiError::not_found(format!("There is no filter “{s}”.")))?;
-            let q = ListQuery { filter, sort: parse_sort(p.sort.as_deref()), cursor: p.cursor };
+            let q = ListQuery { filter, custom: None, sort: parse_sort(p.sort.as_deref()), cursor: p.cursor };
             let (f, s) = (Some(filters::slug(filter).to_string()), Some(sort_slug(q.sort).to_string()));
             if state.filter != f || state.sort != s {
                 state.filter = f;
@@ -354,6 +406,32 @@ fn filter_page(app: &App, ctx: &Ctx, slug: Option<&str>, p: ListParams) -> Resul
     }
     let list = list_pane(app, ctx, &q)?;
     Ok(html(StatusCode::OK, workspace(app, ctx, &state, focus, Some(list), None)?))
+}
+
+/// `GET /agent/custom-filters/{id}`: a saved filter's list (remembered like a built-in's).
+pub fn custom_page(
+    app: &App,
+    ctx: &Ctx,
+    id: SavedFilterId,
+    cursor: Option<String>,
+) -> Result<Response, ApiError> {
+    let hd = app.helpdesk();
+    hd.saved_filters(ctx.agent.id)
+        .get(id)
+        .map_err(|_| ApiError::not_found(format!("There is no custom filter {} you can see.", id.0)))?;
+    let mut state = WorkspaceState::load(hd, ctx.agent.id)?;
+    let q = ListQuery { filter: BuiltIn::MyTickets, custom: Some(id), sort: SortOrder::Urgency, cursor };
+    if state.filter.as_deref() != Some(q.slug().as_str()) {
+        state.filter = Some(q.slug());
+        state.save(hd, ctx.agent.id)?;
+    }
+    if ctx.hx.targets("list-pane") {
+        let pane = list_pane(app, ctx, &q)?;
+        let filters = filter_pane::filter_pane(app, ctx, &q, true)?;
+        return Ok(html(StatusCode::OK, html! { (pane) (filters) }));
+    }
+    let list = list_pane(app, ctx, &q)?;
+    Ok(html(StatusCode::OK, workspace(app, ctx, &state, Focus::List, Some(list), None)?))
 }
 
 /// `GET /agent/filters` and `GET /agent/filters/{slug}`.

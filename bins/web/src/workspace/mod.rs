@@ -12,12 +12,17 @@
 //! | `GET /agent` | the agent's last filter (or My Tickets) |
 //! | `GET /agent/login`, `POST /agent/login`, `POST /agent/logout` | HTML login (back to the page asked for) |
 //! | `GET /agent/filters/{slug}` | the list pane of a filter (`?sort=urgency\|oldest\|newest`, `?cursor=`) |
+//! | `GET /agent/tickets/new`, `POST /agent/tickets/new` | the Create form (`/agent/tickets/new/user?email=`: who the address is) |
+//! | `GET /agent/custom-filters/{id}` | a saved custom filter's list (`?cursor=`) |
+//! | `GET`/`POST /agent/custom-filters/new`, `/agent/custom-filters/{id}/edit` | the custom filter form |
+//! | `GET`/`POST /agent/custom-filters/{id}/delete` | confirm, then delete a custom filter |
 //! | `GET /agent/tickets/{id}` | the ticket as a tab (`?view=log`: its full log) |
 //! | `POST /agent/tickets/{id}/reply` | reply or note (`mode`), status on send |
 //! | `POST /agent/tickets/{id}/actions` | a property change, delete, spam, restore |
 //! | `POST /agent/tickets/{id}/close` | closes the tab |
 //! | `GET /agent/users/{id}`, `GET /agent/organisations/{id}` | profile panes |
 //! | `GET /agent/search?q=` | jumps to `#id`, an id or a user's email |
+//! | `GET`/`POST /agent/profile`, `/agent/profile/notifications`, `/agent/profile/password` | the agent's preferences, notification matrix, password |
 //! | `GET /agent/bay`, `POST /agent/bay/read` | the notifications bay |
 //! | `GET /agent/assets/...`, `GET /favicon.ico` | versioned assets, cached for a year |
 //!
@@ -30,10 +35,13 @@
 //! hidden `csrf` form field (forms work without JavaScript).
 
 pub mod assets;
+mod create;
+mod custom;
 mod filter_pane;
 mod layout;
 mod list;
 mod people;
+mod profile;
 mod ticket;
 mod time;
 
@@ -141,8 +149,14 @@ pub struct Ctx {
     pub agent: Agent,
     /// The session's CSRF token (put in forms and `hx-headers`).
     pub csrf: String,
-    /// The agent's time zone (from the browser).
+    /// The agent's time zone: their stored preference, else the browser's.
     pub tz: TimeZone,
+    /// Whether `tz` is the agent's stored preference (not the browser's).
+    pub tz_chosen: bool,
+    /// The agent's signature (put under replies; empty: none).
+    pub signature: String,
+    /// The session's token (kept when a password change ends the others).
+    pub session: String,
     /// Now (the helpdesk's clock).
     pub now: chrono::DateTime<chrono::Utc>,
     /// htmx headers.
@@ -213,6 +227,7 @@ struct Request {
 
 async fn authenticate(app: App, req: Request) -> Result<Auth, Infallible> {
     let login = |hx: &Hx, path: &str| redirect(hx, &format!("/agent/login?next={}", encode(path)));
+    let token = req.cookie.clone().unwrap_or_default();
     let Some(session) = req.cookie.as_deref().and_then(|t| app.sessions().get(Realm::Agent, t)) else {
         return Ok(Err(login(&req.hx, &req.path)));
     };
@@ -220,15 +235,23 @@ async fn authenticate(app: App, req: Request) -> Result<Auth, Infallible> {
         return Ok(Err(login(&req.hx, &req.path)));
     };
     let app2 = app.clone();
-    let found = blocking(move || Ok(app2.helpdesk().agent(id)?)).await;
-    let agent = match found {
-        Ok(a) if !a.disabled => a,
+    let found = blocking(move || {
+        let hd = app2.helpdesk();
+        Ok((hd.agent(id)?, hd.agent_preferences(id)?))
+    })
+    .await;
+    let (agent, prefs) = match found {
+        Ok((a, p)) if !a.disabled => (a, p),
         _ => return Ok(Err(login(&req.hx, &req.path))),
     };
+    let chosen = prefs.time_zone.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok());
     Ok(Ok(Ctx {
         agent,
         csrf: session.csrf,
-        tz: TimeZone::from_cookie(req.tz.as_deref()),
+        tz: chosen.map(TimeZone).unwrap_or_else(|| TimeZone::from_cookie(req.tz.as_deref())),
+        tz_chosen: chosen.is_some(),
+        signature: prefs.signature,
+        session: token,
         now: app.helpdesk().clock().now(),
         hx: req.hx,
     }))
@@ -303,6 +326,12 @@ where
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     assets::routes()
         .or(layout::routes(app.clone()))
+        .unify()
+        .or(create::routes(app.clone()))
+        .unify()
+        .or(custom::routes(app.clone()))
+        .unify()
+        .or(profile::routes(app.clone()))
         .unify()
         .or(list::routes(app.clone()))
         .unify()

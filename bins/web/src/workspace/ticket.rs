@@ -630,7 +630,8 @@ pub fn composer(ctx: &Ctx, t: &Ticket, view: &View, draft: Option<&Draft>, oob: 
     html! {
         form.composer id=(format!("composer-{id}")) method="post" action=(format!("/agent/tickets/{id}/reply"))
             hx-post=(format!("/agent/tickets/{id}/reply")) hx-target=(format!("#ticket-live-{id}")) hx-swap="outerHTML"
-            hx-sync="closest .ticket:queue all" hx-swap-oob=[oob.then_some("true")] data-mode=(mode) {
+            hx-sync="closest .ticket:queue all" hx-swap-oob=[oob.then_some("true")] data-mode=(mode)
+            data-signature=[(!ctx.signature.is_empty()).then_some(ctx.signature.as_str())] {
             input type="hidden" name="csrf" value=(ctx.csrf);
             fieldset.mode {
                 legend.vh { "Write a" }
@@ -640,7 +641,14 @@ pub fn composer(ctx: &Ctx, t: &Ticket, view: &View, draft: Option<&Draft>, oob: 
             (notice_at(view, &Slot::Composer))
             label.vh for=(format!("composer-body-{id}")) { "Message" }
             textarea id=(format!("composer-body-{id}")) .composer-body name="body" rows="4"
-                placeholder="Write a reply… (r: reply, n: note)" { (draft.map(|d| d.body.as_str()).unwrap_or("")) }
+                placeholder="Write a reply… (r: reply, n: note)" {
+                    @match draft {
+                        Some(d) => (d.body),
+                        // A new reply starts with the signature under it.
+                        None if !ctx.signature.is_empty() => (format!("\n\n{}", ctx.signature)),
+                        None => "",
+                    }
+                }
             div.send-row {
                 label.status-on-send for=(format!("composer-status-{id}")) { "Status on send" }
                 select id=(format!("composer-status-{id}")) name="status" {
@@ -1020,7 +1028,12 @@ fn act(app: &App, ctx: &Ctx, id: u64, f: ActionForm, kind: Sent) -> Result<Respo
                 );
                 view.notice = Some(Notice { slot: Slot::Top, error: false, text, undo: false });
             }
-            let keep = Draft { body: String::new(), mode: draft.mode.clone(), status: None };
+            let body = if draft.mode != "note" && !ctx.signature.is_empty() {
+                format!("\n\n{}", ctx.signature)
+            } else {
+                String::new()
+            };
+            let keep = Draft { body, mode: draft.mode.clone(), status: None };
             respond(app, ctx, &after, &view, Some(&keep), StatusCode::OK, matches!(kind, Sent::Reply))
         }
         Err(e) => {

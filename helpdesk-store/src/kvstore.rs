@@ -611,26 +611,12 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 
     fn commit(&self, c: &Commit) -> Result<(), StoreError> {
+        c.check()?;
         let id = c.ticket.0.to_be_bytes();
         let state_key = k(TICKET, &[&id]);
         let state = c.state.as_ref().map(encode_compact).transpose()?;
         let summary_key = k(SUMMARY, &[&id]);
         let summary = c.state.as_ref().map(|t| TicketSummary::from(t).encode());
-        if c.state.is_none() && !c.events.is_empty() {
-            return Err(StoreError::Backend(format!(
-                "malformed commit for ticket {}: a purge cannot append events",
-                c.ticket
-            )));
-        }
-        if let Some(t) = &c.state {
-            let last = c.events.last().map(|e| e.version).unwrap_or(c.expected_version);
-            if t.id != c.ticket || t.version != last || c.events.iter().any(|e| e.ticket != c.ticket) {
-                return Err(StoreError::Backend(format!(
-                    "malformed commit for ticket {}: state v{} after events ending at v{last}",
-                    c.ticket, t.version
-                )));
-            }
-        }
         // A commit's events are one value, keyed by the first one's version.
         let events = match c.events.first() {
             Some(first) => {
@@ -638,22 +624,6 @@ impl<E: KvEngine> Store for KvStore<E> {
             }
             None => Vec::new(),
         };
-        if let Some(item) = c.outbox_add.iter().find(|item| item.key.ticket != c.ticket) {
-            return Err(StoreError::Backend(format!(
-                "outbox item {} does not belong to ticket {}",
-                item.key, c.ticket
-            )));
-        }
-        // An item names the version whose commit queued it: never one past
-        // this commit's (`outbox_changes` writes the groups of this commit's
-        // versions without reading them).
-        let new_version = c.state.as_ref().map_or(c.expected_version, |t| t.version);
-        if let Some(item) = c.outbox_add.iter().find(|item| item.key.version > new_version) {
-            return Err(StoreError::Backend(format!(
-                "outbox item {} is keyed past the version v{new_version} this commit makes",
-                item.key
-            )));
-        }
         // Commits are serialised by the counter lock: only commits write
         // ticket keys (T, H, E, I, C, O; `reschedule` takes the lock too),
         // so under it the version check and

@@ -60,6 +60,44 @@ pub struct Commit {
 }
 
 impl Commit {
+    /// The checks every backend makes before writing a commit: a purge
+    /// appends nothing, the state is the ticket's at the last event's
+    /// version, every event and outbox item is the ticket's, and no item is
+    /// keyed past the version this commit makes (a backend may write this
+    /// commit's outbox groups without reading them).
+    pub fn check(&self) -> Result<(), StoreError> {
+        if self.state.is_none() && !self.events.is_empty() {
+            return Err(StoreError::Backend(format!(
+                "malformed commit for ticket {}: a purge cannot append events",
+                self.ticket
+            )));
+        }
+        if let Some(t) = &self.state {
+            let last = self.events.last().map(|e| e.version).unwrap_or(self.expected_version);
+            if t.id != self.ticket || t.version != last || self.events.iter().any(|e| e.ticket != self.ticket)
+            {
+                return Err(StoreError::Backend(format!(
+                    "malformed commit for ticket {}: state v{} after events ending at v{last}",
+                    self.ticket, t.version
+                )));
+            }
+        }
+        if let Some(item) = self.outbox_add.iter().find(|item| item.key.ticket != self.ticket) {
+            return Err(StoreError::Backend(format!(
+                "outbox item {} does not belong to ticket {}",
+                item.key, self.ticket
+            )));
+        }
+        let new_version = self.state.as_ref().map_or(self.expected_version, |t| t.version);
+        if let Some(item) = self.outbox_add.iter().find(|item| item.key.version > new_version) {
+            return Err(StoreError::Backend(format!(
+                "outbox item {} is keyed past the version v{new_version} this commit makes",
+                item.key
+            )));
+        }
+        Ok(())
+    }
+
     /// The commit taking a ticket from `before` (`None`: new) to `after`
     /// (`None`: purged) through `events`. Index and counter changes are the
     /// difference of the two states' entries.

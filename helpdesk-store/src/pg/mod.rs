@@ -437,7 +437,7 @@ struct CommitWrites {
 
 impl CommitWrites {
     fn of(c: &Commit) -> Result<CommitWrites, StoreError> {
-        check_commit(c)?;
+        c.check()?;
         let state = match &c.state {
             Some(t) => Some((sql_u64(t.version), encode_compact(t)?, TicketSummary::from(t).encode())),
             None => None,
@@ -474,42 +474,6 @@ impl CommitWrites {
             outbox_add,
         })
     }
-}
-
-/// The checks every backend makes before writing a commit (the same as
-/// `KvStore`'s): a purge appends nothing, the state is the ticket's at the
-/// last event's version, every event and outbox item is the ticket's, and no
-/// item is keyed past the version this commit makes.
-fn check_commit(c: &Commit) -> Result<(), StoreError> {
-    if c.state.is_none() && !c.events.is_empty() {
-        return Err(StoreError::Backend(format!(
-            "malformed commit for ticket {}: a purge cannot append events",
-            c.ticket
-        )));
-    }
-    if let Some(t) = &c.state {
-        let last = c.events.last().map(|e| e.version).unwrap_or(c.expected_version);
-        if t.id != c.ticket || t.version != last || c.events.iter().any(|e| e.ticket != c.ticket) {
-            return Err(StoreError::Backend(format!(
-                "malformed commit for ticket {}: state v{} after events ending at v{last}",
-                c.ticket, t.version
-            )));
-        }
-    }
-    if let Some(item) = c.outbox_add.iter().find(|item| item.key.ticket != c.ticket) {
-        return Err(StoreError::Backend(format!(
-            "outbox item {} does not belong to ticket {}",
-            item.key, c.ticket
-        )));
-    }
-    let new_version = c.state.as_ref().map_or(c.expected_version, |t| t.version);
-    if let Some(item) = c.outbox_add.iter().find(|item| item.key.version > new_version) {
-        return Err(StoreError::Backend(format!(
-            "outbox item {} is keyed past the version v{new_version} this commit makes",
-            item.key
-        )));
-    }
-    Ok(())
 }
 
 /// A failure inside a transaction: the store's own, or PostgreSQL's (which

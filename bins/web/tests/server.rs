@@ -6,49 +6,19 @@
 
 #[path = "../../../helpdesk-mail/tests/common/smtp_server.rs"]
 mod smtp_server;
+#[path = "common/wire.rs"]
+mod wire;
+use wire::{blocking, http, json_of};
 
 use helpdesk_core::*;
 use helpdesk_web::demo;
 use helpdesk_web::serve::{self, Args, Interfaces, RelaySecurity, Running};
 use lettre::address::Envelope;
 use lettre::{SmtpTransport, Transport};
-use serde_json::Value;
 use smtp_server::SmtpServer;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-
-/// One HTTP/1.1 exchange over a fresh connection: (status, headers, body).
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, head.to_string(), body.to_string())
-}
-
-fn json_of(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
 
 fn cookie(head: &str, name: &str) -> String {
     head.lines()
@@ -97,10 +67,6 @@ fn mails_to(relay: &SmtpServer, to: &str) -> Vec<String> {
         .map(|m| String::from_utf8_lossy(&m).into_owned())
         .filter(|m| m.lines().any(|l| l.starts_with("To:") && l.contains(to)))
         .collect()
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,41 +12,8 @@ use helpdesk_web::workspace::{assets, WorkspaceState};
 use warp::http::Response;
 use warp::hyper::body::Bytes;
 
-struct Page {
-    cookie: String,
-    csrf: String,
-}
-
-async fn login(f: &Fixture, who: (&str, &str)) -> Page {
-    let body =
-        format!("email={}&password={}&next=%2Fagent%2Ffilters%2Fall", urlencode(who.0), urlencode(who.1));
-    let r = warp::test::request()
-        .method("POST")
-        .path("/agent/login")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .reply(&f.routes)
-        .await;
-    assert_eq!(r.status(), 303, "{}", body_text(&r));
-    assert_eq!(r.headers()["location"], "/agent/filters/all");
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let page =
-        warp::test::request().path("/agent/filters/all").header("cookie", &cookie).reply(&f.routes).await;
-    assert_eq!(page.status(), 200);
-    Page { csrf: csrf_of(&body_text(&page)), cookie }
-}
-
-async fn get(f: &Fixture, p: &Page, path: &str, target: Option<&str>) -> Response<Bytes> {
-    let mut req = warp::test::request().path(path).header("cookie", &p.cookie);
-    if let Some(t) = target {
-        req = req.header("hx-request", "true").header("hx-target", t);
-    }
-    req.reply(&f.routes).await
-}
-
 async fn post(f: &Fixture, p: &Page, path: &str, form: &[(&str, &str)], htmx: bool) -> Response<Bytes> {
-    let body: String =
-        form.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
+    let body = form_body(form);
     let mut req = warp::test::request()
         .method("POST")
         .path(path)
@@ -57,10 +24,6 @@ async fn post(f: &Fixture, p: &Page, path: &str, form: &[(&str, &str)], htmx: bo
         req = req.header("hx-request", "true").header("x-csrf-token", &p.csrf);
     }
     req.reply(&f.routes).await
-}
-
-fn redact(p: &Page, html: &str) -> String {
-    html.replace(&p.csrf, "[csrf]").replace("><", ">\n<")
 }
 
 #[tokio::test]
@@ -103,16 +66,16 @@ async fn not_logged_in_goes_to_login_and_back() {
         .reply(&f.routes)
         .await;
     assert_eq!(r.headers()["location"], "/agent");
-    let p = login(&f, demo::ADMIN).await;
-    let r = get(&f, &p, "/agent", None).await;
+    let p = login_workspace(&f, demo::ADMIN).await;
+    let r = get_pane(&f, &p, "/agent", None).await;
     assert_eq!(r.headers()["location"], "/agent/filters/all", "the last filter");
 }
 
 #[tokio::test]
 async fn one_handler_serves_the_page_and_the_pane() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
-    let page = body_text(&get(&f, &p, "/agent/filters/all", None).await);
+    let p = login_workspace(&f, demo::ADMIN).await;
+    let page = body_text(&get_pane(&f, &p, "/agent/filters/all", None).await);
     assert!(page.starts_with("<!DOCTYPE html>"));
     for part in
         ["id=\"filter-pane\"", "id=\"list-pane\"", "id=\"content\"", "sse-connect=\"/api/agent/events\""]
@@ -120,7 +83,7 @@ async fn one_handler_serves_the_page_and_the_pane() {
         assert!(page.contains(part), "{part} missing");
     }
     assert!(page.contains(assets::css_path()) && page.contains(assets::HTMX_PATH));
-    let r = get(&f, &p, "/agent/filters/all", Some("list-pane")).await;
+    let r = get_pane(&f, &p, "/agent/filters/all", Some("list-pane")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["vary"], "HX-Request, HX-Target");
     let pane = body_text(&r);
@@ -128,7 +91,7 @@ async fn one_handler_serves_the_page_and_the_pane() {
     assert!(pane.starts_with("<section"));
     // Unassigned rows name their team; the counts come along out of band.
     insta::assert_snapshot!("list_all", redact(&p, &pane));
-    let r = get(&f, &p, "/agent/filters/nope", None).await;
+    let r = get_pane(&f, &p, "/agent/filters/nope", None).await;
     assert_eq!(r.status(), 404);
     assert!(body_text(&r).contains("There is no filter"));
 }
@@ -136,18 +99,18 @@ async fn one_handler_serves_the_page_and_the_pane() {
 #[tokio::test]
 async fn the_list_sorts_and_remembers_the_filter() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
+    let p = login_workspace(&f, demo::ADMIN).await;
     f.clock.advance(chrono::Duration::hours(1));
     let ann = f.hd.user_by_email(demo::USER.0).unwrap().unwrap();
     let new = NewTicket::new("Later one", "?", DepartmentId(1), ann.id, Channel::Portal);
     let t5 = f.hd.create_ticket(&Actor::User(ann.id), new).unwrap();
     let pos = |pane: &str, id: u64| pane.find(&format!("id=\"row-{id}\"")).unwrap();
-    let pane = body_text(&get(&f, &p, "/agent/filters/all?sort=newest", Some("list-pane")).await);
+    let pane = body_text(&get_pane(&f, &p, "/agent/filters/all?sort=newest", Some("list-pane")).await);
     assert!(pos(&pane, t5.id.0) < pos(&pane, 1), "newest first");
     assert!(pane.contains("<option value=\"newest\" selected>"));
-    let pane = body_text(&get(&f, &p, "/agent/filters/all?sort=oldest", Some("list-pane")).await);
+    let pane = body_text(&get_pane(&f, &p, "/agent/filters/all?sort=oldest", Some("list-pane")).await);
     assert!(pos(&pane, 1) < pos(&pane, t5.id.0), "oldest first");
-    let pane = body_text(&get(&f, &p, "/agent/filters/all", Some("list-pane")).await);
+    let pane = body_text(&get_pane(&f, &p, "/agent/filters/all", Some("list-pane")).await);
     assert!(pos(&pane, 1) < pos(&pane, 4) && pos(&pane, 4) < pos(&pane, 3), "urgency first: 8, 5, 1");
     let admin = f.hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap();
     let state = WorkspaceState::load(&f.hd, admin.id).unwrap();
@@ -157,14 +120,14 @@ async fn the_list_sorts_and_remembers_the_filter() {
 #[tokio::test]
 async fn tabs_are_kept_per_agent_and_closing_is_a_request() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
+    let p = login_workspace(&f, demo::ADMIN).await;
     for id in [1, 4, 2] {
-        assert_eq!(get(&f, &p, &format!("/agent/tickets/{id}"), Some("content")).await.status(), 200);
+        assert_eq!(get_pane(&f, &p, &format!("/agent/tickets/{id}"), Some("content")).await.status(), 200);
     }
     let admin = f.hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap();
     assert_eq!(WorkspaceState::load(&f.hd, admin.id).unwrap().tabs, vec![1, 4, 2]);
     // A reload (a whole page anywhere) shows them.
-    let page = body_text(&get(&f, &p, "/agent/filters/all", None).await);
+    let page = body_text(&get_pane(&f, &p, "/agent/filters/all", None).await);
     assert_eq!(page.matches("class=\"tab-close\"").count(), 3);
     // Closing the tab shown opens its neighbour.
     let r = post(&f, &p, "/agent/tickets/4/close", &[("active", "4")], true).await;
@@ -172,23 +135,23 @@ async fn tabs_are_kept_per_agent_and_closing_is_a_request() {
     assert_eq!(r.headers()["hx-push-url"], "/agent/tickets/2");
     assert_eq!(WorkspaceState::load(&f.hd, admin.id).unwrap().tabs, vec![1, 2]);
     // Sam has his own tabs.
-    let sam = login(&f, demo::AGENT).await;
-    let page = body_text(&get(&f, &sam, "/agent/filters/all", None).await);
+    let sam = login_workspace(&f, demo::AGENT).await;
+    let page = body_text(&get_pane(&f, &sam, "/agent/filters/all", None).await);
     assert!(!page.contains("class=\"tab-close\""));
 }
 
 #[tokio::test]
 async fn ticket_fragments() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
-    let live = body_text(&get(&f, &p, "/agent/tickets/1", Some("ticket-live-1")).await);
+    let p = login_workspace(&f, demo::ADMIN).await;
+    let live = body_text(&get_pane(&f, &p, "/agent/tickets/1", Some("ticket-live-1")).await);
     assert!(live.starts_with("<div") && live[..80].contains("id=\"ticket-live-1\""));
     assert!(!live.contains("composer-body"), "a live refresh never replaces the composer");
     insta::assert_snapshot!("ticket_1_live", redact(&p, &live));
-    let log = body_text(&get(&f, &p, "/agent/tickets/1?view=log", Some("ticket-live-1")).await);
+    let log = body_text(&get_pane(&f, &p, "/agent/tickets/1?view=log", Some("ticket-live-1")).await);
     assert!(log.contains("Alice Admin") && !log.contains("user 1") && !log.contains("agent 1"));
     insta::assert_snapshot!("ticket_1_log", redact(&p, &log));
-    let r = get(&f, &p, "/agent/tickets/999", None).await;
+    let r = get_pane(&f, &p, "/agent/tickets/999", None).await;
     assert_eq!(r.status(), 404);
     let text = body_text(&r);
     assert!(text.contains("There is no ticket #999") && text.contains("id=\"filter-pane\""));
@@ -197,7 +160,7 @@ async fn ticket_fragments() {
 #[tokio::test]
 async fn reply_note_and_actions() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
+    let p = login_workspace(&f, demo::ADMIN).await;
     let v = f.hd.ticket(TicketId(4)).unwrap().version.to_string();
     let r = post(
         &f,
@@ -263,7 +226,7 @@ async fn reply_note_and_actions() {
 #[tokio::test]
 async fn a_reply_after_someone_elses_goes_in_with_a_collision_notice() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
+    let p = login_workspace(&f, demo::ADMIN).await;
     let seen = f.hd.ticket(TicketId(1)).unwrap().version.to_string();
     let sam = f.hd.agent_by_email(demo::AGENT.0).unwrap().unwrap();
     f.hd.agent_reply(TicketId(1), sam.id, "Sam got there first", None).unwrap();
@@ -288,7 +251,7 @@ async fn a_reply_after_someone_elses_goes_in_with_a_collision_notice() {
 #[tokio::test]
 async fn a_refused_change_keeps_the_draft_and_says_what_changed() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
+    let p = login_workspace(&f, demo::ADMIN).await;
     let seen = f.hd.ticket(TicketId(1)).unwrap().version.to_string();
     let sam = f.hd.agent_by_email(demo::AGENT.0).unwrap().unwrap();
     // Sam changes the urgency; the admin, who saw the old one, sets it too.
@@ -326,18 +289,18 @@ async fn a_refused_change_keeps_the_draft_and_says_what_changed() {
 #[tokio::test]
 async fn agents_are_offered_only_what_they_may_do() {
     let f = fixture();
-    let sam = login(&f, demo::AGENT).await;
-    let live = body_text(&get(&f, &sam, "/agent/tickets/1", Some("ticket-live-1")).await);
+    let sam = login_workspace(&f, demo::AGENT).await;
+    let live = body_text(&get_pane(&f, &sam, "/agent/tickets/1", Some("ticket-live-1")).await);
     assert!(!live.contains("delete_ask") && !live.contains("value=\"spam\""));
     let r = post(&f, &sam, "/agent/tickets/1/actions", &[("action", "delete")], true).await;
     assert_eq!(r.status(), 403);
     assert!(body_text(&r).contains("You may not delete"));
     assert_eq!(f.hd.ticket(TicketId(1)).unwrap().status, Status::AwaitingAgent);
     // Sam cannot see Sales (ticket 3): the same 404 as a missing ticket.
-    assert_eq!(get(&f, &sam, "/agent/tickets/3", None).await.status(), 404);
+    assert_eq!(get_pane(&f, &sam, "/agent/tickets/3", None).await.status(), 404);
 
-    let admin = login(&f, demo::ADMIN).await;
-    let live = body_text(&get(&f, &admin, "/agent/tickets/1", Some("ticket-live-1")).await);
+    let admin = login_workspace(&f, demo::ADMIN).await;
+    let live = body_text(&get_pane(&f, &admin, "/agent/tickets/1", Some("ticket-live-1")).await);
     assert!(live.contains("delete_ask"));
     // Delete asks first, then offers to undo.
     let r = post(&f, &admin, "/agent/tickets/1/actions", &[("action", "delete_ask")], true).await;
@@ -357,7 +320,7 @@ async fn agents_are_offered_only_what_they_may_do() {
 #[tokio::test]
 async fn forms_need_the_csrf_token_and_work_without_javascript() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
+    let p = login_workspace(&f, demo::ADMIN).await;
     let before = f.hd.ticket(TicketId(4)).unwrap();
     let r = post(&f, &p, "/agent/tickets/4/reply", &[("mode", "reply"), ("body", "no token")], false).await;
     assert_eq!(r.status(), 403);
@@ -376,30 +339,30 @@ async fn forms_need_the_csrf_token_and_work_without_javascript() {
     assert_eq!(f.hd.ticket(TicketId(4)).unwrap().notes.last().unwrap().body, "plain form");
     let r = post(&f, &p, "/agent/logout", &[("csrf", &p.csrf)], false).await;
     assert_eq!(r.status(), 303);
-    assert_eq!(get(&f, &p, "/agent/filters/all", None).await.status(), 303, "logged out");
+    assert_eq!(get_pane(&f, &p, "/agent/filters/all", None).await.status(), 303, "logged out");
 }
 
 #[tokio::test]
 async fn search_profiles_bay_and_assets() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
-    let r = get(&f, &p, "/agent/search?q=%232", None).await;
+    let p = login_workspace(&f, demo::ADMIN).await;
+    let r = get_pane(&f, &p, "/agent/search?q=%232", None).await;
     assert_eq!(r.headers()["location"], "/agent/tickets/2");
     let ann = f.hd.user_by_email(demo::USER.0).unwrap().unwrap();
-    let r = get(&f, &p, "/agent/search?q=ann%40acme.example", None).await;
+    let r = get_pane(&f, &p, "/agent/search?q=ann%40acme.example", None).await;
     assert_eq!(r.headers()["location"], format!("/agent/users/{}", ann.id.0).as_str());
-    let r = get(&f, &p, "/agent/search?q=printer", None).await;
+    let r = get_pane(&f, &p, "/agent/search?q=printer", None).await;
     assert_eq!(r.status(), 422);
-    let user = body_text(&get(&f, &p, &format!("/agent/users/{}", ann.id.0), Some("content")).await);
+    let user = body_text(&get_pane(&f, &p, &format!("/agent/users/{}", ann.id.0), Some("content")).await);
     assert!(
         user.contains("Ann Acme")
             && user.contains("Printer on fire")
             && user.contains("Quote for 20 printers")
     );
     let org = ann.organisation.unwrap();
-    let page = body_text(&get(&f, &p, &format!("/agent/organisations/{}", org.0), None).await);
+    let page = body_text(&get_pane(&f, &p, &format!("/agent/organisations/{}", org.0), None).await);
     assert!(page.contains("acme.example") && page.contains("Scanner makes blurry scans"));
-    let bay = body_text(&get(&f, &p, "/agent/bay", Some("bay-count")).await);
+    let bay = body_text(&get_pane(&f, &p, "/agent/bay", Some("bay-count")).await);
     assert!(bay.starts_with("<span") && bay.contains("id=\"bay-count\"") && bay.contains("id=\"bay-list\""));
     for path in [assets::css_path(), assets::js_path(), assets::HTMX_PATH, assets::SSE_PATH] {
         let r = warp::test::request().path(path).reply(&f.routes).await;

@@ -12,40 +12,9 @@ use helpdesk_web::workspace::WorkspaceState;
 use warp::http::Response;
 use warp::hyper::body::Bytes;
 
-struct Page {
-    cookie: String,
-    csrf: String,
-}
-
-async fn login(f: &Fixture, who: (&str, &str)) -> Page {
-    let body =
-        format!("email={}&password={}&next=%2Fagent%2Ffilters%2Fall", urlencode(who.0), urlencode(who.1));
-    let r = warp::test::request()
-        .method("POST")
-        .path("/agent/login")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .reply(&f.routes)
-        .await;
-    assert_eq!(r.status(), 303, "{}", body_text(&r));
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let page =
-        warp::test::request().path("/agent/filters/all").header("cookie", &cookie).reply(&f.routes).await;
-    Page { csrf: csrf_of(&body_text(&page)), cookie }
-}
-
-async fn get(f: &Fixture, p: &Page, path: &str, target: Option<&str>) -> Response<Bytes> {
-    let mut req = warp::test::request().path(path).header("cookie", &p.cookie);
-    if let Some(t) = target {
-        req = req.header("hx-request", "true").header("hx-target", t);
-    }
-    req.reply(&f.routes).await
-}
-
 /// A form post as htmx sends it (CSRF in the header) or, with `csrf: false`, without any token.
 async fn post(f: &Fixture, p: &Page, path: &str, form: &[(&str, &str)], csrf: bool) -> Response<Bytes> {
-    let body: String =
-        form.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
+    let body = form_body(form);
     let mut req = warp::test::request()
         .method("POST")
         .path(path)
@@ -60,10 +29,6 @@ async fn post(f: &Fixture, p: &Page, path: &str, form: &[(&str, &str)], csrf: bo
     req.reply(&f.routes).await
 }
 
-fn redact(p: &Page, html: &str) -> String {
-    html.replace(&p.csrf, "[csrf]").replace("><", ">\n<")
-}
-
 fn department(f: &Fixture, name: &str) -> DepartmentId {
     f.hd.departments().unwrap().into_iter().find(|d| d.name == name).unwrap().id
 }
@@ -71,22 +36,23 @@ fn department(f: &Fixture, name: &str) -> DepartmentId {
 #[tokio::test]
 async fn create_makes_a_ticket_for_a_new_user_and_opens_it() {
     let f = fixture();
-    let p = login(&f, demo::ADMIN).await;
+    let p = login_workspace(&f, demo::ADMIN).await;
     let support = department(&f, "Support").0.to_string();
-    let form = body_text(&get(&f, &p, "/agent/tickets/new", Some("content")).await);
+    let form = body_text(&get_pane(&f, &p, "/agent/tickets/new", Some("content")).await);
     assert!(form.starts_with("<main"), "a content pane");
     insta::assert_snapshot!("create_form", redact(&p, &form));
     // The top bar's Create leads here.
-    let page = body_text(&get(&f, &p, "/agent/filters/all", None).await);
+    let page = body_text(&get_pane(&f, &p, "/agent/filters/all", None).await);
     let create = page.find(r#"id="create""#).expect("the Create button");
     assert!(page[create..].split('>').next().unwrap().contains(r#"href="/agent/tickets/new""#));
 
     // Who an address is.
     let hint = body_text(
-        &get(&f, &p, "/agent/tickets/new/user?email=ann%40acme.example", Some("create-user-hint")).await,
+        &get_pane(&f, &p, "/agent/tickets/new/user?email=ann%40acme.example", Some("create-user-hint")).await,
     );
     assert_eq!(hint, "Existing user: Ann Acme");
-    let hint = body_text(&get(&f, &p, "/agent/tickets/new/user?email=new%40person.example", Some("x")).await);
+    let hint =
+        body_text(&get_pane(&f, &p, "/agent/tickets/new/user?email=new%40person.example", Some("x")).await);
     assert!(hint.starts_with("A new user"), "{hint}");
 
     // Refused: no subject, a choice not offered; what was typed is kept, the errors by their fields.
@@ -155,8 +121,8 @@ async fn create_makes_a_ticket_for_a_new_user_and_opens_it() {
 #[tokio::test]
 async fn create_offers_only_the_agents_departments() {
     let f = fixture();
-    let p = login(&f, demo::AGENT).await;
-    let form = body_text(&get(&f, &p, "/agent/tickets/new", Some("content")).await);
+    let p = login_workspace(&f, demo::AGENT).await;
+    let form = body_text(&get_pane(&f, &p, "/agent/tickets/new", Some("content")).await);
     assert!(form.contains(">Support<") && !form.contains(">Sales<"), "{form}");
     let sales = department(&f, "Sales").0.to_string();
     let r = post(
@@ -180,9 +146,9 @@ async fn create_offers_only_the_agents_departments() {
 #[tokio::test]
 async fn custom_filters_are_made_shared_listed_and_deleted() {
     let f = fixture();
-    let admin = login(&f, demo::ADMIN).await;
+    let admin = login_workspace(&f, demo::ADMIN).await;
     let tier1 = f.hd.teams().unwrap().into_iter().find(|t| t.name == "Tier 1").unwrap().id;
-    let form = body_text(&get(&f, &admin, "/agent/custom-filters/new", Some("content")).await);
+    let form = body_text(&get_pane(&f, &admin, "/agent/custom-filters/new", Some("content")).await);
     insta::assert_snapshot!("filter_form", redact(&admin, &form));
     let share = format!("team:{}", tier1.0);
     let support = department(&f, "Support").0.to_string();
@@ -209,17 +175,17 @@ async fn custom_filters_are_made_shared_listed_and_deleted() {
     assert_eq!(sf.sharing, helpdesk_core::filters::saved::Sharing::Team(tier1));
 
     // Its list: the page (remembered for /agent) and the pane with the filter pane out of band.
-    let page = get(&f, &admin, &to, None).await;
+    let page = get_pane(&f, &admin, &to, None).await;
     assert_eq!(page.status(), 200);
-    let r = get(&f, &admin, "/agent", None).await;
+    let r = get_pane(&f, &admin, "/agent", None).await;
     assert_eq!(r.headers()["location"], to.as_str(), "survives a reload");
-    let pane = body_text(&get(&f, &admin, &to, Some("list-pane")).await);
+    let pane = body_text(&get_pane(&f, &admin, &to, Some("list-pane")).await);
     assert!(pane.contains("Urgent support") && pane.contains("/edit"), "{pane}");
     insta::assert_snapshot!("filter_list_pane", redact(&admin, &pane));
 
     // Sam, in Tier 1, sees it with its count, but may not change it.
-    let sam = login(&f, demo::AGENT).await;
-    let pane = body_text(&get(&f, &sam, "/agent/filters/all", Some("list-pane")).await);
+    let sam = login_workspace(&f, demo::AGENT).await;
+    let pane = body_text(&get_pane(&f, &sam, "/agent/filters/all", Some("list-pane")).await);
     let count =
         f.hd.saved_filters(f.hd.agent_by_email(demo::AGENT.0).unwrap().unwrap().id).count(sf.id).unwrap();
     let entry = format!(
@@ -227,9 +193,9 @@ async fn custom_filters_are_made_shared_listed_and_deleted() {
         count.count
     );
     assert!(pane.contains(&entry), "{pane}");
-    let list = body_text(&get(&f, &sam, &to, Some("list-pane")).await);
+    let list = body_text(&get_pane(&f, &sam, &to, Some("list-pane")).await);
     assert!(!list.contains("/edit"), "not Sam's to edit");
-    let r = get(&f, &sam, &format!("{to}/edit"), Some("content")).await;
+    let r = get_pane(&f, &sam, &format!("{to}/edit"), Some("content")).await;
     assert_eq!(r.status(), 403);
     let r = post(&f, &sam, &format!("{to}/delete"), &[], true).await;
     assert_eq!(r.status(), 403);
@@ -266,7 +232,7 @@ async fn custom_filters_are_made_shared_listed_and_deleted() {
     assert!(body_text(&r).contains(r#"id="err-agent""#), "an unknown reference by its field");
 
     // Edit keeps what the form shows; delete asks first.
-    let edit = body_text(&get(&f, &admin, &format!("{to}/edit"), Some("content")).await);
+    let edit = body_text(&get_pane(&f, &admin, &format!("{to}/edit"), Some("content")).await);
     assert!(
         edit.contains(r#"value="Urgent support""#) && edit.contains(r#"value="newest" selected"#),
         "{edit}"
@@ -281,20 +247,20 @@ async fn custom_filters_are_made_shared_listed_and_deleted() {
     .await;
     assert_eq!(r.status(), 200, "{}", body_text(&r));
     assert_eq!(f.hd.saved_filters(sf.owner).get(sf.id).unwrap().filter.name, "Very urgent");
-    let confirm = body_text(&get(&f, &admin, &format!("{to}/delete"), Some("content")).await);
+    let confirm = body_text(&get_pane(&f, &admin, &format!("{to}/delete"), Some("content")).await);
     assert!(confirm.contains("Delete the filter “Very urgent”?"));
     let r = post(&f, &admin, &format!("{to}/delete"), &[], true).await;
     assert_eq!(r.headers()["hx-redirect"], "/agent");
-    assert_eq!(get(&f, &admin, &to, None).await.status(), 404);
-    let r = get(&f, &admin, "/agent", None).await;
+    assert_eq!(get_pane(&f, &admin, &to, None).await.status(), 404);
+    let r = get_pane(&f, &admin, "/agent", None).await;
     assert_eq!(r.headers()["location"], "/agent/filters/mine", "back to a built-in");
 }
 
 #[tokio::test]
 async fn preferences_set_the_signature_and_the_time_zone() {
     let f = fixture();
-    let p = login(&f, demo::AGENT).await;
-    let page = body_text(&get(&f, &p, "/agent/profile", Some("content")).await);
+    let p = login_workspace(&f, demo::AGENT).await;
+    let page = body_text(&get_pane(&f, &p, "/agent/profile", Some("content")).await);
     assert!(
         page.contains("Sam Support") && page.contains("sam@example.com") && page.contains("(your browser's)")
     );
@@ -311,7 +277,7 @@ async fn preferences_set_the_signature_and_the_time_zone() {
     let text = body_text(&r);
     assert!(text.contains("Europe/Oslo (your setting)"), "{text}");
     // The workspace now uses it; a reply starts with the signature under it.
-    let t = body_text(&get(&f, &p, "/agent/tickets/2", None).await);
+    let t = body_text(&get_pane(&f, &p, "/agent/tickets/2", None).await);
     assert!(t.contains("Times in Europe/Oslo (your setting)"));
     assert!(t.contains("data-signature=\"Sam\nTier 1\"") && t.contains(">\n\nSam\nTier 1</textarea>"), "{t}");
 }
@@ -319,9 +285,9 @@ async fn preferences_set_the_signature_and_the_time_zone() {
 #[tokio::test]
 async fn notifications_are_saved_as_a_whole() {
     let f = fixture();
-    let p = login(&f, demo::AGENT).await;
+    let p = login_workspace(&f, demo::AGENT).await;
     let sam = f.hd.agent_by_email(demo::AGENT.0).unwrap().unwrap().id;
-    let page = body_text(&get(&f, &p, "/agent/profile/notifications", Some("content")).await);
+    let page = body_text(&get_pane(&f, &p, "/agent/profile/notifications", Some("content")).await);
     insta::assert_snapshot!("notifications", redact(&p, &page));
     let before = f.hd.subscriptions(sam).unwrap();
     let on = before.rules.iter().filter(|s| s.channel == DeliveryChannel::InApp).count();
@@ -349,9 +315,9 @@ async fn notifications_are_saved_as_a_whole() {
 #[tokio::test]
 async fn password_change_checks_the_current_one_and_ends_other_sessions() {
     let f = fixture();
-    let p = login(&f, demo::AGENT).await;
-    let other = login(&f, demo::AGENT).await;
-    let page = body_text(&get(&f, &p, "/agent/profile/password", Some("content")).await);
+    let p = login_workspace(&f, demo::AGENT).await;
+    let other = login_workspace(&f, demo::AGENT).await;
+    let page = body_text(&get_pane(&f, &p, "/agent/profile/password", Some("content")).await);
     insta::assert_snapshot!("password", redact(&p, &page));
     let r = post(
         &f,
@@ -383,7 +349,7 @@ async fn password_change_checks_the_current_one_and_ends_other_sessions() {
     .await;
     assert_eq!(r.status(), 200, "{}", body_text(&r));
     assert!(body_text(&r).contains("1 other session was logged out."));
-    assert_eq!(get(&f, &p, "/agent/profile", None).await.status(), 200, "this session stays");
-    assert_eq!(get(&f, &other, "/agent/profile", None).await.status(), 303, "the other one ended");
+    assert_eq!(get_pane(&f, &p, "/agent/profile", None).await.status(), 200, "this session stays");
+    assert_eq!(get_pane(&f, &other, "/agent/profile", None).await.status(), 303, "the other one ended");
     assert!(f.hd.verify_agent_password(demo::AGENT.0, "a-new-password-1").unwrap().is_some());
 }

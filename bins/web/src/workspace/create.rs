@@ -5,10 +5,12 @@
 //! form comes back with everything typed and the error next to its field;
 //! a created ticket opens as a tab.
 
-use super::layout::{workspace, Focus};
 use super::list::status_name;
-use super::ticket::content_pane;
-use super::{agent_or_login, auth, html, redirect, run, Auth, Ctx, WorkspaceState, MAX_FORM};
+use super::ticket::content_page;
+use super::{
+    agent_or_login, auth, error_id, field_error, html, redirect, run, Auth, Ctx, Errors, WorkspaceState,
+    MAX_FORM,
+};
 use crate::agent::find_or_create_user;
 use crate::error::ApiError;
 use crate::{with_app, App};
@@ -64,9 +66,6 @@ impl CreateForm {
     }
 }
 
-/// Errors by the field they belong to (`top` for the rest).
-type Errors = BTreeMap<String, String>;
-
 fn departments(app: &App, ctx: &Ctx) -> Result<Vec<Department>, ApiError> {
     Ok(app.helpdesk().departments()?.into_iter().filter(|d| ctx.agent.permissions.can_see(d.id)).collect())
 }
@@ -76,22 +75,11 @@ fn chosen<'a>(deps: &'a [Department], f: &CreateForm) -> Option<&'a Department> 
     deps.iter().find(|d| Some(d.id.0) == id).or(deps.first())
 }
 
-fn error_for(errors: &Errors, key: &str) -> Markup {
-    match errors.get(key) {
-        Some(e) => html! { p.field-error id=(format!("err-{key}")) role="alert" { (e) } },
-        None => html! {},
-    }
-}
-
-fn described(errors: &Errors, key: &str) -> Option<String> {
-    errors.contains_key(key).then(|| format!("err-{key}"))
-}
-
 fn field_input(def: &FieldDef, value: &str, errors: &Errors) -> Markup {
     let id = format!("create-field-{}", def.key);
     let name = format!("field.{}", def.key);
     let ekey = format!("field.{}", def.key);
-    let desc = described(errors, &ekey);
+    let desc = error_id(errors, &ekey);
     html! {
         div.form-row {
             label for=(id) { (def.label) @if def.required { " " span.req aria-hidden="true" { "*" } } }
@@ -104,7 +92,7 @@ fn field_input(def: &FieldDef, value: &str, errors: &Errors) -> Markup {
                     @for o in options { option value=(o) selected[value == o] { (o) } }
                 },
             }
-            (error_for(errors, &ekey))
+            (field_error(errors, &ekey))
         }
     }
 }
@@ -127,8 +115,8 @@ fn form(app: &App, ctx: &Ctx, f: &CreateForm, errors: &Errors) -> Result<Markup,
                         label for="create-email" { "Email" }
                         input #create-email name="email" type="email" value=(f.email) required autocomplete="off"
                             hx-get="/agent/tickets/new/user" hx-trigger="input changed delay:300ms" hx-target="#create-user-hint" hx-swap="innerHTML"
-                            aria-describedby=(described(errors, "email").unwrap_or_else(|| "create-user-hint".into()));
-                        (error_for(errors, "email"))
+                            aria-describedby=(error_id(errors, "email").unwrap_or_else(|| "create-user-hint".into()));
+                        (field_error(errors, "email"))
                         p #create-user-hint .hint aria-live="polite" { (user_hint(app, &f.email)) }
                     }
                     div.form-row {
@@ -138,38 +126,38 @@ fn form(app: &App, ctx: &Ctx, f: &CreateForm, errors: &Errors) -> Result<Markup,
                 }
                 div.form-row {
                     label for="create-subject" { "Subject" }
-                    input #create-subject name="subject" type="text" value=(f.subject) required aria-describedby=[described(errors, "subject")];
-                    (error_for(errors, "subject"))
+                    input #create-subject name="subject" type="text" value=(f.subject) required aria-describedby=[error_id(errors, "subject")];
+                    (field_error(errors, "subject"))
                 }
                 div.form-row {
                     label for="create-body" { "First message" }
-                    textarea #create-body name="body" rows="6" required aria-describedby=[described(errors, "body")] { (f.body) }
-                    (error_for(errors, "body"))
+                    textarea #create-body name="body" rows="6" required aria-describedby=[error_id(errors, "body")] { (f.body) }
+                    (field_error(errors, "body"))
                 }
                 div.form-grid {
                     div.form-row {
                         label for="create-department" { "Department" }
-                        select #create-department name="department" aria-describedby=[described(errors, "department")]
+                        select #create-department name="department" aria-describedby=[error_id(errors, "department")]
                             hx-post="/agent/tickets/new" hx-vals=r#"{"op":"refresh"}"# hx-trigger="change" hx-target="#content" hx-swap="outerHTML" {
                             @for d in &deps { option value=(d.id.0) selected[dep.map(|x| x.id) == Some(d.id)] { (d.name) } }
                         }
                         noscript { button.btn.small type="submit" name="op" value="refresh" { "Show its fields" } }
-                        (error_for(errors, "department"))
+                        (field_error(errors, "department"))
                     }
                     div.form-row {
                         label for="create-urgency" { "Urgency" }
-                        select #create-urgency name="urgency" aria-describedby=[described(errors, "urgency")] {
+                        select #create-urgency name="urgency" aria-describedby=[error_id(errors, "urgency")] {
                             option value="" selected[f.urgency.is_empty()] { "Default" }
                             @for u in (1..=10).rev() { option value=(u) selected[f.urgency == u.to_string()] { (u) } }
                         }
-                        (error_for(errors, "urgency"))
+                        (field_error(errors, "urgency"))
                     }
                     div.form-row {
                         label for="create-status" { "Status on create" }
-                        select #create-status name="status" aria-describedby=[described(errors, "status")] {
+                        select #create-status name="status" aria-describedby=[error_id(errors, "status")] {
                             @for s in START { option value=(s.as_str()) selected[status == s.as_str()] { (status_name(s)) } }
                         }
-                        (error_for(errors, "status"))
+                        (field_error(errors, "status"))
                     }
                 }
                 @if let Some(d) = dep {
@@ -211,12 +199,7 @@ fn page(
     errors: &Errors,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
-    let content = content_pane(app, ctx, &state, Some((0, form(app, ctx, f, errors)?)))?;
-    if ctx.hx.fragment() {
-        return Ok(html(status, content));
-    }
-    Ok(html(status, workspace(app, ctx, &state, Focus::Content, None, Some(content))?))
+    content_page(app, ctx, form(app, ctx, f, errors)?, status)
 }
 
 /// Where an error of the library shows on the form.

@@ -8,10 +8,12 @@
 //! organisations, custom fields, reply times) are kept as they are when a
 //! filter made over the API is edited here.
 
-use super::layout::{workspace, Focus};
 use super::list::{custom_page, status_name};
-use super::ticket::content_pane;
-use super::{agent_or_login, auth, html, redirect, run, Auth, Ctx, WorkspaceState, MAX_FORM};
+use super::ticket::content_page;
+use super::{
+    agent_or_login, auth, error_id, field_error, html, redirect, run, Auth, Ctx, Errors, WorkspaceState,
+    MAX_FORM,
+};
 use crate::error::ApiError;
 use crate::{with_app, App};
 use helpdesk_core::command::normalize_label;
@@ -21,7 +23,6 @@ use helpdesk_core::*;
 use helpdesk_store::Error as HdError;
 use maud::{html, Markup};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -123,20 +124,6 @@ impl FilterForm {
     }
 }
 
-/// Errors by field (`top`: the rest).
-type Errors = BTreeMap<String, String>;
-
-fn err(errors: &Errors, key: &str) -> Markup {
-    match errors.get(key) {
-        Some(e) => html! { p.field-error id=(format!("err-{key}")) role="alert" { (e) } },
-        None => html! {},
-    }
-}
-
-fn desc(errors: &Errors, key: &str) -> Option<String> {
-    errors.contains_key(key).then(|| format!("err-{key}"))
-}
-
 /// Checkboxes in a fieldset.
 fn checks(
     name: &str,
@@ -146,7 +133,7 @@ fn checks(
     options: &[(String, String)],
 ) -> Markup {
     html! {
-        fieldset.checks aria-describedby=[desc(errors, name)] {
+        fieldset.checks aria-describedby=[error_id(errors, name)] {
             legend { (legend) " " span.muted { "(none ticked: any)" } }
             @for (i, (v, label)) in options.iter().enumerate() {
                 label for=(format!("cf-{name}-{i}")) {
@@ -154,7 +141,7 @@ fn checks(
                     " " (label)
                 }
             }
-            (err(errors, name))
+            (field_error(errors, name))
         }
     }
 }
@@ -197,7 +184,7 @@ fn form(
         html! {
             div.form-row {
                 label for=(format!("cf-{name}")) { (label) }
-                select id=(format!("cf-{name}")) name=(name) aria-describedby=[desc(errors, "urgency")] {
+                select id=(format!("cf-{name}")) name=(name) aria-describedby=[error_id(errors, "urgency")] {
                     option value="" selected[v.is_empty()] { "Any" }
                     @for u in 1..=10 { option value=(u) selected[v == u.to_string()] { (u) } }
                 }
@@ -208,8 +195,8 @@ fn form(
         html! {
             div.form-row {
                 label for=(format!("cf-{name}")) { (label) }
-                input id=(format!("cf-{name}")) name=(name) type=(kind) value=(v) autocomplete="off" aria-describedby=[desc(errors, name)];
-                (err(errors, name))
+                input id=(format!("cf-{name}")) name=(name) type=(kind) value=(v) autocomplete="off" aria-describedby=[error_id(errors, name)];
+                (field_error(errors, name))
             }
         }
     };
@@ -227,10 +214,10 @@ fn form(
                 (checks("department", "Department", errors, &f.department, &deps))
                 (checks("agent", "Agent", errors, &f.agent, &agents))
                 (checks("team", "Team", errors, &f.team, &teams))
-                fieldset.range aria-describedby=[desc(errors, "urgency")] {
+                fieldset.range aria-describedby=[error_id(errors, "urgency")] {
                     legend { "Urgency" }
                     div.form-grid { (urgency("urgency_min", "From", &f.urgency_min)) (urgency("urgency_max", "To", &f.urgency_max)) }
-                    (err(errors, "urgency"))
+                    (field_error(errors, "urgency"))
                 }
                 fieldset {
                     legend { "Labels " span.muted { "(comma-separated)" } }
@@ -244,7 +231,7 @@ fn form(
                         (text("created_from", "On or after", &f.created_from, "date"))
                         (text("created_to", "On or before", &f.created_to, "date"))
                     }
-                    (err(errors, "created"))
+                    (field_error(errors, "created"))
                 }
                 div.form-row {
                     label for="cf-sort" { "Order" }
@@ -254,7 +241,7 @@ fn form(
                         option value="newest" selected[sort == "newest"] { "Newest first" }
                     }
                 }
-                fieldset.checks aria-describedby=[desc(errors, "sharing")] {
+                fieldset.checks aria-describedby=[error_id(errors, "sharing")] {
                     legend { "Who sees it" }
                     label for="cf-share-private" { input #cf-share-private type="radio" name="sharing" value="private" checked[sharing == "private"]; " Only me" }
                     @for t in &my_teams {
@@ -267,7 +254,7 @@ fn form(
                     @if ctx.agent.permissions.admin {
                         label for="cf-share-everyone" { input #cf-share-everyone type="radio" name="sharing" value="everyone" checked[sharing == "everyone"]; " Every agent" }
                     }
-                    (err(errors, "sharing"))
+                    (field_error(errors, "sharing"))
                 }
                 div.form-actions {
                     button #cf-submit .btn.primary type="submit" { (if id.is_some() { "Save filter" } else { "Create filter" }) }
@@ -276,15 +263,6 @@ fn form(
             }
         }
     })
-}
-
-fn page(app: &App, ctx: &Ctx, body: Markup, status: StatusCode) -> Result<Response, ApiError> {
-    let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
-    let content = content_pane(app, ctx, &state, Some((0, body)))?;
-    if ctx.hx.fragment() {
-        return Ok(html(status, content));
-    }
-    Ok(html(status, workspace(app, ctx, &state, Focus::Content, None, Some(content))?))
 }
 
 fn parse_ids<T>(vals: &[String], what: &str, errors: &mut Errors, f: impl Fn(u64) -> T) -> Vec<T> {
@@ -450,8 +428,9 @@ fn save(app: &App, ctx: &Ctx, id: Option<SavedFilterId>, f: FilterForm) -> Resul
         }
         None => Criteria::default(),
     };
-    let refused =
-        |errors: Errors| page(app, ctx, form(app, ctx, id, &f, &errors)?, StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = |errors: Errors| {
+        content_page(app, ctx, form(app, ctx, id, &f, &errors)?, StatusCode::UNPROCESSABLE_ENTITY)
+    };
     let new = match build(ctx, &f, base) {
         Ok(n) => n,
         Err(errors) => return refused(errors),
@@ -484,7 +463,7 @@ fn edit_form(app: &App, ctx: &Ctx, id: SavedFilterId) -> Result<Response, ApiErr
         return Err(ApiError::forbidden("Only its owner or an admin may change this filter."));
     }
     let form_data = FilterForm::of(ctx, &f.filter, f.sharing);
-    page(app, ctx, form(app, ctx, Some(id), &form_data, &Errors::new())?, StatusCode::OK)
+    content_page(app, ctx, form(app, ctx, Some(id), &form_data, &Errors::new())?, StatusCode::OK)
 }
 
 fn confirm_delete(app: &App, ctx: &Ctx, id: SavedFilterId) -> Result<Response, ApiError> {
@@ -504,7 +483,7 @@ fn confirm_delete(app: &App, ctx: &Ctx, id: SavedFilterId) -> Result<Response, A
             }
         }
     };
-    page(app, ctx, body, StatusCode::OK)
+    content_page(app, ctx, body, StatusCode::OK)
 }
 
 fn delete(app: &App, ctx: &Ctx, id: SavedFilterId) -> Result<Response, ApiError> {
@@ -547,7 +526,12 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and_then(|app: App, auth: Auth| async move {
             let ctx = agent_or_login!(auth);
             run(app, ctx, |app, ctx| {
-                page(app, ctx, form(app, ctx, None, &FilterForm::default(), &Errors::new())?, StatusCode::OK)
+                content_page(
+                    app,
+                    ctx,
+                    form(app, ctx, None, &FilterForm::default(), &Errors::new())?,
+                    StatusCode::OK,
+                )
             })
             .await
         })

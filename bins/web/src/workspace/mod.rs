@@ -170,6 +170,23 @@ impl Ctx {
     }
 }
 
+/// A form's errors by field name (`top`: the rest).
+pub type Errors = std::collections::BTreeMap<String, String>;
+
+/// The error shown under field `key`, if it has one (its id is what
+/// [`error_id`] gives the field's `aria-describedby`).
+pub fn field_error(errors: &Errors, key: &str) -> Markup {
+    match errors.get(key) {
+        Some(e) => maud::html! { p.field-error id=(format!("err-{key}")) role="alert" { (e) } },
+        None => maud::html! {},
+    }
+}
+
+/// The id of field `key`'s error, when it has one.
+pub fn error_id(errors: &Errors, key: &str) -> Option<String> {
+    errors.contains_key(key).then(|| format!("err-{key}"))
+}
+
 /// A response with a status and HTML.
 pub fn html(status: StatusCode, markup: Markup) -> Response {
     let mut r = Response::new(markup.into_string().into());

@@ -1,10 +1,9 @@
 //! Profile panes: a user (details, their tickets) and an organisation
 //! (details, its members' tickets), shown in the content pane.
 
-use super::layout::{workspace, Focus};
 use super::list::{status_badge, urgency_badge, Names};
-use super::ticket::content_pane;
-use super::{agent_or_login, auth, html, run, Auth, Ctx, WorkspaceState};
+use super::ticket::content_page;
+use super::{agent_or_login, auth, run, Auth, Ctx};
 use crate::error::ApiError;
 use crate::{with_app, App};
 use helpdesk_core::filter::{Criteria, CustomFilter};
@@ -46,15 +45,6 @@ fn rows(ctx: &Ctx, names: &Names, rows: &[Row]) -> Markup {
     }
 }
 
-fn pane(app: &App, ctx: &Ctx, body: Markup) -> Result<Response, ApiError> {
-    let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
-    let content = content_pane(app, ctx, &state, Some((0, body)))?;
-    if ctx.hx.fragment() {
-        return Ok(html(StatusCode::OK, content));
-    }
-    Ok(html(StatusCode::OK, workspace(app, ctx, &state, Focus::Content, None, Some(content))?))
-}
-
 fn user_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
     let hd = app.helpdesk();
     let u = hd.user(UserId(id)).map_err(|_| ApiError::not_found(format!("There is no user {id}.")))?;
@@ -88,7 +78,7 @@ fn user_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
             (rows(ctx, &names, &tickets))
         }
     };
-    pane(app, ctx, body)
+    content_page(app, ctx, body, StatusCode::OK)
 }
 
 fn organisation_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
@@ -126,7 +116,7 @@ fn organisation_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError
             (rows(ctx, &names, &tickets))
         }
     };
-    pane(app, ctx, body)
+    content_page(app, ctx, body, StatusCode::OK)
 }
 
 /// `GET /agent/users/{id}` and `GET /agent/organisations/{id}`.

@@ -2,9 +2,8 @@
 //! time zone) at `/agent/profile`, the notification matrix at
 //! `/agent/profile/notifications`, and `/agent/profile/password`.
 
-use super::layout::{workspace, Focus};
-use super::ticket::content_pane;
-use super::{agent_or_login, auth, html, run, Auth, Ctx, WorkspaceState, MAX_FORM};
+use super::ticket::content_page;
+use super::{agent_or_login, auth, error_id, field_error, html, run, Auth, Ctx, Errors, MAX_FORM};
 use crate::auth::{AgentCtx, Via};
 use crate::error::ApiError;
 use crate::profile::{change_password, PasswordRequest};
@@ -82,15 +81,6 @@ fn section_nav(here: &str) -> Markup {
     }
 }
 
-fn page(app: &App, ctx: &Ctx, body: Markup, status: StatusCode) -> Result<Response, ApiError> {
-    let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
-    let content = content_pane(app, ctx, &state, Some((0, body)))?;
-    if ctx.hx.fragment() {
-        return Ok(html(status, content));
-    }
-    Ok(html(status, workspace(app, ctx, &state, Focus::Content, None, Some(content))?))
-}
-
 fn notice(n: Option<(bool, &str)>) -> Markup {
     match n {
         Some((true, m)) => html! { div.notice.error role="alert" { (m) } },
@@ -101,11 +91,9 @@ fn notice(n: Option<(bool, &str)>) -> Markup {
 
 /// `/agent/profile`: name, email, signature and time zone.
 fn preferences(ctx: &Ctx, signature: &str, zone: &str, error: Option<(&str, String)>, saved: bool) -> Markup {
-    let err = |k: &str| match &error {
-        Some((key, m)) if *key == k => html! { p.field-error id=(format!("err-{k}")) role="alert" { (m) } },
-        _ => html! {},
-    };
-    let desc = |k: &str| error.as_ref().filter(|(key, _)| *key == k).map(|_| format!("err-{k}"));
+    let errors: Errors = error.into_iter().map(|(k, m)| (k.to_string(), m)).collect();
+    let err = |k: &str| field_error(&errors, k);
+    let desc = |k: &str| error_id(&errors, k);
     html! {
         article.profile-screen aria-labelledby="pf-title" {
             header.ticket-head { h1 #pf-title { "Preferences" } p.muted { (ctx.agent.name) " · " (ctx.agent.email) } }
@@ -158,7 +146,7 @@ fn save_preferences(app: &App, ctx: &Ctx, form: &[(String, String)]) -> Result<R
                 ctx.tz_chosen = true;
             }
             let body = preferences(&ctx, &p.signature, p.time_zone.as_deref().unwrap_or(""), None, true);
-            page(app, &ctx, body, StatusCode::OK)
+            content_page(app, &ctx, body, StatusCode::OK)
         }
         Err(e) => {
             let key = match &e {
@@ -166,7 +154,7 @@ fn save_preferences(app: &App, ctx: &Ctx, form: &[(String, String)]) -> Result<R
                 _ => "signature",
             };
             let body = preferences(ctx, &signature, &zone, Some((key, ApiError::from(e).message)), false);
-            page(app, ctx, body, StatusCode::UNPROCESSABLE_ENTITY)
+            content_page(app, ctx, body, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }
@@ -236,16 +224,14 @@ fn save_notifications(app: &App, ctx: &Ctx, form: &[(String, String)]) -> Result
         }
     }
     let subs = app.helpdesk().set_subscriptions(Subscriptions { agent: ctx.agent.id, rules })?;
-    page(app, ctx, notifications(ctx, &subs, true), StatusCode::OK)
+    content_page(app, ctx, notifications(ctx, &subs, true), StatusCode::OK)
 }
 
 /// `/agent/profile/password`.
 fn password(ctx: &Ctx, error: Option<(&str, String)>, ended: Option<usize>) -> Markup {
-    let err = |k: &str| match &error {
-        Some((key, m)) if *key == k => html! { p.field-error id=(format!("err-{k}")) role="alert" { (m) } },
-        _ => html! {},
-    };
-    let desc = |k: &str| error.as_ref().filter(|(key, _)| *key == k).map(|_| format!("err-{k}"));
+    let errors: Errors = error.into_iter().map(|(k, m)| (k.to_string(), m)).collect();
+    let err = |k: &str| field_error(&errors, k);
+    let desc = |k: &str| error_id(&errors, k);
     html! {
         article.profile-screen aria-labelledby="pw-title" {
             header.ticket-head { h1 #pw-title { "Change password" } p.muted { (ctx.agent.email) } }
@@ -256,7 +242,7 @@ fn password(ctx: &Ctx, error: Option<(&str, String)>, ended: Option<usize>) -> M
                     (match n { 0 => "You had no other sessions.".to_string(), 1 => "1 other session was logged out.".to_string(), n => format!("{n} other sessions were logged out.") })
                 }
             }
-            @if let Some(m) = error.as_ref().filter(|(k, _)| *k == "top").map(|(_, m)| m) { div.notice.error role="alert" { (m) } }
+            @if let Some(m) = errors.get("top") { div.notice.error role="alert" { (m) } }
             form #pw-form .form method="post" action="/agent/profile/password"
                 hx-post="/agent/profile/password" hx-target="#content" hx-swap="outerHTML" {
                 input type="hidden" name="csrf" value=(ctx.csrf);
@@ -287,14 +273,14 @@ fn save_password(app: &App, ctx: &Ctx, form: &[(String, String)]) -> Result<Resp
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let (current, new, repeat) = (get("current"), get("new"), get("repeat"));
     let refuse = |key: &str, m: String| {
-        page(app, ctx, password(ctx, Some((key, m)), None), StatusCode::UNPROCESSABLE_ENTITY)
+        content_page(app, ctx, password(ctx, Some((key, m)), None), StatusCode::UNPROCESSABLE_ENTITY)
     };
     if new != repeat {
         return refuse("repeat", "The two new passwords differ.".into());
     }
     let actx = AgentCtx { agent: ctx.agent.clone(), via: Via::Session(ctx.session.clone()) };
     match change_password(app, &actx, PasswordRequest { current, new }) {
-        Ok(ended) => page(app, ctx, password(ctx, None, Some(ended)), StatusCode::OK),
+        Ok(ended) => content_page(app, ctx, password(ctx, None, Some(ended)), StatusCode::OK),
         Err(e) if e.code == "wrong_password" => {
             refuse("current", "That is not your current password.".into())
         }
@@ -314,7 +300,7 @@ fn show(app: &App, ctx: &Ctx, what: &str) -> Result<Response, ApiError> {
         }
         _ => return Err(ApiError::not_found("There is no such profile screen.")),
     };
-    page(app, ctx, body, StatusCode::OK)
+    content_page(app, ctx, body, StatusCode::OK)
 }
 
 /// `GET`/`POST /agent/profile`, `/agent/profile/notifications`, `/agent/profile/password`.

@@ -683,6 +683,17 @@ pub fn ticket_view(
     })
 }
 
+/// A page of the workspace whose content pane shows `body` (a form, a
+/// profile) beside the open tabs; with htmx only the content pane.
+pub fn content_page(app: &App, ctx: &Ctx, body: Markup, status: StatusCode) -> Result<Response, ApiError> {
+    let state = WorkspaceState::load(app.helpdesk(), ctx.agent.id)?;
+    let content = content_pane(app, ctx, &state, Some((0, body)))?;
+    if ctx.hx.fragment() {
+        return Ok(html(status, content));
+    }
+    Ok(html(status, workspace(app, ctx, &state, Focus::Content, None, Some(content))?))
+}
+
 /// The content pane: tabs of the open tickets and `body` (the active tab's
 /// id and its view), or a hint when none is open.
 pub fn content_pane(

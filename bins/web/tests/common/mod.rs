@@ -149,3 +149,49 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A workspace (HTML) session: the cookie, and the CSRF token from a page.
+pub struct Page {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Logs in through the workspace's login form and reads the CSRF token off
+/// the first page.
+pub async fn login_workspace(f: &Fixture, who: (&str, &str)) -> Page {
+    let body =
+        format!("email={}&password={}&next=%2Fagent%2Ffilters%2Fall", urlencode(who.0), urlencode(who.1));
+    let r = warp::test::request()
+        .method("POST")
+        .path("/agent/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .reply(&f.routes)
+        .await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert_eq!(r.headers()["location"], "/agent/filters/all");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page =
+        warp::test::request().path("/agent/filters/all").header("cookie", &cookie).reply(&f.routes).await;
+    assert_eq!(page.status(), 200);
+    Page { csrf: csrf_of(&body_text(&page)), cookie }
+}
+
+/// A workspace page, or with `target` the pane htmx would ask for.
+pub async fn get_pane(f: &Fixture, p: &Page, path: &str, target: Option<&str>) -> Response<Bytes> {
+    let mut req = warp::test::request().path(path).header("cookie", &p.cookie);
+    if let Some(t) = target {
+        req = req.header("hx-request", "true").header("hx-target", t);
+    }
+    req.reply(&f.routes).await
+}
+
+/// A form as `application/x-www-form-urlencoded`.
+pub fn form_body(form: &[(&str, &str)]) -> String {
+    form.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&")
+}
+
+/// HTML for a snapshot: the CSRF token redacted, one tag a line.
+pub fn redact(p: &Page, html: &str) -> String {
+    html.replace(&p.csrf, "[csrf]").replace("><", ">\n<")
+}

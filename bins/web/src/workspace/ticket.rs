@@ -18,7 +18,6 @@ use crate::agent::{body_html, visible_ticket};
 use crate::error::ApiError;
 use crate::{with_app, App};
 use helpdesk_core::*;
-use helpdesk_store::Helpdesk;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 use warp::filters::BoxedFilter;
@@ -813,27 +812,10 @@ pub struct ActionForm {
     pub active: Option<u64>,
 }
 
-/// Whether an event is bookkeeping the agent need not have seen before
-/// acting: deliveries, SLA and escalation state, or the agent's own change.
+/// Whether an event is one the agent need not have seen before acting:
+/// bookkeeping (deliveries, SLA and escalation state) or their own change.
 fn unseen_is_fine(e: &TicketEvent, me: AgentId) -> bool {
-    matches!(
-        e.change,
-        Change::Queued { .. } | Change::Delivered { .. } | Change::Sla { .. } | Change::Escalation { .. }
-    ) || e.actor == Actor::Agent(me)
-}
-
-/// Runs `cmd` at the version the agent has on screen, by the library's
-/// rules ([`Helpdesk::execute_seen`]): it is refused only when someone else
-/// changed what the command depends on since then; replies and notes always
-/// go in, with the messages the agent had not seen (`missed`).
-fn execute_seen(
-    hd: &Helpdesk,
-    ctx: &Ctx,
-    id: TicketId,
-    seen: u64,
-    cmd: Command,
-) -> Result<helpdesk_store::Executed, helpdesk_store::Error> {
-    hd.execute_seen(id, seen, &Actor::Agent(ctx.agent.id), cmd)
+    helpdesk_core::concurrency::is_bookkeeping(&e.change) || e.actor == Actor::Agent(me)
 }
 
 /// What others changed since `seen`, in words.
@@ -841,7 +823,7 @@ fn changes_since(app: &App, ctx: &Ctx, id: TicketId, seen: u64) -> Result<String
     let hd = app.helpdesk();
     let mut names = Names::new(hd)?;
     let mut parts: Vec<String> = Vec::new();
-    for e in hd.log(id)?.iter().filter(|e| e.version > seen && !unseen_is_fine(e, ctx.agent.id)) {
+    for e in hd.store().events_after(id, seen)?.iter().filter(|e| !unseen_is_fine(e, ctx.agent.id)) {
         let who = names.actor(&e.actor);
         let what = match &e.change {
             Change::MessageAdded { .. } => Some("added a message".to_string()),
@@ -1019,7 +1001,10 @@ fn act(app: &App, ctx: &Ctx, id: u64, f: ActionForm, kind: Sent) -> Result<Respo
         _ => None,
     };
     let version = f.version.unwrap_or(before.version);
-    match execute_seen(hd, ctx, TicketId(id), version, cmd) {
+    // By the library's rules: refused only when someone else changed what
+    // the command depends on; replies and notes always go in, with what the
+    // agent had not seen (`missed`).
+    match hd.execute_seen(TicketId(id), version, &Actor::Agent(ctx.agent.id), cmd) {
         Ok(helpdesk_store::Executed { ticket: after, missed }) => {
             let log = hd.log(after.id)?;
             app.publish(before.version, &after, &log);

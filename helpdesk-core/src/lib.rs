@@ -76,7 +76,7 @@ pub use outbox::{
 pub use people::*;
 pub use rule::RuleError;
 pub use sla::{SlaDef, SlaKind, SlaState, SlaStatus};
-pub use store::{Commit, Durability, Record, RecordKind, Store, UniqueKey};
+pub use store::{Commit, Durability, Notice, Record, RecordKind, Store, UniqueKey, MAX_NOTICE_BYTES};
 pub use summary::TicketSummary;
 pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};
 pub use trigger::{ChainTrace, Trigger, TriggerDef, TriggerEvent};

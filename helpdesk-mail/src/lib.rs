@@ -52,7 +52,7 @@ pub use gateway::{IngestOutcome, MailGateway};
 pub use inbound::ParsedMail;
 pub use notifier::{
     DeliveryError, EmailNotifier, InAppHub, InAppNotification, Notifier, PlainSender, SmtpConfig,
-    SmtpSecurity, WebhookNotifier,
+    SmtpSecurity, WebhookNotifier, IN_APP_CHANNEL,
 };
 pub use smtp::{SmtpListener, SmtpListenerConfig};
-pub use worker::{DeliveryWorker, RunReport, WorkerHandle};
+pub use worker::{DeliveryWorker, RunReport, WorkerHandle, DEFAULT_LEASE};

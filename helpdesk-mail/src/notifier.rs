@@ -10,7 +10,7 @@ use helpdesk_store::Helpdesk;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -225,7 +225,7 @@ impl PlainSender {
 // ----- in-app ------------------------------------------------------------------------
 
 /// One entry of an agent's notifications bay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InAppNotification {
     /// The outbox item it came from (unique).
     pub key: OutboxKey,
@@ -247,6 +247,11 @@ pub struct InAppNotification {
 ///
 /// Delivery never waits for a reader: with nobody connected the item still
 /// counts as sent (the bay can show missed ones from the ticket logs).
+///
+/// On a store several nodes share, the node whose worker delivers an item
+/// also announces it ([`Store::announce`] on [`IN_APP_CHANNEL`]); each
+/// other node hands what it hears to [`relay`](InAppHub::relay), so an
+/// agent connected to any node sees it.
 #[derive(Debug, Clone)]
 pub struct InAppHub {
     hd: Helpdesk,
@@ -263,7 +268,36 @@ impl InAppHub {
     pub fn subscribe(&self) -> broadcast::Receiver<InAppNotification> {
         self.tx.subscribe()
     }
+
+    /// Hands on notifications another node delivered (the body of a
+    /// [`Notice::App`] on [`IN_APP_CHANNEL`]) to this node's subscribers.
+    /// A body that is not one is ignored, saying so in the log.
+    pub fn relay(&self, body: &serde_json::Value) {
+        match serde_json::from_value::<InAppAnnouncement>(body.clone()) {
+            Ok(a) => {
+                for agent in a.agents {
+                    let _ = self.tx.send(InAppNotification { agent, ..a.notification.clone() });
+                }
+            }
+            Err(e) => tracing::warn!("ignoring an unreadable in-app announcement: {e}"),
+        }
+    }
 }
+
+/// The [`Store::announce`] channel of in-app notifications.
+pub const IN_APP_CHANNEL: &str = "in_app";
+
+/// What a node announces of an in-app delivery: the notification (its
+/// `agent` is the first of `agents`) and everyone it is for.
+#[derive(Serialize, Deserialize)]
+struct InAppAnnouncement {
+    notification: InAppNotification,
+    agents: Vec<AgentId>,
+}
+
+/// Agents per announcement (each stays far below the notice size limit
+/// whatever the subject's length: subjects are at most 255 characters).
+const ANNOUNCE_AGENTS: usize = 400;
 
 impl Notifier for InAppHub {
     fn name(&self) -> &'static str {
@@ -293,16 +327,30 @@ impl Notifier for InAppHub {
                 return Ok(DeliveryOutcome::Skipped("in-app notifications are for agents".into()))
             }
         };
-        for agent in agents {
+        let template = |agent| InAppNotification {
+            key: item.key,
+            agent,
+            ticket: ticket.id,
+            subject: ticket.subject.clone(),
+            reason: n.reason.clone(),
+            at: ticket.updated_at,
+        };
+        for agent in &agents {
             // An error only means nobody is subscribed right now.
-            let _ = self.tx.send(InAppNotification {
-                key: item.key,
-                agent,
-                ticket: ticket.id,
-                subject: ticket.subject.clone(),
-                reason: n.reason.clone(),
-                at: ticket.updated_at,
-            });
+            let _ = self.tx.send(template(*agent));
+        }
+        if self.hd.store().shared() {
+            for chunk in agents.chunks(ANNOUNCE_AGENTS) {
+                let body = serde_json::to_value(InAppAnnouncement {
+                    notification: template(chunk[0]),
+                    agents: chunk.to_vec(),
+                })
+                .map_err(|e| DeliveryError::Permanent(format!("encoding the announcement: {e}")))?;
+                // Best effort, like the local stream: the ticket log keeps it.
+                if let Err(e) = self.hd.store().announce(IN_APP_CHANNEL, &body) {
+                    tracing::warn!("cannot tell the other nodes of an in-app notification: {e}");
+                }
+            }
         }
         Ok(DeliveryOutcome::Sent)
     }

@@ -4,8 +4,13 @@
 //! transient failure, reschedules it with exponential backoff
 //! ([`OutboxItem::failed`]) until `max_attempts`, when it fails for good.
 //!
-//! Run exactly one worker per store (sled is single-process anyway): two
-//! workers could both deliver an item before either records it.
+//! Items are claimed with a lease ([`Helpdesk::claim_outbox`]): workers in
+//! one process, or on several nodes sharing a PostgreSQL store, never hold
+//! one item at once. A worker that dies mid-delivery leaves its items to the
+//! others once the lease ends ([`DeliveryWorker::lease`]); an item it sent
+//! but did not record is then sent again, with the same idempotency key
+//! (the outbox key: the `Idempotency-Key` header of webhooks), and if both
+//! record it, the log keeps the first outcome only.
 
 use crate::notifier::{DeliveryError, Notifier};
 use helpdesk_core::*;
@@ -13,6 +18,10 @@ use helpdesk_store::Helpdesk;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// How long a pass holds its claimed items unless set
+/// ([`DeliveryWorker::lease`]): 5 minutes.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,6 +34,9 @@ pub struct RunReport {
     pub failed: usize,
     /// Failed for now; rescheduled with backoff.
     pub retried: usize,
+    /// Claimed but not tried: the pass ran past half its lease, and these
+    /// are claimed again (by any worker) when the lease ends.
+    pub left: usize,
 }
 
 impl RunReport {
@@ -43,6 +55,7 @@ pub struct DeliveryWorker {
     notifiers: Vec<Arc<dyn Notifier>>,
     max_attempts: u32,
     batch: usize,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for DeliveryWorker {
@@ -56,9 +69,10 @@ impl std::fmt::Debug for DeliveryWorker {
 }
 
 impl DeliveryWorker {
-    /// A worker with no notifiers yet; 8 attempts; 100 items a pass.
+    /// A worker with no notifiers yet; 8 attempts; 100 items a pass; a
+    /// [`DEFAULT_LEASE`].
     pub fn new(hd: Helpdesk) -> Self {
-        DeliveryWorker { hd, notifiers: Vec::new(), max_attempts: 8, batch: 100 }
+        DeliveryWorker { hd, notifiers: Vec::new(), max_attempts: 8, batch: 100, lease: DEFAULT_LEASE }
     }
 
     /// Adds a notifier (tried in the order added).
@@ -79,12 +93,28 @@ impl DeliveryWorker {
         self
     }
 
+    /// How long a pass holds the items it claimed (at least 1 s): longer
+    /// than a pass takes (a notifier's timeouts times the batch), or another
+    /// worker may deliver an item again while this one is still at it.
+    pub fn lease(mut self, d: Duration) -> Self {
+        self.lease = d.max(Duration::from_secs(1));
+        self
+    }
+
     /// Delivers every item due now, once. An item no notifier accepts is
     /// recorded as skipped, saying so.
     pub fn run_once(&self) -> Result<RunReport, helpdesk_store::Error> {
         let mut report = RunReport::default();
         let now = self.hd.clock().now();
-        for item in self.hd.due_outbox(now, self.batch)? {
+        let claimed = std::time::Instant::now();
+        for item in self.hd.claim_outbox(now, self.batch, self.lease)? {
+            // Past half the lease, what is left goes back to the pool when
+            // the lease ends rather than risk a second worker sending it
+            // while this one still is.
+            if claimed.elapsed() > self.lease / 2 {
+                report.left += 1;
+                continue;
+            }
             let result = match self.notifiers.iter().find(|n| n.accepts(&item.effect)) {
                 Some(n) => n.deliver(&item),
                 None => Ok(DeliveryOutcome::Skipped(format!("no notifier for {}", describe(&item.effect)))),

@@ -130,18 +130,22 @@ fn named<T: Serialize>(kind: &str, name: &str, def: &T) -> Result<serde_json::Va
 impl Helpdesk {
     /// The rules in force: the stored triggers, escalations and SLA policies
     /// plus the builder's triggers. Loaded once and kept until they change
-    /// through this helpdesk; a stored definition that no longer validates is
-    /// an error naming it.
+    /// through this helpdesk or, on a store other processes share, through
+    /// any of them (the store's [`config_epoch`](Store::config_epoch)); a
+    /// stored definition that no longer validates is an error naming it.
     pub fn rules(&self) -> Result<Arc<Rules>> {
-        if let Some(r) = self.rules.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            return Ok(r.clone());
+        let epoch = self.store.config_epoch();
+        if let Some((at, r)) = self.rules.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if *at == epoch {
+                return Ok(r.clone());
+            }
         }
         let file = self.rule_file()?;
         let mut rules = file.compile().map_err(Error::Rules)?;
         rules.triggers.extend(self.code_triggers.iter().cloned());
         rules.sort();
         let rules = Arc::new(rules);
-        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Some(rules.clone());
+        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Some((epoch, rules.clone()));
         Ok(rules)
     }
 

@@ -129,7 +129,10 @@ pub struct Helpdesk {
     /// Embedders' own triggers (from the builder), run with the stored ones.
     pub(crate) code_triggers: Vec<Arc<dyn Trigger>>,
     /// The compiled rules, loaded on first use and dropped when they change.
-    pub(crate) rules: Arc<std::sync::RwLock<Option<Arc<Rules>>>>,
+    /// The compiled rules with the store's configuration epoch they were
+    /// read at.
+    #[allow(clippy::type_complexity)]
+    pub(crate) rules: Arc<std::sync::RwLock<Option<(Option<u64>, Arc<Rules>)>>>,
     /// The agents to notify with their subscriptions, and the store's
     /// directory epoch they were read at (every command needs them).
     notify: NotifyCache,
@@ -1120,6 +1123,19 @@ impl Helpdesk {
         Ok(())
     }
 
+    /// Claims up to `limit` outbox items due at `now` for `lease` (see
+    /// [`Store::claim_outbox`]): what a delivery worker delivers. Several
+    /// workers, in one process or on several nodes of a shared store, never
+    /// hold one item at once.
+    pub fn claim_outbox(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<OutboxItem>> {
+        Ok(self.store.claim_outbox(now, limit, lease)?)
+    }
+
     /// Outbox items due at `now` (their backoff has passed), oldest ticket first.
     pub fn due_outbox(&self, now: chrono::DateTime<chrono::Utc>, limit: usize) -> Result<Vec<OutboxItem>> {
         let mut out = Vec::new();
@@ -1135,7 +1151,8 @@ impl Helpdesk {
 
     /// Records how delivering an outbox item ended: a `Delivered` event in the
     /// ticket log and the item's removal, in one commit. Nothing happens when
-    /// the ticket was purged meanwhile (purging drops its items).
+    /// the ticket was purged meanwhile (purging drops its items), nor when
+    /// the item is no longer queued (another worker recorded it).
     pub fn complete_delivery(&self, item: &OutboxItem, outcome: DeliveryOutcome) -> Result<()> {
         let mut attempt = 0;
         loop {
@@ -1158,6 +1175,9 @@ impl Helpdesk {
             commit.outbox_remove.push(item.key);
             match self.store.commit(&commit) {
                 Err(StoreError::Conflict { .. }) if attempt < MAX_RETRIES => attempt += 1,
+                // Another worker, whose claim followed this one's lapsed
+                // lease, recorded it first: one outcome in the log.
+                Err(StoreError::OutboxGone(_)) => return Ok(()),
                 r => return Ok(r?),
             }
         }

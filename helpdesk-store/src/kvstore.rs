@@ -152,6 +152,10 @@ pub struct KvStore<E: KvEngine> {
     heads: Mutex<HeadCache>,
     /// The highest ticket id handed out or committed; `None` until first needed.
     ticket_ids: Mutex<Option<u64>>,
+    /// Outbox items claimed ([`Store::claim_outbox`]), until when.
+    leases: Mutex<HashMap<OutboxKey, std::time::Instant>>,
+    /// The names [`Store::exclusive`] work runs under now.
+    running: Mutex<std::collections::HashSet<String>>,
 }
 
 /// Length of a filter counter's group: `f` family owner status (see
@@ -353,6 +357,8 @@ impl<E: KvEngine> KvStore<E> {
             records: Mutex::new(RecordCache::default()),
             heads: Mutex::new(HeadCache::default()),
             ticket_ids: Mutex::new(None),
+            leases: Mutex::new(HashMap::new()),
+            running: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -504,7 +510,12 @@ impl<E: KvEngine> KvStore<E> {
         };
         for key in remove {
             let gk = load(&mut groups, key)?;
-            groups.entry(gk).or_default().retain(|i| i.key.seq != key.seq);
+            let group = groups.entry(gk).or_default();
+            let before = group.len();
+            group.retain(|i| i.key.seq != key.seq);
+            if group.len() == before {
+                return Err(StoreError::OutboxGone(key.to_string()));
+            }
         }
         for item in add {
             let gk = load(&mut groups, &item.key)?;
@@ -680,6 +691,12 @@ impl<E: KvEngine> Store for KvStore<E> {
         // The batch is written: the caches must follow it, so a poisoned
         // lock (a panic elsewhere) does not stop them here.
         self.heads.lock().unwrap_or_else(|p| p.into_inner()).apply(c);
+        if !c.outbox_remove.is_empty() {
+            let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+            for key in &c.outbox_remove {
+                leases.remove(key);
+            }
+        }
         for (ck, v) in new_counters {
             counters.set(&ck.0, v);
         }
@@ -925,6 +942,51 @@ impl<E: KvEngine> Store for KvStore<E> {
         *slot = item.clone();
         let value = crate::codec::encode_outbox_group(&group).map_err(StoreError::Backend)?;
         self.engine.write_batch(&[(key, Some(value))])?;
+        self.leases.lock().unwrap_or_else(|p| p.into_inner()).remove(&item.key);
+        Ok(true)
+    }
+
+    fn claim_outbox(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        // One process writes this store: the leases are kept in memory.
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        let at = std::time::Instant::now();
+        leases.retain(|_, until| *until > at);
+        let mut out = Vec::new();
+        let mut after = None;
+        while out.len() < limit {
+            let page = self.outbox(after, 256)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key);
+            out.extend(
+                page.into_iter()
+                    .filter(|i| i.not_before <= now && !leases.contains_key(&i.key))
+                    .take(limit - out.len()),
+            );
+        }
+        for item in &out {
+            leases.insert(item.key, at + lease);
+        }
+        Ok(out)
+    }
+
+    fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> Result<bool, StoreError> {
+        if !self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string()) {
+            return Ok(false);
+        }
+        /// Ends the hold even when `work` panics.
+        struct Release<'a>(&'a Mutex<std::collections::HashSet<String>>, &'a str);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(self.1);
+            }
+        }
+        let _release = Release(&self.running, name);
+        work();
         Ok(true)
     }
 

@@ -627,6 +627,17 @@ impl Store for Counting {
     fn reschedule(&self, item: &OutboxItem) -> Result<bool, StoreError> {
         self.inner.reschedule(item)
     }
+    fn claim_outbox(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.inner.claim_outbox(now, limit, lease)
+    }
+    fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> Result<bool, StoreError> {
+        self.inner.exclusive(name, work)
+    }
     fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()
     }

@@ -342,6 +342,8 @@ conformance!(
     concurrent_unique_claims_one_winner,
     bad_input_changes_nothing,
     outbox_is_part_of_the_commit,
+    outbox_claims_hold_items_for_their_lease,
+    exclusive_work_runs_once_at_a_time,
     scenario_log_snapshot,
     delete_record_releases_unique_keys,
     saved_filters_are_per_agent_and_shared;
@@ -1374,6 +1376,106 @@ fn outbox_is_part_of_the_commit(ctx: &Ctx) {
     assert!(!s.reschedule(&retried).unwrap(), "rescheduling a purged item");
     assert_eq!(s.outbox(None, 10).unwrap(), vec![]);
     check_consistent(s);
+}
+
+fn outbox_claims_hold_items_for_their_lease(ctx: &Ctx) {
+    let db = ctx.open();
+    let s = db.store();
+    let (t, _) = put_new(s, 1, 1);
+    let c = decided(&t, reply("hi"), alice());
+    let version = c.state.as_ref().unwrap().version;
+    let item = |seq: u32| {
+        OutboxItem::new(
+            OutboxKey { ticket: c.ticket, version, seq },
+            Effect::Webhook(Webhook { url: format!("http://127.0.0.1:9/{seq}"), origin: "test".into() }),
+            t0(),
+        )
+    };
+    // The third is backing off until t0 + 30 s.
+    let items = vec![item(0), item(1), item(2).failed(t0(), "refused")];
+    let c = c.with_outbox(items.clone());
+    s.commit(&c).unwrap();
+    let minute = std::time::Duration::from_secs(60);
+    let keys = |v: Vec<OutboxItem>| v.into_iter().map(|i| i.key.seq).collect::<Vec<_>>();
+
+    // A claim takes the due items, oldest first, up to its limit; a second
+    // claim finds them held.
+    assert_eq!(keys(s.claim_outbox(t0(), 1, minute).unwrap()), vec![0]);
+    assert_eq!(keys(s.claim_outbox(t0(), 10, minute).unwrap()), vec![1]);
+    assert_eq!(keys(s.claim_outbox(t0(), 10, minute).unwrap()), Vec::<u32>::new());
+    // Later, the backed-off item is due; the held ones stay held.
+    let later = t0() + Duration::seconds(31);
+    assert_eq!(keys(s.claim_outbox(later, 10, minute).unwrap()), vec![2]);
+    // Rescheduling frees an item (it is due again after its backoff).
+    let retried = items[0].clone().failed(t0(), "timeout");
+    assert!(s.reschedule(&retried).unwrap());
+    assert_eq!(keys(s.claim_outbox(later, 10, minute).unwrap()), vec![0]);
+
+    // A lapsed lease frees an item: a worker that died leaves it to others.
+    let (t2, _) = put_new(s, 2, 1);
+    let c2 = decided(&t2, reply("hello"), alice());
+    let v2 = c2.state.as_ref().unwrap().version;
+    let lone = OutboxItem::new(
+        OutboxKey { ticket: c2.ticket, version: v2, seq: 0 },
+        Effect::Webhook(Webhook { url: "http://127.0.0.1:9/lone".into(), origin: "test".into() }),
+        t0(),
+    );
+    s.commit(&c2.with_outbox(vec![lone.clone()])).unwrap();
+    let short = std::time::Duration::from_millis(1);
+    assert_eq!(s.claim_outbox(later, 10, short).unwrap(), vec![lone.clone()]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(s.claim_outbox(later, 10, minute).unwrap(), vec![lone.clone()], "the lapsed lease held it");
+
+    // Recording a delivery removes the item; recording it again (another
+    // worker, after a lapsed lease) is refused and changes nothing.
+    let now = s.ticket(t2.id).unwrap().unwrap();
+    let delivered = |t: &Ticket| {
+        let event = TicketEvent {
+            ticket: t.id,
+            version: t.version + 1,
+            at: later,
+            actor: Actor::system(),
+            change: Change::Delivered {
+                effect: lone.effect.clone(),
+                outcome: DeliveryOutcome::Sent,
+                attempts: 1,
+            },
+        };
+        let mut after = t.clone();
+        after.apply(&event).unwrap();
+        let mut c = Commit::new(Some(t), Some(after), vec![event]);
+        c.outbox_remove.push(lone.key);
+        c
+    };
+    s.commit(&delivered(&now)).unwrap();
+    let now = s.ticket(t2.id).unwrap().unwrap();
+    let before = (dump(s), db.raw());
+    assert!(
+        matches!(s.commit(&delivered(&now)), Err(StoreError::OutboxGone(ref k)) if *k == lone.key.to_string()),
+        "a second record of one delivery"
+    );
+    assert_eq!((dump(s), db.raw()), before, "the refused record changed the store");
+    assert!(s.claim_outbox(later, 10, minute).unwrap().iter().all(|i| i.key.ticket != t2.id));
+    check_consistent(s);
+}
+
+fn exclusive_work_runs_once_at_a_time(ctx: &Ctx) {
+    let db = ctx.open();
+    let s = db.store();
+    let mut ran = Vec::new();
+    let held = s
+        .exclusive("sweep", &mut || {
+            // While it runs, the same name is taken, another is free.
+            ran.push(("inner same", s.exclusive("sweep", &mut || {}).unwrap()));
+            ran.push(("inner other", s.exclusive("other", &mut || {}).unwrap()));
+        })
+        .unwrap();
+    assert!(held);
+    assert_eq!(ran, vec![("inner same", false), ("inner other", true)]);
+    // Released when the work is done.
+    let mut again = false;
+    assert!(s.exclusive("sweep", &mut || again = true).unwrap());
+    assert!(again);
 }
 
 // ----- the scenario log -----------------------------------------------------------

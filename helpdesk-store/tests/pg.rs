@@ -246,3 +246,156 @@ fn two_nodes_lose_no_update() {
     assert_eq!(replies, 4 * EACH, "every reply from both nodes is in the logs");
     check_consistent(&**two.store());
 }
+
+/// Waits (up to 10 s) until `done` holds.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < until, "timed out waiting: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The notices `rx` holds now or within `wait`.
+fn heard(rx: &std::sync::mpsc::Receiver<Notice>, wait: std::time::Duration) -> Vec<Notice> {
+    let mut out: Vec<Notice> = Vec::new();
+    if let Ok(n) = rx.recv_timeout(wait) {
+        out.push(n);
+    }
+    out.extend(rx.try_iter());
+    out
+}
+
+/// Two stores on one database are two nodes: each hears what the other
+/// commits (tickets, records, configuration, announcements), never its own,
+/// and drops what it cached of the other's writes at once: a trigger saved
+/// on one node runs on the other's next command.
+#[test]
+fn nodes_hear_each_others_changes_and_drop_their_caches() {
+    let Some(db) = helpdesk_store::pg::testing::database() else { return };
+    let (a, b) = (Arc::new(PgStore::open(db.url()).unwrap()), Arc::new(PgStore::open(db.url()).unwrap()));
+    eventually("both nodes listen", || a.is_listening() && b.is_listening());
+    let (from_b, from_a) = (a.subscribe().unwrap(), b.subscribe().unwrap());
+    let (hd_a, hd_b) = (Helpdesk::builder().store(a.clone()), Helpdesk::builder().store(b.clone()));
+    let quiet = std::time::Duration::from_millis(300);
+    let soon = std::time::Duration::from_secs(5);
+
+    // A directory record.
+    let epoch = b.directory_epoch();
+    let support = hd_a.create_department("Support", vec![]).unwrap().id;
+    assert_eq!(
+        heard(&from_a, soon),
+        vec![Notice::Record { tag: RecordKind::Department.tag(), id: support.0 }]
+    );
+    assert_ne!(b.directory_epoch(), epoch, "B kept its directory epoch");
+    assert_eq!(heard(&from_b, quiet), vec![], "A heard itself");
+    let ann = hd_b.create_user(NewUser::new("Ann", "ann@acme.com")).unwrap();
+    assert_eq!(heard(&from_b, soon), vec![Notice::Record { tag: RecordKind::User.tag(), id: ann.id.0 }]);
+
+    // Rules: B compiles them (none), A saves a trigger, B's next command runs it.
+    assert!(hd_b.rules().unwrap().triggers.is_empty());
+    let config = b.config_epoch();
+    hd_a.load_rules_toml(
+        r#"
+        [[triggers]]
+        name = "Label new tickets"
+        on = ["new_ticket"]
+        actions = [{ action = "add_label", label = "seen-by-a" }]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(
+        heard(&from_a, soon),
+        vec![Notice::Config { namespace: "trigger".into(), name: "Label new tickets".into() }]
+    );
+    assert_ne!(b.config_epoch(), config, "B kept its configuration epoch");
+    let t = hd_b
+        .create_ticket(&Actor::User(ann.id), NewTicket::new("Hello", "Hi.", support, ann.id, Channel::Portal))
+        .unwrap();
+    assert!(t.labels.contains("seen-by-a"), "B ran the rules it had cached: {:?}", t.labels);
+
+    // Ticket commits, with the versions they went from and to.
+    let notices = heard(&from_b, soon);
+    assert!(
+        notices.contains(&Notice::Ticket { ticket: t.id, before: 0, after: t.version }),
+        "A did not hear B's ticket: {notices:?}"
+    );
+    let before = t.version;
+    let t = hd_a.user_reply(t.id, ann.id, "More detail.").unwrap();
+    let notices = heard(&from_a, soon);
+    assert!(notices.contains(&Notice::Ticket { ticket: t.id, before, after: t.version }), "{notices:?}");
+
+    // Announcements go to the others only.
+    let body = serde_json::json!({"hello": "from a"});
+    a.announce("greeting", &body).unwrap();
+    assert_eq!(heard(&from_a, soon), vec![Notice::App { channel: "greeting".into(), body }]);
+    assert_eq!(heard(&from_b, quiet), vec![]);
+    // Too big for NOTIFY: refused, not cut.
+    let huge = serde_json::json!("x".repeat(MAX_NOTICE_BYTES));
+    assert!(matches!(a.announce("greeting", &huge), Err(StoreError::Backend(_))));
+}
+
+/// Two nodes' delivery claims never overlap: four workers on two nodes
+/// claim, "deliver" and record 60 items at once; each item is claimed
+/// exactly once and has one `Delivered` event in its log.
+#[test]
+fn two_nodes_deliver_each_outbox_item_once() {
+    let Some(db) = helpdesk_store::pg::testing::database() else { return };
+    let hd_a = Helpdesk::connect(db.url()).unwrap();
+    let hd_b = Helpdesk::connect(db.url()).unwrap();
+    let support = hd_a.create_department("Support", vec![]).unwrap().id;
+    let ann = hd_a.create_user(NewUser::new("Ann", "ann@acme.com")).unwrap();
+    hd_a.load_rules_toml(
+        r#"
+        [[triggers]]
+        name = "Hook"
+        on = ["new_ticket"]
+        actions = [{ action = "webhook", url = "http://127.0.0.1:9/hook" }]
+        "#,
+    )
+    .unwrap();
+    let mut tickets = Vec::new();
+    for i in 0..60 {
+        let node = if i % 2 == 0 { &hd_a } else { &hd_b };
+        let t = node
+            .create_ticket(
+                &Actor::User(ann.id),
+                NewTicket::new(format!("Ticket {i}"), "Hi.", support, ann.id, Channel::Portal),
+            )
+            .unwrap();
+        tickets.push(t.id);
+    }
+    let claimed = std::sync::Mutex::new(Vec::new());
+    let barrier = Barrier::new(4);
+    std::thread::scope(|s| {
+        for w in 0..4 {
+            let (hd, claimed, barrier) = (if w % 2 == 0 { &hd_a } else { &hd_b }, &claimed, &barrier);
+            s.spawn(move || {
+                barrier.wait();
+                loop {
+                    let items =
+                        hd.claim_outbox(chrono::Utc::now(), 7, std::time::Duration::from_secs(60)).unwrap();
+                    if items.is_empty() {
+                        break;
+                    }
+                    for item in items {
+                        claimed.lock().unwrap().push(item.key);
+                        hd.complete_delivery(&item, DeliveryOutcome::Sent).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    let mut claimed = claimed.into_inner().unwrap();
+    claimed.sort();
+    let n = claimed.len();
+    claimed.dedup();
+    assert_eq!(n, claimed.len(), "an item was claimed twice");
+    assert_eq!(n, 60, "every ticket's webhook was claimed");
+    for id in tickets {
+        let delivered =
+            hd_a.log(id).unwrap().iter().filter(|e| matches!(e.change, Change::Delivered { .. })).count();
+        assert_eq!(delivered, 1, "ticket {id}");
+    }
+    assert!(hd_a.store().outbox(None, 10).unwrap().is_empty());
+}

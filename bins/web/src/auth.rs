@@ -76,25 +76,52 @@ fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// A session write: the key, the session (`None`: remove it) and, when the
+/// caller waits for it, where to say it is done.
+type Write = (String, Option<Session>, Option<std::sync::mpsc::Sender<()>>);
+
 /// Writes sessions to the store in order, so request handlers never wait for it.
-type Writer = WorkQueue<(String, Option<Session>)>;
+type Writer = WorkQueue<Write>;
 
 fn start_writer(hd: Helpdesk) -> Writer {
-    WorkQueue::start("sessions", move |(key, session): (String, Option<Session>)| {
+    WorkQueue::start("sessions", move |(key, session, done): Write| {
         let value = session.map(|s| serde_json::to_value(s).expect("a session serialises"));
         if let Err(e) = hd.put_app_value(SESSION_NAMESPACE, &key, value.as_ref()) {
             tracing::warn!("cannot store a session (it ends at the next restart): {e}");
         }
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
     })
+}
+
+/// Runs store I/O from wherever sessions are used (async filters, blocking
+/// handlers): on a multi-threaded runtime's thread it tells the runtime, so
+/// other tasks move on meanwhile.
+pub(crate) fn block<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// The sessions, keyed by the SHA-256 of their token. `Sessions::default()`
 /// keeps them in memory only (a restart ends them); [`Sessions::load`]
 /// keeps logged-in ones in the store.
+///
+/// On a store several nodes share (PostgreSQL), memory is a cache of the
+/// store: every session is stored (anonymous portal ones too, so a form
+/// made on one node can be posted to another); a session missing here, or
+/// expired here, is looked up in the store (another node made or used it);
+/// logins and logouts are stored before they are answered; and a session
+/// another node changed or ended is dropped from memory when its notice
+/// arrives ([`forget`](Sessions::forget)).
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
     writer: Option<Writer>,
+    /// The store, when other nodes share it.
+    shared: Option<Helpdesk>,
 }
 
 impl Sessions {
@@ -104,6 +131,7 @@ impl Sessions {
     /// where blocking is fine.
     pub fn load(hd: Helpdesk) -> Self {
         let now = now_secs();
+        let shared = hd.store().shared();
         let mut map = HashMap::new();
         let mut expired = Vec::new();
         match hd.app_values(SESSION_NAMESPACE) {
@@ -114,13 +142,19 @@ impl Sessions {
                             s.stored_expires = s.expires;
                             map.insert(key, s);
                         }
+                        // Other nodes' anonymous visitors: looked up when used.
+                        Ok(s) if shared && s.expires > now => {}
                         _ => expired.push(key),
                     }
                 }
             }
             Err(e) => tracing::warn!("cannot read stored sessions (everyone logs in again): {e}"),
         }
-        let sessions = Sessions { map: Mutex::new(map), writer: Some(start_writer(hd)) };
+        let sessions = Sessions {
+            map: Mutex::new(map),
+            writer: Some(start_writer(hd.clone())),
+            shared: shared.then_some(hd),
+        };
         for key in expired {
             sessions.persist(&key, None);
         }
@@ -135,13 +169,57 @@ impl Sessions {
         }
     }
 
+    /// Whether `session` is kept in the store.
+    fn stored(&self, session: &Session) -> bool {
+        session.principal.is_some() || self.shared.is_some()
+    }
+
     /// Queues a store write; callers hold the map lock, so writes reach the
     /// store in the order the map changed.
     fn persist(&self, key: &str, session: Option<&Session>) {
         if let Some(w) = &self.writer {
             // Refused only after close (the server is stopping): memory only then.
-            let _ = w.push((key.to_string(), session.cloned()));
+            let _ = w.push((key.to_string(), session.cloned(), None));
         }
+    }
+
+    /// [`persist`](Self::persist), and on a shared store a receiver that
+    /// hears when it is written: wait for it after dropping the map lock.
+    fn persist_acked(&self, key: &str, session: Option<&Session>) -> Option<std::sync::mpsc::Receiver<()>> {
+        let (Some(w), Some(_)) = (&self.writer, &self.shared) else {
+            self.persist(key, session);
+            return None;
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        w.push((key.to_string(), session.cloned(), Some(tx))).ok().map(|_| rx)
+    }
+
+    /// Waits for acknowledged writes (another node may be asked next).
+    fn wait(acks: impl IntoIterator<Item = std::sync::mpsc::Receiver<()>>) {
+        let acks: Vec<_> = acks.into_iter().collect();
+        if !acks.is_empty() {
+            block(|| {
+                for ack in acks {
+                    let _ = ack.recv_timeout(Duration::from_secs(10));
+                }
+            });
+        }
+    }
+
+    /// The session stored under `key` when the store is shared and it is
+    /// live there (made, or used more recently, on another node).
+    fn load_shared(&self, key: &str) -> Option<Session> {
+        let hd = self.shared.as_ref()?;
+        let value = match block(|| hd.app_value(SESSION_NAMESPACE, key)) {
+            Ok(v) => v?,
+            Err(e) => {
+                tracing::warn!("cannot read a stored session: {e}");
+                return None;
+            }
+        };
+        let mut s = serde_json::from_value::<Session>(value).ok()?;
+        s.stored_expires = s.expires;
+        (s.expires > now_secs()).then_some(s)
     }
 
     /// Starts a session; returns its token (for the cookie) and the session.
@@ -150,17 +228,24 @@ impl Sessions {
         let expires = now_secs() + SESSION_IDLE.as_secs();
         let s = Session { realm, principal, csrf: random_token(), expires, stored_expires: expires };
         let key = sha256_hex(&token);
-        {
+        let ack = {
             let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
             if map.len() >= MAX_SESSIONS {
                 let now = now_secs();
                 map.retain(|_, s| s.expires > now && s.principal.is_some());
             }
             map.insert(key.clone(), s.clone());
-            if principal.is_some() {
-                self.persist(&key, Some(&s));
+            match (principal, &self.shared) {
+                // A login is stored before it is answered: the next request may reach another node.
+                (Some(_), _) => self.persist_acked(&key, Some(&s)),
+                (None, Some(_)) => {
+                    self.persist(&key, Some(&s));
+                    None
+                }
+                (None, None) => None,
             }
-        }
+        };
+        Self::wait(ack);
         (token, s)
     }
 
@@ -168,12 +253,21 @@ impl Sessions {
     pub fn get(&self, realm: Realm, token: &str) -> Option<Session> {
         let key = sha256_hex(token);
         let now = now_secs();
+        let missing = {
+            let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(&key).is_none_or(|s| s.expires <= now)
+        };
+        // Made, or kept alive, on another node: the store knows.
+        let loaded = if missing { self.load_shared(&key) } else { None };
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = loaded {
+            map.insert(key.clone(), s);
+        }
         match map.get_mut(&key) {
             Some(s) if s.realm == realm && s.expires > now => {
                 s.expires = now + SESSION_IDLE.as_secs();
                 let found = s.clone();
-                if s.principal.is_some() && s.expires >= s.stored_expires + SESSION_REFRESH.as_secs() {
+                if self.stored(s) && s.expires >= s.stored_expires + SESSION_REFRESH.as_secs() {
                     s.stored_expires = s.expires;
                     self.persist(&key, Some(&found));
                 }
@@ -183,7 +277,7 @@ impl Sessions {
             // cookie) is refused, and its session left alone.
             Some(s) if s.realm != realm => None,
             Some(s) => {
-                if s.principal.is_some() {
+                if self.stored(s) {
                     self.persist(&key, None);
                 }
                 map.remove(&key);
@@ -194,38 +288,96 @@ impl Sessions {
     }
 
     /// Ends every session of `principal` but the one with token `keep` (after
-    /// a password change: whoever knew the old password is logged out).
-    /// Returns how many ended.
+    /// a password change: whoever knew the old password is logged out),
+    /// on every node. Returns how many ended.
     pub fn end_others(&self, principal: Principal, keep: Option<&str>) -> usize {
         let keep = keep.map(sha256_hex);
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let ended: Vec<String> = map
-            .iter()
-            .filter(|(k, s)| s.principal == Some(principal) && Some(*k) != keep.as_ref())
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in &ended {
-            map.remove(k);
-            self.persist(k, None);
-        }
-        ended.len()
+        // On a shared store, those other nodes made count too.
+        let elsewhere: Vec<String> = match &self.shared {
+            Some(hd) => match block(|| hd.app_values(SESSION_NAMESPACE)) {
+                Ok(stored) => stored
+                    .into_iter()
+                    .filter(|(_, v)| {
+                        serde_json::from_value::<Session>(v.clone())
+                            .is_ok_and(|s| s.principal == Some(principal))
+                    })
+                    .map(|(k, _)| k)
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!("cannot read stored sessions to end them: {e}");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let (n, acks) = {
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            let mut ended: Vec<String> = map
+                .iter()
+                .filter(|(k, s)| s.principal == Some(principal) && Some(*k) != keep.as_ref())
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in elsewhere {
+                if Some(&k) != keep.as_ref() && !ended.contains(&k) {
+                    ended.push(k);
+                }
+            }
+            let acks: Vec<_> = ended
+                .iter()
+                .filter_map(|k| {
+                    map.remove(k);
+                    self.persist_acked(k, None)
+                })
+                .collect();
+            (ended.len(), acks)
+        };
+        Self::wait(acks);
+        n
     }
 
     /// Whether the session of `realm` with this token is live, without
-    /// restarting its idle timer (for watching a credential).
+    /// restarting its idle timer (for watching a credential). On a shared
+    /// store a session not in memory is looked up there: call it where
+    /// blocking is fine.
     pub fn is_live(&self, realm: Realm, token: &str) -> bool {
         let key = sha256_hex(token);
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&key).is_some_and(|s| s.realm == realm && s.expires > now_secs())
+        let now = now_secs();
+        let here = {
+            let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(&key).filter(|s| s.expires > now).map(|s| s.realm == realm)
+        };
+        match here {
+            Some(live) => live,
+            None => self.load_shared(&key).is_some_and(|s| s.realm == realm),
+        }
     }
 
-    /// Ends a session.
+    /// Ends a session (on every node).
     pub fn remove(&self, token: &str) {
         let key = sha256_hex(token);
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.remove(&key).is_some_and(|s| s.principal.is_some()) {
-            self.persist(&key, None);
-        }
+        let ack = {
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            match map.remove(&key) {
+                Some(s) if self.stored(&s) => self.persist_acked(&key, None),
+                // Not here, but perhaps made on another node.
+                None if self.shared.is_some() => self.persist_acked(&key, None),
+                _ => None,
+            }
+        };
+        Self::wait(ack);
+    }
+
+    /// Drops a session from memory without touching the store: another node
+    /// changed or ended it (its notice), so the next use reads the store.
+    pub fn forget(&self, key: &str) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+
+    /// Drops every stored session from memory (notices may have been
+    /// missed): the next use of each reads the store.
+    pub fn forget_all(&self) {
+        let stored = |s: &Session| self.stored(s);
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| !stored(s));
     }
 }
 
@@ -338,26 +490,22 @@ pub fn credential_dies(app: App, ctx: &AgentCtx) -> impl std::future::Future<Out
     async move {
         loop {
             tokio::time::sleep(CREDENTIAL_CHECK).await;
-            let live = match &via {
-                Via::Session(token) => app.sessions().is_live(Realm::Agent, token),
-                Via::ApiKey { .. } => true,
-            };
             let app2 = app.clone();
             let via2 = via.clone();
-            let still = live
-                && blocking(move || {
-                    let hd = app2.helpdesk();
-                    let key_ok = match via2 {
-                        Via::ApiKey { id, .. } => matches!(
-                            hd.store().record(helpdesk_core::RecordKind::Credential, id.0)?,
-                            Some(helpdesk_core::Record::Credential(c)) if !c.revoked
-                        ),
-                        Via::Session(_) => true,
-                    };
-                    Ok(key_ok && !hd.agent(agent)?.disabled)
-                })
-                .await
-                .unwrap_or(true); // a failed read is not a revocation: check again later
+            let still = blocking(move || {
+                let hd = app2.helpdesk();
+                let ok = match via2 {
+                    // On a shared store, a session not in memory is read from it.
+                    Via::Session(token) => app2.sessions().is_live(Realm::Agent, &token),
+                    Via::ApiKey { id, .. } => matches!(
+                        hd.store().record(helpdesk_core::RecordKind::Credential, id.0)?,
+                        Some(helpdesk_core::Record::Credential(c)) if !c.revoked
+                    ),
+                };
+                Ok(ok && !hd.agent(agent)?.disabled)
+            })
+            .await
+            .unwrap_or(true); // a failed read is not a revocation: check again later
             if !still {
                 return;
             }

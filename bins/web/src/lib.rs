@@ -44,7 +44,7 @@ pub mod workspace;
 
 use error::ApiError;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use helpdesk_core::{Actor, AgentId, Ticket, TicketEvent};
+use helpdesk_core::{Actor, AgentId, Notice, Ticket, TicketEvent};
 use helpdesk_mail::{DeliveryWorker, InAppHub, InAppNotification, Notifier, WorkerHandle};
 use helpdesk_store::Helpdesk;
 use serde::Serialize;
@@ -267,7 +267,8 @@ impl App {
         let hub = InAppHub::new(hd.clone(), 1024);
         let recent = Recent::default();
         keep_recent(hub.subscribe(), recent.clone());
-        App(Arc::new(Inner {
+        let feed = hd.store().subscribe();
+        let app = App(Arc::new(Inner {
             login_limiter: RateLimiter::keyed(quota(config.login_per_minute)),
             embed_limiter: RateLimiter::keyed(quota(config.embed_per_minute)),
             register_limiter: RateLimiter::keyed(quota(config.register_per_minute)),
@@ -280,7 +281,45 @@ impl App {
             delivery: Mutex::new(None),
             closing: tokio::sync::watch::channel(false).0,
             mailer,
-        }))
+        }));
+        if let Some(feed) = feed {
+            follow(feed, Arc::downgrade(&app.0));
+        }
+        app
+    }
+
+    /// Takes in what another node sharing the store did: its ticket
+    /// changes go to this node's live stream (and wake the delivery worker
+    /// for what they queued), its in-app notifications to this node's bay,
+    /// and a session it changed or ended is dropped from memory (read from
+    /// the store at its next use).
+    fn heard(&self, notice: Notice) {
+        match notice {
+            Notice::Ticket { ticket, before, after } if after > 0 => {
+                let hd = self.helpdesk();
+                let (Ok(Some(t)), Ok(mut events)) =
+                    (hd.store().ticket(ticket), hd.store().events_after(ticket, before))
+                else {
+                    return;
+                };
+                events.retain(|e| e.version <= after);
+                if events.iter().all(|e| helpdesk_core::concurrency::is_bookkeeping(&e.change)) {
+                    self.wake_delivery();
+                } else {
+                    self.publish(before, &t, &events);
+                }
+            }
+            Notice::App { channel, body } if channel == helpdesk_mail::IN_APP_CHANNEL => {
+                self.0.hub.relay(&body)
+            }
+            Notice::Config { namespace, name }
+                if Helpdesk::app_namespace(&namespace) == Some(auth::SESSION_NAMESPACE) =>
+            {
+                self.sessions().forget(&name)
+            }
+            Notice::Resync => self.sessions().forget_all(),
+            _ => {}
+        }
     }
 
     /// Starts the delivery worker (one per store): in-app notifications go
@@ -288,11 +327,18 @@ impl App {
     /// order; a pass runs every `poll` and right after each change the web
     /// layer commits. Replaces a worker started before.
     pub fn start_delivery(&self, notifiers: Vec<Arc<dyn Notifier>>, poll: Duration) {
-        let mut worker = DeliveryWorker::new(self.0.hd.clone()).notifier(Arc::new(self.0.hub.clone()));
+        self.start_delivery_leased(notifiers, poll, helpdesk_mail::DEFAULT_LEASE)
+    }
+
+    /// [`start_delivery`](App::start_delivery), holding claimed items for
+    /// `lease` ([`DeliveryWorker::lease`]).
+    pub fn start_delivery_leased(&self, notifiers: Vec<Arc<dyn Notifier>>, poll: Duration, lease: Duration) {
+        let mut worker =
+            DeliveryWorker::new(self.0.hd.clone()).lease(lease).notifier(Arc::new(self.0.hub.clone()));
         for n in notifiers {
             worker = worker.notifier(n);
         }
-        // One worker per store: the old one stops before the new one starts.
+        // One worker per app: the old one stops before the new one starts.
         let mut slot = self.lock_delivery();
         if let Some(old) = slot.take() {
             old.stop();
@@ -420,7 +466,26 @@ impl App {
         }
     }
 
-    fn check(limiter: &Limiter, key: String) -> Result<(), ApiError> {
+    /// Counts a hit on `key` against `limiter` (`per_minute`): on a store
+    /// other nodes share, in the store's fixed one-minute windows so the
+    /// limit holds across nodes (in process if the store cannot be asked);
+    /// otherwise in this process.
+    fn check(&self, limiter: &Limiter, per_minute: u32, kind: &str, key: String) -> Result<(), ApiError> {
+        let store = self.0.hd.store();
+        if store.shared() {
+            let now = self.0.hd.clock().now();
+            let bucket = format!("{kind}:{key}");
+            match auth::block(|| store.count_hit(&bucket, SHARED_WINDOW, now)) {
+                Ok(Some(hits)) if hits <= u64::from(per_minute.max(1)) => return Ok(()),
+                Ok(Some(_)) => {
+                    let window = SHARED_WINDOW.as_millis() as i64;
+                    let left = window - now.timestamp_millis().rem_euclid(window);
+                    return Err(ApiError::rate_limited(((left + 999) / 1000).max(1) as u64));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("shared rate limit unavailable, counting on this node: {e}"),
+            }
+        }
         limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until
                 .wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
@@ -430,17 +495,38 @@ impl App {
 
     /// Counts a login attempt for `key` (a client address or an account).
     pub fn check_login(&self, key: String) -> Result<(), ApiError> {
-        Self::check(&self.0.login_limiter, key)
+        self.check(&self.0.login_limiter, self.0.config.login_per_minute, "login", key)
     }
 
     /// Counts an embed submission from `key` (a client address).
     pub fn check_embed(&self, key: String) -> Result<(), ApiError> {
-        Self::check(&self.0.embed_limiter, key)
+        self.check(&self.0.embed_limiter, self.0.config.embed_per_minute, "embed", key)
     }
 
     /// Counts a registration from `key` (a client address).
     pub fn check_register(&self, key: String) -> Result<(), ApiError> {
-        Self::check(&self.0.register_limiter, key)
+        self.check(&self.0.register_limiter, self.0.config.register_per_minute, "register", key)
+    }
+}
+
+/// The window of the rate limits counted in a shared store.
+const SHARED_WINDOW: Duration = Duration::from_secs(60);
+
+/// Follows a shared store's changes ([`App::heard`]) on a thread of its
+/// own that ends when the app goes away.
+fn follow(feed: std::sync::mpsc::Receiver<Notice>, app: std::sync::Weak<Inner>) {
+    let spawned = std::thread::Builder::new().name("helpdesk-follow".into()).spawn(move || loop {
+        match feed.recv_timeout(Duration::from_millis(500)) {
+            Ok(notice) => match app.upgrade() {
+                Some(inner) => App(inner).heard(notice),
+                None => break,
+            },
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if app.strong_count() > 0 => continue,
+            Err(_) => break,
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot follow the other nodes' changes (they show only after a reload): {e}");
     }
 }
 

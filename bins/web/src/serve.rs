@@ -74,6 +74,10 @@ pub struct Args {
     /// Seconds between sweeps of due escalations and SLA timers.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub automation_every: u64,
+    /// Seconds a delivery pass holds the notifications it claimed: on a shared
+    /// PostgreSQL store, another node delivers what a dead node held once this passes.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub delivery_lease: u64,
 }
 
 impl Args {
@@ -187,7 +191,10 @@ impl Running {
     }
 }
 
-/// Sweeps due escalations and SLA timers every `every`, on a thread of its own.
+/// Sweeps due escalations and SLA timers every `every`, on a thread of its
+/// own; on a store several nodes share, one node at a time sweeps
+/// ([`Store::exclusive`](helpdesk_core::Store::exclusive): if it dies,
+/// another takes the next sweep).
 fn start_automation(
     hd: Helpdesk,
     every: Duration,
@@ -196,12 +203,18 @@ fn start_automation(
     let thread = std::thread::Builder::new()
         .name("helpdesk-automation".into())
         .spawn(move || loop {
-            match hd.tick() {
-                Ok(r) if !r.changed.is_empty() => {
+            let mut result = None;
+            match hd.store().exclusive("automation-sweep", &mut || result = Some(hd.tick())) {
+                Ok(true) => {}
+                Ok(false) => tracing::debug!("another node is sweeping"),
+                Err(e) => tracing::error!("automation sweep could not start (retried next sweep): {e}"),
+            }
+            match result {
+                Some(Ok(r)) if !r.changed.is_empty() => {
                     tracing::info!(due = r.due.len(), changed = r.changed.len(), "automation sweep")
                 }
-                Ok(_) => {}
-                Err(e) => tracing::error!("automation sweep failed (retried next sweep): {e}"),
+                Some(Ok(_)) | None => {}
+                Some(Err(e)) => tracing::error!("automation sweep failed (retried next sweep): {e}"),
             }
             match stopped.recv_timeout(every) {
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -284,7 +297,7 @@ pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> 
     notifiers.push(Arc::new(WebhookNotifier::new(hd.clone(), Duration::from_secs(10))));
     let hd2 = hd.clone();
     let app = tokio::task::spawn_blocking(move || App::with_mailer(hd2, config, mailer)).await?;
-    app.start_delivery(notifiers, Duration::from_secs(1));
+    app.start_delivery_leased(notifiers, Duration::from_secs(1), Duration::from_secs(args.delivery_lease));
     let automation = start_automation(hd.clone(), Duration::from_secs(args.automation_every));
 
     let smtp_listener = match args.smtp_listen {

@@ -259,4 +259,9 @@ pub enum StoreError {
     /// An I/O or backend failure.
     #[error("storage backend error: {0}")]
     Backend(String),
+    /// A commit removes an outbox item that is no longer queued: another
+    /// worker (on another node, after this one's lease ran out) recorded it
+    /// first. Nothing of the commit was applied.
+    #[error("outbox item {0} is no longer queued (another worker recorded it)")]
+    OutboxGone(String),
 }

@@ -323,6 +323,52 @@ impl Record {
     }
 }
 
+/// A change another process made to a store several processes share
+/// (PostgreSQL), as [`Store::subscribe`] hands it out: what a process must
+/// hear of to drop what it caches and to show other nodes' work live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// A ticket commit, from version `before` (0: created) to `after`
+    /// (0: purged).
+    Ticket {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its version before the commit.
+        before: u64,
+        /// Its version after it.
+        after: u64,
+    },
+    /// A directory record was written or removed.
+    Record {
+        /// Its kind's one-letter tag ([`RecordKind::tag`]).
+        tag: u8,
+        /// Its id.
+        id: u64,
+    },
+    /// A configuration value was written or removed ([`Store::put_config`]).
+    Config {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A message an application sent to every process ([`Store::announce`]).
+    App {
+        /// The application's channel name.
+        channel: String,
+        /// What it said.
+        body: serde_json::Value,
+    },
+    /// Notices may have been missed (the feed reconnected): anything cached
+    /// from the store must be read again.
+    Resync,
+}
+
+/// Longest [`Notice`] a shared store carries, in bytes of JSON
+/// (PostgreSQL's `NOTIFY` payload limit is 8000).
+pub const MAX_NOTICE_BYTES: usize = 7900;
+
 /// A storage backend. See the module docs for the rules every implementation keeps.
 pub trait Store: IdSource + Send + Sync {
     /// The current state of a ticket.
@@ -419,6 +465,68 @@ pub trait Store: IdSource + Send + Sync {
     fn directory_epoch(&self) -> Option<u64> {
         None
     }
+    /// Whether other processes may write this store at the same time
+    /// (PostgreSQL): callers then must not trust what they cached without
+    /// listening to [`subscribe`](Store::subscribe).
+    fn shared(&self) -> bool {
+        false
+    }
+    /// The changes other processes make from now on, for a store they
+    /// share (`None` for a store only this process writes). Each call gives
+    /// a receiver of its own; a dropped receiver is forgotten.
+    fn subscribe(&self) -> Option<std::sync::mpsc::Receiver<Notice>> {
+        None
+    }
+    /// Tells every other process sharing the store (a [`Notice::App`] on
+    /// their [`subscribe`](Store::subscribe) feeds); a no-op for a store
+    /// only this process writes. Bodies over [`MAX_NOTICE_BYTES`] are
+    /// refused with [`StoreError::Backend`].
+    fn announce(&self, _channel: &str, _body: &serde_json::Value) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// A number that changes whenever a configuration value
+    /// ([`put_config`](Store::put_config)) is written here or, for a shared
+    /// store, by another process; `None` when the store does not track one.
+    /// Callers may keep what they derive from configuration (compiled rules)
+    /// while it stays the same; read it before reading the values.
+    fn config_epoch(&self) -> Option<u64> {
+        None
+    }
+    /// One configuration value ([`put_config`](Store::put_config)). The
+    /// default reads the namespace.
+    fn config(&self, namespace: &str, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self.configs(namespace)?.into_iter().find(|(n, _)| n == name).map(|(_, v)| v))
+    }
+    /// Claims up to `limit` outbox items due at `now` for `lease`: until the
+    /// lease ends, or the item is rescheduled or removed, no other claim (by
+    /// any process) returns it, so two delivery workers never hold one item.
+    /// A worker that dies leaves its items to others once the lease ends.
+    /// Items come oldest ticket first.
+    fn claim_outbox(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Counts one hit on the rate-limit `bucket` (a client address, an
+    /// account) in the fixed window of length `window` that holds `now`,
+    /// and returns the window's hits so far, this one included. Only a
+    /// store several processes share counts, so that every node sees every
+    /// node's hits; the default `None` tells the caller to count in its own
+    /// process.
+    fn count_hit(
+        &self,
+        bucket: &str,
+        window: std::time::Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let _ = (bucket, window, now);
+        Ok(None)
+    }
+    /// Runs `work` unless another holder (in any process) runs work under
+    /// the same `name` now; returns whether it ran. A holder that dies
+    /// releases it (for periodic sweeps that one node at a time runs).
+    fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> Result<bool, StoreError>;
     /// A ticket's list row, kept in the same commit as its state. The default
     /// derives it from the full state; stores keep it separately so a list does
     /// not read message threads.

@@ -46,6 +46,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod feed;
 pub mod schema;
 #[cfg(feature = "test-kit")]
 pub mod testing;
@@ -152,6 +153,7 @@ impl Default for PgOptions {
 pub struct PgStore {
     pool: Arc<Pool>,
     schema_version: i32,
+    feed: Arc<feed::Feed>,
 }
 
 /// The connection pool; closes its connections off the dropping thread
@@ -226,6 +228,7 @@ impl PgStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.connect_timeout);
         }
+        let feed = feed::Feed::start(config.clone(), tls()?);
         let manager = PostgresConnectionManager::new(config, tls()?);
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
@@ -236,7 +239,22 @@ impl PgStore {
         let mut conn = pool.get().map_err(|e| PgError::Connect(e.to_string()))?;
         let schema_version = schema::migrate_with(&mut conn, migrations)?;
         drop(conn);
-        Ok(PgStore { pool: Arc::new(Pool(Some(pool))), schema_version })
+        Ok(PgStore { pool: Arc::new(Pool(Some(pool))), schema_version, feed })
+    }
+
+    /// Whether this store's listener is connected: it hears other
+    /// processes' changes (see [`Store::subscribe`]). It connects on a
+    /// thread of its own after [`open`](Self::open); tests wait for it.
+    pub fn is_listening(&self) -> bool {
+        self.feed.is_listening()
+    }
+
+    /// Sends `notice` to the other processes, in `tx` (heard only if it commits).
+    fn notify_in(&self, tx: &mut postgres::Transaction<'_>, notice: Notice) -> Result<(), Fail> {
+        let payload = self.feed.payload(notice)?;
+        tx.query_typed("SELECT pg_notify($1, $2)", &[(&feed::CHANNEL, Type::TEXT), (&payload, Type::TEXT)])
+            .ctx("notifying the other nodes")?;
+        Ok(())
     }
 
     /// The schema version of the database (what [`open`](Self::open) left it at).
@@ -377,26 +395,36 @@ impl PgStore {
         if c.state.is_some() {
             let (versions, seqs): (Vec<i64>, Vec<i64>) = w.outbox_remove.iter().copied().unzip();
             if !versions.is_empty() {
-                tx.query_typed(
-                    "DELETE FROM outbox WHERE ticket = $1 AND (version, seq) IN \
-                     (SELECT * FROM unnest($2::int8[], $3::int8[]))",
-                    &[(&id, Type::INT8), (&versions, Type::INT8_ARRAY), (&seqs, Type::INT8_ARRAY)],
-                )
-                .ctx("removing outbox items")?;
+                let removed = tx
+                    .query_typed(
+                        "DELETE FROM outbox WHERE ticket = $1 AND (version, seq) IN \
+                         (SELECT * FROM unnest($2::int8[], $3::int8[])) RETURNING version, seq",
+                        &[(&id, Type::INT8), (&versions, Type::INT8_ARRAY), (&seqs, Type::INT8_ARRAY)],
+                    )
+                    .ctx("removing outbox items")?;
+                if let Some(gone) = c.outbox_remove.iter().find(|k| {
+                    !removed.iter().any(|r| {
+                        r.get::<_, i64>(0) == sql_u64(k.version) && r.get::<_, i64>(1) == i64::from(k.seq)
+                    })
+                }) {
+                    return Err(Fail::Store(StoreError::OutboxGone(gone.to_string())));
+                }
             }
             if !w.outbox_add.is_empty() {
                 let versions: Vec<i64> = w.outbox_add.keys().map(|k| k.0).collect();
                 let seqs: Vec<i64> = w.outbox_add.keys().map(|k| k.1).collect();
-                let items: Vec<&[u8]> = w.outbox_add.values().map(|v| v.as_slice()).collect();
+                let items: Vec<&[u8]> = w.outbox_add.values().map(|v| v.0.as_slice()).collect();
+                let due: Vec<chrono::DateTime<chrono::Utc>> = w.outbox_add.values().map(|v| v.1).collect();
                 tx.query_typed(
-                    "INSERT INTO outbox (ticket, version, seq, item) \
-                     SELECT $1, * FROM unnest($2::int8[], $3::int8[], $4::bytea[]) \
-                     ON CONFLICT (ticket, version, seq) DO UPDATE SET item = EXCLUDED.item",
+                    "INSERT INTO outbox (ticket, version, seq, item, due) \
+                     SELECT $1, * FROM unnest($2::int8[], $3::int8[], $4::bytea[], $5::timestamptz[]) \
+                     ON CONFLICT (ticket, version, seq) DO UPDATE SET item = EXCLUDED.item, due = EXCLUDED.due",
                     &[
                         (&id, Type::INT8),
                         (&versions, Type::INT8_ARRAY),
                         (&seqs, Type::INT8_ARRAY),
                         (&items, Type::BYTEA_ARRAY),
+                        (&due, Type::TIMESTAMPTZ_ARRAY),
                     ],
                 )
                 .ctx("queueing outbox items")?;
@@ -432,7 +460,7 @@ struct CommitWrites {
     counter_deltas: Vec<i64>,
     outbox_remove: Vec<(i64, i64)>,
     /// (version, seq) -> item; a repeated key keeps the later item.
-    outbox_add: BTreeMap<(i64, i64), Vec<u8>>,
+    outbox_add: BTreeMap<(i64, i64), (Vec<u8>, chrono::DateTime<chrono::Utc>)>,
 }
 
 impl CommitWrites {
@@ -458,7 +486,7 @@ impl CommitWrites {
         for item in &c.outbox_add {
             let bytes =
                 crate::codec::encode_outbox_group(std::slice::from_ref(item)).map_err(StoreError::Backend)?;
-            outbox_add.insert((sql_u64(item.key.version), i64::from(item.key.seq)), bytes);
+            outbox_add.insert((sql_u64(item.key.version), i64::from(item.key.seq)), (bytes, item.not_before));
         }
         Ok(CommitWrites {
             ticket: ticket_id(c.ticket)?,
@@ -613,7 +641,15 @@ impl Store for PgStore {
 
     fn commit(&self, c: &Commit) -> Result<(), StoreError> {
         let writes = CommitWrites::of(c)?;
-        self.transact(|tx| Self::commit_in(tx, c, &writes))
+        let notice = Notice::Ticket {
+            ticket: c.ticket,
+            before: c.expected_version,
+            after: c.state.as_ref().map_or(0, |t| t.version),
+        };
+        self.transact(|tx| {
+            Self::commit_in(tx, c, &writes)?;
+            self.notify_in(tx, notice.clone())
+        })
     }
 
     fn scan_index(
@@ -704,20 +740,28 @@ impl Store for PgStore {
                 &[(&tag, Type::INT2), (&sid, Type::INT8), (&keys, Type::TEXT_ARRAY)],
             )
             .ctx("releasing unique keys")?;
-            Ok(())
-        })
+            self.notify_in(tx, Notice::Record { tag: kind.tag(), id })
+        })?;
+        self.feed.directory_changed();
+        Ok(())
     }
 
     fn delete_record(&self, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
         let tag = i16::from(kind.tag());
-        let rows = db(
-            "deleting a record",
-            self.conn()?.query_typed(
-                "DELETE FROM records WHERE kind = $1 AND id = $2 RETURNING 1",
-                &[(&tag, Type::INT2), (&sql_id(id), Type::INT8)],
-            ),
-        )?;
-        Ok(!rows.is_empty())
+        let deleted = self.transact(|tx| {
+            let rows = tx
+                .query_typed(
+                    "DELETE FROM records WHERE kind = $1 AND id = $2 RETURNING 1",
+                    &[(&tag, Type::INT2), (&sql_id(id), Type::INT8)],
+                )
+                .ctx("deleting a record")?;
+            if !rows.is_empty() {
+                self.notify_in(tx, Notice::Record { tag: kind.tag(), id })?;
+            }
+            Ok(!rows.is_empty())
+        })?;
+        self.feed.directory_changed();
+        Ok(deleted)
     }
 
     fn record(&self, kind: RecordKind, id: u64) -> Result<Option<Record>, StoreError> {
@@ -789,12 +833,14 @@ impl Store for PgStore {
         let rows = db(
             "rescheduling an outbox item",
             self.conn()?.query_typed(
-                "UPDATE outbox SET item = $4 WHERE ticket = $1 AND version = $2 AND seq = $3 RETURNING 1",
+                "UPDATE outbox SET item = $4, due = $5, lease_until = NULL \
+                 WHERE ticket = $1 AND version = $2 AND seq = $3 RETURNING 1",
                 &[
                     (&sql_u64(item.key.ticket.0), Type::INT8),
                     (&sql_u64(item.key.version), Type::INT8),
                     (&i64::from(item.key.seq), Type::INT8),
                     (&bytes, Type::BYTEA),
+                    (&item.not_before, Type::TIMESTAMPTZ),
                 ],
             ),
         )?;
@@ -833,24 +879,167 @@ impl Store for PgStore {
         value: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
         check_config_name(namespace, name)?;
-        let mut conn = self.conn()?;
-        let r = match value {
-            Some(v) => {
-                let bytes =
-                    serde_json::to_vec(v).map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
-                conn.query_typed(
+        let bytes = value
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+        let notice = Notice::Config { namespace: namespace.to_string(), name: name.to_string() };
+        self.transact(|tx| {
+            match &bytes {
+                Some(bytes) => tx.query_typed(
                     "INSERT INTO configs (namespace, name, value) VALUES ($1, $2, $3) \
                      ON CONFLICT (namespace, name) DO UPDATE SET value = EXCLUDED.value",
-                    &[(&namespace, Type::TEXT), (&name, Type::TEXT), (&bytes, Type::BYTEA)],
-                )
+                    &[(&namespace, Type::TEXT), (&name, Type::TEXT), (bytes, Type::BYTEA)],
+                ),
+                None => tx.query_typed(
+                    "DELETE FROM configs WHERE namespace = $1 AND name = $2",
+                    &[(&namespace, Type::TEXT), (&name, Type::TEXT)],
+                ),
             }
-            None => conn.query_typed(
-                "DELETE FROM configs WHERE namespace = $1 AND name = $2",
+            .ctx("writing a configuration value")?;
+            self.notify_in(tx, notice.clone())
+        })?;
+        self.feed.config_changed();
+        Ok(())
+    }
+
+    fn config(&self, namespace: &str, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let row = db(
+            "reading a configuration value",
+            self.conn()?.query_typed_opt(
+                "SELECT value FROM configs WHERE namespace = $1 AND name = $2",
                 &[(&namespace, Type::TEXT), (&name, Type::TEXT)],
             ),
-        };
-        db("writing a configuration value", r)?;
+        )?;
+        row.map(|r| {
+            serde_json::from_slice(r.get(0)).map_err(|e| corrupt(format!("configs {namespace}/{name}"), e))
+        })
+        .transpose()
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn subscribe(&self) -> Option<std::sync::mpsc::Receiver<Notice>> {
+        Some(self.feed.subscribe())
+    }
+
+    fn announce(&self, channel: &str, body: &serde_json::Value) -> Result<(), StoreError> {
+        let payload = self.feed.payload(Notice::App { channel: channel.to_string(), body: body.clone() })?;
+        db(
+            "notifying the other nodes",
+            self.conn()?.query_typed(
+                "SELECT pg_notify($1, $2)",
+                &[(&feed::CHANNEL, Type::TEXT), (&payload, Type::TEXT)],
+            ),
+        )?;
         Ok(())
+    }
+
+    fn config_epoch(&self) -> Option<u64> {
+        Some(self.feed.config_epoch())
+    }
+
+    fn directory_epoch(&self) -> Option<u64> {
+        Some(self.feed.directory_epoch())
+    }
+
+    fn claim_outbox(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        // Skipping rows another claim holds locked: two nodes claiming at
+        // once take different items. The lease is on the database's clock,
+        // which every node shares.
+        let rows = db(
+            "claiming outbox items",
+            self.conn()?.query_typed(
+                "UPDATE outbox SET lease_until = clock_timestamp() + $3 * interval '1 millisecond' \
+                 WHERE (ticket, version, seq) IN ( \
+                   SELECT ticket, version, seq FROM outbox \
+                   WHERE due <= $1 AND (lease_until IS NULL OR lease_until < clock_timestamp()) \
+                   ORDER BY ticket, version, seq LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 RETURNING ticket, version, item",
+                &[(&now, Type::TIMESTAMPTZ), (&limit, Type::INT8), (&lease_ms, Type::INT8)],
+            ),
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (ticket, version): (i64, i64) = (r.get(0), r.get(1));
+            let items = crate::codec::decode_outbox_group(TicketId(ticket as u64), version as u64, r.get(2))
+                .map_err(|e| corrupt(format!("outbox {ticket}/{version}"), e))?;
+            out.extend(items);
+        }
+        out.sort_by_key(|i| i.key);
+        // Rows queued before schema version 2 have no `due`: put the real
+        // one in and leave those not due yet.
+        let (due, early): (Vec<OutboxItem>, Vec<OutboxItem>) =
+            out.into_iter().partition(|i| i.not_before <= now);
+        for item in &early {
+            self.reschedule(item)?;
+        }
+        Ok(due)
+    }
+
+    fn count_hit(
+        &self,
+        bucket: &str,
+        window: Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
+        let start_ms = now.timestamp_millis().div_euclid(window_ms) * window_ms;
+        let start = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(start_ms).unwrap_or(now);
+        let mut conn = self.conn()?;
+        let rows = db(
+            "counting a rate-limited request",
+            conn.query_typed(
+                "INSERT INTO rate_hits (bucket, window_start, hits) VALUES ($1, $2, 1) \
+                 ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_hits.hits + 1 \
+                 RETURNING hits",
+                &[(&bucket, Type::TEXT), (&start, Type::TIMESTAMPTZ)],
+            ),
+        )?;
+        let hits = rows.first().map_or(1, |r| r.get::<_, i64>(0)).max(1) as u64;
+        if hits == 1 {
+            // A new window: windows an hour past are done with (any bucket's).
+            let old = start - chrono::Duration::hours(1);
+            db(
+                "dropping old rate-limit windows",
+                conn.query_typed(
+                    "DELETE FROM rate_hits WHERE window_start < $1",
+                    &[(&old, Type::TIMESTAMPTZ)],
+                ),
+            )?;
+        }
+        Ok(Some(hits))
+    }
+
+    fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> Result<bool, StoreError> {
+        // A session-level advisory lock on a connection held for the work:
+        // a node that dies loses its connection, and with it the lock.
+        let key = advisory_key(name);
+        let mut conn = self.conn()?;
+        let rows = db(
+            "taking an advisory lock",
+            conn.query_typed("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)]),
+        )?;
+        let got = rows.first().is_some_and(|r| r.get::<_, bool>(0));
+        if !got {
+            return Ok(false);
+        }
+        work();
+        if let Err(e) = conn.query_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)]) {
+            // Only a broken connection fails here, and the pool drops those
+            // (and PostgreSQL their locks).
+            tracing::warn!("releasing the advisory lock {name:?} failed: {e}");
+        }
+        Ok(true)
     }
 
     fn configs(&self, namespace: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
@@ -917,6 +1106,14 @@ impl Store for PgStore {
         }
         Ok(sids.iter().map(|id| found.get(id).cloned()).collect())
     }
+}
+
+/// The advisory lock key of a name: the first 8 bytes of its SHA-256,
+/// under a prefix that keeps the helpdesk's locks apart from others'.
+fn advisory_key(name: &str) -> i64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(format!("helpdesk-rs:{name}").as_bytes());
+    i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
 fn holder_of(tag: i16, id: i64) -> Result<(RecordKind, u64), StoreError> {

@@ -21,8 +21,10 @@ pub struct Migration {
 }
 
 /// Every migration, in version order (versions 1, 2, ... without gaps).
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("migrations/0001_initial.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("migrations/0001_initial.sql") },
+    Migration { version: 2, name: "several nodes", sql: include_str!("migrations/0002_several_nodes.sql") },
+];
 
 /// The schema version this code writes.
 pub fn latest() -> i32 {

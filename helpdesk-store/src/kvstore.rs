@@ -1037,6 +1037,71 @@ impl<E: KvEngine> Store for KvStore<E> {
             .collect()
     }
 
+    fn config_namespaces(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        // One key per namespace: after each, skip past the namespace (names
+        // are at most 200 bytes and UTF-8 never has a 0xFF byte).
+        while let Some((key, _)) = self.engine.scan(&[CONFIG], after.as_deref(), 1)?.into_iter().next() {
+            let corrupt = |reason: &str| StoreError::Corrupt { key: show(&key), reason: reason.into() };
+            let end = key[1..].iter().position(|b| *b == 0).ok_or_else(|| corrupt("no end of namespace"))?;
+            let ns =
+                String::from_utf8(key[1..1 + end].to_vec()).map_err(|_| corrupt("namespace is not UTF-8"))?;
+            after = Some(k(CONFIG, &[ns.as_bytes(), &[0], &[0xFF; 201]]));
+            out.push(ns);
+        }
+        Ok(out)
+    }
+
+    fn blob_ids(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, StoreError> {
+        let after = after.map(|a| k(BLOB, &[a.as_bytes()]));
+        self.engine
+            .scan(&[BLOB], after.as_deref(), limit)?
+            .into_iter()
+            .map(|(key, _)| {
+                String::from_utf8(key[1..].to_vec()).map_err(|_| StoreError::Corrupt {
+                    key: show(&key),
+                    reason: "blob id is not UTF-8".into(),
+                })
+            })
+            .collect()
+    }
+
+    fn id_mark(&self, kind: IdKind) -> Result<u64, StoreError> {
+        if kind == IdKind::Ticket {
+            if let Some(m) = *self.ticket_ids.lock().map_err(|_| Self::poisoned())? {
+                return Ok(m);
+            }
+        }
+        let key = sequence_key(kind);
+        let stored = match self.engine.get(&key)? {
+            Some(b) => u64_of(&key, &b)?,
+            None => 0,
+        };
+        Ok(match kind {
+            IdKind::Ticket => stored.max(self.last_ticket_id()?.map_or(0, |t| t.0)),
+            _ => stored,
+        })
+    }
+
+    fn raise_id_mark(&self, kind: IdKind, mark: u64) -> Result<(), StoreError> {
+        let key = sequence_key(kind);
+        self.engine.transact(&mut |tx| {
+            let current = match tx.get(&key)? {
+                Some(b) => u64_of(&key, &b)?,
+                None => 0,
+            };
+            if mark > current {
+                tx.put(&key, &mark.to_be_bytes())?;
+            }
+            Ok(())
+        })?;
+        if kind == IdKind::Ticket {
+            self.ticket_id_mark(Some(mark))?;
+        }
+        Ok(())
+    }
+
     fn scan_counters(&self, prefix: &[u8]) -> Result<Vec<(CounterKey, i64)>, StoreError> {
         self.with_counters(|m| {
             m.map

@@ -31,6 +31,7 @@ mod helpdesk;
 pub mod kv;
 mod kvstore;
 mod mem;
+pub mod migrate;
 pub mod pg;
 mod preferences;
 mod query;

@@ -13,7 +13,8 @@
 //! The source must not change while it is copied (stop the servers first).
 //!
 //! ```
-//! use helpdesk_store::{migrate, Helpdesk, NewUser};
+//! use helpdesk_core::NewUser;
+//! use helpdesk_store::{migrate, Helpdesk};
 //! let from = Helpdesk::in_memory();
 //! from.create_user(NewUser::new("Ann", "ann@acme.example"))?;
 //! let to = Helpdesk::in_memory();
@@ -72,7 +73,11 @@ const CHUNK: u64 = 256;
 /// no record, no configuration). `progress` is called as it goes. The
 /// target is flushed at the end; a failure leaves it partly written (start
 /// again with an empty one).
-pub fn copy(from: &dyn Store, to: &dyn Store, progress: &(dyn Fn(Step) + Sync)) -> Result<Copied, StoreError> {
+pub fn copy(
+    from: &dyn Store,
+    to: &dyn Store,
+    progress: &(dyn Fn(Step) + Sync),
+) -> Result<Copied, StoreError> {
     ensure_empty(to)?;
     let mut out = Copied::default();
 
@@ -188,14 +193,17 @@ fn copy_ticket(
     let events = from.events(id)?;
     let outbox_add = outbox.cloned().unwrap_or_default();
     let (n, o) = (events.len() as u64, outbox_add.len() as u64);
-    let commit = Commit::new(None, Some(ticket), events).with_outbox(outbox_add).with_durability(Durability::Buffered);
+    let commit =
+        Commit::new(None, Some(ticket), events).with_outbox(outbox_add).with_durability(Durability::Buffered);
     to.commit(&commit)?;
     Ok(Some((n, o)))
 }
 
 fn ensure_empty(to: &dyn Store) -> Result<(), StoreError> {
     let full = |what: &str| {
-        Err(StoreError::Backend(format!("the target store is not empty (it has {what}); migrate into an empty one")))
+        Err(StoreError::Backend(format!(
+            "the target store is not empty (it has {what}); migrate into an empty one"
+        )))
     };
     if to.last_ticket_id()?.is_some() {
         return full("tickets");
@@ -290,7 +298,8 @@ pub fn verify(from: &dyn Store, to: &dyn Store, sample: u64) -> Result<Verified,
     }
     let (ca, cb) = (from.scan_counters(&[])?, to.scan_counters(&[])?);
     if ca != cb {
-        let (ma, mb): (BTreeMap<_, _>, BTreeMap<_, _>) = (ca.iter().cloned().collect(), cb.iter().cloned().collect());
+        let (ma, mb): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            (ca.iter().cloned().collect(), cb.iter().cloned().collect());
         let wrong = ma.iter().filter(|(k, n)| mb.get(*k) != Some(*n)).count()
             + mb.keys().filter(|k| !ma.contains_key(*k)).count();
         diffs.push(format!("{wrong} of {} counters differ", ca.len()));
@@ -306,7 +315,11 @@ pub fn verify(from: &dyn Store, to: &dyn Store, sample: u64) -> Result<Verified,
     for kind in IdKind::ALL {
         let (a, b) = (from.id_mark(kind)?, to.id_mark(kind)?);
         if b < a {
-            diffs.push(format!("{} ids: the source handed out up to {a}, the target would give {} next", kind.as_str(), b + 1));
+            diffs.push(format!(
+                "{} ids: the source handed out up to {a}, the target would give {} next",
+                kind.as_str(),
+                b + 1
+            ));
         }
     }
     let last = from.last_ticket_id()?.map_or(0, |t| t.0);

@@ -638,6 +638,18 @@ impl Store for Counting {
     fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> Result<bool, StoreError> {
         self.inner.exclusive(name, work)
     }
+    fn config_namespaces(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.config_namespaces()
+    }
+    fn blob_ids(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.inner.blob_ids(after, limit)
+    }
+    fn id_mark(&self, kind: IdKind) -> Result<u64, StoreError> {
+        self.inner.id_mark(kind)
+    }
+    fn raise_id_mark(&self, kind: IdKind, mark: u64) -> Result<(), StoreError> {
+        self.inner.raise_id_mark(kind, mark)
+    }
     fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()
     }

@@ -344,6 +344,7 @@ conformance!(
     outbox_is_part_of_the_commit,
     outbox_claims_hold_items_for_their_lease,
     exclusive_work_runs_once_at_a_time,
+    listings_and_id_marks_for_copying,
     scenario_log_snapshot,
     delete_record_releases_unique_keys,
     saved_filters_are_per_agent_and_shared;
@@ -1476,6 +1477,48 @@ fn exclusive_work_runs_once_at_a_time(ctx: &Ctx) {
     let mut again = false;
     assert!(s.exclusive("sweep", &mut || again = true).unwrap());
     assert!(again);
+}
+
+/// What a copy of a store reads and sets (`helpdesk_store::migrate`):
+/// configuration namespaces and blob ids in byte order, and id marks that
+/// only go up and hold for the ids handed out next.
+fn listings_and_id_marks_for_copying(ctx: &Ctx) {
+    let db = ctx.open();
+    let s = db.store();
+    assert!(s.config_namespaces().unwrap().is_empty());
+    for (ns, name) in
+        [("trigger", "b"), ("app:session", "x"), ("trigger", "a"), ("app:sessionx", "y"), ("sla", "c")]
+    {
+        s.put_config(ns, name, Some(&serde_json::json!(1))).unwrap();
+    }
+    assert_eq!(s.config_namespaces().unwrap(), ["app:session", "app:sessionx", "sla", "trigger"]);
+    s.put_config("sla", "c", None).unwrap();
+    assert_eq!(s.config_namespaces().unwrap(), ["app:session", "app:sessionx", "trigger"]);
+
+    assert!(s.blob_ids(None, 10).unwrap().is_empty());
+    let ids: Vec<String> = (0..5u8).map(|n| mail::blob_id(&[n])).collect();
+    for (n, id) in ids.iter().enumerate() {
+        s.put_blob(id, &[n as u8]).unwrap();
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(s.blob_ids(None, 10).unwrap(), sorted);
+    assert_eq!(s.blob_ids(Some(&sorted[1]), 2).unwrap(), sorted[2..4].to_vec());
+    assert!(s.blob_ids(Some(&sorted[4]), 2).unwrap().is_empty());
+
+    for kind in IdKind::ALL {
+        assert_eq!(s.id_mark(kind).unwrap(), 0, "{kind:?}");
+    }
+    assert_eq!(s.next_id(IdKind::User).unwrap(), 1);
+    assert_eq!(s.id_mark(IdKind::User).unwrap(), 1);
+    s.raise_id_mark(IdKind::User, 40).unwrap();
+    s.raise_id_mark(IdKind::User, 7).unwrap(); // lower: no change
+    assert_eq!(s.id_mark(IdKind::User).unwrap(), 40);
+    assert_eq!(s.next_id(IdKind::User).unwrap(), 41);
+    s.raise_id_mark(IdKind::Ticket, 1000).unwrap();
+    assert_eq!(s.id_mark(IdKind::Ticket).unwrap(), 1000);
+    assert_eq!(s.next_id(IdKind::Ticket).unwrap(), 1001);
+    assert_eq!(s.id_mark(IdKind::Team).unwrap(), 0);
 }
 
 // ----- the scenario log -----------------------------------------------------------

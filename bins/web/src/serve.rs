@@ -78,6 +78,33 @@ pub struct Args {
     /// PostgreSQL store, another node delivers what a dead node held once this passes.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub delivery_lease: u64,
+    /// A command other than serving.
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+/// Commands other than serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Cmd {
+    /// Copy a whole helpdesk (tickets with their logs, people, rules,
+    /// sessions, attachments, undelivered notifications) from one store
+    /// into an empty one, sled to PostgreSQL or back, and verify the copy.
+    /// Stop the servers of the source first.
+    Migrate(MigrateArgs),
+}
+
+/// `helpdesk migrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    /// The store to copy: a sled data directory or a postgres:// URL.
+    #[arg(long)]
+    pub from: String,
+    /// The empty store to copy into: a new sled data directory or a postgres:// URL.
+    #[arg(long)]
+    pub to: String,
+    /// Tickets compared in full (state and log) after the copy, spread over all ids.
+    #[arg(long, default_value_t = 1000)]
+    pub sample: u64,
 }
 
 impl Args {
@@ -337,6 +364,9 @@ pub async fn main_for(which: Interfaces) -> Result<(), BoxError> {
         )
         .init();
     let args = Args::parse();
+    if let Some(Cmd::Migrate(m)) = args.command.clone() {
+        return tokio::task::spawn_blocking(move || migrate(&m)).await?;
+    }
     let running = start(&args, which).await?;
     let u = &running.public_url;
     if matches!(which, Interfaces::All | Interfaces::Agent) {
@@ -379,4 +409,97 @@ async fn stop_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Opens the store `spec` names: a `postgres://` (or `postgresql://`) URL,
+/// else a sled directory, which must hold a store (`existing`) or be new.
+fn open_store(spec: &str, existing: bool) -> Result<Helpdesk, BoxError> {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return Helpdesk::connect(spec).map_err(|e| format!("cannot open {}: {e}", redact(spec)).into());
+    }
+    let path = std::path::Path::new(spec);
+    let empty = match std::fs::read_dir(path) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(format!("cannot read {spec}: {e}").into()),
+    };
+    match (existing, empty) {
+        (true, true) => Err(format!("there is no sled store at {spec}").into()),
+        (false, false) => Err(format!("{spec} is not empty: migrate into a new directory").into()),
+        _ => Helpdesk::open(path).map_err(|e| format!("cannot open {spec}: {e}").into()),
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// `helpdesk migrate`: copies with a progress bar on the terminal, then
+/// verifies; fails if the copy differs from the source.
+pub fn migrate(m: &MigrateArgs) -> Result<(), BoxError> {
+    use helpdesk_store::migrate::{copy, verify, Step};
+    use indicatif::{ProgressBar, ProgressStyle};
+    let from = open_store(&m.from, true)?;
+    let to = open_store(&m.to, false)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:24} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let copied = copy(from.store().as_ref(), to.store().as_ref(), &|step| match step {
+        Step::Records(kind, n) => bar.set_message(format!("{n} records ({})", kind.as_str())),
+        Step::Configs(n) => bar.set_message(format!("{n} configuration values")),
+        Step::Blobs(n) => bar.set_message(format!("{n} blobs")),
+        Step::Tickets(done, of) => {
+            bar.set_message("tickets");
+            bar.set_length(of);
+            bar.set_position(done);
+        }
+        Step::Flushing => bar.set_message("flushing"),
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "copied {} tickets ({} log events, {} undelivered notifications), {} records, {} configuration values and {} blobs in {:.1?}",
+        copied.tickets,
+        copied.events,
+        copied.outbox,
+        copied.records,
+        copied.configs,
+        copied.blobs,
+        started.elapsed()
+    );
+    let v = verify(from.store().as_ref(), to.store().as_ref(), m.sample)?;
+    if !v.differences.is_empty() {
+        for d in &v.differences {
+            eprintln!("difference: {d}");
+        }
+        return Err(format!("the copy in {} differs from the source", redact(&m.to)).into());
+    }
+    println!(
+        "verified: {} records, {} configuration values, {} blobs, {} tickets and {} counters the same; {} tickets compared in full",
+        v.records, v.configs, v.blobs, v.tickets, v.counters, v.sampled
+    );
+    Ok(())
+}
+
+/// What a binary's `main` returns for `result`: success, or the error said
+/// plainly on standard error and a failure exit status.
+pub fn exit_code(result: Result<(), BoxError>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -417,3 +417,49 @@ fn a_node_killed_under_load_loses_nothing_and_its_webhooks_go_once() {
     drop(b);
     drop(db);
 }
+
+/// `helpdesk migrate` moves a sled helpdesk into PostgreSQL, where a node
+/// then serves it (the same logins and tickets); a second run into the
+/// same database, or from a directory with no store, is refused.
+#[test]
+fn migrate_moves_a_sled_helpdesk_to_postgres() {
+    let Some(db) = helpdesk_store::pg::testing::database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tickets = {
+        let hd = Helpdesk::open(&data).unwrap();
+        demo::seed(&hd).unwrap();
+        hd.flush().unwrap();
+        hd.store().last_ticket_id().unwrap().unwrap().0
+    };
+    let run = |from: &str| {
+        Command::new(env!("CARGO_BIN_EXE_helpdesk"))
+            .args(["migrate", "--from", from, "--to", db.url()])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = run(data.to_str().unwrap());
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("copied {tickets} tickets")), "{stdout}");
+    assert!(stdout.contains("verified: "), "{stdout}");
+
+    let again = run(data.to_str().unwrap());
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"), "{again:?}");
+    let nowhere = run(dir.path().join("nothing").to_str().unwrap());
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("there is no sled store at"), "{nowhere:?}");
+
+    // A node on the copy: the demo admin logs in and sees the same tickets.
+    let rules = rules_file(dir.path(), "http://127.0.0.1:9/unused", "");
+    let node = Node::start(db.url(), false, &rules);
+    let admin = login(node.addr, demo::ADMIN);
+    for id in 1..=tickets {
+        let (status, body) =
+            call(node.addr, "GET", &format!("/api/agent/tickets/{id}"), Some(&admin), None).unwrap();
+        assert_eq!(status, 200, "ticket {id}: {body}");
+    }
+    drop(node);
+    drop(db);
+}

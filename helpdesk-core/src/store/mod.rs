@@ -171,6 +171,24 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [RecordKind; 14] = [
+        RecordKind::User,
+        RecordKind::Organisation,
+        RecordKind::Usergroup,
+        RecordKind::Agent,
+        RecordKind::Team,
+        RecordKind::Department,
+        RecordKind::Credential,
+        RecordKind::EmailAccount,
+        RecordKind::MailSettings,
+        RecordKind::Subscriptions,
+        RecordKind::AutoResponses,
+        RecordKind::SeenMail,
+        RecordKind::SavedFilter,
+        RecordKind::AgentPreferences,
+    ];
+
     /// A one-byte tag for keys.
     pub fn tag(self) -> u8 {
         match self {
@@ -436,6 +454,15 @@ pub trait Store: IdSource + Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every configuration value in a namespace, by name.
     fn configs(&self, namespace: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+    /// Every namespace holding a configuration value, in byte order.
+    fn config_namespaces(&self) -> Result<Vec<String>, StoreError>;
+    /// Up to `limit` blob ids after `after`, in byte order.
+    fn blob_ids(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// The highest id of `kind` handed out so far (0: none yet).
+    fn id_mark(&self, kind: IdKind) -> Result<u64, StoreError>;
+    /// Makes ids of `kind` handed out from now on greater than `mark` (a
+    /// lower mark changes nothing): a store filled by copying another.
+    fn raise_id_mark(&self, kind: IdKind, mark: u64) -> Result<(), StoreError>;
 
     // ----- filters (issue 3) -----
 

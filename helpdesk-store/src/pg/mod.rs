@@ -1020,6 +1020,54 @@ impl Store for PgStore {
         Ok(Some(hits))
     }
 
+    fn config_namespaces(&self) -> Result<Vec<String>, StoreError> {
+        let rows = db(
+            "listing configuration namespaces",
+            self.conn()?.query_typed("SELECT DISTINCT namespace COLLATE \"C\" FROM configs ORDER BY 1", &[]),
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn blob_ids(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let after = after.unwrap_or("");
+        let rows = db(
+            "listing blobs",
+            self.conn()?.query_typed(
+                "SELECT id FROM blobs WHERE id COLLATE \"C\" > $1 ORDER BY id COLLATE \"C\" LIMIT $2",
+                &[(&after, Type::TEXT), (&limit, Type::INT8)],
+            ),
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn id_mark(&self, kind: IdKind) -> Result<u64, StoreError> {
+        let sql = format!("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ids_{}", kind.as_str());
+        match self.conn()?.query_typed_one(&sql, &[]) {
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
+            r => Ok(db("reading an id sequence", r)?.get::<_, i64>(0) as u64),
+        }
+    }
+
+    fn raise_id_mark(&self, kind: IdKind, mark: u64) -> Result<(), StoreError> {
+        if mark == 0 {
+            return Ok(());
+        }
+        let mark = i64::try_from(mark)
+            .map_err(|_| StoreError::Backend(format!("id {mark} is past PostgreSQL's BIGINT")))?;
+        let seq = format!("ids_{}", kind.as_str());
+        let mut conn = self.conn()?;
+        db("creating an id sequence", conn.batch_execute(&format!("CREATE SEQUENCE IF NOT EXISTS {seq}")))?;
+        db(
+            "raising an id sequence",
+            conn.query_typed(
+                &format!("SELECT setval('{seq}', GREATEST($1, CASE WHEN is_called THEN last_value ELSE 0 END)) FROM {seq}"),
+                &[(&mark, Type::INT8)],
+            ),
+        )?;
+        Ok(())
+    }
+
     fn exclusive(&self, name: &str, work: &mut dyn FnMut()) -> Result<bool, StoreError> {
         // A session-level advisory lock on a connection held for the work:
         // a node that dies loses its connection, and with it the lock.

@@ -1,6 +1,8 @@
 //! `helpdesk-agent`: see `--help`. Serves only the Agent interface.
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    helpdesk_web::serve::main_for(helpdesk_web::serve::Interfaces::Agent).await
+async fn main() -> std::process::ExitCode {
+    helpdesk_web::serve::exit_code(
+        helpdesk_web::serve::main_for(helpdesk_web::serve::Interfaces::Agent).await,
+    )
 }

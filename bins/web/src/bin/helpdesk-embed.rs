@@ -1,6 +1,8 @@
 //! `helpdesk-embed`: see `--help`. Serves only the Embed interface.
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    helpdesk_web::serve::main_for(helpdesk_web::serve::Interfaces::Embed).await
+async fn main() -> std::process::ExitCode {
+    helpdesk_web::serve::exit_code(
+        helpdesk_web::serve::main_for(helpdesk_web::serve::Interfaces::Embed).await,
+    )
 }

@@ -37,6 +37,8 @@ mod preferences;
 mod query;
 mod saved_filters;
 mod sled_engine;
+#[cfg(feature = "test-kit")]
+pub mod testkit;
 
 pub use auth::AuthError;
 pub use automation::DueReport;

@@ -6,7 +6,7 @@ use crate::{Helpdesk, Result};
 
 /// The prefix that keeps application namespaces apart from the helpdesk's
 /// own (`trigger`, `escalation`, `sla`).
-const APP: &str = "app:";
+pub(crate) const APP: &str = "app:";
 
 impl Helpdesk {
     /// Writes (or, with `None`, removes) an application value. Namespaces

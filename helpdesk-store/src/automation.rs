@@ -134,7 +134,7 @@ impl Helpdesk {
     /// any of them (the store's [`config_epoch`](Store::config_epoch)); a
     /// stored definition that no longer validates is an error naming it.
     pub fn rules(&self) -> Result<Arc<Rules>> {
-        let epoch = self.store.config_epoch();
+        let epoch = self.store.config_epoch()?;
         if let Some((at, r)) = self.rules.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
             if *at == epoch {
                 return Ok(r.clone());

@@ -1173,32 +1173,15 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 }
 
-const KINDS: [RecordKind; 14] = [
-    RecordKind::User,
-    RecordKind::Organisation,
-    RecordKind::Usergroup,
-    RecordKind::Agent,
-    RecordKind::Team,
-    RecordKind::Department,
-    RecordKind::Credential,
-    RecordKind::EmailAccount,
-    RecordKind::MailSettings,
-    RecordKind::Subscriptions,
-    RecordKind::AutoResponses,
-    RecordKind::SeenMail,
-    RecordKind::SavedFilter,
-    RecordKind::AgentPreferences,
-];
-
 /// The record kind with a key tag ([`RecordKind::tag`]).
 pub(crate) fn kind_of_tag(tag: u8) -> Option<RecordKind> {
-    KINDS.into_iter().find(|k| k.tag() == tag)
+    RecordKind::ALL.into_iter().find(|k| k.tag() == tag)
 }
 
 fn parse_holder(key: &[u8], h: &[u8]) -> Result<(RecordKind, u64), StoreError> {
     let corrupt = || StoreError::Corrupt { key: show(key), reason: "bad unique-key holder".into() };
     let (tag, id) = h.split_first().ok_or_else(corrupt)?;
-    let kind = KINDS.into_iter().find(|k| k.tag() == *tag).ok_or_else(corrupt)?;
+    let kind = kind_of_tag(*tag).ok_or_else(corrupt)?;
     Ok((kind, u64_of(key, id)?))
 }
 

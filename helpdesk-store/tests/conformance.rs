@@ -88,7 +88,7 @@ fn postgres() -> Option<Ctx> {
 }
 
 /// PostgreSQL's tables (see `helpdesk_store::pg`), each with its primary key.
-const PG_TABLES: [(&str, &str); 12] = [
+const PG_TABLES: [(&str, &str); 13] = [
     ("tickets", "id"),
     ("ticket_events", "ticket, version"),
     ("index_entries", "key"),
@@ -100,6 +100,7 @@ const PG_TABLES: [(&str, &str); 12] = [
     ("blobs", "id"),
     ("configs", "namespace, name"),
     ("rate_hits", "bucket, window_start"),
+    ("helpdesk_epochs", "name"),
     ("helpdesk_schema", "version"),
 ];
 

@@ -294,7 +294,7 @@ fn nodes_hear_each_others_changes_and_drop_their_caches() {
 
     // Rules: B compiles them (none), A saves a trigger, B's next command runs it.
     assert!(hd_b.rules().unwrap().triggers.is_empty());
-    let config = b.config_epoch();
+    let config = b.config_epoch().unwrap();
     hd_a.load_rules_toml(
         r#"
         [[triggers]]
@@ -308,7 +308,7 @@ fn nodes_hear_each_others_changes_and_drop_their_caches() {
         heard(&from_a, soon),
         vec![Notice::Config { namespace: "trigger".into(), name: "Label new tickets".into() }]
     );
-    assert_ne!(b.config_epoch(), config, "B kept its configuration epoch");
+    assert_ne!(b.config_epoch().unwrap(), config, "B kept its rules epoch");
     let t = hd_b
         .create_ticket(&Actor::User(ann.id), NewTicket::new("Hello", "Hi.", support, ann.id, Channel::Portal))
         .unwrap();

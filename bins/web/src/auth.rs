@@ -109,13 +109,14 @@ pub(crate) fn block<T>(f: impl FnOnce() -> T) -> T {
 /// keeps them in memory only (a restart ends them); [`Sessions::load`]
 /// keeps logged-in ones in the store.
 ///
-/// On a store several nodes share (PostgreSQL), memory is a cache of the
-/// store: every session is stored (anonymous portal ones too, so a form
-/// made on one node can be posted to another); a session missing here, or
-/// expired here, is looked up in the store (another node made or used it);
-/// logins and logouts are stored before they are answered; and a session
-/// another node changed or ended is dropped from memory when its notice
-/// arrives ([`forget`](Sessions::forget)).
+/// On a store several nodes share (PostgreSQL), the store is the truth:
+/// every session is stored before it is answered (anonymous portal ones
+/// too, so a form made on one node can be posted to another), logouts are
+/// stored before they are answered, and every request reads its session
+/// from the store (one indexed read), so a session made, ended or ended
+/// with a password change on one node is seen by every node at once. What
+/// memory keeps is dropped when another node's notice arrives
+/// ([`forget`](Sessions::forget)).
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
@@ -236,12 +237,10 @@ impl Sessions {
             }
             map.insert(key.clone(), s.clone());
             match (principal, &self.shared) {
-                // A login is stored before it is answered: the next request may reach another node.
-                (Some(_), _) => self.persist_acked(&key, Some(&s)),
-                (None, Some(_)) => {
-                    self.persist(&key, Some(&s));
-                    None
-                }
+                // A login is stored before it is answered, and on a shared
+                // store every session is: the next request may reach
+                // another node, and every node reads the store.
+                (Some(_), _) | (None, Some(_)) => self.persist_acked(&key, Some(&s)),
                 (None, None) => None,
             }
         };
@@ -257,11 +256,24 @@ impl Sessions {
             let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
             map.get(&key).is_none_or(|s| s.expires <= now)
         };
-        // Made, or kept alive, on another node: the store knows.
-        let loaded = if missing { self.load_shared(&key) } else { None };
+        // On a shared store the store decides, on every request: a session
+        // made, kept alive or ended on another node is seen at once.
+        let shared = self.shared.is_some();
+        let loaded = if missing || shared { self.load_shared(&key) } else { None };
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = loaded {
-            map.insert(key.clone(), s);
+        match loaded {
+            Some(mut s) => {
+                // Keep the idle timer this node restarted since, if later.
+                if let Some(here) = map.get(&key) {
+                    s.expires = s.expires.max(here.expires);
+                }
+                map.insert(key.clone(), s);
+            }
+            None if shared => {
+                map.remove(&key);
+                return None;
+            }
+            None => {}
         }
         match map.get_mut(&key) {
             Some(s) if s.realm == realm && s.expires > now => {
@@ -341,6 +353,9 @@ impl Sessions {
     /// blocking is fine.
     pub fn is_live(&self, realm: Realm, token: &str) -> bool {
         let key = sha256_hex(token);
+        if self.shared.is_some() {
+            return self.load_shared(&key).is_some_and(|s| s.realm == realm);
+        }
         let now = now_secs();
         let here = {
             let map = self.map.lock().unwrap_or_else(|e| e.into_inner());

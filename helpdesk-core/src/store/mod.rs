@@ -511,13 +511,16 @@ pub trait Store: IdSource + Send + Sync {
     fn announce(&self, _channel: &str, _body: &serde_json::Value) -> Result<(), StoreError> {
         Ok(())
     }
-    /// A number that changes whenever a configuration value
-    /// ([`put_config`](Store::put_config)) is written here or, for a shared
-    /// store, by another process; `None` when the store does not track one.
-    /// Callers may keep what they derive from configuration (compiled rules)
-    /// while it stays the same; read it before reading the values.
-    fn config_epoch(&self) -> Option<u64> {
-        None
+    /// A number that changes whenever a rule definition (a configuration
+    /// value outside the applications' `app:` namespaces,
+    /// [`put_config`](Store::put_config)) is written, here or, for a shared
+    /// store, by any process; `None` when the store does not track one.
+    /// Callers may keep what they derive from the rules (compiled rules)
+    /// while it stays the same; read it before reading the values. A shared
+    /// store reads it from the database, so a rule saved by one process is
+    /// used by every other's next command.
+    fn config_epoch(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
     }
     /// One configuration value ([`put_config`](Store::put_config)). The
     /// default reads the namespace.

@@ -5,16 +5,16 @@
 //! [`PgStore`](super::PgStore) hears everyone's.
 //!
 //! What a store hears from other processes:
-//! - bumps its directory or configuration epoch
-//!   ([`Store::directory_epoch`], [`Store::config_epoch`]), so whatever a
-//!   [`Helpdesk`](crate::Helpdesk) derived from them (compiled rules, the
-//!   agents to notify) is read again on its next use;
+//! - bumps its directory epoch ([`Store::directory_epoch`]), so whatever a
+//!   [`Helpdesk`](crate::Helpdesk) derived from records (the agents to
+//!   notify) is read again on its next use (the rules epoch,
+//!   [`Store::config_epoch`], is a row in the database, read per command);
 //! - hands the [`Notice`] to every [`Store::subscribe`] receiver (the web
 //!   layer shows other nodes' changes live and drops sessions ended elsewhere).
 //!
-//! Its own notices it ignores (it bumped its epochs when it wrote). When the
+//! Its own notices it ignores (it bumped its epoch when it wrote). When the
 //! listening connection breaks it reconnects (every second until it can)
-//! and then bumps every epoch and sends [`Notice::Resync`]: notices sent
+//! and then bumps its epoch and sends [`Notice::Resync`]: notices sent
 //! while it was away are lost, so nothing cached before may be trusted.
 
 use helpdesk_core::{Notice, StoreError, MAX_NOTICE_BYTES};
@@ -42,7 +42,6 @@ pub(crate) struct Feed {
     /// This store's id on the wire (random).
     node: String,
     directory: AtomicU64,
-    config: AtomicU64,
     subscribers: Mutex<Vec<Sender<Notice>>>,
     /// Whether the listener is connected (tests wait for it).
     listening: AtomicBool,
@@ -54,7 +53,6 @@ impl Feed {
         let feed = Arc::new(Feed {
             node: crate::auth::random_token()[..16].to_string(),
             directory: AtomicU64::new(0),
-            config: AtomicU64::new(0),
             subscribers: Mutex::new(Vec::new()),
             listening: AtomicBool::new(false),
         });
@@ -85,18 +83,9 @@ impl Feed {
         self.directory.load(Ordering::Acquire)
     }
 
-    pub(crate) fn config_epoch(&self) -> u64 {
-        self.config.load(Ordering::Acquire)
-    }
-
     /// This store wrote a directory record.
     pub(crate) fn directory_changed(&self) {
         self.directory.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// This store wrote a configuration value.
-    pub(crate) fn config_changed(&self) {
-        self.config.fetch_add(1, Ordering::AcqRel);
     }
 
     pub(crate) fn subscribe(&self) -> Receiver<Notice> {
@@ -123,13 +112,8 @@ impl Feed {
 
     fn deliver(&self, notice: Notice) {
         match &notice {
-            Notice::Record { .. } => self.directory_changed(),
-            Notice::Config { .. } => self.config_changed(),
-            Notice::Resync => {
-                self.directory_changed();
-                self.config_changed();
-            }
-            Notice::Ticket { .. } | Notice::App { .. } => {}
+            Notice::Record { .. } | Notice::Resync => self.directory_changed(),
+            Notice::Ticket { .. } | Notice::Config { .. } | Notice::App { .. } => {}
         }
         self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).retain(|s| s.send(notice.clone()).is_ok());
     }

@@ -897,9 +897,12 @@ impl Store for PgStore {
                 ),
             }
             .ctx("writing a configuration value")?;
+            if !namespace.starts_with(crate::app_values::APP) {
+                tx.query_typed("UPDATE helpdesk_epochs SET n = n + 1 WHERE name = 'rules'", &[])
+                    .ctx("bumping the rules epoch")?;
+            }
             self.notify_in(tx, notice.clone())
         })?;
-        self.feed.config_changed();
         Ok(())
     }
 
@@ -937,8 +940,12 @@ impl Store for PgStore {
         Ok(())
     }
 
-    fn config_epoch(&self) -> Option<u64> {
-        Some(self.feed.config_epoch())
+    fn config_epoch(&self) -> Result<Option<u64>, StoreError> {
+        let row = db(
+            "reading the rules epoch",
+            self.conn()?.query_typed_one("SELECT n FROM helpdesk_epochs WHERE name = 'rules'", &[]),
+        )?;
+        Ok(Some(row.get::<_, i64>(0) as u64))
     }
 
     fn directory_epoch(&self) -> Option<u64> {

@@ -22,3 +22,13 @@ CREATE TABLE rate_hits (
     PRIMARY KEY (bucket, window_start)
 );
 CREATE INDEX rate_hits_window ON rate_hits (window_start);
+
+-- Epochs every node reads: `rules` changes with every rule definition
+-- (a configuration value outside the `app:` namespaces) in the same
+-- transaction, so a node's compiled rules are checked against it on each
+-- command (`Store::config_epoch`) and a rule saved anywhere runs at once.
+CREATE TABLE helpdesk_epochs (
+    name TEXT   PRIMARY KEY,
+    n    BIGINT NOT NULL
+);
+INSERT INTO helpdesk_epochs (name, n) VALUES ('rules', 0);

@@ -1,13 +1,15 @@
 //! # helpdesk-benches: HD-1M
 //!
 //! A workload generator ([`gen`]) and a benchmark that loads the same
-//! helpdesk into helpdesk-rs on sled ("ours") and into a SQLite baseline
-//! ([`baseline`]), then times the same operations on both in one run:
-//! durable ticket create (one writer, and many), user reply, agent reply,
-//! filter pages of 25 (a built-in and two custom filters), the counts of all
-//! built-in filters of an agent, and opening a ticket with its log.
+//! helpdesk into helpdesk-rs ("ours", on sled or on PostgreSQL: [`Backend`])
+//! and into a SQLite baseline ([`baseline`]), then times the same operations
+//! on both in one run: durable ticket create (one writer, and many), user
+//! reply, agent reply, filter pages of 25 (a built-in and two custom
+//! filters), the counts of all built-in filters of an agent, and opening a
+//! ticket with its log. On PostgreSQL it also times creates from 16 writers
+//! on one node against two nodes (two `PgStore`s, 8 writers each).
 //!
-//! `cargo run --release -p helpdesk-benches --bin workload -- --tickets N [--json]`
+//! `cargo run --release -p helpdesk-benches --bin workload -- --tickets N [--backend postgres] [--json]`
 #![warn(missing_docs)]
 
 pub mod baseline;
@@ -18,21 +20,47 @@ use chrono::Utc;
 use gen::{Generated, Generator, Rng, Shape, World};
 use helpdesk_core::filter::*;
 use helpdesk_core::*;
+use helpdesk_store::pg::{PgOptions, PgStore};
 use helpdesk_store::{Helpdesk, NewAgent};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Errors of a benchmark run.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type R<T> = Result<T, BoxError>;
 
+/// Where "ours" keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// sled, in `ours.sled` in the run's directory.
+    Sled,
+    /// PostgreSQL ([`PgStore`]): the (empty) database at this URL.
+    Postgres(String),
+}
+
+impl Backend {
+    /// Its name in tables and JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sled => "sled",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Tickets to load.
     pub tickets: u64,
-    /// Where the two databases go (a fresh directory).
+    /// Where the databases go (a fresh directory; SQLite's, and sled's).
     pub dir: PathBuf,
+    /// Where ours keeps its data.
+    pub backend: Backend,
+    /// PostgreSQL only: threads that commit the generated tickets while
+    /// loading (sled loads on one).
+    pub load_threads: usize,
     /// Generator seed.
     pub seed: u64,
     /// Iterations of each read operation (stopped early after `op_time`).
@@ -53,6 +81,8 @@ impl Options {
         Options {
             tickets,
             dir,
+            backend: Backend::Sled,
+            load_threads: 4,
             seed: 42,
             reads: 2000,
             writes: 300,
@@ -134,17 +164,66 @@ impl OpResult {
     }
 }
 
+/// Durable creates from the same number of writers on one node and on
+/// two (PostgreSQL only): two nodes are two [`PgStore`]s, each with its own
+/// connection pool, as two processes would have, on the same database.
+#[derive(Debug, Clone)]
+pub struct Nodes {
+    /// Writers in all (half on each node when there are two).
+    pub writers: usize,
+    /// Each node's connection pool size.
+    pub pool_size: u32,
+    /// Latencies, one node.
+    pub one: Stats,
+    /// Latencies, two nodes.
+    pub two: Stats,
+    /// Wall ns per create, one node.
+    pub one_wall_ns: u64,
+    /// Wall ns per create, two nodes.
+    pub two_wall_ns: u64,
+}
+
+impl Nodes {
+    /// Two nodes' create throughput over one node's.
+    pub fn speedup(&self) -> f64 {
+        self.one_wall_ns as f64 / self.two_wall_ns.max(1) as f64
+    }
+
+    /// The JSON line for `--json`.
+    pub fn json(&self) -> String {
+        serde_json::json!({
+            "op": format!("ticket create (durable), {} writers: one node vs two nodes", self.writers),
+            "one_node_wall_ns": self.one_wall_ns,
+            "two_nodes_wall_ns": self.two_wall_ns,
+            "one_node_p50_ns": self.one.p50(),
+            "two_nodes_p50_ns": self.two.p50(),
+            "one_node_p99_ns": self.one.p99(),
+            "two_nodes_p99_ns": self.two.p99(),
+            "speedup": (self.speedup() * 1000.0).round() / 1000.0,
+            "pool_size": self.pool_size,
+            "samples": self.one.samples.len().min(self.two.samples.len()),
+        })
+        .to_string()
+    }
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// Ours: "sled" or "postgres".
+    pub backend: &'static str,
     /// The workload.
     pub shape: Shape,
     /// Per operation.
     pub ops: Vec<OpResult>,
+    /// One node against two (PostgreSQL only).
+    pub nodes: Option<Nodes>,
     /// Seconds to generate and load both stores (in parallel).
     pub load_secs: f64,
     /// Seconds SQLite took to build its indexes after the load.
     pub sqlite_index_secs: f64,
+    /// PostgreSQL only: seconds of the `VACUUM (ANALYZE)` after the load.
+    pub ours_vacuum_secs: f64,
     /// Resident memory at the end, bytes (the whole process: both stores).
     pub rss: u64,
     /// Peak resident memory, bytes.
@@ -170,6 +249,7 @@ impl Report {
                 format!("{:.1} µs", ns as f64 / 1e3)
             }
         };
+        s.push_str(&format!("ours: helpdesk-rs on {}\n", self.backend));
         s.push_str(&format!(
             "| {:<44} | {:>11} | {:>11} | {:>11} | {:>11} | {:>9} |\n",
             "operation", "ours p50", "ours p99", "SQLite p50", "SQLite p99", "ours/SQL"
@@ -186,6 +266,21 @@ impl Report {
                 o.ratio()
             ));
         }
+        if let Some(n) = &self.nodes {
+            s.push_str(&format!(
+                "\nticket create (durable), {} writers, wall/op: one node {} (p50 {}, p99 {}); two nodes of {} writers {} (p50 {}, p99 {}); two nodes / one node throughput: {:.2}x (pool {} connections a node)\n",
+                n.writers,
+                us(n.one_wall_ns),
+                us(n.one.p50()),
+                us(n.one.p99()),
+                n.writers / 2,
+                us(n.two_wall_ns),
+                us(n.two.p50()),
+                us(n.two.p99()),
+                n.speedup(),
+                n.pool_size
+            ));
+        }
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         s.push_str(&format!(
             "\n{} tickets, {} users, {} agents, {} teams, {} departments, {} organisations\n",
@@ -200,18 +295,35 @@ impl Report {
             "load (generate + both stores in parallel): {:.1} s; SQLite index build: {:.1} s\n",
             self.load_secs, self.sqlite_index_secs
         ));
-        s.push_str(&format!(
-            "RSS at end: {:.0} MiB (peak {:.0} MiB) in the measuring process, which opened both loaded stores (SQLite cache_size 64 MiB, sled cache 256 MiB); the loading process peaked at {:.0} MiB\n",
-            mib(self.rss),
-            mib(self.rss_peak),
-            mib(self.load_rss_peak)
-        ));
+        if self.backend == "postgres" {
+            s.push_str(&format!(
+                "PostgreSQL VACUUM (ANALYZE) after the load: {:.1} s\n",
+                self.ours_vacuum_secs
+            ));
+            s.push_str(&format!(
+                "RSS at end: {:.0} MiB (peak {:.0} MiB) in the measuring process (SQLite cache_size 64 MiB; the PostgreSQL server's memory is not in it); the loading process peaked at {:.0} MiB\n",
+                mib(self.rss),
+                mib(self.rss_peak),
+                mib(self.load_rss_peak)
+            ));
+        } else {
+            s.push_str(&format!(
+                "RSS at end: {:.0} MiB (peak {:.0} MiB) in the measuring process, which opened both loaded stores (SQLite cache_size 64 MiB, sled cache 256 MiB); the loading process peaked at {:.0} MiB\n",
+                mib(self.rss),
+                mib(self.rss_peak),
+                mib(self.load_rss_peak)
+            ));
+        }
         s.push_str(&format!(
             "store size: ours {:.0} MiB, SQLite {:.0} MiB\n",
             mib(self.ours_bytes),
             mib(self.baseline_bytes)
         ));
-        s.push_str("durable = ours: commit acknowledged after sled's flush and an fdatasync of its log, both shared by concurrent commits; SQLite: WAL, synchronous=FULL (fdatasync per commit)\n");
+        if self.backend == "postgres" {
+            s.push_str("durable = ours: PostgreSQL commit with synchronous_commit=on (WAL flushed; concurrent commits may share a flush); SQLite: WAL, synchronous=FULL (fdatasync per commit)\n");
+        } else {
+            s.push_str("durable = ours: commit acknowledged after sled's flush and an fdatasync of its log, both shared by concurrent commits; SQLite: WAL, synchronous=FULL (fdatasync per commit)\n");
+        }
         for (q, p) in &self.plans {
             s.push_str(&format!("SQLite plan, {q}: {p}\n"));
         }
@@ -221,8 +333,10 @@ impl Report {
     /// The closing JSON object for `--json` (after the per-operation lines).
     pub fn summary_json(&self) -> String {
         serde_json::json!({ "summary": {
+            "backend": self.backend,
             "tickets": self.shape.tickets,
             "load_secs": self.load_secs,
+            "ours_vacuum_secs": self.ours_vacuum_secs,
             "rss_bytes": self.rss,
             "rss_peak_bytes": self.rss_peak,
             "load_rss_peak_bytes": self.load_rss_peak,
@@ -343,6 +457,26 @@ pub struct Loaded {
     pub awaiting_user: Vec<(u64, u64)>,
     /// The random state after loading.
     pub rng: u64,
+    /// PostgreSQL only: seconds of the `VACUUM (ANALYZE)` after the load.
+    #[serde(default)]
+    pub ours_vacuum_secs: f64,
+}
+
+/// Opens ours: sled in `dir`, or a [`PgStore`] with a pool of `pool_size`.
+fn open_ours(opts: &Options, durability: Durability, pool_size: u32) -> R<Helpdesk> {
+    let builder = Helpdesk::builder().durability(durability);
+    Ok(match &opts.backend {
+        Backend::Sled => builder.open(opts.dir.join("ours.sled"))?,
+        Backend::Postgres(url) => {
+            let store = PgStore::open_with(url, &PgOptions { pool_size, ..PgOptions::default() })?;
+            builder.store(Arc::new(store))
+        }
+    })
+}
+
+/// A plain client on the PostgreSQL database (sizes, `VACUUM`).
+fn pg_client(url: &str) -> R<postgres::Client> {
+    Ok(postgres::Client::connect(url, postgres::NoTls)?)
 }
 
 /// Runs the whole benchmark in this process: [`load`], then [`measure`].
@@ -356,9 +490,13 @@ pub fn run(opts: &Options) -> R<Report> {
 pub fn load(opts: &Options) -> R<Loaded> {
     let shape = Shape::hd(opts.tickets);
     std::fs::create_dir_all(&opts.dir)?;
-    let ours_path = opts.dir.join("ours.sled");
     let sql_path = opts.dir.join("baseline.sqlite");
-    let loader = Helpdesk::builder().durability(Durability::Buffered).open(&ours_path)?;
+    let pg = matches!(opts.backend, Backend::Postgres(_));
+    let load_threads = if pg { opts.load_threads.max(1) } else { 0 };
+    let loader = open_ours(opts, Durability::Buffered, load_threads as u32 + 2)?;
+    if pg && loader.store().last_ticket_id()?.is_some() {
+        return Err("the PostgreSQL database already holds tickets: give the benchmark an empty one".into());
+    }
     let sql = Sqlite::create(&sql_path)?;
     let started = Instant::now();
     sql.begin_load()?;
@@ -382,11 +520,28 @@ pub fn load(opts: &Options) -> R<Loaded> {
         sql.finish_load(last)?;
         Ok((sql, t.elapsed().as_secs_f64()))
     });
+    // PostgreSQL: commits from several threads (one at a time over loopback
+    // is round-trip bound); the ids are 1..=N, as a fresh sequence would
+    // hand out, and each creating commit raises the sequence past its id.
+    let (pg_tx, pg_rx) = std::sync::mpsc::sync_channel::<Commit>(1024);
+    let pg_rx = Arc::new(std::sync::Mutex::new(pg_rx));
+    let committers: Vec<std::thread::JoinHandle<R<()>>> = (0..load_threads)
+        .map(|_| {
+            let (rx, store) = (pg_rx.clone(), loader.store().clone());
+            std::thread::spawn(move || -> R<()> {
+                loop {
+                    let next = rx.lock().map_err(|_| "loader lock poisoned")?.recv();
+                    let Ok(commit) = next else { return Ok(()) };
+                    store.commit(&commit)?;
+                }
+            })
+        })
+        .collect();
     let mut generator = Generator::new(&world, shape, opts.seed, Utc::now());
     let mut pools = Pools::default();
     let mut rng = Rng::new(opts.seed ^ 0xabc);
     for i in 0..shape.tickets {
-        let id = TicketId(loader.store().next_id(IdKind::Ticket)?);
+        let id = if pg { TicketId(i + 1) } else { TicketId(loader.store().next_id(IdKind::Ticket)?) };
         let g = generator.ticket(i, id);
         let keep = |len: usize, rng: &mut Rng| len < 50_000 || rng.chance(0.05);
         match g.ticket.status {
@@ -400,7 +555,13 @@ pub fn load(opts: &Options) -> R<Loaded> {
         }
         let commit =
             Commit::new(None, Some(g.ticket.clone()), g.events.clone()).with_durability(Durability::Buffered);
-        loader.store().commit(&commit)?;
+        if pg {
+            if pg_tx.send(commit).is_err() {
+                break;
+            }
+        } else {
+            loader.store().commit(&commit)?;
+        }
         if tx.send(g).is_err() {
             break;
         }
@@ -409,10 +570,24 @@ pub fn load(opts: &Options) -> R<Loaded> {
         }
     }
     drop(tx);
+    drop(pg_tx);
+    for c in committers {
+        c.join().map_err(|_| "a PostgreSQL loader thread panicked")??;
+    }
     loader.flush()?;
     let (sql, sqlite_index_secs) = sql_thread.join().map_err(|_| "SQLite loader panicked")??;
     let load_secs = started.elapsed().as_secs_f64();
     log(opts, format!("loaded in {load_secs:.0} s"));
+    let mut ours_vacuum_secs = 0.0;
+    if let Backend::Postgres(url) = &opts.backend {
+        // What an operator runs after a bulk import (autovacuum would get
+        // there later): planner statistics and the visibility map, so that
+        // the measured queries see a settled database.
+        let t = Instant::now();
+        pg_client(url)?.batch_execute("VACUUM (ANALYZE)")?;
+        ours_vacuum_secs = t.elapsed().as_secs_f64();
+        log(opts, format!("PostgreSQL VACUUM (ANALYZE) in {ours_vacuum_secs:.0} s"));
+    }
     drop(generator);
     drop(loader);
     drop(sql);
@@ -423,6 +598,7 @@ pub fn load(opts: &Options) -> R<Loaded> {
         awaiting_agent: pools.awaiting_agent.iter().map(|t| t.0).collect(),
         awaiting_user: pools.awaiting_user.iter().map(|(t, u)| (t.0, u.0)).collect(),
         rng: rng.next_u64(),
+        ours_vacuum_secs,
     };
     std::fs::write(opts.dir.join("load.json"), serde_json::to_vec(&loaded)?)?;
     Ok(loaded)
@@ -433,7 +609,6 @@ pub fn load(opts: &Options) -> R<Loaded> {
 /// caches), checks they agree, and times every operation on both.
 pub fn measure(opts: &Options) -> R<Report> {
     let shape = Shape::hd(opts.tickets);
-    let ours_path = opts.dir.join("ours.sled");
     let sql_path = opts.dir.join("baseline.sqlite");
     let loaded: Loaded = serde_json::from_slice(&std::fs::read(opts.dir.join("load.json"))?)?;
     let mut rng = Rng::new(loaded.rng);
@@ -442,7 +617,7 @@ pub fn measure(opts: &Options) -> R<Report> {
         awaiting_user: loaded.awaiting_user.iter().map(|(t, u)| (TicketId(*t), UserId(*u))).collect(),
     };
     let (load_secs, sqlite_index_secs) = (loaded.load_secs, loaded.sqlite_index_secs);
-    let hd = Helpdesk::open(&ours_path)?;
+    let hd = open_ours(opts, Durability::Durable, PgOptions::default().pool_size)?;
     let sql = Sqlite::open(&sql_path)?;
     let ctx = Ctx { hd, sql, shape, opts: opts.clone() };
     let mut ops = Vec::new();
@@ -463,6 +638,10 @@ pub fn measure(opts: &Options) -> R<Report> {
     ops.push(ctx.counts(&mut rng)?);
     ops.push(ctx.open(&mut rng)?);
     ops.push(ctx.create_concurrent(&mut rng)?);
+    let nodes = match &opts.backend {
+        Backend::Postgres(_) => Some(ctx.nodes(16, &mut rng)?),
+        Backend::Sled => None,
+    };
     let viewer = ctx.sql.viewer(AgentId(1))?;
     let mut plans = vec![];
     for (name, q) in [("All", Query::BuiltIn(BuiltIn::All)), ("My Teams", Query::BuiltIn(BuiltIn::MyTeams))]
@@ -473,15 +652,25 @@ pub fn measure(opts: &Options) -> R<Report> {
     }
     ctx.hd.flush()?;
     let (rss, rss_peak) = rss();
+    let ours_bytes = match &opts.backend {
+        Backend::Sled => disk_usage(&opts.dir.join("ours.sled")),
+        Backend::Postgres(url) => {
+            let row = pg_client(url)?.query_one("SELECT pg_database_size(current_database())", &[])?;
+            row.get::<_, i64>(0) as u64
+        }
+    };
     Ok(Report {
+        backend: opts.backend.name(),
         shape,
         ops,
+        nodes,
         load_secs,
         sqlite_index_secs,
+        ours_vacuum_secs: loaded.ours_vacuum_secs,
         rss,
         rss_peak,
         load_rss_peak: loaded.load_rss_peak,
-        ours_bytes: disk_usage(&ours_path),
+        ours_bytes,
         baseline_bytes: disk_usage(&sql_path)
             + disk_usage(&PathBuf::from(format!("{}-wal", sql_path.display())))
             + disk_usage(&PathBuf::from(format!("{}-shm", sql_path.display()))),
@@ -742,5 +931,77 @@ impl Ctx {
         let (a, wa) = run(true)?;
         let (b, wb) = run(false)?;
         Ok(OpResult { op: name, ours: Stats::from(a), baseline: Stats::from(b), per_op_wall: Some((wa, wb)) })
+    }
+
+    /// Durable creates from `writers` threads on one node (this helpdesk)
+    /// against two nodes (this one and a second helpdesk on its own
+    /// [`PgStore`], `writers / 2` threads each), on the same database. Two
+    /// rounds of each, in the order one, two, two, one.
+    fn nodes(&self, writers: usize, rng: &mut Rng) -> R<Nodes> {
+        let pool_size = PgOptions::default().pool_size;
+        log(&self.opts, format!("  ticket create (durable), {writers} writers: one node vs two nodes"));
+        let second = open_ours(&self.opts, Durability::Durable, pool_size)?;
+        let per = (self.opts.writes / 8).max(10);
+        // Warm the second node as the first is (records, rules, notify cache).
+        for _ in 0..3 {
+            let (actor, new) = self.new_ticket(rng);
+            second.create_ticket(&actor, new)?;
+        }
+        let run = |two: bool, rng: &mut Rng| -> R<(Vec<u64>, u64, u64)> {
+            let inputs: Vec<Vec<(Actor, NewTicket)>> =
+                (0..writers).map(|_| (0..per).map(|_| self.new_ticket(rng)).collect()).collect();
+            let start = Instant::now();
+            let results: Vec<R<Vec<u64>>> = std::thread::scope(|s| {
+                let handles: Vec<_> = inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, batch)| {
+                        let hd = if two && i % 2 == 1 { &second } else { &self.hd };
+                        s.spawn(move || -> R<Vec<u64>> {
+                            let mut lat = Vec::with_capacity(batch.len());
+                            for (actor, new) in batch {
+                                let t = Instant::now();
+                                hd.create_ticket(actor, new.clone())?;
+                                lat.push(t.elapsed().as_nanos() as u64);
+                            }
+                            Ok(lat)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err("writer panicked".into())))
+                    .collect()
+            });
+            let wall = start.elapsed().as_nanos() as u64;
+            let mut all = Vec::new();
+            for r in results {
+                all.extend(r?);
+            }
+            let n = all.len() as u64;
+            Ok((all, wall, n))
+        };
+        let (mut one, mut two) = (Vec::new(), Vec::new());
+        let (mut one_wall, mut one_n, mut two_wall, mut two_n) = (0u64, 0u64, 0u64, 0u64);
+        for two_nodes in [false, true, true, false] {
+            let (lat, wall, n) = run(two_nodes, rng)?;
+            if two_nodes {
+                two.extend(lat);
+                two_wall += wall;
+                two_n += n;
+            } else {
+                one.extend(lat);
+                one_wall += wall;
+                one_n += n;
+            }
+        }
+        Ok(Nodes {
+            writers,
+            pool_size,
+            one: Stats::from(one),
+            two: Stats::from(two),
+            one_wall_ns: one_wall / one_n.max(1),
+            two_wall_ns: two_wall / two_n.max(1),
+        })
     }
 }

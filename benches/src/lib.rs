@@ -891,7 +891,7 @@ impl Ctx {
         let path = self.sql.path().to_path_buf();
         let run = |ours: bool| -> R<(Vec<u64>, u64)> {
             let start = Instant::now();
-            let results: Vec<R<Vec<u64>>> = std::thread::scope(|s| {
+            let results: R<Vec<u64>> = std::thread::scope(|s| {
                 let handles: Vec<_> = inputs
                     .iter()
                     .map(|batch| {
@@ -915,16 +915,10 @@ impl Ctx {
                         })
                     })
                     .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| Err("writer panicked".into())))
-                    .collect()
+                joined(handles)
             });
             let wall = start.elapsed().as_nanos() as u64;
-            let mut all = Vec::new();
-            for r in results {
-                all.extend(r?);
-            }
+            let all = results?;
             let n = all.len().max(1) as u64;
             Ok((all, wall / n))
         };
@@ -951,7 +945,7 @@ impl Ctx {
             let inputs: Vec<Vec<(Actor, NewTicket)>> =
                 (0..writers).map(|_| (0..per).map(|_| self.new_ticket(rng)).collect()).collect();
             let start = Instant::now();
-            let results: Vec<R<Vec<u64>>> = std::thread::scope(|s| {
+            let results: R<Vec<u64>> = std::thread::scope(|s| {
                 let handles: Vec<_> = inputs
                     .iter()
                     .enumerate()
@@ -968,16 +962,10 @@ impl Ctx {
                         })
                     })
                     .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| Err("writer panicked".into())))
-                    .collect()
+                joined(handles)
             });
             let wall = start.elapsed().as_nanos() as u64;
-            let mut all = Vec::new();
-            for r in results {
-                all.extend(r?);
-            }
+            let all = results?;
             let n = all.len() as u64;
             Ok((all, wall, n))
         };
@@ -1004,4 +992,14 @@ impl Ctx {
             two_wall_ns: two_wall / two_n.max(1),
         })
     }
+}
+
+/// Joins writer threads: every writer's latencies, together, or the first
+/// writer's error.
+fn joined(handles: Vec<std::thread::ScopedJoinHandle<'_, R<Vec<u64>>>>) -> R<Vec<u64>> {
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.join().unwrap_or_else(|_| Err("writer panicked".into()))?);
+    }
+    Ok(all)
 }

@@ -29,6 +29,7 @@ fn main() -> Result<(), Error> {
                 kind: FieldKind::Choice { options: vec!["printer".into(), "scanner".into()] },
                 required: false,
                 agent_only: false,
+                retired: false,
             }],
         )?,
     };

@@ -400,6 +400,7 @@ fn load_directory(hd: &Helpdesk, sql: &Sqlite, shape: &Shape) -> R<World> {
         kind: FieldKind::Choice { options: vec!["basic".into(), "pro".into(), "enterprise".into()] },
         required: false,
         agent_only: false,
+        retired: false,
     };
     let mut departments = Vec::new();
     for i in 1..=shape.departments {

@@ -37,7 +37,8 @@
 
 // The areas, one folder each (see DESIGN.md). A lower area never imports a
 // higher one, except where `tests/layers.rs` lists it:
-// base < people < tickets < rules < filters < notify, mail < (the apps) < store.
+// base < people < tickets < rules < filters < notify, mail < (the apps: admin) < store.
+pub mod admin;
 pub mod base;
 pub mod filters;
 pub mod mail;
@@ -55,6 +56,7 @@ pub use people::credential;
 pub use rules::{automation, escalation, rule, sla, trigger};
 pub use tickets::{command, concurrency, event, outbox, summary, ticket, view};
 
+pub use admin::{AdminError, AuditActor, AuditEntry};
 pub use automation::{Outcome, RuleFile, Rules};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
@@ -76,7 +78,9 @@ pub use outbox::{
 pub use people::*;
 pub use rule::RuleError;
 pub use sla::{SlaDef, SlaKind, SlaState, SlaStatus};
-pub use store::{Commit, Durability, Notice, Record, RecordKind, Store, UniqueKey, MAX_NOTICE_BYTES};
+pub use store::{
+    AdminCommit, Commit, Durability, Notice, Record, RecordKind, Store, UniqueKey, MAX_NOTICE_BYTES,
+};
 pub use summary::TicketSummary;
 pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};
 pub use trigger::{ChainTrace, Trigger, TriggerDef, TriggerEvent};

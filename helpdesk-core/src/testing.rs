@@ -32,6 +32,7 @@ pub fn sample_directory() -> DirectorySnapshot {
                     kind: FieldKind::Text,
                     required: true,
                     agent_only: false,
+                    retired: false,
                 },
                 FieldDef {
                     key: "plan".into(),
@@ -39,6 +40,7 @@ pub fn sample_directory() -> DirectorySnapshot {
                     kind: FieldKind::Choice { options: vec!["basic".into(), "pro".into()] },
                     required: false,
                     agent_only: false,
+                    retired: false,
                 },
                 FieldDef {
                     key: "internal_score".into(),
@@ -46,6 +48,7 @@ pub fn sample_directory() -> DirectorySnapshot {
                     kind: FieldKind::Number,
                     required: false,
                     agent_only: true,
+                    retired: false,
                 },
             ],
         },

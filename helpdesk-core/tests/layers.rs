@@ -19,6 +19,7 @@ const AREAS: &[(&str, u8)] = &[
     ("notify", 5),
     ("mail", 5),
     ("apps", 6),
+    ("admin", 6),
     ("store", 7),
 ];
 

@@ -31,6 +31,7 @@ fn user_mail_has_the_reply_and_nothing_agents_only() {
         kind: FieldKind::Number,
         required: false,
         agent_only: true,
+        retired: false,
     });
     f.hd.update_department(dept).unwrap();
     let alice = Actor::Agent(f.alice.id);

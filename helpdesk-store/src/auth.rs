@@ -32,9 +32,13 @@ pub const API_KEY_PREFIX: &str = "hdk_";
 /// Why a credential operation was refused.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum AuthError {
-    /// The password is too short or too long.
-    #[error("the password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long")]
-    WeakPassword,
+    /// The password is too short or too long (the shortest is the admin's
+    /// setting, at least [`MIN_PASSWORD_CHARS`]).
+    #[error("the password must be {min} to {MAX_PASSWORD_CHARS} characters long")]
+    WeakPassword {
+        /// The shortest length accepted.
+        min: usize,
+    },
     /// The current password given to change it is wrong.
     #[error("the current password is wrong")]
     WrongPassword,
@@ -129,24 +133,43 @@ impl Helpdesk {
 
     /// Sets (or replaces) the login password of an agent or user.
     pub fn set_password(&self, owner: Principal, password: &str) -> Result<(), AuthError> {
-        let n = password.chars().count();
-        if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
-            return Err(AuthError::WeakPassword);
-        }
         match owner {
             Principal::Agent(a) => drop(self.agent(a)?),
             Principal::User(u) => drop(self.user(u)?),
         }
+        let c = self.password_credential(owner, password)?;
+        self.put_credential(&c)
+    }
+
+    /// Checks a new password's length: at least the admin's setting (and
+    /// [`MIN_PASSWORD_CHARS`]), at most [`MAX_PASSWORD_CHARS`].
+    pub fn check_password_rules(&self, password: &str) -> Result<(), AuthError> {
+        let n = password.chars().count();
+        let min = (self.settings()?.password_min_length as usize).max(MIN_PASSWORD_CHARS);
+        if !(min..=MAX_PASSWORD_CHARS).contains(&n) {
+            return Err(AuthError::WeakPassword { min });
+        }
+        Ok(())
+    }
+
+    /// The password credential of `owner` for `password` (checked against
+    /// the length rules and hashed; the owner's existing one replaced), not
+    /// yet written: for writes that put it together with other records.
+    pub(crate) fn password_credential(
+        &self,
+        owner: Principal,
+        password: &str,
+    ) -> Result<Credential, AuthError> {
+        self.check_password_rules(password)?;
         let hash = hash_password(password)?;
-        let c = match self.credential_by(&Credential::password_key(owner))? {
+        Ok(match self.credential_by(&Credential::password_key(owner))? {
             Some(mut c) => {
                 c.secret_hash = hash;
                 c.created_at = self.clock().now();
                 c
             }
             None => self.new_credential(owner, CredentialKind::Password, "password", hash)?,
-        };
-        self.put_credential(&c)
+        })
     }
 
     /// Changes an agent's password after checking their current one (the
@@ -207,12 +230,68 @@ impl Helpdesk {
         if label.is_empty() || label.chars().count() > 100 {
             return Err(AuthError::BadLabel);
         }
-        self.agent(agent)?;
+        let owner = self.agent(agent)?;
         let key = format!("{API_KEY_PREFIX}{}", random_token());
         let c =
             self.new_credential(Principal::Agent(agent), CredentialKind::ApiKey, label, sha256_hex(&key))?;
-        self.put_credential(&c)?;
+        let entry = self.agent_audit(
+            &owner,
+            "api_key.create",
+            &format!("api_key:{}", c.id.0),
+            format!("Made API key {label:?}"),
+        );
+        self.store().admin_commit(&AdminCommit::records(vec![Record::Credential(c.clone())], entry))?;
         Ok((c, key))
+    }
+
+    /// An audit entry by `agent`, now.
+    fn agent_audit(&self, agent: &Agent, action: &str, target: &str, summary: String) -> AuditEntry {
+        AuditEntry::new(
+            self.clock().now(),
+            AuditActor::Agent { id: agent.id, name: agent.name.clone() },
+            action,
+            target,
+            summary,
+        )
+    }
+
+    fn login_entry(&self, a: &Agent) -> AuditEntry {
+        self.agent_audit(a, "agent.login", &format!("agent:{}", a.id.0), format!("{} logged in", a.email))
+    }
+
+    /// Records in the audit log that `agent` logged in other than with
+    /// their password (a set-password link logs them in); `source` is the
+    /// client address.
+    pub fn record_login(&self, agent: &Agent, source: Option<String>) -> Result<(), AuthError> {
+        self.record_audit(self.login_entry(agent).from_source(source))?;
+        Ok(())
+    }
+
+    /// Checks an agent's login and records it in the audit log: `agent.login`
+    /// by the agent, or `agent.login_failed` naming the address tried (the
+    /// password never). `source` is the client address.
+    pub fn agent_login(
+        &self,
+        email: &str,
+        password: &str,
+        source: Option<String>,
+    ) -> Result<Option<Agent>, AuthError> {
+        let found = self.verify_agent_password(email, password)?;
+        let entry = match &found {
+            Some(a) => self.login_entry(a),
+            None => {
+                let tried: String = email.trim().to_lowercase().chars().take(254).collect();
+                AuditEntry::new(
+                    self.clock().now(),
+                    AuditActor::Anonymous,
+                    "agent.login_failed",
+                    format!("agent:{tried}"),
+                    format!("Failed login as {tried}"),
+                )
+            }
+        };
+        self.record_audit(entry.from_source(source))?;
+        Ok(found)
     }
 
     /// Every credential of `kind` that `owner` has (hashes included; do not show them).
@@ -241,8 +320,19 @@ impl Helpdesk {
             Some(Record::Credential(mut c))
                 if c.owner == Principal::Agent(agent) && c.kind == CredentialKind::ApiKey =>
             {
+                if c.revoked {
+                    return Ok(());
+                }
                 c.revoked = true;
-                self.put_credential(&c)
+                let owner = self.agent(agent)?;
+                let entry = self.agent_audit(
+                    &owner,
+                    "api_key.revoke",
+                    &format!("api_key:{}", id.0),
+                    format!("Revoked API key {:?}", c.label),
+                );
+                self.store().admin_commit(&AdminCommit::records(vec![Record::Credential(c)], entry))?;
+                Ok(())
             }
             _ => Err(Error::Directory(DirectoryError::NotFound(format!("api key {}", id.0))).into()),
         }
@@ -277,6 +367,53 @@ impl Helpdesk {
         Ok(token)
     }
 
+    /// The agent a set-password token (an invitation link) is for, while it
+    /// works: unused, not revoked, at most [`INVITE_DAYS`](crate::admin::INVITE_DAYS)
+    /// days old, and the agent active.
+    pub fn password_token_agent(&self, token: &str) -> Result<Option<Agent>, AuthError> {
+        Ok(self.password_token(token)?.map(|(_, a)| a))
+    }
+
+    fn password_token(&self, token: &str) -> Result<Option<(Credential, Agent)>, AuthError> {
+        let c = self.credential_by(&Credential::secret_key(&sha256_hex(token.trim())))?;
+        let Some(c) = c.filter(|c| !c.revoked && c.kind == CredentialKind::PasswordSet) else {
+            return Ok(None);
+        };
+        if self.clock().now() - c.created_at > chrono::Duration::days(crate::admin::INVITE_DAYS) {
+            return Ok(None);
+        }
+        let Principal::Agent(a) = c.owner else { return Ok(None) };
+        let agent = self.agent(a)?;
+        Ok((!agent.disabled).then_some((c, agent)))
+    }
+
+    /// Sets an agent's password through a set-password token (the
+    /// invitation link): the token is used up; an invalid, used or expired
+    /// one is [`AuthError::InvalidToken`], a weak password changes nothing.
+    ///
+    /// ```
+    /// use helpdesk_store::{Helpdesk, NewAgent};
+    /// let hd = Helpdesk::in_memory();
+    /// let (sam, token) = hd.admin_as_system().invite_agent(NewAgent::new("Sam", "sam@example.com")).unwrap();
+    /// assert_eq!(hd.password_token_agent(&token).unwrap().unwrap().id, sam.id);
+    /// hd.set_password_with_token(&token, "sam's long secret").unwrap();
+    /// assert!(hd.verify_agent_password("sam@example.com", "sam's long secret").unwrap().is_some());
+    /// assert!(hd.set_password_with_token(&token, "another secret").is_err(), "used up");
+    /// ```
+    pub fn set_password_with_token(&self, token: &str, password: &str) -> Result<Agent, AuthError> {
+        let Some((mut c, agent)) = self.password_token(token)? else { return Err(AuthError::InvalidToken) };
+        self.set_password(Principal::Agent(agent.id), password)?;
+        c.revoked = true;
+        let entry = self.agent_audit(
+            &agent,
+            "agent.password_set",
+            &format!("agent:{}", agent.id.0),
+            format!("{} chose a password with an emailed link", agent.email),
+        );
+        self.store().admin_commit(&AdminCommit::records(vec![Record::Credential(c)], entry))?;
+        Ok(agent)
+    }
+
     /// Confirms the address a validation token was made for: the user becomes
     /// validated (their tickets awaiting validation are released) and the token
     /// is used up.
@@ -301,7 +438,7 @@ mod tests {
     fn passwords_keys_and_tokens() {
         let hd = Helpdesk::in_memory();
         let a = hd.create_agent(NewAgent::new("Alice", "alice@example.com")).unwrap();
-        assert_eq!(hd.set_password(Principal::Agent(a.id), "short"), Err(AuthError::WeakPassword));
+        assert_eq!(hd.set_password(Principal::Agent(a.id), "short"), Err(AuthError::WeakPassword { min: 8 }));
         assert!(hd.verify_agent_password("alice@example.com", "anything long").unwrap().is_none());
         hd.set_password(Principal::Agent(a.id), "first password").unwrap();
         hd.set_password(Principal::Agent(a.id), "second password").unwrap();

@@ -33,6 +33,12 @@ pub enum Error {
     /// A filter request was refused (bad cursor, page size).
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// An admin change was refused (not an admin, in use, the last admin).
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    /// A password or token was refused (in an admin change or the setup).
+    #[error(transparent)]
+    Auth(Box<crate::auth::AuthError>),
     /// A saved custom filter was refused (name, sharing, unknown reference,
     /// not the owner).
     #[error(transparent)]
@@ -321,7 +327,7 @@ impl Helpdesk {
         Ok(self.store.flush()?)
     }
 
-    fn next_id(&self, kind: IdKind) -> Result<u64> {
+    pub(crate) fn next_id(&self, kind: IdKind) -> Result<u64> {
         Ok(match &self.ids {
             Some(ids) => ids.next_id(kind)?,
             None => self.store.next_id(kind)?,
@@ -335,6 +341,16 @@ impl Helpdesk {
             Ok(()) => Ok(record),
             Err(StoreError::Unique { key, holder }) => Err(unique_error(&key, holder).into()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Refuses a name of `kind` another record holds, before an id is taken.
+    pub(crate) fn ensure_free(&self, kind: RecordKind, name: &str) -> Result<()> {
+        match self.store.lookup(&UniqueKey::name(kind, name))? {
+            Some((k, id)) => {
+                Err(unique_error(&UniqueKey::name(kind, name).0, format!("{}:{id}", k.as_str())).into())
+            }
+            None => Ok(()),
         }
     }
 
@@ -372,7 +388,8 @@ impl Helpdesk {
     /// Creates a usergroup.
     pub fn create_usergroup(&self, name: &str) -> Result<Usergroup> {
         let name = people_name("usergroup", name)?;
-        let g = Usergroup { id: UsergroupId(self.next_id(IdKind::Usergroup)?), name };
+        let g =
+            Usergroup { id: UsergroupId(self.next_id(IdKind::Usergroup)?), name, portal: Default::default() };
         self.put(Record::Usergroup(g.clone()))?;
         Ok(g)
     }
@@ -604,7 +621,7 @@ impl Helpdesk {
         })
     }
 
-    fn all<T>(&self, kind: RecordKind, f: impl Fn(Record) -> Option<T>) -> Result<Vec<T>> {
+    pub(crate) fn all<T>(&self, kind: RecordKind, f: impl Fn(Record) -> Option<T>) -> Result<Vec<T>> {
         let mut out = Vec::new();
         let mut after = 0;
         loop {
@@ -1306,7 +1323,7 @@ impl Helpdesk {
     }
 }
 
-fn people_name(what: &'static str, s: &str) -> Result<String> {
+pub(crate) fn people_name(what: &'static str, s: &str) -> Result<String> {
     let t = s.trim();
     if t.is_empty() {
         return Err(DirectoryError::EmptyName(what).into());
@@ -1317,7 +1334,7 @@ fn people_name(what: &'static str, s: &str) -> Result<String> {
     Ok(t.to_string())
 }
 
-fn unique_error(key: &str, holder: String) -> DirectoryError {
+pub(crate) fn unique_error(key: &str, holder: String) -> DirectoryError {
     if let Some(email) = key
         .strip_prefix("user-email:")
         .or_else(|| key.strip_prefix("agent-email:"))

@@ -23,7 +23,7 @@
 //! and the id sequences of records use engine transactions; ticket ids come
 //! from memory (see [`KvStore`]).
 
-use crate::kv::KvEngine;
+use crate::kv::{KvEngine, Txn};
 use helpdesk_core::index;
 use helpdesk_core::*;
 use serde::{de::DeserializeOwned, Serialize};
@@ -41,6 +41,9 @@ const UNIQUE: u8 = b'U';
 const OUTBOX: u8 = b'O';
 const BLOB: u8 = b'B';
 const CONFIG: u8 = b'K';
+/// Audit log entries, by position (`L` + u64 BE); the last position is the
+/// sequence `Q` `audit-log`.
+const AUDIT: u8 = b'L';
 
 fn config_key(namespace: &str, name: &str) -> Result<Vec<u8>, StoreError> {
     let ok = |s: &str| !s.is_empty() && s.len() <= 200 && !s.contains('\0');
@@ -66,6 +69,44 @@ fn decode_outbox_group(key: &[u8], bytes: &[u8]) -> Result<Vec<OutboxItem>, Stor
     let version = key.get(9..17).ok_or_else(|| corrupt("short outbox key".into()))?;
     let ticket = TicketId(u64_of(key, ticket)?);
     crate::codec::decode_outbox_group(ticket, u64_of(key, version)?, bytes).map_err(corrupt)
+}
+
+/// Writes a directory record in a transaction, claiming its unique keys
+/// and releasing the ones its previous version held.
+fn write_record(tx: &mut dyn Txn, record: &Record, value: &[u8]) -> Result<(), StoreError> {
+    let (kind, id) = record.key();
+    let key = k(RECORD, &[&[kind.tag()], &id.to_be_bytes()]);
+    let holder = k(kind.tag(), &[&id.to_be_bytes()]);
+    let new_keys = record.unique_keys();
+    let old_keys = match tx.get(&key)? {
+        Some(b) => decode::<Record>(&key, &b)?.unique_keys(),
+        None => Vec::new(),
+    };
+    for u in &new_keys {
+        let ukey = k(UNIQUE, &[u.0.as_bytes()]);
+        if let Some(h) = tx.get(&ukey)? {
+            if h != holder {
+                return Err(StoreError::Unique { key: u.0.clone(), holder: describe_holder(&ukey, &h)? });
+            }
+        }
+        tx.put(&ukey, &holder)?;
+    }
+    for u in old_keys.iter().filter(|u| !new_keys.contains(u)) {
+        tx.delete(&k(UNIQUE, &[u.0.as_bytes()]))?;
+    }
+    tx.put(&key, value)
+}
+
+/// Removes a directory record in a transaction with its unique keys;
+/// `false` when there was none.
+fn remove_record(tx: &mut dyn Txn, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
+    let key = k(RECORD, &[&[kind.tag()], &id.to_be_bytes()]);
+    let Some(b) = tx.get(&key)? else { return Ok(false) };
+    for u in decode::<Record>(&key, &b)?.unique_keys() {
+        tx.delete(&k(UNIQUE, &[u.0.as_bytes()]))?;
+    }
+    tx.delete(&key)?;
+    Ok(true)
 }
 
 fn k(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -792,33 +833,9 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 
     fn put_record(&self, record: &Record) -> Result<(), StoreError> {
-        let (kind, id) = record.key();
-        let key = Self::record_key(kind, id);
         let value = encode(record)?;
-        let holder = k(kind.tag(), &[&id.to_be_bytes()]);
-        let new_keys = record.unique_keys();
-        self.engine.transact(&mut |tx| {
-            let old_keys = match tx.get(&key)? {
-                Some(b) => decode::<Record>(&key, &b)?.unique_keys(),
-                None => Vec::new(),
-            };
-            for u in &new_keys {
-                let ukey = k(UNIQUE, &[u.0.as_bytes()]);
-                if let Some(h) = tx.get(&ukey)? {
-                    if h != holder {
-                        return Err(StoreError::Unique {
-                            key: u.0.clone(),
-                            holder: describe_holder(&ukey, &h)?,
-                        });
-                    }
-                }
-                tx.put(&ukey, &holder)?;
-            }
-            for u in old_keys.iter().filter(|u| !new_keys.contains(u)) {
-                tx.delete(&k(UNIQUE, &[u.0.as_bytes()]))?;
-            }
-            tx.put(&key, &value)
-        })?;
+        self.engine.transact(&mut |tx| write_record(tx, record, &value))?;
+        let (kind, id) = record.key();
         let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
         cache.epoch += 1;
         cache.pages.clear();
@@ -828,16 +845,10 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 
     fn delete_record(&self, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
-        let key = Self::record_key(kind, id);
         let mut existed = false;
         self.engine.transact(&mut |tx| {
-            existed = false;
-            let Some(b) = tx.get(&key)? else { return Ok(()) };
-            existed = true;
-            for u in decode::<Record>(&key, &b)?.unique_keys() {
-                tx.delete(&k(UNIQUE, &[u.0.as_bytes()]))?;
-            }
-            tx.delete(&key)
+            existed = remove_record(tx, kind, id)?;
+            Ok(())
         })?;
         if existed {
             let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
@@ -1082,6 +1093,77 @@ impl<E: KvEngine> Store for KvStore<E> {
             IdKind::Ticket => stored.max(self.last_ticket_id()?.map_or(0, |t| t.0)),
             _ => stored,
         })
+    }
+
+    fn admin_commit(&self, commit: &AdminCommit) -> Result<u64, StoreError> {
+        let puts = commit.put.iter().map(|r| Ok((r, encode(r)?))).collect::<Result<Vec<_>, StoreError>>()?;
+        let configs = commit
+            .config
+            .iter()
+            .map(|(ns, name, v)| Ok((config_key(ns, name)?, v.as_ref().map(encode).transpose()?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let seq_key = k(SEQUENCE, &[b"audit-log"]);
+        let mut seq = 0;
+        self.engine.transact(&mut |tx| {
+            for (r, v) in &puts {
+                write_record(tx, r, v)?;
+            }
+            for (kind, id) in &commit.delete {
+                remove_record(tx, *kind, *id)?;
+            }
+            for (key, v) in &configs {
+                match v {
+                    Some(v) => tx.put(key, v)?,
+                    None => tx.delete(key)?,
+                }
+            }
+            seq = match tx.get(&seq_key)? {
+                Some(b) => u64_of(&seq_key, &b)? + 1,
+                None => 1,
+            };
+            let mut entry = commit.audit.clone();
+            entry.seq = seq;
+            tx.put(&seq_key, &seq.to_be_bytes())?;
+            tx.put(&k(AUDIT, &[&seq.to_be_bytes()]), &encode(&entry)?)
+        })?;
+        if !commit.put.is_empty() || !commit.delete.is_empty() {
+            let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
+            cache.epoch += 1;
+            cache.pages.clear();
+            for r in &commit.put {
+                let (kind, id) = r.key();
+                cache.map.insert((kind.tag(), id), Some(r.clone()));
+            }
+            for (kind, id) in &commit.delete {
+                cache.map.insert((kind.tag(), *id), None);
+            }
+        }
+        self.engine.sync()?;
+        Ok(seq)
+    }
+
+    fn audit_log(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        // Positions are dense (1, 2, ...; never removed), so the page below
+        // `before` is a range of keys.
+        let last = match self.engine.last(&[AUDIT])? {
+            Some((key, _)) => u64_of(&key, key.get(1..).unwrap_or_default())?,
+            None => return Ok(Vec::new()),
+        };
+        let top = before.unwrap_or(u64::MAX).min(last + 1);
+        let lo = top.saturating_sub(u64::try_from(limit).unwrap_or(u64::MAX)).max(1);
+        if top <= lo {
+            return Ok(Vec::new());
+        }
+        let after = k(AUDIT, &[&(lo - 1).to_be_bytes()]);
+        let mut page = self
+            .engine
+            .scan(&[AUDIT], Some(&after), usize::try_from(top - lo).unwrap_or(usize::MAX))?
+            .iter()
+            .map(|(key, v)| decode::<AuditEntry>(key, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        page.retain(|e| e.seq < top);
+        page.reverse();
+        Ok(page)
     }
 
     fn raise_id_mark(&self, kind: IdKind, mark: u64) -> Result<(), StoreError> {

@@ -23,6 +23,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod admin;
 mod app_values;
 pub mod auth;
 mod automation;
@@ -40,6 +41,7 @@ mod sled_engine;
 #[cfg(feature = "test-kit")]
 pub mod testkit;
 
+pub use admin::Admin;
 pub use auth::AuthError;
 pub use automation::DueReport;
 pub use helpdesk::{Error, Executed, Helpdesk, HelpdeskBuilder, NewAgent, Result};

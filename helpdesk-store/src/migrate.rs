@@ -3,6 +3,7 @@
 //!
 //! [`copy`] writes into an empty store everything the source holds:
 //! directory records, configuration (rules, sessions, application values),
+//! the audit log,
 //! blobs, every ticket with its whole log, its index entries and counters
 //! (derived from its state, as every commit derives them) and its undelivered
 //! outbox items, and the id marks (so an id handed out by the source is
@@ -39,6 +40,8 @@ pub enum Step {
     Records(RecordKind, u64),
     /// Configuration values: done so far.
     Configs(u64),
+    /// Audit log entries: done so far.
+    Audit(u64),
     /// Blobs: done so far.
     Blobs(u64),
     /// Tickets: ids done of the highest id.
@@ -54,6 +57,8 @@ pub struct Copied {
     pub records: u64,
     /// Configuration values.
     pub configs: u64,
+    /// Audit log entries.
+    pub audit: u64,
     /// Blobs.
     pub blobs: u64,
     /// Tickets.
@@ -101,6 +106,16 @@ pub fn copy(
             out.configs += 1;
             if out.configs % 100 == 0 {
                 progress(Step::Configs(out.configs));
+
+                // The audit log, oldest first, so the target keeps its order.
+                for entry in whole_audit_log(from)?.into_iter().rev() {
+                    to.admin_commit(&helpdesk_core::AdminCommit::audit_only(entry))?;
+                    out.audit += 1;
+                    if out.audit % 100 == 0 {
+                        progress(Step::Audit(out.audit));
+                    }
+                }
+                progress(Step::Audit(out.audit));
             }
         }
     }
@@ -216,7 +231,22 @@ fn ensure_empty(to: &dyn Store) -> Result<(), StoreError> {
     if !to.config_namespaces()?.is_empty() {
         return full("configuration");
     }
+    if !to.audit_log(None, 1)?.is_empty() {
+        return full("audit log entries");
+    }
     Ok(())
+}
+
+/// Every audit log entry of `s`, newest first.
+fn whole_audit_log(s: &dyn Store) -> Result<Vec<helpdesk_core::AuditEntry>, StoreError> {
+    let mut all: Vec<helpdesk_core::AuditEntry> = Vec::new();
+    loop {
+        let page = s.audit_log(all.last().map(|e| e.seq), 500)?;
+        if page.is_empty() {
+            return Ok(all);
+        }
+        all.extend(page);
+    }
 }
 
 /// What [`verify`] compared, and what differed (empty: the copy is whole).
@@ -226,6 +256,8 @@ pub struct Verified {
     pub records: u64,
     /// Configuration values compared.
     pub configs: u64,
+    /// Audit log entries compared (in order, all but their positions).
+    pub audit: u64,
     /// Blobs counted on both sides.
     pub blobs: u64,
     /// Tickets counted on both sides.
@@ -269,6 +301,18 @@ pub fn verify(from: &dyn Store, to: &dyn Store, sample: u64) -> Result<Verified,
         }
         v.configs += a.len() as u64;
     }
+    let strip = |log: Vec<helpdesk_core::AuditEntry>| {
+        log.into_iter().map(|e| helpdesk_core::AuditEntry { seq: 0, ..e }).collect::<Vec<_>>()
+    };
+    let (la, lb) = (strip(whole_audit_log(from)?), strip(whole_audit_log(to)?));
+    if la != lb {
+        diffs.push(format!(
+            "the audit logs differ ({} entries in the source, {} in the target)",
+            la.len(),
+            lb.len()
+        ));
+    }
+    v.audit = la.len() as u64;
     let count_blobs = |s: &dyn Store| -> Result<u64, StoreError> {
         let (mut n, mut after) = (0, None::<String>);
         loop {

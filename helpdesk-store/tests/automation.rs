@@ -491,6 +491,7 @@ fn bad_definitions_are_refused_and_store_nothing() {
             kind: FieldKind::Choice { options: vec!["basic".into(), "pro".into()] },
             required: false,
             agent_only: false,
+            retired: false,
         };
         let mut d = env.support.clone();
         d.fields.push(plan);
@@ -649,6 +650,12 @@ impl Store for Counting {
     }
     fn raise_id_mark(&self, kind: IdKind, mark: u64) -> Result<(), StoreError> {
         self.inner.raise_id_mark(kind, mark)
+    }
+    fn admin_commit(&self, c: &AdminCommit) -> Result<u64, StoreError> {
+        self.inner.admin_commit(c)
+    }
+    fn audit_log(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit_log(before, limit)
     }
     fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()

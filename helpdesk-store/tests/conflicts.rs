@@ -62,6 +62,7 @@ fn fixture(sled: bool) -> Fx {
         kind: FieldKind::Choice { options: vec!["basic".into(), "pro".into()] },
         required: false,
         agent_only: false,
+        retired: false,
     };
     let support = hd.create_department("Support", vec![plan]).unwrap();
     let team = hd.create_team("Tier 1").unwrap().id;

@@ -386,7 +386,7 @@ async fn login(app: App, ip: String, req: LoginRequest) -> Result<Response, Infa
         app.check_login(format!("agent:{}", req.email.trim().to_lowercase()))?;
         let app2 = app.clone();
         let agent =
-            blocking(move || Ok(app2.helpdesk().verify_agent_password(&req.email, &req.password)?)).await?;
+            blocking(move || Ok(app2.helpdesk().agent_login(&req.email, &req.password, Some(ip))?)).await?;
         let Some(agent) = agent else {
             return Err(ApiError::unauthorized("wrong email or password"));
         };

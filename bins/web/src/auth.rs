@@ -123,6 +123,8 @@ pub struct Sessions {
     writer: Option<Writer>,
     /// The store, when other nodes share it.
     shared: Option<Helpdesk>,
+    /// The helpdesk (its settings say how long an idle session lives).
+    hd: Option<Helpdesk>,
 }
 
 impl Sessions {
@@ -154,7 +156,8 @@ impl Sessions {
         let sessions = Sessions {
             map: Mutex::new(map),
             writer: Some(start_writer(hd.clone())),
-            shared: shared.then_some(hd),
+            shared: shared.then(|| hd.clone()),
+            hd: Some(hd),
         };
         for key in expired {
             sessions.persist(&key, None);
@@ -223,10 +226,20 @@ impl Sessions {
         (s.expires > now_secs()).then_some(s)
     }
 
+    /// Seconds an idle session lives: the admin's setting (Admin >
+    /// Settings), read each time so a change holds at once; [`SESSION_IDLE`]
+    /// when it cannot be read.
+    pub fn idle_secs(&self) -> u64 {
+        self.hd
+            .as_ref()
+            .and_then(|hd| block(|| hd.settings()).ok())
+            .map_or(SESSION_IDLE.as_secs(), |s| u64::from(s.session_idle_minutes) * 60)
+    }
+
     /// Starts a session; returns its token (for the cookie) and the session.
     pub fn create(&self, realm: Realm, principal: Option<Principal>) -> (String, Session) {
         let token = random_token();
-        let expires = now_secs() + SESSION_IDLE.as_secs();
+        let expires = now_secs() + self.idle_secs();
         let s = Session { realm, principal, csrf: random_token(), expires, stored_expires: expires };
         let key = sha256_hex(&token);
         let ack = {
@@ -275,9 +288,17 @@ impl Sessions {
             }
             None => {}
         }
+        let idle = if map.get(&key).is_some_and(|s| s.realm == realm && s.expires > now) {
+            drop(map);
+            let idle = self.idle_secs();
+            map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            idle
+        } else {
+            SESSION_IDLE.as_secs()
+        };
         match map.get_mut(&key) {
             Some(s) if s.realm == realm && s.expires > now => {
-                s.expires = now + SESSION_IDLE.as_secs();
+                s.expires = now + idle;
                 let found = s.clone();
                 if self.stored(s) && s.expires >= s.stored_expires + SESSION_REFRESH.as_secs() {
                     s.stored_expires = s.expires;
@@ -410,7 +431,7 @@ pub fn session_cookie(app: &App, name: &str, token: &str, realm: Realm) -> Strin
     let secure = if app.config().secure_cookies { "; Secure" } else { "" };
     format!(
         "{name}={token}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={}{secure}",
-        SESSION_IDLE.as_secs()
+        app.sessions().idle_secs()
     )
 }
 
@@ -548,6 +569,8 @@ pub struct PortalCtx {
     pub session: Session,
     /// A `Set-Cookie` value to send when the session is new.
     pub set_cookie: Option<String>,
+    /// The helpdesk's settings (name, registration), read for the request.
+    pub settings: helpdesk_core::admin::Settings,
 }
 
 impl PortalCtx {
@@ -573,12 +596,12 @@ pub fn portal_session(
         |app: App, token: Option<String>| {
             if let Some(token) = token {
                 if let Some(session) = app.sessions().get(Realm::Portal, &token) {
-                    return PortalCtx { token, session, set_cookie: None };
+                    return PortalCtx { token, session, set_cookie: None, settings: Default::default() };
                 }
             }
             let (token, session) = app.sessions().create(Realm::Portal, None);
             let set_cookie = Some(session_cookie(&app, PORTAL_COOKIE, &token, Realm::Portal));
-            PortalCtx { token, session, set_cookie }
+            PortalCtx { token, session, set_cookie, settings: Default::default() }
         },
     )
 }

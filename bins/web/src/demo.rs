@@ -36,6 +36,7 @@ pub fn seed(hd: &Helpdesk) -> Result<bool, AuthError> {
                 kind: FieldKind::Choice { options: vec!["Printer".into(), "Scanner".into(), "Other".into()] },
                 required: false,
                 agent_only: false,
+                retired: false,
             },
             FieldDef {
                 key: "internal_ref".into(),
@@ -43,6 +44,7 @@ pub fn seed(hd: &Helpdesk) -> Result<bool, AuthError> {
                 kind: FieldKind::Text,
                 required: false,
                 agent_only: true,
+                retired: false,
             },
         ],
     )?;

@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::Filter;
 
 const WIDGET_JS: &str = include_str!("../assets/widget.js");
 
@@ -21,6 +21,25 @@ const WIDGET_JS: &str = include_str!("../assets/widget.js");
 pub const MAX_LINKS: usize = 5;
 /// Fewer milliseconds than this between showing the form and sending it is a bot.
 pub const MIN_FILL_MS: u64 = 1500;
+
+/// Largest embed submission accepted (bytes).
+pub const MAX_BODY: u64 = 64 * 1024;
+
+/// The origins allowed to post the embed form now: the admin's setting
+/// (Admin > Settings) when it lists any, else the server's `--embed-origin`
+/// options; an empty list allows any origin.
+pub fn allowed_origins(app: &App) -> Vec<String> {
+    match app.helpdesk().settings() {
+        Ok(s) if !s.embed_origins.is_empty() => s.embed_origins,
+        _ => app.config().embed_origins.clone(),
+    }
+}
+
+fn origin_allowed(app: &App, origin: &str) -> bool {
+    let list = allowed_origins(app);
+    let origin = origin.trim().trim_end_matches('/');
+    list.is_empty() || list.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+}
 
 /// `POST /api/embed/tickets`.
 #[derive(Debug, Deserialize)]
@@ -125,37 +144,87 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             r
         })
         .boxed();
-    let origins = app.config().embed_origins.clone();
-    let cors = if origins.is_empty() {
-        warp::cors().allow_any_origin()
-    } else {
-        warp::cors().allow_origins(origins.iter().map(String::as_str))
-    }
-    .allow_methods(vec!["POST", "OPTIONS"])
-    .allow_headers(vec!["content-type"])
-    .max_age(600);
-    let inner = warp::post()
+    // The body, when it is within the limit (else `None`: answered as 413
+    // with the CORS headers, so the widget can read it).
+    let body = warp::body::content_length_limit(MAX_BODY)
+        .and(warp::body::bytes())
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify();
+    let submit = warp::path!("api" / "embed" / "tickets")
+        .and(warp::method())
+        .and(warp::header::optional::<String>("origin"))
         .and(with_app(app))
         .and(client_key())
-        .and(warp::body::content_length_limit(64 * 1024))
-        .and(warp::body::json())
-        .and_then(|app: App, ip: String, req: EmbedRequest| async move {
-            let r = async {
-                app.check_embed(ip)?;
-                blocking(move || create(&app, req)).await
-            }
-            .await;
-            Ok::<_, Infallible>(match r {
-                Ok(c) => json(StatusCode::CREATED, &c),
-                Err(e) => e.response(),
-            })
-        })
-        // Errors from the body parser must carry CORS headers too, so the widget can read them.
-        .recover(crate::error::recover)
-        .unify();
-    // The path is matched before the CORS wrapper, which answers preflights
-    // itself: wrapped around the path, it answered them for every path.
-    let submit =
-        warp::path!("api" / "embed" / "tickets").and(inner.with(cors)).map(Reply::into_response).boxed();
+        .and(body)
+        .and_then(
+            |method: warp::http::Method,
+             origin: Option<String>,
+             app: App,
+             ip: String,
+             body: Option<::bytes::Bytes>| async move {
+                let app2 = app.clone();
+                let o = origin.clone();
+                let allowed =
+                    blocking(move || Ok(o.as_deref().is_none_or(|o| origin_allowed(&app2, o)))).await;
+                let mut r = match (allowed, method.as_str()) {
+                    (Err(e), _) => e.response(),
+                    (Ok(false), _) => ApiError::forbidden(format!(
+                        "the site {} may not send requests to this helpdesk (ask its admin to allow it)",
+                        origin.as_deref().unwrap_or("")
+                    ))
+                    .response(),
+                    (Ok(true), "OPTIONS") => {
+                        let mut r = Response::new(Default::default());
+                        let h = r.headers_mut();
+                        h.insert(
+                            "access-control-allow-methods",
+                            "POST, OPTIONS".parse().expect("static header"),
+                        );
+                        h.insert(
+                            "access-control-allow-headers",
+                            "content-type".parse().expect("static header"),
+                        );
+                        h.insert("access-control-max-age", "600".parse().expect("static header"));
+                        r
+                    }
+                    (Ok(true), "POST") => {
+                        let r = async {
+                            let body = body.ok_or_else(|| {
+                                ApiError::new(
+                                    StatusCode::PAYLOAD_TOO_LARGE,
+                                    "too_large",
+                                    "the request body is too large",
+                                )
+                            })?;
+                            let req: EmbedRequest = serde_json::from_slice(&body).map_err(|e| {
+                                ApiError::bad_request(format!("the request body is not valid: {e}"))
+                            })?;
+                            app.check_embed(ip)?;
+                            blocking(move || create(&app, req)).await
+                        }
+                        .await;
+                        match r {
+                            Ok(c) => json(StatusCode::CREATED, &c),
+                            Err(e) => e.response(),
+                        }
+                    }
+                    (Ok(true), _) => ApiError::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        "send the form with POST",
+                    )
+                    .response(),
+                };
+                if let Some(o) = origin.as_deref().and_then(|o| o.parse().ok()) {
+                    if r.status() != StatusCode::FORBIDDEN {
+                        r.headers_mut().insert("access-control-allow-origin", o);
+                    }
+                    r.headers_mut().insert("vary", "Origin".parse().expect("static header"));
+                }
+                Ok::<_, Infallible>(r)
+            },
+        )
+        .boxed();
     widget.or(submit).unify().boxed()
 }

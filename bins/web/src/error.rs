@@ -284,6 +284,8 @@ impl From<Error> for ApiError {
                     _ => ApiError::invalid(msg),
                 }
             }
+            Error::Admin(e) => e.into(),
+            Error::Auth(e) => (*e).into(),
             // Actors by id; the agent API names them (`agent::run`).
             Error::Conflict(c) => ApiError::conflict(&c, |_| None),
             Error::VersionAhead { current, .. } => {
@@ -291,6 +293,22 @@ impl From<Error> for ApiError {
                 err.current_version = Some(current);
                 err
             }
+        }
+    }
+}
+
+impl From<helpdesk_core::AdminError> for ApiError {
+    fn from(e: helpdesk_core::AdminError) -> Self {
+        use helpdesk_core::AdminError as A;
+        let msg = e.to_string();
+        match e {
+            A::NotAdmin(_) => ApiError::new(StatusCode::FORBIDDEN, "not_admin", msg),
+            A::InUse { .. } | A::HasTickets { .. } | A::LastAdmin => {
+                ApiError::new(StatusCode::CONFLICT, "in_use", msg)
+            }
+            A::AlreadySetUp => ApiError::new(StatusCode::CONFLICT, "already_set_up", msg),
+            A::NoSuchField { .. } => ApiError::not_found(msg),
+            _ => ApiError::invalid(msg),
         }
     }
 }

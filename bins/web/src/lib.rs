@@ -26,6 +26,7 @@
 //! automation sweep) from command-line options.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod agent;
 pub mod auth;
 pub mod custom_filters;
@@ -234,6 +235,9 @@ struct Inner {
     login_limiter: Limiter,
     embed_limiter: Limiter,
     register_limiter: Limiter,
+    /// The one-time token of the first-run setup (this process's; printed
+    /// on its console), made on first use.
+    setup_token: std::sync::OnceLock<String>,
 }
 
 /// The shared state of the web layer: the helpdesk, sessions, the
@@ -281,6 +285,7 @@ impl App {
             delivery: Mutex::new(None),
             closing: tokio::sync::watch::channel(false).0,
             mailer,
+            setup_token: std::sync::OnceLock::new(),
         }));
         if let Some(feed) = feed {
             follow(feed, Arc::downgrade(&app.0));
@@ -398,6 +403,14 @@ impl App {
     /// The helpdesk.
     pub fn helpdesk(&self) -> &Helpdesk {
         &self.0.hd
+    }
+
+    /// The one-time token the first-run setup page asks for (`/setup`):
+    /// random, made once per process; the server prints it on its console
+    /// while the helpdesk has no agent, so only whoever runs the server can
+    /// set it up.
+    pub fn setup_token(&self) -> &str {
+        self.0.setup_token.get_or_init(helpdesk_store::auth::random_token)
     }
 
     /// The settings.
@@ -601,6 +614,8 @@ pub fn secure(mut r: Response) -> Response {
 /// The agent server: JSON API, agent web UI, inbound mail and the OpenAPI document.
 pub fn agent_routes(app: App) -> BoxedFilter<(Response,)> {
     agent::routes(app.clone())
+        .or(admin::routes(app.clone()))
+        .unify()
         .or(custom_filters::routes(app.clone()))
         .unify()
         .or(profile::routes(app.clone()))

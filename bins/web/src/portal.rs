@@ -11,6 +11,7 @@
 use crate::auth::{portal_session, session_cookie, PortalCtx, Realm, PORTAL_COOKIE};
 use crate::error::ApiError;
 use crate::{blocking, client_key, with_app, App, OutgoingMail};
+use helpdesk_core::admin::Registration;
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -39,7 +40,7 @@ fn layout(ctx: &PortalCtx, user: Option<&User>, title: &str, body: Markup) -> Ma
             }
             body {
                 header.top {
-                    a.brand href="/" { "Helpdesk" }
+                    a.brand href="/" { (ctx.settings.name) }
                     nav {
                         @if let Some(u) = user {
                             a href="/portal/tickets" { "My tickets" }
@@ -51,7 +52,7 @@ fn layout(ctx: &PortalCtx, user: Option<&User>, title: &str, body: Markup) -> Ma
                             }
                         } @else {
                             a href="/portal/login" { "Log in" }
-                            a href="/portal/register" { "Register" }
+                            @if ctx.settings.registration != Registration::InviteOnly { a href="/portal/register" { "Register" } }
                         }
                     }
                 }
@@ -192,7 +193,7 @@ fn login_page(ctx: &PortalCtx, status: StatusCode, err: Option<&str>, email: &st
                     label { "Password" input type="password" name="password" required; }
                     button type="submit" { "Log in" }
                 }
-                p { "No account yet? " a href="/portal/register" { "Register" } }
+                @if ctx.settings.registration != Registration::InviteOnly { p { "No account yet? " a href="/portal/register" { "Register" } } }
             },
         ),
     )
@@ -218,7 +219,7 @@ fn register_page(
                     input type="hidden" name="csrf" value=(ctx.session.csrf);
                     label { "Name" input type="text" name="name" required value=(name); }
                     label { "Email" input type="email" name="email" required value=(email); }
-                    label { "Password (at least 8 characters)" input type="password" name="password" required minlength="8"; }
+                    label { (format!("Password (at least {} characters)", ctx.settings.password_min_length.max(8))) input type="password" name="password" required minlength=(ctx.settings.password_min_length.max(8)); }
                     button type="submit" { "Register" }
                 }
             },
@@ -388,6 +389,17 @@ where
     F: FnOnce(&App, &PortalCtx, Option<User>) -> Response + Send + 'static,
 {
     let r = blocking(move || {
+        let mut ctx = ctx;
+        ctx.settings = app.helpdesk().settings()?;
+        if !ctx.settings.portal_enabled {
+            return Ok(message_page(
+                &ctx,
+                None,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The portal is closed",
+                "This helpdesk does not take requests through its website at the moment. Please write to us by email.",
+            ));
+        }
         let user = current_user(app.helpdesk(), &ctx);
         Ok(f(&app, &ctx, user))
     })
@@ -408,7 +420,10 @@ fn home(ctx: &PortalCtx, user: Option<User>) -> Response {
             "How can we help?",
             html! {
                 p { "Log in to submit a ticket and follow the replies to your questions." }
-                p { a.button href="/portal/login" { "Log in" } " " a.button href="/portal/register" { "Register" } }
+                p {
+                    a.button href="/portal/login" { "Log in" }
+                    @if ctx.settings.registration != Registration::InviteOnly { " " a.button href="/portal/register" { "Register" } }
+                }
             },
         ),
     )
@@ -451,16 +466,21 @@ fn do_register(app: &App, ctx: &PortalCtx, form: RegisterForm, ip: String) -> Re
         return register_page(ctx, StatusCode::TOO_MANY_REQUESTS, Some(&e.message), &form.name, &form.email);
     }
     let hd = app.helpdesk();
-    let n = form.password.chars().count();
-    if !(helpdesk_store::auth::MIN_PASSWORD_CHARS..=helpdesk_store::auth::MAX_PASSWORD_CHARS).contains(&n) {
-        return register_page(
+    let mode = ctx.settings.registration;
+    if mode == Registration::InviteOnly {
+        return message_page(
             ctx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("The password must be at least 8 characters long."),
-            &form.name,
-            &form.email,
+            None,
+            StatusCode::FORBIDDEN,
+            "Registration is closed",
+            "Accounts here are made by our team. Write to us by email and we will set one up.",
         );
     }
+    if let Err(e) = hd.check_password_rules(&form.password) {
+        let e = ApiError::from(e);
+        return register_page(ctx, e.status, Some(&e.message), &form.name, &form.email);
+    }
+    let base = crate::admin::api::public_url(app);
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => {
@@ -489,9 +509,7 @@ fn do_register(app: &App, ctx: &PortalCtx, form: RegisterForm, ip: String) -> Re
                 to: email.to_string(),
                 subject: "Your helpdesk account".into(),
                 body: format!(
-                    "Someone (hopefully you) tried to register at {} with this address, which already has an account. Log in at {}/portal/login.",
-                    app.config().public_url,
-                    app.config().public_url
+                    "Someone (hopefully you) tried to register at {base} with this address, which already has an account. Log in at {base}/portal/login."
                 ),
             });
             return done(ctx);
@@ -499,20 +517,30 @@ fn do_register(app: &App, ctx: &PortalCtx, form: RegisterForm, ip: String) -> Re
         Ok(None) => {}
         Err(e) => return ApiError::from(e).response(),
     }
-    let r = (|| -> Result<String, ApiError> {
-        let u = hd.create_user(NewUser::new(form.name.clone(), email.as_str()))?;
+    let r = (|| -> Result<Option<String>, ApiError> {
+        let mut new = NewUser::new(form.name.clone(), email.as_str());
+        // Open registration: the account works at once.
+        new.validated = mode == Registration::Open;
+        let u = hd.create_user(new)?;
         hd.set_password(Principal::User(u.id), &form.password)?;
-        Ok(hd.create_validation_token(u.id)?)
+        if mode == Registration::Open {
+            return Ok(None);
+        }
+        Ok(Some(hd.create_validation_token(u.id)?))
     })();
     match r {
-        Ok(token) => {
+        Ok(None) => message_page(
+            ctx,
+            None,
+            StatusCode::OK,
+            "Your account is ready",
+            "Log in with your email address and password.",
+        ),
+        Ok(Some(token)) => {
             app.send_mail(OutgoingMail {
                 to: email.to_string(),
                 subject: "Confirm your email address".into(),
-                body: format!(
-                    "Confirm your address: {}/portal/validate?token={token}",
-                    app.config().public_url
-                ),
+                body: format!("Confirm your address: {base}/portal/validate?token={token}"),
             });
             done(ctx)
         }

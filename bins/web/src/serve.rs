@@ -390,6 +390,16 @@ pub async fn main_for(which: Interfaces) -> Result<(), BoxError> {
         let (p, pp) = crate::demo::USER;
         println!("demo logins: agent {a} / {ap}, agent {s} / {sp}, portal user {p} / {pp}");
     }
+    if matches!(which, Interfaces::All | Interfaces::Agent) {
+        let app = running.app.clone();
+        let hint = tokio::task::spawn_blocking(move || {
+            app.helpdesk().needs_setup().map(|needed| needed.then(|| crate::admin::setup::console_hint(&app)))
+        })
+        .await??;
+        if let Some(hint) = hint {
+            println!("{hint}");
+        }
+    }
     stop_signal().await;
     tracing::info!("stopping");
     running.stop().await
@@ -459,6 +469,7 @@ pub fn migrate(m: &MigrateArgs) -> Result<(), BoxError> {
     let copied = copy(from.store().as_ref(), to.store().as_ref(), &|step| match step {
         Step::Records(kind, n) => bar.set_message(format!("{n} records ({})", kind.as_str())),
         Step::Configs(n) => bar.set_message(format!("{n} configuration values")),
+        Step::Audit(n) => bar.set_message(format!("{n} audit log entries")),
         Step::Blobs(n) => bar.set_message(format!("{n} blobs")),
         Step::Tickets(done, of) => {
             bar.set_message("tickets");
@@ -469,12 +480,13 @@ pub fn migrate(m: &MigrateArgs) -> Result<(), BoxError> {
     })?;
     bar.finish_and_clear();
     println!(
-        "copied {} tickets ({} log events, {} undelivered notifications), {} records, {} configuration values and {} blobs in {:.1?}",
+        "copied {} tickets ({} log events, {} undelivered notifications), {} records, {} configuration values, {} audit log entries and {} blobs in {:.1?}",
         copied.tickets,
         copied.events,
         copied.outbox,
         copied.records,
         copied.configs,
+        copied.audit,
         copied.blobs,
         started.elapsed()
     );
@@ -486,8 +498,8 @@ pub fn migrate(m: &MigrateArgs) -> Result<(), BoxError> {
         return Err(format!("the copy in {} differs from the source", redact(&m.to)).into());
     }
     println!(
-        "verified: {} records, {} configuration values, {} blobs, {} tickets and {} counters the same; {} tickets compared in full",
-        v.records, v.configs, v.blobs, v.tickets, v.counters, v.sampled
+        "verified: {} records, {} configuration values, {} audit log entries, {} blobs, {} tickets and {} counters the same; {} tickets compared in full",
+        v.records, v.configs, v.audit, v.blobs, v.tickets, v.counters, v.sampled
     );
     Ok(())
 }

@@ -9,93 +9,19 @@
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
 use helpdesk_web::{demo, App, Config};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use warp::Filter;
 
-fn find(bin: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join(bin)).find(|p| p.is_file())
-}
-
-struct Driver(Child);
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn serve(routes: warp::filters::BoxedFilter<(warp::reply::Response,)>, host: &str) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind(format!("{host}:0")).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(warp::serve(routes).incoming(listener).run());
-    addr
-}
-
-async fn wait_text(c: &fantoccini::Client, css: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let text = match c.find(Locator::Css(css)).await {
-            Ok(e) => e.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if text.contains(want) {
-            return text;
-        }
-        if Instant::now() >= deadline {
-            screenshot(c, "failure").await;
-            panic!("timed out waiting for {want:?} in {css}; last text: {text:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn screenshot(c: &fantoccini::Client, name: &str) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
+mod browser_kit;
+use browser_kit::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_portal_and_embed_in_chromium() {
-    let (Some(chromium), Some(chromedriver)) = (find("chromium"), find("chromedriver")) else {
-        if std::env::var_os("CI").is_some() {
-            panic!("chromium and chromedriver are required in CI: run scripts/test-deps.sh");
-        }
-        eprintln!(
-            "skipping browser test: chromium/chromedriver not installed (scripts/test-deps.sh installs them)"
-        );
-        return;
-    };
-    let port = free_port();
-    let driver = Driver(
-        Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    let profile = tempfile::tempdir().unwrap();
+    let Some(browser) = browser().await else { return };
 
     let hd = Helpdesk::in_memory();
     demo::seed(&hd).unwrap();
@@ -114,36 +40,11 @@ async fn agent_portal_and_embed_in_chromium() {
         serve(warp::Filter::boxed(warp::Filter::map(site, warp::Reply::into_response)), "127.0.0.1").await;
     let site_url = format!("http://localhost:{}/", site.port());
 
-    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": chromium,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=1400,900", format!("--user-data-dir={}", profile.path().display())]
-        }
-    }))
-    .unwrap();
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let mut c = None;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c.is_none() {
-        match ClientBuilder::new(connector.clone())
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(client) => c = Some(client),
-            Err(e) => {
-                assert!(Instant::now() < deadline, "chromedriver did not start: {e}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-    let c = c.unwrap();
+    let c = &browser.c;
 
     // --- agent workspace ---------------------------------------------------
-    agent_workspace(&c, &hd, &app, &base).await;
-    agent_forms(&c, &hd, &app, &base).await;
+    agent_workspace(c, &hd, &app, &base).await;
+    agent_forms(c, &hd, &app, &base).await;
 
     // --- portal: log in and submit a ticket with a custom field -------------
     let ann = hd.user_by_email(demo::USER.0).unwrap().unwrap();
@@ -151,7 +52,7 @@ async fn agent_portal_and_embed_in_chromium() {
     c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys(demo::USER.0).await.unwrap();
     c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(demo::USER.1).await.unwrap();
     c.find(Locator::Css("form.card button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_text(&c, "main", "Printer on fire").await;
+    wait_text(c, "main", "Printer on fire").await;
     c.goto(&format!("{base}/portal/tickets/new?department=1")).await.unwrap();
     c.find(Locator::Css("input[name=subject]")).await.unwrap().send_keys("Toner smells odd").await.unwrap();
     c.find(Locator::Css("textarea[name=body]"))
@@ -172,12 +73,12 @@ async fn agent_portal_and_embed_in_chromium() {
         .click()
         .await
         .unwrap();
-    wait_text(&c, "main", "Since the last refill.").await;
+    wait_text(c, "main", "Since the last refill.").await;
     let id = hd.store().last_ticket_id().unwrap().unwrap();
     let t = hd.ticket(id).unwrap();
     assert_eq!((t.subject.as_str(), t.channel, t.user), ("Toner smells odd", Channel::Portal, ann.id));
     assert_eq!(t.fields.get("product"), Some(&FieldValue::Choice("Printer".into())));
-    screenshot(&c, "portal").await;
+    screenshot(c, "portal").await;
 
     // --- embed: a page on another origin posts the widget -------------------
     c.goto(&site_url).await.unwrap();
@@ -188,7 +89,7 @@ async fn agent_portal_and_embed_in_chromium() {
     form(".helpdesk-embed input[name=name]").await.unwrap().send_keys("Vera Visitor").await.unwrap();
     form(".helpdesk-embed input[name=email]").await.unwrap().send_keys("not-an-email").await.unwrap();
     c.find(Locator::Css(".helpdesk-embed button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_text(&c, ".helpdesk-embed-status", "valid email").await;
+    wait_text(c, ".helpdesk-embed-status", "valid email").await;
     let email = form(".helpdesk-embed input[name=email]").await.unwrap();
     email.clear().await.unwrap();
     email.send_keys("vera@shop.example").await.unwrap();
@@ -196,8 +97,8 @@ async fn agent_portal_and_embed_in_chromium() {
     form("message").await.unwrap().send_keys("Do you ship to Norway?").await.unwrap();
     tokio::time::sleep(Duration::from_millis(1600)).await; // humans take a moment; the spam check wants it
     c.find(Locator::Css(".helpdesk-embed button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_text(&c, ".helpdesk-embed-status", "Thank you").await;
-    screenshot(&c, "embed").await;
+    wait_text(c, ".helpdesk-embed-status", "Thank you").await;
+    screenshot(c, "embed").await;
     let hd2 = hd.clone();
     wait_until("the embed ticket", || hd2.user_by_email("vera@shop.example").ok().flatten().is_some()).await;
     let id = hd.store().last_ticket_id().unwrap().unwrap();
@@ -207,13 +108,10 @@ async fn agent_portal_and_embed_in_chromium() {
         ("Bulk order", Channel::Embed, DepartmentId(2))
     );
 
-    c.close().await.unwrap();
-    drop(driver);
+    browser.close().await;
 }
 
 /// axe-core, vendored from its npm package (MPL-2.0), injected into pages.
-const AXE: &str = include_str!("assets/axe-core/axe.min.js");
-
 async fn press(c: &fantoccini::Client, key: char) {
     let keys = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value: key })
@@ -230,32 +128,7 @@ async fn focused(c: &fantoccini::Client) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-async fn displayed(c: &fantoccini::Client, css: &str) -> bool {
-    match c.find(Locator::Css(css)).await {
-        Ok(e) => e.is_displayed().await.unwrap_or(false),
-        Err(_) => false,
-    }
-}
-
 /// Runs axe-core on the page; fails on serious or critical violations.
-async fn audit(c: &fantoccini::Client, what: &str) {
-    c.execute(AXE, vec![]).await.unwrap();
-    let r = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document).then(r => done(r.violations
-               .filter(v => v.impact === 'serious' || v.impact === 'critical')
-               .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' +
-                    v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))))
-               .catch(e => done(['axe failed: ' + e]));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let found: Vec<String> = serde_json::from_value(r).unwrap();
-    assert!(found.is_empty(), "accessibility violations on {what}:\n{}", found.join("\n"));
-}
-
 async fn agent_workspace(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &str) {
     let admin = hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap();
     c.set_window_size(1440, 900).await.unwrap();
@@ -620,36 +493,4 @@ async fn agent_forms(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &st
     let want = hd.saved_filters(sam.id).count(f.id).unwrap().count;
     wait_text(c, &format!("#filter-pane a[data-filter={slug}]"), "Tier 1 support").await;
     wait_text(c, &format!("#filter-pane a[data-filter={slug}] .count"), &want.to_string()).await;
-}
-
-/// Clicks `css` once it is there, again if a live refresh replaced it meanwhile.
-async fn click(c: &fantoccini::Client, css: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let done = match c.find(Locator::Css(css)).await {
-            Ok(e) => e.click().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match done {
-            Ok(()) => return,
-            Err(e) if Instant::now() >= deadline => {
-                screenshot(c, "failure").await;
-                panic!("timed out clicking {css}: {}", e.lines().next().unwrap_or_default());
-            }
-            Err(_) => {}
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn wait_until_url(c: &fantoccini::Client, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let url = c.current_url().await.unwrap();
-        if url.path() == path {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {path}; at {url}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

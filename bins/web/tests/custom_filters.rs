@@ -7,14 +7,7 @@ use helpdesk_web::demo;
 use serde_json::{json, Value};
 
 async fn send(f: &Fixture, s: &AgentSession, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = warp::test::request()
-        .method(method)
-        .path(path)
-        .header("cookie", &s.cookie)
-        .header("x-csrf-token", &s.csrf);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
+    let req = agent_request(s, method, path, body);
     let r = req.reply(&f.routes).await;
     let v = if r.body().is_empty() { Value::Null } else { body_json(&r) };
     (r.status().as_u16(), v)

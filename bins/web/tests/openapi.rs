@@ -40,7 +40,11 @@ async fn every_route_is_served() {
         if *path == "/api/agent/events" {
             continue; // a never-ending stream; covered by the browser test
         }
-        let concrete = path.replace("{id}", "1").replace("{filter}", "all");
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{filter}", "all")
+            .replace("{section}", "teams")
+            .replace("{key}", "plan");
         let mut req = warp::test::request()
             .method(method)
             .path(&concrete)

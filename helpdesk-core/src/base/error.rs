@@ -110,6 +110,9 @@ pub enum TicketError {
         /// Why.
         reason: String,
     },
+    /// A retired field was given a value (its old values stay, new ones are refused).
+    #[error("field {0:?} is retired: it keeps the values tickets have but takes no new ones")]
+    RetiredField(String),
     /// A required field was not given (or would be cleared).
     #[error("field {0:?} is required")]
     MissingField(String),

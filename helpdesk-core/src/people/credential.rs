@@ -38,6 +38,9 @@ pub enum CredentialKind {
     ApiKey,
     /// A one-time email validation token; `secret_hash` is its SHA-256 (hex).
     EmailValidation,
+    /// A one-time set-password token (an agent's invitation, a password
+    /// reset); `secret_hash` is its SHA-256 (hex). Works for a limited time.
+    PasswordSet,
 }
 
 /// A stored credential.

@@ -223,6 +223,28 @@ pub struct Usergroup {
     pub id: UsergroupId,
     /// Name.
     pub name: String,
+    /// What members may do in the portal and the embed.
+    #[serde(default)]
+    pub portal: PortalPermissions,
+}
+
+/// What the members of a usergroup may do in the portal and the embed (a
+/// user in several groups may do what any of them allows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortalPermissions {
+    /// The departments members may submit tickets in; `None`: every one.
+    pub submit_departments: Option<BTreeSet<DepartmentId>>,
+    /// Whether members see the tickets of everyone in their organisation.
+    pub organisation_tickets: bool,
+    /// Whether members may CC other people on their tickets.
+    pub cc_others: bool,
+}
+
+impl Default for PortalPermissions {
+    fn default() -> Self {
+        PortalPermissions { submit_departments: None, organisation_tickets: false, cc_others: true }
+    }
 }
 
 /// What an agent is allowed to do.
@@ -351,6 +373,10 @@ pub struct FieldDef {
     /// Only agents see and set it (never shown in the portal, the embed or user emails).
     #[serde(default)]
     pub agent_only: bool,
+    /// Retired by an admin: no longer asked for or settable, but the values
+    /// tickets already have are kept and shown (and can be cleared).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
 }
 
 impl FieldDef {
@@ -417,9 +443,14 @@ pub struct Department {
 }
 
 impl Department {
-    /// The field definition with `key`.
+    /// The field definition with `key` (retired ones included).
     pub fn field(&self, key: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.key == key)
+    }
+
+    /// The fields new values may be given for, in order (not retired).
+    pub fn live_fields(&self) -> impl Iterator<Item = &FieldDef> {
+        self.fields.iter().filter(|f| !f.retired)
     }
 
     /// Checks the definitions: keys non-empty, unique, of `[a-z0-9_]`;

@@ -1245,3 +1245,86 @@ pub fn check_custom_fields(
     }
     Ok(())
 }
+
+// ----- what rules refer to --------------------------------------------------
+
+/// A thing of the directory a rule names by id or key: what an admin must
+/// change in the rule before removing the thing.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleRef {
+    /// A department (condition on `ticket.department`, `set_department`).
+    Department(DepartmentId),
+    /// An agent (conditions on `ticket.agent`, `actor.agent`,
+    /// `ticket.followers`; `set_agent`, `add_follower`, `notify agent:ID`).
+    Agent(AgentId),
+    /// A team (condition on `ticket.team`, `set_team`, `notify team:ID`).
+    Team(TeamId),
+    /// An organisation (condition on `user.organisation`).
+    Organisation(OrganisationId),
+    /// A usergroup (condition on `user.usergroups`).
+    Usergroup(UsergroupId),
+    /// A ticket custom field (`ticket.fields.KEY`, `set_field`).
+    TicketField(String),
+}
+
+fn ids_in(v: Option<&serde_json::Value>) -> Vec<u64> {
+    match v {
+        Some(serde_json::Value::Number(n)) => n.as_u64().into_iter().collect(),
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_u64()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl ConditionDef {
+    /// The directory things this condition names (an unparsable field names nothing).
+    pub fn references(&self) -> Vec<RuleRef> {
+        let ids = || ids_in(self.value.as_ref());
+        match Field::parse(&self.field) {
+            Ok(Field::Department) => {
+                ids().into_iter().map(|i| RuleRef::Department(DepartmentId(i))).collect()
+            }
+            Ok(Field::Agent | Field::ActorAgent | Field::Followers) => {
+                ids().into_iter().map(|i| RuleRef::Agent(AgentId(i))).collect()
+            }
+            Ok(Field::Team) => ids().into_iter().map(|i| RuleRef::Team(TeamId(i))).collect(),
+            Ok(Field::UserOrganisation) => {
+                ids().into_iter().map(|i| RuleRef::Organisation(OrganisationId(i))).collect()
+            }
+            Ok(Field::UserUsergroups) => {
+                ids().into_iter().map(|i| RuleRef::Usergroup(UsergroupId(i))).collect()
+            }
+            Ok(Field::TicketField(key)) => vec![RuleRef::TicketField(key)],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl ActionDef {
+    /// The directory things this action names.
+    pub fn references(&self) -> Vec<RuleRef> {
+        match self {
+            ActionDef::SetDepartment { department } => vec![RuleRef::Department(DepartmentId(*department))],
+            ActionDef::SetAgent { agent: Some(a) } | ActionDef::AddFollower { agent: a } => {
+                vec![RuleRef::Agent(AgentId(*a))]
+            }
+            ActionDef::SetTeam { team: Some(t) } => vec![RuleRef::Team(TeamId(*t))],
+            ActionDef::SetField { key, .. } => vec![RuleRef::TicketField(key.clone())],
+            ActionDef::Notify { to: Target::Agent(a), .. } => vec![RuleRef::Agent(*a)],
+            ActionDef::Notify { to: Target::Team(t), .. } => vec![RuleRef::Team(*t)],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Every reference of a rule's conditions and actions.
+pub fn references_of(all: &[ConditionDef], any: &[ConditionDef], actions: &[ActionDef]) -> Vec<RuleRef> {
+    let mut out: Vec<RuleRef> = all
+        .iter()
+        .chain(any)
+        .flat_map(ConditionDef::references)
+        .chain(actions.iter().flat_map(ActionDef::references))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}

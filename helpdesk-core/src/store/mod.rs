@@ -168,11 +168,13 @@ pub enum RecordKind {
     SavedFilter,
     /// An agent's own settings, [`AgentPreferences`](crate::people::preferences::AgentPreferences) (id = agent id)
     AgentPreferences,
+    /// The helpdesk-wide [`Settings`](crate::admin::Settings) (one, id 1)
+    Settings,
 }
 
 impl RecordKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [RecordKind; 14] = [
+    pub const ALL: [RecordKind; 15] = [
         RecordKind::User,
         RecordKind::Organisation,
         RecordKind::Usergroup,
@@ -187,6 +189,7 @@ impl RecordKind {
         RecordKind::SeenMail,
         RecordKind::SavedFilter,
         RecordKind::AgentPreferences,
+        RecordKind::Settings,
     ];
 
     /// A one-byte tag for keys.
@@ -206,6 +209,7 @@ impl RecordKind {
             RecordKind::SeenMail => b'i',
             RecordKind::SavedFilter => b'f',
             RecordKind::AgentPreferences => b'p',
+            RecordKind::Settings => b'h',
         }
     }
 
@@ -226,6 +230,7 @@ impl RecordKind {
             RecordKind::SeenMail => "seen_mail",
             RecordKind::SavedFilter => "saved_filter",
             RecordKind::AgentPreferences => "agent_preferences",
+            RecordKind::Settings => "settings",
         }
     }
 }
@@ -262,6 +267,8 @@ pub enum Record {
     SavedFilter(Box<crate::filters::saved::SavedFilter>),
     /// An agent's own settings.
     AgentPreferences(crate::people::preferences::AgentPreferences),
+    /// The helpdesk-wide settings.
+    Settings(crate::admin::Settings),
 }
 
 /// A unique key a record claims: an email address, a domain, a name.
@@ -313,6 +320,7 @@ impl Record {
             Record::SeenMail(r) => (RecordKind::SeenMail, r.key),
             Record::SavedFilter(r) => (RecordKind::SavedFilter, r.id.0),
             Record::AgentPreferences(r) => (RecordKind::AgentPreferences, r.agent.0),
+            Record::Settings(_) => (RecordKind::Settings, 1),
         }
     }
 
@@ -336,8 +344,37 @@ impl Record {
             | Record::Subscriptions(_)
             | Record::AutoResponses(_)
             | Record::SeenMail(_)
-            | Record::AgentPreferences(_) => vec![],
+            | Record::AgentPreferences(_)
+            | Record::Settings(_) => vec![],
         }
+    }
+}
+
+/// An admin change: directory records written and removed, configuration
+/// values written and removed, and the audit entry that says who did it,
+/// written together or not at all ([`Store::admin_commit`]). The record
+/// writes keep [`Store::put_record`]'s unique-key rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminCommit {
+    /// Records to write (claiming their unique keys), in order.
+    pub put: Vec<Record>,
+    /// Records to remove (releasing their unique keys).
+    pub delete: Vec<(RecordKind, u64)>,
+    /// Configuration values to write or (`None`) remove: namespace, name, value.
+    pub config: Vec<(String, String, Option<serde_json::Value>)>,
+    /// The audit entry; its `seq` is given by the store.
+    pub audit: crate::admin::AuditEntry,
+}
+
+impl AdminCommit {
+    /// A commit of just an audit entry (a login, an API key shown once).
+    pub fn audit_only(audit: crate::admin::AuditEntry) -> AdminCommit {
+        AdminCommit::records(Vec::new(), audit)
+    }
+
+    /// A commit writing `put` with its audit entry.
+    pub fn records(put: Vec<Record>, audit: crate::admin::AuditEntry) -> AdminCommit {
+        AdminCommit { put, delete: Vec::new(), config: Vec::new(), audit }
     }
 }
 
@@ -463,6 +500,20 @@ pub trait Store: IdSource + Send + Sync {
     /// Makes ids of `kind` handed out from now on greater than `mark` (a
     /// lower mark changes nothing): a store filled by copying another.
     fn raise_id_mark(&self, kind: IdKind, mark: u64) -> Result<(), StoreError>;
+    /// Applies an admin change atomically with its audit entry (see
+    /// [`AdminCommit`]) and returns the entry's position in the audit log
+    /// (1, 2, 3, ... in the order commits were applied). Durable when it
+    /// returns. A refused record write (a unique key held by another
+    /// record) applies nothing, the audit entry included.
+    fn admin_commit(&self, commit: &AdminCommit) -> Result<u64, StoreError>;
+    /// Up to `limit` audit entries with a position below `before` (all when
+    /// `None`), newest first. The audit log is append-only: nothing in the
+    /// store's API removes or changes an entry.
+    fn audit_log(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<crate::admin::AuditEntry>, StoreError>;
 
     // ----- filters (issue 3) -----
 

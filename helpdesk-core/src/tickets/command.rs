@@ -552,9 +552,12 @@ pub fn create(
         if def.agent_only && is_user_actor {
             return Err(not_permitted(actor, "set a field", format!("field {key:?} is for agents only")));
         }
+        if def.retired {
+            return Err(TicketError::RetiredField(key.clone()));
+        }
         def.check(value)?;
     }
-    for def in &department.fields {
+    for def in department.live_fields() {
         if def.required && !new.fields.contains_key(&def.key) && !(def.agent_only && is_user_actor) {
             return Err(TicketError::MissingField(def.key.clone()));
         }
@@ -828,8 +831,9 @@ pub fn decide(
                 .field(key)
                 .ok_or_else(|| TicketError::UnknownField { department: dept.id, key: key.clone() })?;
             match value {
+                Some(_) if def.retired => return Err(TicketError::RetiredField(key.clone())),
                 Some(v) => def.check(v)?,
-                None if def.required => return Err(TicketError::MissingField(key.clone())),
+                None if def.required && !def.retired => return Err(TicketError::MissingField(key.clone())),
                 None => {}
             }
             let from = ticket.fields.get(key).cloned();

@@ -18,6 +18,7 @@
 //! | `unique_keys` | key (primary key), holder | `put_record` (a taken key is [`StoreError::Unique`]) |
 //! | `outbox` | ticket, version, seq, item | commits, `reschedule` |
 //! | `blobs`, `configs` | content-addressed bytes; named rule definitions | `put_blob`, `put_config` |
+//! | `audit_log` | seq, time, entry (JSON); append-only (a trigger refuses changes) | `admin_commit` |
 //! | `ids_<kind>` sequences | one per [`IdKind`] | [`IdSource::next_id`] |
 //! | `helpdesk_schema` | the migrations applied | [`PgStore::open`] |
 //!
@@ -250,6 +251,105 @@ impl PgStore {
     }
 
     /// Sends `notice` to the other processes, in `tx` (heard only if it commits).
+    /// Writes a directory record inside `tx` (claiming its unique keys,
+    /// releasing the ones its previous version held) and notifies the feed.
+    fn write_record_in(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        record: &Record,
+        body: &[u8],
+    ) -> Result<(), Fail> {
+        let (kind, id) = record.key();
+        let tag = i16::from(kind.tag());
+        let sid = sql_id(id);
+        let body = body.to_vec();
+        let keys: Vec<String> = record.unique_keys().into_iter().map(|u| u.0).collect();
+        tx.query_typed(
+            "INSERT INTO records (kind, id, body) VALUES ($1, $2, $3) \
+             ON CONFLICT (kind, id) DO UPDATE SET body = EXCLUDED.body",
+            &[(&tag, Type::INT2), (&sid, Type::INT8), (&body, Type::BYTEA)],
+        )
+        .ctx("writing a record")?;
+        if !keys.is_empty() {
+            tx.query_typed(
+                "INSERT INTO unique_keys (key, kind, id) SELECT unnest($1::text[]), $2, $3 \
+                 ON CONFLICT (key) DO NOTHING",
+                &[(&keys, Type::TEXT_ARRAY), (&tag, Type::INT2), (&sid, Type::INT8)],
+            )
+            .ctx("claiming unique keys")?;
+            let taken = tx
+                .query_typed(
+                    "SELECT key, kind, id FROM unique_keys WHERE key = ANY($1) AND (kind, id) <> ($2, $3)",
+                    &[(&keys, Type::TEXT_ARRAY), (&tag, Type::INT2), (&sid, Type::INT8)],
+                )
+                .ctx("checking unique keys")?;
+            // The first of the record's keys that another record holds.
+            if let Some(key) = keys.iter().find(|k| taken.iter().any(|r| r.get::<_, &str>(0) == k.as_str())) {
+                let row = taken.iter().find(|r| r.get::<_, &str>(0) == key.as_str()).expect("found");
+                let holder = holder_of(row.get(1), row.get(2))?;
+                return Err(Fail::Store(StoreError::Unique {
+                    key: key.clone(),
+                    holder: format!("{}:{}", holder.0.as_str(), holder.1),
+                }));
+            }
+        }
+        tx.query_typed(
+            "DELETE FROM unique_keys WHERE kind = $1 AND id = $2 AND NOT (key = ANY($3))",
+            &[(&tag, Type::INT2), (&sid, Type::INT8), (&keys, Type::TEXT_ARRAY)],
+        )
+        .ctx("releasing unique keys")?;
+        self.notify_in(tx, Notice::Record { tag: kind.tag(), id })
+    }
+
+    /// Removes a directory record inside `tx`; `false` when there was none.
+    fn remove_record_in(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        kind: RecordKind,
+        id: u64,
+    ) -> Result<bool, Fail> {
+        let tag = i16::from(kind.tag());
+        let rows = tx
+            .query_typed(
+                "DELETE FROM records WHERE kind = $1 AND id = $2 RETURNING 1",
+                &[(&tag, Type::INT2), (&sql_id(id), Type::INT8)],
+            )
+            .ctx("deleting a record")?;
+        if !rows.is_empty() {
+            // Its unique keys go with it (ON DELETE CASCADE).
+            self.notify_in(tx, Notice::Record { tag: kind.tag(), id })?;
+        }
+        Ok(!rows.is_empty())
+    }
+
+    /// Writes (or removes) a configuration value inside `tx`, bumping the
+    /// rules epoch for rule namespaces, and notifies the feed.
+    fn write_config_in(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        namespace: &str,
+        name: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<(), Fail> {
+        match bytes {
+            Some(bytes) => tx.query_typed(
+                "INSERT INTO configs (namespace, name, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (namespace, name) DO UPDATE SET value = EXCLUDED.value",
+                &[(&namespace, Type::TEXT), (&name, Type::TEXT), (&bytes, Type::BYTEA)],
+            ),
+            None => tx.query_typed(
+                "DELETE FROM configs WHERE namespace = $1 AND name = $2",
+                &[(&namespace, Type::TEXT), (&name, Type::TEXT)],
+            ),
+        }
+        .ctx("writing a configuration value")?;
+        if !namespace.starts_with(crate::app_values::APP) {
+            tx.query_typed("UPDATE helpdesk_epochs SET n = n + 1 WHERE name = 'rules'", &[])
+                .ctx("bumping the rules epoch")?;
+        }
+        self.notify_in(tx, Notice::Config { namespace: namespace.to_string(), name: name.to_string() })
+    }
+
     fn notify_in(&self, tx: &mut postgres::Transaction<'_>, notice: Notice) -> Result<(), Fail> {
         let payload = self.feed.payload(notice)?;
         tx.query_typed("SELECT pg_notify($1, $2)", &[(&feed::CHANNEL, Type::TEXT), (&payload, Type::TEXT)])
@@ -700,66 +800,14 @@ impl Store for PgStore {
     }
 
     fn put_record(&self, record: &Record) -> Result<(), StoreError> {
-        let (kind, id) = record.key();
-        let tag = i16::from(kind.tag());
-        let sid = sql_id(id);
         let body = serde_json::to_vec(record).map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
-        let keys: Vec<String> = record.unique_keys().into_iter().map(|u| u.0).collect();
-        self.transact(|tx| {
-            tx.query_typed(
-                "INSERT INTO records (kind, id, body) VALUES ($1, $2, $3) \
-                 ON CONFLICT (kind, id) DO UPDATE SET body = EXCLUDED.body",
-                &[(&tag, Type::INT2), (&sid, Type::INT8), (&body, Type::BYTEA)],
-            )
-            .ctx("writing a record")?;
-            if !keys.is_empty() {
-                tx.query_typed(
-                    "INSERT INTO unique_keys (key, kind, id) SELECT unnest($1::text[]), $2, $3 \
-                     ON CONFLICT (key) DO NOTHING",
-                    &[(&keys, Type::TEXT_ARRAY), (&tag, Type::INT2), (&sid, Type::INT8)],
-                )
-                .ctx("claiming unique keys")?;
-                let taken = tx
-                    .query_typed(
-                        "SELECT key, kind, id FROM unique_keys WHERE key = ANY($1) AND (kind, id) <> ($2, $3)",
-                        &[(&keys, Type::TEXT_ARRAY), (&tag, Type::INT2), (&sid, Type::INT8)],
-                    )
-                    .ctx("checking unique keys")?;
-                // The first of the record's keys that another record holds.
-                if let Some(key) = keys.iter().find(|k| taken.iter().any(|r| r.get::<_, &str>(0) == k.as_str())) {
-                    let row = taken.iter().find(|r| r.get::<_, &str>(0) == key.as_str()).expect("found");
-                    let holder = holder_of(row.get(1), row.get(2))?;
-                    return Err(Fail::Store(StoreError::Unique {
-                        key: key.clone(),
-                        holder: format!("{}:{}", holder.0.as_str(), holder.1),
-                    }));
-                }
-            }
-            tx.query_typed(
-                "DELETE FROM unique_keys WHERE kind = $1 AND id = $2 AND NOT (key = ANY($3))",
-                &[(&tag, Type::INT2), (&sid, Type::INT8), (&keys, Type::TEXT_ARRAY)],
-            )
-            .ctx("releasing unique keys")?;
-            self.notify_in(tx, Notice::Record { tag: kind.tag(), id })
-        })?;
+        self.transact(|tx| self.write_record_in(tx, record, &body))?;
         self.feed.directory_changed();
         Ok(())
     }
 
     fn delete_record(&self, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
-        let tag = i16::from(kind.tag());
-        let deleted = self.transact(|tx| {
-            let rows = tx
-                .query_typed(
-                    "DELETE FROM records WHERE kind = $1 AND id = $2 RETURNING 1",
-                    &[(&tag, Type::INT2), (&sql_id(id), Type::INT8)],
-                )
-                .ctx("deleting a record")?;
-            if !rows.is_empty() {
-                self.notify_in(tx, Notice::Record { tag: kind.tag(), id })?;
-            }
-            Ok(!rows.is_empty())
-        })?;
+        let deleted = self.transact(|tx| self.remove_record_in(tx, kind, id))?;
         self.feed.directory_changed();
         Ok(deleted)
     }
@@ -883,26 +931,7 @@ impl Store for PgStore {
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
-        let notice = Notice::Config { namespace: namespace.to_string(), name: name.to_string() };
-        self.transact(|tx| {
-            match &bytes {
-                Some(bytes) => tx.query_typed(
-                    "INSERT INTO configs (namespace, name, value) VALUES ($1, $2, $3) \
-                     ON CONFLICT (namespace, name) DO UPDATE SET value = EXCLUDED.value",
-                    &[(&namespace, Type::TEXT), (&name, Type::TEXT), (bytes, Type::BYTEA)],
-                ),
-                None => tx.query_typed(
-                    "DELETE FROM configs WHERE namespace = $1 AND name = $2",
-                    &[(&namespace, Type::TEXT), (&name, Type::TEXT)],
-                ),
-            }
-            .ctx("writing a configuration value")?;
-            if !namespace.starts_with(crate::app_values::APP) {
-                tx.query_typed("UPDATE helpdesk_epochs SET n = n + 1 WHERE name = 'rules'", &[])
-                    .ctx("bumping the rules epoch")?;
-            }
-            self.notify_in(tx, notice.clone())
-        })?;
+        self.transact(|tx| self.write_config_in(tx, namespace, name, bytes.as_deref()))?;
         Ok(())
     }
 
@@ -1054,6 +1083,72 @@ impl Store for PgStore {
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
             r => Ok(db("reading an id sequence", r)?.get::<_, i64>(0) as u64),
         }
+    }
+
+    fn admin_commit(&self, commit: &AdminCommit) -> Result<u64, StoreError> {
+        let puts = commit
+            .put
+            .iter()
+            .map(|r| serde_json::to_vec(r).map(|b| (r, b)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+        let mut configs = Vec::new();
+        for (ns, name, v) in &commit.config {
+            check_config_name(ns, name)?;
+            let bytes = v
+                .as_ref()
+                .map(serde_json::to_vec)
+                .transpose()
+                .map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+            configs.push((ns.as_str(), name.as_str(), bytes));
+        }
+        let seq = self.transact(|tx| {
+            for (r, body) in &puts {
+                self.write_record_in(tx, r, body)?;
+            }
+            for (kind, id) in &commit.delete {
+                self.remove_record_in(tx, *kind, *id)?;
+            }
+            for (ns, name, bytes) in &configs {
+                self.write_config_in(tx, ns, name, bytes.as_deref())?;
+            }
+            let seq: i64 = tx
+                .query_typed("SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))", &[])
+                .ctx("numbering the audit entry")?[0]
+                .get(0);
+            let mut entry = commit.audit.clone();
+            entry.seq = u64::try_from(seq).unwrap_or_default();
+            let body =
+                serde_json::to_vec(&entry).map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+            tx.query_typed(
+                "INSERT INTO audit_log (seq, at, body) VALUES ($1, $2, $3)",
+                &[(&seq, Type::INT8), (&entry.at, Type::TIMESTAMPTZ), (&body, Type::BYTEA)],
+            )
+            .ctx("writing the audit entry")?;
+            Ok(entry.seq)
+        })?;
+        if !commit.put.is_empty() || !commit.delete.is_empty() {
+            self.feed.directory_changed();
+        }
+        Ok(seq)
+    }
+
+    fn audit_log(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = db(
+            "reading the audit log",
+            self.conn()?.query_typed(
+                "SELECT seq, body FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+                &[(&before, Type::INT8), (&limit, Type::INT8)],
+            ),
+        )?;
+        rows.iter()
+            .map(|r| {
+                serde_json::from_slice(r.get(1))
+                    .map_err(|e| corrupt(format!("audit_log {}", r.get::<_, i64>(0)), e))
+            })
+            .collect()
     }
 
     fn raise_id_mark(&self, kind: IdKind, mark: u64) -> Result<(), StoreError> {

@@ -24,6 +24,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial", sql: include_str!("migrations/0001_initial.sql") },
     Migration { version: 2, name: "several nodes", sql: include_str!("migrations/0002_several_nodes.sql") },
+    Migration { version: 3, name: "audit log", sql: include_str!("migrations/0003_audit_log.sql") },
 ];
 
 /// The schema version this code writes.

@@ -577,7 +577,12 @@ pub fn put_record_unique_keys(ctx: &Ctx) {
     let before = (dump(s), db.raw());
     assert!(matches!(s.put_record(&team(2, " tier 1 ")), Err(StoreError::Unique { .. })));
     assert_eq!((dump(s), db.raw()), before);
-    s.put_record(&Record::Usergroup(Usergroup { id: UsergroupId(1), name: "Tier 1".into() })).unwrap();
+    s.put_record(&Record::Usergroup(Usergroup {
+        id: UsergroupId(1),
+        name: "Tier 1".into(),
+        portal: Default::default(),
+    }))
+    .unwrap();
     // Organisations: domains and names.
     let org = |id: u64, name: &str, domains: &[&str]| {
         Record::Organisation(Organisation {
@@ -1314,4 +1319,109 @@ pub fn saved_filters_are_per_agent_and_shared(ctx: &Ctx) {
     fx.hd.update_agent(alice).unwrap();
     alices.update(renamed.id, new("Tier 1 (admin)", Sharing::Everyone)).unwrap();
     assert_eq!(bobs.get(renamed.id).unwrap().sharing, Sharing::Everyone);
+}
+
+fn audit(n: u64) -> AuditEntry {
+    AuditEntry::new(
+        t0() + Duration::seconds(n as i64),
+        AuditActor::System,
+        "test.step",
+        format!("step:{n}"),
+        format!("step {n}"),
+    )
+}
+
+pub fn admin_commit_is_atomic_with_its_audit_entry(ctx: &Ctx) {
+    let db = ctx.open();
+    let s = db.store();
+    assert_eq!(s.audit_log(None, 10).unwrap(), vec![], "a new store has an empty audit log");
+    s.put_record(&user(1, &["one@acme.com"])).unwrap();
+    let team = Record::Team(Team { id: TeamId(5), name: "Tier 1".into() });
+    let rule = serde_json::json!({"name": "r"});
+    let c = AdminCommit {
+        put: vec![team.clone(), user(2, &["two@acme.com"])],
+        delete: vec![],
+        config: vec![("trigger".into(), "r".into(), Some(rule.clone()))],
+        audit: audit(1).change(None, Some(&team)),
+    };
+    assert_eq!(s.admin_commit(&c).unwrap(), 1);
+    assert_eq!(s.record(RecordKind::Team, 5).unwrap(), Some(team.clone()));
+    assert!(s.record(RecordKind::User, 2).unwrap().is_some());
+    assert_eq!(s.configs("trigger").unwrap(), vec![("r".to_string(), rule)]);
+    let log = s.audit_log(None, 10).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].seq, log[0].action.as_str(), log[0].target.as_str()), (1, "test.step", "step:1"));
+    assert_eq!(log[0].after, Some(serde_json::to_value(&team).unwrap()));
+
+    // A refused record write applies nothing: not the other record, not the
+    // configuration value, not the audit entry.
+    let c = AdminCommit {
+        put: vec![Record::Team(Team { id: TeamId(6), name: "Tier 2".into() }), user(3, &["one@acme.com"])],
+        delete: vec![(RecordKind::User, 2)],
+        config: vec![("trigger".into(), "r".into(), None)],
+        audit: audit(2),
+    };
+    assert!(matches!(s.admin_commit(&c), Err(StoreError::Unique { .. })));
+    assert_eq!(s.record(RecordKind::Team, 6).unwrap(), None);
+    assert!(s.record(RecordKind::User, 2).unwrap().is_some());
+    assert_eq!(s.configs("trigger").unwrap().len(), 1);
+    assert_eq!(s.audit_log(None, 10).unwrap().len(), 1);
+
+    // Removal releases the unique keys, and the entry follows the first.
+    let c = AdminCommit {
+        put: vec![],
+        delete: vec![(RecordKind::User, 2)],
+        config: vec![("trigger".into(), "r".into(), None)],
+        audit: audit(3),
+    };
+    let second = s.admin_commit(&c).unwrap();
+    assert!(second > 1);
+    assert_eq!(s.record(RecordKind::User, 2).unwrap(), None);
+    assert_eq!(s.lookup(&UniqueKey::user_email(&Email::parse("two@acme.com").unwrap())).unwrap(), None);
+    assert_eq!(s.configs("trigger").unwrap(), vec![]);
+    s.put_record(&user(4, &["two@acme.com"])).unwrap();
+}
+
+pub fn audit_log_pages_newest_first(ctx: &Ctx) {
+    let db = ctx.open();
+    let store = db.store.clone();
+    // Entries from several threads at once all land, each with its own position.
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                (0..75u64)
+                    .map(|i| store.admin_commit(&AdminCommit::audit_only(audit(t * 100 + i))).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = threads.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 300, "every entry has its own position");
+    let s = db.store();
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let page = s.audit_log(before, 70).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 70);
+        before = Some(page.last().unwrap().seq);
+        all.extend(page);
+    }
+    let got: Vec<u64> = all.iter().map(|e| e.seq).collect();
+    let mut want = seqs.clone();
+    want.reverse();
+    assert_eq!(got, want, "pages are newest first, without gaps or repeats");
+    let mut targets: Vec<String> = all.iter().map(|e| e.target.clone()).collect();
+    targets.sort();
+    targets.dedup();
+    assert_eq!(targets.len(), 300);
+    // A `before` past the end starts at the newest; one at the start gives nothing.
+    assert_eq!(s.audit_log(Some(u64::MAX), 1).unwrap()[0].seq, *seqs.last().unwrap());
+    assert_eq!(s.audit_log(Some(seqs[0]), 10).unwrap(), vec![]);
+    assert_eq!(s.audit_log(None, 0).unwrap(), vec![]);
 }

@@ -280,6 +280,8 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("listings_and_id_marks_for_copying", checks::listings_and_id_marks_for_copying),
     ("delete_record_releases_unique_keys", checks::delete_record_releases_unique_keys),
     ("saved_filters_are_per_agent_and_shared", checks::saved_filters_are_per_agent_and_shared),
+    ("admin_commit_is_atomic_with_its_audit_entry", checks::admin_commit_is_atomic_with_its_audit_entry),
+    ("audit_log_pages_newest_first", checks::audit_log_pages_newest_first),
 ];
 
 /// Runs every check against `backend`, one after the other; the names of
@@ -338,7 +340,9 @@ macro_rules! store_conformance {
             exclusive_work_runs_once_at_a_time,
             listings_and_id_marks_for_copying,
             delete_record_releases_unique_keys,
-            saved_filters_are_per_agent_and_shared
+            saved_filters_are_per_agent_and_shared,
+            admin_commit_is_atomic_with_its_audit_entry,
+            audit_log_pages_newest_first
         );
     };
     (@each $backend:expr; $($check:ident),*) => {

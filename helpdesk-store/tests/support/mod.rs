@@ -56,6 +56,7 @@ pub fn directory(hd: &Helpdesk) -> Fixture {
                 kind: FieldKind::Choice { options: vec!["basic".into(), "pro".into()] },
                 required: false,
                 agent_only: false,
+                retired: false,
             }],
         )
         .unwrap();

@@ -16,6 +16,9 @@
     var p = location.pathname;
     if (/^\/agent\/(tickets|users|organisations)\//.test(p)) return "content";
     if (/^\/agent\/profile(\/|$)/.test(p)) return "content";
+    // Admin: its sections first on a phone, then the screen.
+    if (/^\/agent\/admin\/?$/.test(p)) return "filters";
+    if (/^\/agent\/admin\//.test(p)) return "content";
     if (/^\/agent\/custom-filters\/(new|\d+\/(edit|delete))$/.test(p)) return "content";
     if (p === "/agent/filters" || p === "/agent/filters/") return "filters";
     return "list";

@@ -90,7 +90,7 @@ fn top_bar(ctx: &Ctx, bay: Markup) -> Markup {
             button #menu-toggle .iconbtn type="button" aria-controls="filter-pane" aria-expanded="false" {
                 (icon("menu")) span.vh { "Menu" }
             }
-            a.brand href="/agent" { "Helpdesk" }
+            a.brand href="/agent" { (ctx.helpdesk_name) }
             details.profile.menu {
                 summary aria-label=(format!("Profile: {}", ctx.agent.name)) {
                     span.avatar aria-hidden="true" { (initials(&ctx.agent.name)) }
@@ -198,7 +198,16 @@ fn reason(r: &str) -> String {
     }
 }
 
-fn apps_bar(ctx: &Ctx) -> Markup {
+/// The apps of the apps bar that exist so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppName {
+    /// The ticket workspace.
+    Tickets,
+    /// Admin (admins only).
+    Admin,
+}
+
+fn apps_bar(ctx: &Ctx, current: AppName) -> Markup {
     let later = [
         ("users", "People"),
         ("book-open", "Publish"),
@@ -206,20 +215,55 @@ fn apps_bar(ctx: &Ctx) -> Markup {
         ("message-circle", "Chat"),
         ("chart-bar", "Reports"),
     ];
+    let here = |a: AppName| (a == current).then_some("page");
     html! {
         nav.apps aria-label="Apps" {
             ul {
-                li { a.app.current href="/agent" aria-current="page" title="Tickets" { (icon("inbox")) span.label { "Tickets" } } }
+                li { a.app.current[current == AppName::Tickets] href="/agent" aria-current=[here(AppName::Tickets)] title="Tickets" { (icon("inbox")) span.label { "Tickets" } } }
                 // The other apps plug in here as they are built.
                 @for (i, name) in later {
                     li { span.app.later aria-disabled="true" title=(format!("{name} (coming)")) { (icon(i)) span.label { (name) } } }
                 }
                 @if ctx.agent.permissions.admin {
-                    li { span.app.later aria-disabled="true" title="Admin (coming)" { (icon("settings")) span.label { "Admin" } } }
+                    li { a #app-admin .app.current[current == AppName::Admin] href="/agent/admin" aria-current=[here(AppName::Admin)] title="Admin" { (icon("settings")) span.label { "Admin" } } }
                 }
             }
         }
     }
+}
+
+/// A page of an app other than Tickets: the top bar and apps bar around the
+/// app's navigation pane (`nav`, shown first on a phone when `focus` is
+/// [`Focus::Filters`]) and its content pane.
+pub fn app_page(
+    app: &App,
+    ctx: &Ctx,
+    title: &str,
+    current: AppName,
+    focus: Focus,
+    nav: Markup,
+    content: Markup,
+) -> Result<Markup, ApiError> {
+    let bay = bay_menu(app, ctx)?;
+    let headers = serde_json::json!({ "X-CSRF-Token": ctx.csrf }).to_string();
+    Ok(html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body hx-ext="sse" sse-connect="/api/agent/events" hx-headers=(headers) hx-boost="true" data-view=(focus.as_str()) {
+                (PreEscaped(assets::SPRITE))
+                a.skip href="#content" { "Skip to the content" }
+                (top_bar(ctx, bay))
+                div.shell.app-shell {
+                    (apps_bar(ctx, current))
+                    (nav)
+                    (content)
+                }
+                (shortcuts_dialog())
+                div #live-status .vh role="status" aria-live="polite" {}
+            }
+        }
+    })
 }
 
 fn shortcuts_dialog() -> Markup {
@@ -284,7 +328,7 @@ pub fn workspace(
                 a.skip href="#content" { "Skip to the ticket" }
                 (top_bar(ctx, bay))
                 div.shell {
-                    (apps_bar(ctx))
+                    (apps_bar(ctx, AppName::Tickets))
                     (filter_pane::filter_pane(app, ctx, &query, false)?)
                     (list)
                     (content)
@@ -343,7 +387,7 @@ async fn login_post(app: App, ip: String, form: LoginForm) -> Result<Response, I
     }
     let app2 = app.clone();
     let (email, password) = (form.email.clone(), form.password.clone());
-    let found = blocking(move || Ok(app2.helpdesk().verify_agent_password(&email, &password)?)).await;
+    let found = blocking(move || Ok(app2.helpdesk().agent_login(&email, &password, Some(ip))?)).await;
     let agent = match found {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -419,7 +463,16 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     let login_get = path!("agent" / "login")
         .and(warp::get())
         .and(warp::query::<NextQuery>())
-        .map(|q: NextQuery| html(StatusCode::OK, login_page(&safe_next(q.next.as_deref()), "", None)))
+        .and(with_app(app.clone()))
+        .and_then(|q: NextQuery, app: App| async move {
+            // A helpdesk nobody set up yet has no one to log in: the setup first.
+            let setup = blocking(move || Ok(app.helpdesk().needs_setup()?)).await.unwrap_or(false);
+            Ok::<_, Infallible>(if setup {
+                redirect(&Hx::default(), "/setup")
+            } else {
+                html(StatusCode::OK, login_page(&safe_next(q.next.as_deref()), "", None))
+            })
+        })
         .boxed();
     let login_post = path!("agent" / "login")
         .and(warp::post())

@@ -38,7 +38,7 @@ pub mod assets;
 mod create;
 mod custom;
 mod filter_pane;
-mod layout;
+pub(crate) mod layout;
 mod list;
 mod people;
 mod profile;
@@ -161,6 +161,8 @@ pub struct Ctx {
     pub now: chrono::DateTime<chrono::Utc>,
     /// htmx headers.
     pub hx: Hx,
+    /// The helpdesk's name (Admin > Settings), for the top bar.
+    pub helpdesk_name: String,
 }
 
 impl Ctx {
@@ -254,11 +256,11 @@ async fn authenticate(app: App, req: Request) -> Result<Auth, Infallible> {
     let app2 = app.clone();
     let found = blocking(move || {
         let hd = app2.helpdesk();
-        Ok((hd.agent(id)?, hd.agent_preferences(id)?))
+        Ok((hd.agent(id)?, hd.agent_preferences(id)?, hd.settings()?.name))
     })
     .await;
-    let (agent, prefs) = match found {
-        Ok((a, p)) if !a.disabled => (a, p),
+    let (agent, prefs, helpdesk_name) = match found {
+        Ok((a, p, n)) if !a.disabled => (a, p, n),
         _ => return Ok(Err(login(&req.hx, &req.path))),
     };
     let chosen = prefs.time_zone.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok());
@@ -271,6 +273,7 @@ async fn authenticate(app: App, req: Request) -> Result<Auth, Infallible> {
         session: token,
         now: app.helpdesk().clock().now(),
         hx: req.hx,
+        helpdesk_name,
     }))
 }
 

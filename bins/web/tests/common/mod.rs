@@ -53,6 +53,24 @@ pub struct AgentSession {
     pub csrf: String,
 }
 
+/// A request by a logged-in agent (cookie and CSRF header), with a JSON body if given.
+pub fn agent_request(
+    s: &AgentSession,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> warp::test::RequestBuilder {
+    let req = warp::test::request()
+        .method(method)
+        .path(path)
+        .header("cookie", &s.cookie)
+        .header("x-csrf-token", &s.csrf);
+    match body {
+        Some(b) => req.json(&b),
+        None => req,
+    }
+}
+
 fn cookie_of(r: &Response<Bytes>) -> String {
     let c = r.headers().get("set-cookie").expect("set-cookie").to_str().unwrap();
     c.split(';').next().unwrap().to_string()

@@ -1,0 +1,460 @@
+//! The admin JSON API under `/api/admin/` (OpenAPI: `/api/openapi.json`).
+//! Every route needs an active admin (an API key or a session with its CSRF
+//! header on changes); anyone else gets 403 `not_admin`. Each change goes
+//! through [`helpdesk_store::Admin`], so it is checked, applied and audited
+//! in one write, exactly as the Admin screens do it.
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET`/`PUT /api/admin/settings` | the helpdesk settings |
+//! | `GET`/`POST /api/admin/departments` | list (with ticket counts) / create `{name}` |
+//! | `PUT`/`DELETE /api/admin/departments/{id}` | rename `{name}` / remove (`?move_to=ID` when it has tickets) |
+//! | `POST /api/admin/departments/{id}/fields` | add a field (a field definition) |
+//! | `PUT /api/admin/departments/{id}/fields/{key}` | change a field's label, options, flags |
+//! | `POST /api/admin/departments/{id}/fields/{key}/retire` | `{retired: bool}` |
+//! | `PUT /api/admin/departments/{id}/field-order` | `{keys: [...]}` |
+//! | `GET`/`POST /api/admin/teams`, `PUT`/`DELETE /api/admin/teams/{id}` | teams; `PUT .../members` `{agents: [...]}` |
+//! | `GET`/`POST /api/admin/agents` | list / invite `{name, email, permissions?, teams?}` (mails a set-password link) |
+//! | `PUT /api/admin/agents/{id}` | name, email, teams, permissions |
+//! | `POST /api/admin/agents/{id}/deactivate` | `{reassign: {to: leave\|unassign\|agent, agent?}}` |
+//! | `POST /api/admin/agents/{id}/reactivate`, `.../reinvite` | |
+//! | `GET`/`POST /api/admin/usergroups`, `PUT`/`DELETE /api/admin/usergroups/{id}` | usergroups and their portal permissions |
+//! | `GET`/`POST /api/admin/organisations`, `PUT`/`DELETE /api/admin/organisations/{id}` | organisations |
+//! | `GET /api/admin/audit` | the audit log, newest first (`?agent=&action=&text=&before=&limit=`) |
+//! | `GET /api/admin/audit.jsonl` | the same as JSON lines, every matching entry |
+
+use crate::agent::MAX_JSON;
+use crate::auth::{agent_auth, AgentCtx};
+use crate::error::ApiError;
+use crate::{blocking, client_key, json, with_app, App, OutgoingMail};
+use helpdesk_core::admin::{AuditQuery, Settings};
+use helpdesk_core::people::PortalPermissions;
+use helpdesk_core::*;
+use helpdesk_store::admin::{AgentChange, OrganisationChange, Reassign};
+use helpdesk_store::{Admin, Helpdesk, NewAgent};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::Filter;
+
+/// Most audit entries a page of `GET /api/admin/audit` gives.
+pub const AUDIT_PAGE_MAX: usize = 500;
+
+/// `POST /api/admin/departments`, `PUT .../{id}`, teams: a name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameRequest {
+    /// The name.
+    pub name: String,
+}
+
+/// `POST /api/admin/departments/{id}/fields/{key}/retire`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetireRequest {
+    /// Retire (`true`) or bring back (`false`).
+    pub retired: bool,
+}
+
+/// `PUT /api/admin/departments/{id}/field-order`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRequest {
+    /// Every field key once, in the new order.
+    pub keys: Vec<String>,
+}
+
+/// `PUT /api/admin/teams/{id}/members`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembersRequest {
+    /// The team's agents.
+    pub agents: BTreeSet<AgentId>,
+}
+
+/// `POST /api/admin/agents`: an invitation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    /// Name.
+    pub name: String,
+    /// Login address (the invitation goes there).
+    pub email: String,
+    /// Permissions (default: every department, may reassign).
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+    /// Teams.
+    #[serde(default)]
+    pub teams: BTreeSet<TeamId>,
+}
+
+/// `POST /api/admin/agents/{id}/deactivate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateRequest {
+    /// What happens to their open tickets.
+    pub reassign: Reassign,
+}
+
+/// `POST /api/admin/usergroups`, `PUT .../{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsergroupRequest {
+    /// Name.
+    pub name: String,
+    /// What members may do in the portal.
+    #[serde(default)]
+    pub portal: PortalPermissions,
+}
+
+/// A department with how many tickets it holds.
+#[derive(Debug, Serialize)]
+pub struct DepartmentView {
+    /// The department.
+    #[serde(flatten)]
+    pub department: Department,
+    /// Tickets in it (every status).
+    pub tickets: u64,
+}
+
+/// A team with its members.
+#[derive(Debug, Serialize)]
+pub struct TeamView {
+    /// The team.
+    #[serde(flatten)]
+    pub team: Team,
+    /// Its agents.
+    pub members: Vec<AgentId>,
+}
+
+/// An invited agent and their set-password link (also mailed to them).
+#[derive(Debug, Serialize)]
+pub struct Invited {
+    /// The agent.
+    pub agent: Agent,
+    /// The one-time link, valid for [`helpdesk_store::admin::INVITE_DAYS`] days.
+    pub set_password_url: String,
+}
+
+/// The audit log query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditParams {
+    /// Only entries by this agent.
+    #[serde(default)]
+    pub agent: Option<u64>,
+    /// Only actions starting with this.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Only entries whose target or summary has this.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Only entries before this position (the previous page's last `seq`).
+    #[serde(default)]
+    pub before: Option<u64>,
+    /// Entries on the page (default 100, at most 500).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+impl AuditParams {
+    /// The query these parameters ask for.
+    pub fn query(&self) -> AuditQuery {
+        AuditQuery {
+            agent: self.agent.map(AgentId),
+            action: self.action.clone().filter(|a| !a.trim().is_empty()),
+            text: self.text.clone().filter(|t| !t.trim().is_empty()),
+            since: None,
+            until: None,
+        }
+    }
+}
+
+/// The public URL links in mail start with: the admin's setting, else the
+/// server's `--public-url`.
+pub fn public_url(app: &App) -> String {
+    app.helpdesk()
+        .settings()
+        .ok()
+        .and_then(|s| s.public_url)
+        .unwrap_or_else(|| app.config().public_url.trim_end_matches('/').to_string())
+}
+
+/// The admin handle of the caller, or 403.
+pub fn admin_of<'a>(hd: &'a Helpdesk, agent: AgentId, source: Option<String>) -> Result<Admin<'a>, ApiError> {
+    Ok(hd.admin(agent)?.from_source(source))
+}
+
+/// Mails an invitation (or a new link) with its set-password link.
+pub fn send_invitation(app: &App, agent: &Agent, token: &str, by: &str) -> String {
+    let url = format!("{}/agent/set-password?token={token}", public_url(app));
+    let name = app.helpdesk().settings().map(|s| s.name).unwrap_or_else(|_| "the helpdesk".into());
+    app.send_mail(OutgoingMail {
+        to: agent.email.to_string(),
+        subject: format!("You are invited to {name}"),
+        body: format!(
+            "Hello {},\n\n{by} added you as an agent of {name}. Choose your password here (the link works once, for {} days):\n\n{url}\n\nYou log in with this address, {}.\n",
+            agent.name,
+            helpdesk_store::admin::INVITE_DAYS,
+            agent.email
+        ),
+    });
+    url
+}
+
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))
+}
+
+fn id(s: &str) -> Result<u64, ApiError> {
+    s.parse().map_err(|_| ApiError::not_found(format!("{s:?} is not an id")))
+}
+
+fn ok<T: Serialize>(v: T) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::OK, &v))
+}
+
+fn created<T: Serialize>(v: T) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::CREATED, &v))
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+}
+
+/// The members of every team.
+pub fn team_views(hd: &Helpdesk) -> Result<Vec<TeamView>, ApiError> {
+    let agents = hd.agents()?;
+    Ok(hd
+        .teams()?
+        .into_iter()
+        .map(|t| TeamView {
+            members: agents.iter().filter(|a| a.teams.contains(&t.id)).map(|a| a.id).collect(),
+            team: t,
+        })
+        .collect())
+}
+
+/// Answers one admin API request.
+fn handle(
+    app: &App,
+    ctx: &AgentCtx,
+    source: String,
+    method: &Method,
+    path: &[&str],
+    query: &str,
+    bytes: &[u8],
+) -> Result<Response, ApiError> {
+    let hd = app.helpdesk();
+    let admin = admin_of(hd, ctx.agent.id, Some(source))?;
+    let (get, post, put, delete) =
+        (method == Method::GET, method == Method::POST, method == Method::PUT, method == Method::DELETE);
+    match path {
+        ["settings"] if get => ok(hd.settings()?),
+        ["settings"] if put => ok(admin.set_settings(body::<Settings>(bytes)?)?),
+
+        ["departments"] if get => {
+            let mut out = Vec::new();
+            for d in hd.departments()? {
+                out.push(DepartmentView { tickets: hd.department_ticket_count(d.id)?, department: d });
+            }
+            ok(out)
+        }
+        ["departments"] if post => created(admin.create_department(&body::<NameRequest>(bytes)?.name)?),
+        ["departments", d] if get => {
+            let d = hd.department(DepartmentId(id(d)?))?;
+            ok(DepartmentView { tickets: hd.department_ticket_count(d.id)?, department: d })
+        }
+        ["departments", d] if put => {
+            ok(admin.rename_department(DepartmentId(id(d)?), &body::<NameRequest>(bytes)?.name)?)
+        }
+        ["departments", d] if delete => {
+            let move_to = match query_param(query, "move_to") {
+                Some(m) => Some(DepartmentId(
+                    id(&m).map_err(|_| ApiError::bad_request("move_to must be a department id"))?,
+                )),
+                None => None,
+            };
+            let moved = admin.remove_department(DepartmentId(id(d)?), move_to)?;
+            ok(serde_json::json!({ "removed": true, "tickets_moved": moved }))
+        }
+        ["departments", d, "fields"] if post => created(admin.add_field(DepartmentId(id(d)?), body(bytes)?)?),
+        ["departments", d, "fields", key] if put => {
+            let f: FieldDef = body(bytes)?;
+            if f.key != *key {
+                return Err(ApiError::invalid(format!(
+                    "the field's key cannot change (the body names {:?}, the URL {key:?}); add a new field instead",
+                    f.key
+                )));
+            }
+            ok(admin.update_field(DepartmentId(id(d)?), f)?)
+        }
+        ["departments", d, "fields", key, "retire"] if post => {
+            ok(admin.retire_field(DepartmentId(id(d)?), key, body::<RetireRequest>(bytes)?.retired)?)
+        }
+        ["departments", d, "field-order"] if put => {
+            ok(admin.reorder_fields(DepartmentId(id(d)?), &body::<OrderRequest>(bytes)?.keys)?)
+        }
+
+        ["teams"] if get => ok(team_views(hd)?),
+        ["teams"] if post => created(admin.create_team(&body::<NameRequest>(bytes)?.name)?),
+        ["teams", t] if put => ok(admin.rename_team(TeamId(id(t)?), &body::<NameRequest>(bytes)?.name)?),
+        ["teams", t] if delete => {
+            admin.remove_team(TeamId(id(t)?))?;
+            ok(serde_json::json!({ "removed": true }))
+        }
+        ["teams", t, "members"] if put => {
+            ok(admin.set_team_members(TeamId(id(t)?), &body::<MembersRequest>(bytes)?.agents)?)
+        }
+
+        ["agents"] if get => ok(hd.agents()?),
+        ["agents"] if post => {
+            let r: InviteRequest = body(bytes)?;
+            let new = NewAgent {
+                name: r.name,
+                email: r.email,
+                teams: r.teams,
+                permissions: r.permissions.unwrap_or_default(),
+            };
+            let (agent, token) = admin.invite_agent(new)?;
+            let url = send_invitation(app, &agent, &token, &ctx.agent.name);
+            created(Invited { agent, set_password_url: url })
+        }
+        ["agents", a] if get => ok(hd.agent(AgentId(id(a)?))?),
+        ["agents", a] if put => ok(admin.update_agent(AgentId(id(a)?), body::<AgentChange>(bytes)?)?),
+        ["agents", a, "deactivate"] if post => {
+            let a = AgentId(id(a)?);
+            let done = admin.deactivate_agent(a, body::<DeactivateRequest>(bytes)?.reassign)?;
+            app.sessions().end_others(Principal::Agent(a), None);
+            ok(done)
+        }
+        ["agents", a, "reactivate"] if post => ok(admin.reactivate_agent(AgentId(id(a)?))?),
+        ["agents", a, "reinvite"] if post => {
+            let a = AgentId(id(a)?);
+            let token = admin.reinvite_agent(a)?;
+            let agent = hd.agent(a)?;
+            let url = send_invitation(app, &agent, &token, &ctx.agent.name);
+            ok(Invited { agent, set_password_url: url })
+        }
+
+        ["usergroups"] if get => ok(hd.usergroups()?),
+        ["usergroups"] if post => {
+            let r: UsergroupRequest = body(bytes)?;
+            created(admin.create_usergroup(&r.name, r.portal)?)
+        }
+        ["usergroups", g] if put => {
+            let r: UsergroupRequest = body(bytes)?;
+            ok(admin.update_usergroup(UsergroupId(id(g)?), &r.name, r.portal)?)
+        }
+        ["usergroups", g] if delete => {
+            let n = admin.remove_usergroup(UsergroupId(id(g)?))?;
+            ok(serde_json::json!({ "removed": true, "members_left": n }))
+        }
+
+        ["organisations"] if get => ok(hd.organisations()?),
+        ["organisations"] if post => created(admin.create_organisation(body::<OrganisationChange>(bytes)?)?),
+        ["organisations", o] if put => {
+            ok(admin.update_organisation(OrganisationId(id(o)?), body::<OrganisationChange>(bytes)?)?)
+        }
+        ["organisations", o] if delete => {
+            let n = admin.remove_organisation(OrganisationId(id(o)?))?;
+            ok(serde_json::json!({ "removed": true, "users_left": n }))
+        }
+
+        ["audit"] if get => {
+            let p: AuditParams = serde_urlencoded::from_str(query)
+                .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))?;
+            let limit = p.limit.unwrap_or(100).clamp(1, AUDIT_PAGE_MAX);
+            ok(hd.audit(&p.query(), p.before, limit)?)
+        }
+        ["audit.jsonl"] if get => {
+            let p: AuditParams = serde_urlencoded::from_str(query)
+                .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))?;
+            let mut out = String::new();
+            for e in hd.audit(&p.query(), p.before, usize::MAX)? {
+                out.push_str(&serde_json::to_string(&e).map_err(|e| ApiError::internal(e.to_string()))?);
+                out.push('\n');
+            }
+            let mut r = Response::new(out.into());
+            let h = r.headers_mut();
+            h.insert("content-type", "application/x-ndjson; charset=utf-8".parse().expect("static header"));
+            h.insert(
+                "content-disposition",
+                "attachment; filename=\"helpdesk-audit-log.jsonl\"".parse().expect("static header"),
+            );
+            Ok(r)
+        }
+        _ if known(path) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not allowed on /api/admin/{}", path.join("/")),
+        )),
+        _ => Err(ApiError::not_found("no such admin endpoint")),
+    }
+}
+
+/// Whether `path` names an admin resource (for 405 rather than 404).
+fn known(path: &[&str]) -> bool {
+    matches!(
+        path.first().copied(),
+        Some(
+            "settings"
+                | "departments"
+                | "teams"
+                | "agents"
+                | "usergroups"
+                | "organisations"
+                | "audit"
+                | "audit.jsonl"
+        )
+    )
+}
+
+/// The routes, without error recovery.
+pub fn routes(app: App) -> BoxedFilter<(Response,)> {
+    warp::path("api")
+        .and(warp::path("admin"))
+        .and(warp::path::tail())
+        .and(warp::method())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(with_app(app.clone()))
+        .and(agent_auth(app))
+        .and(client_key())
+        // A GET or DELETE may come without a body (and without a length).
+        .and(
+            warp::header::optional::<u64>("content-length")
+                .and_then(|n: Option<u64>| async move {
+                    match n {
+                        Some(n) if n > MAX_JSON => Err(warp::reject::custom(ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "too_large",
+                            "the request body is too large",
+                        ))),
+                        _ => Ok(()),
+                    }
+                })
+                .untuple_one(),
+        )
+        .and(warp::body::bytes())
+        .and_then(
+            |tail: warp::path::Tail,
+             method: Method,
+             query: String,
+             app: App,
+             ctx: AgentCtx,
+             source: String,
+             bytes: ::bytes::Bytes| async move {
+                let r = blocking(move || {
+                    let path: Vec<&str> = tail.as_str().split('/').filter(|s| !s.is_empty()).collect();
+                    handle(&app, &ctx, source, &method, &path, &query, &bytes)
+                })
+                .await;
+                Ok::<_, Infallible>(r.unwrap_or_else(|e| e.response()))
+            },
+        )
+        .boxed()
+}

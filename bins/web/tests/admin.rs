@@ -1,0 +1,517 @@
+//! The Admin app over HTTP: the admin JSON API, the Admin screens, the
+//! first-run setup and invitation links; only admins get in, and settings
+//! take effect at once.
+
+mod common;
+use common::*;
+use helpdesk_core::ManualClock;
+use helpdesk_store::Helpdesk;
+use helpdesk_web::{App, Config, MemoryMailer};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use warp::http::Response;
+use warp::hyper::body::Bytes;
+
+const ADMIN: (&str, &str) = helpdesk_web::demo::ADMIN;
+const SAM: (&str, &str) = helpdesk_web::demo::AGENT;
+
+async fn send(
+    f: &Fixture,
+    s: &AgentSession,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Response<Bytes> {
+    let req = agent_request(s, method, path, body);
+    req.reply(&f.routes).await
+}
+
+async fn form_post(f: &Fixture, p: &Page, path: &str, form: &[(&str, &str)]) -> Response<Bytes> {
+    let mut all = vec![("csrf", p.csrf.as_str())];
+    all.extend_from_slice(form);
+    warp::test::request()
+        .method("POST")
+        .path(path)
+        .header("cookie", &p.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&all))
+        .reply(&f.routes)
+        .await
+}
+
+#[tokio::test]
+async fn only_admins_get_the_admin_app() {
+    let f = fixture();
+    let sam = f.login_agent(SAM.0, SAM.1).await;
+    for (method, path) in [
+        ("GET", "/api/admin/settings"),
+        ("PUT", "/api/admin/settings"),
+        ("GET", "/api/admin/departments"),
+        ("POST", "/api/admin/teams"),
+        ("DELETE", "/api/admin/teams/1"),
+        ("POST", "/api/admin/agents"),
+        ("GET", "/api/admin/audit"),
+        ("GET", "/api/admin/audit.jsonl"),
+    ] {
+        let r = send(&f, &sam, method, path, Some(json!({"name": "x"}))).await;
+        assert_eq!(r.status(), 403, "{method} {path}: {}", body_text(&r));
+        assert_eq!(body_json(&r)["error"], "not_admin", "{method} {path}");
+    }
+    let page = login_workspace(&f, SAM).await;
+    let r = get_pane(&f, &page, "/agent/admin/teams", None).await;
+    assert_eq!(r.status(), 403);
+    assert!(body_text(&r).contains("not an admin"), "{}", body_text(&r));
+    let r = form_post(&f, &page, "/agent/admin/teams", &[("op", "create"), ("name", "Sneaky")]).await;
+    assert_eq!(r.status(), 403);
+    assert!(f.hd.teams().unwrap().iter().all(|t| t.name != "Sneaky"));
+    // Sam's workspace has no Admin app; the admin's has.
+    let r = get_pane(&f, &page, "/agent/filters/all", None).await;
+    assert!(!body_text(&r).contains("app-admin"));
+    let admin = login_workspace(&f, ADMIN).await;
+    let r = get_pane(&f, &admin, "/agent/filters/all", None).await;
+    assert!(body_text(&r).contains("id=\"app-admin\""));
+    // Without a login: 401 for the API, the login page for screens.
+    let r = warp::test::request().path("/api/admin/settings").reply(&f.routes).await;
+    assert_eq!(r.status(), 401);
+    let r = warp::test::request().path("/agent/admin").reply(&f.routes).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/agent/login?next=/agent/admin");
+}
+
+#[tokio::test]
+async fn the_admin_api_changes_the_helpdesk_and_audits_it() {
+    let f = fixture();
+    let s = f.login_agent(ADMIN.0, ADMIN.1).await;
+    let r = send(&f, &s, "GET", "/api/admin/settings", None).await;
+    insta::assert_json_snapshot!("settings", body_json(&r));
+
+    // Bad input is refused with the reason and changes nothing.
+    let mut bad = body_json(&r);
+    bad["embed_origins"] = json!(["shop.example/page"]);
+    let r = send(&f, &s, "PUT", "/api/admin/settings", Some(bad)).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        body_json(&r)["message"],
+        "setting embed_origins: \"shop.example/page\": must start with https:// or http://"
+    );
+    let r = send(
+        &f,
+        &s,
+        "PUT",
+        "/api/admin/settings",
+        Some(json!({"name": "Acme Care", "registration": "open"})),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    assert_eq!(f.hd.settings().unwrap().name, "Acme Care");
+
+    // Departments and fields.
+    let r = send(&f, &s, "POST", "/api/admin/departments", Some(json!({"name": "Billing"}))).await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    let billing = body_json(&r)["id"].as_u64().unwrap();
+    let r = send(&f, &s, "POST", "/api/admin/departments", Some(json!({"name": "billing"}))).await;
+    assert_eq!((r.status().as_u16(), body_json(&r)["error"].clone()), (409, json!("taken")));
+    let plan = json!({"key": "plan", "label": "Plan", "type": "choice", "options": ["free", "pro"], "required": true});
+    let r = send(&f, &s, "POST", &format!("/api/admin/departments/{billing}/fields"), Some(plan)).await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    let r = send(
+        &f,
+        &s,
+        "PUT",
+        &format!("/api/admin/departments/{billing}/fields/plan"),
+        Some(json!({"key": "plan", "label": "Plan", "type": "text"})),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert!(body_json(&r)["message"].as_str().unwrap().contains("type of a field cannot change"));
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        &format!("/api/admin/departments/{billing}/fields/plan/retire"),
+        Some(json!({"retired": true})),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(body_json(&r)["fields"][0]["retired"], true);
+    let r = send(&f, &s, "GET", "/api/admin/departments", None).await;
+    let names: Vec<(String, u64)> = body_json(&r)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap().to_string(), d["tickets"].as_u64().unwrap()))
+        .collect();
+    insta::assert_debug_snapshot!("departments", names);
+    // A department with tickets asks where they go.
+    let r = send(&f, &s, "DELETE", "/api/admin/departments/1", None).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(body_json(&r)["error"], "in_use");
+
+    // Teams.
+    let r = send(&f, &s, "POST", "/api/admin/teams", Some(json!({"name": "Night shift"}))).await;
+    let team = body_json(&r)["id"].as_u64().unwrap();
+    let r = send(&f, &s, "PUT", &format!("/api/admin/teams/{team}/members"), Some(json!({"agents": [1, 2]})))
+        .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let r = send(&f, &s, "GET", "/api/admin/teams", None).await;
+    let night = body_json(&r).as_array().unwrap().iter().find(|t| t["id"] == team).cloned().unwrap();
+    assert_eq!(night["members"], json!([1, 2]));
+
+    // An invitation mails a one-time link; following it sets the password and logs in.
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        "/api/admin/agents",
+        Some(json!({"name": "Nia", "email": "nia@example.com", "teams": [team]})),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    let invited = body_json(&r);
+    let url = invited["set_password_url"].as_str().unwrap().to_string();
+    let mail = f.mailer.sent().into_iter().find(|m| m.to == "nia@example.com").expect("invitation mail");
+    assert_eq!(mail.subject, "You are invited to Acme Care");
+    assert!(mail.body.contains(&url));
+    let path = url.strip_prefix("http://127.0.0.1:8080").unwrap();
+    let r = warp::test::request().path(path).reply(&f.routes).await;
+    assert_eq!(r.status(), 200);
+    assert!(body_text(&r).contains("Welcome, Nia"));
+    let token = path.split("token=").nth(1).unwrap();
+    let set = |pw: &'static str, repeat: &'static str| {
+        warp::test::request()
+            .method("POST")
+            .path("/agent/set-password")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[("token", token), ("password", pw), ("repeat", repeat)]))
+    };
+    let r = set("nia's long secret", "another").reply(&f.routes).await;
+    assert_eq!(r.status(), 422);
+    let r = set("short", "short").reply(&f.routes).await;
+    assert_eq!(r.status(), 422);
+    assert!(body_text(&r).contains("8 to 256 characters"), "{}", body_text(&r));
+    let r = set("nia's long secret", "nia's long secret").reply(&f.routes).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert!(r.headers().get("set-cookie").is_some());
+    let r = set("nia's long secret", "nia's long secret").reply(&f.routes).await;
+    assert_eq!(r.status(), 410, "a link works once");
+    let nia = f.login_agent("nia@example.com", "nia's long secret").await;
+
+    // Deactivation ends her sessions and hands her tickets on.
+    let nia_id = invited["agent"]["id"].as_u64().unwrap();
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        &format!("/api/admin/agents/{nia_id}/deactivate"),
+        Some(json!({"reassign": {"to": "unassign"}})),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let r = f.get(&nia, "/api/agent/me").await;
+    assert_eq!(r.status(), 401, "logged out at once");
+    // The last admin stays.
+    let r =
+        send(&f, &s, "POST", "/api/admin/agents/1/deactivate", Some(json!({"reassign": {"to": "leave"}})))
+            .await;
+    assert_eq!((r.status().as_u16(), body_json(&r)["error"].clone()), (409, json!("in_use")));
+
+    // Usergroups and organisations.
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        "/api/admin/usergroups",
+        Some(json!({"name": "Partners", "portal": {"organisation_tickets": true}})),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    assert_eq!(
+        body_json(&r)["portal"],
+        json!({"submit_departments": null, "organisation_tickets": true, "cc_others": true})
+    );
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        "/api/admin/organisations",
+        Some(json!({"name": "Globex", "email_domains": ["globex.example"]})),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+
+    // Unknown routes and methods.
+    let r = send(&f, &s, "PATCH", "/api/admin/teams", None).await;
+    assert_eq!(r.status(), 405);
+    let r = send(&f, &s, "GET", "/api/admin/nothing", None).await;
+    assert_eq!(r.status(), 404);
+
+    // The audit log: every change, with who and from where.
+    let r = send(&f, &s, "GET", "/api/admin/audit?limit=100", None).await;
+    let log = body_json(&r);
+    let lines: Vec<String> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            format!(
+                "{} | {} | {}",
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap(),
+                e["summary"].as_str().unwrap()
+            )
+        })
+        .collect();
+    insta::assert_snapshot!("audit", lines.join("\n"));
+    let r = send(&f, &s, "GET", "/api/admin/audit?action=department&limit=2", None).await;
+    assert_eq!(body_json(&r).as_array().unwrap().len(), 2);
+    let r = send(&f, &s, "GET", "/api/admin/audit.jsonl?action=team", None).await;
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson; charset=utf-8");
+    let text = body_text(&r);
+    assert_eq!(text.lines().count(), 2);
+    for line in text.lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        assert!(e["action"].as_str().unwrap().starts_with("team."));
+    }
+}
+
+#[tokio::test]
+async fn admin_screens_change_things_by_form_and_keep_what_was_typed() {
+    let f = fixture();
+    let p = login_workspace(&f, ADMIN).await;
+    for path in [
+        "/agent/admin",
+        "/agent/admin/settings",
+        "/agent/admin/departments",
+        "/agent/admin/departments/1",
+        "/agent/admin/teams",
+        "/agent/admin/teams/1",
+        "/agent/admin/agents",
+        "/agent/admin/agents/2",
+        "/agent/admin/usergroups",
+        "/agent/admin/organisations",
+        "/agent/admin/organisations/1",
+        "/agent/admin/audit",
+    ] {
+        let r = get_pane(&f, &p, path, None).await;
+        assert_eq!(r.status(), 200, "{path}: {}", body_text(&r));
+        assert!(body_text(&r).contains("aria-label=\"Admin\""), "{path}");
+    }
+    // The content pane alone, for htmx.
+    let r = get_pane(&f, &p, "/agent/admin/teams", Some("content")).await;
+    assert!(body_text(&r).starts_with("<main class=\"content\" id=\"content\""), "{}", body_text(&r));
+
+    let r = form_post(&f, &p, "/agent/admin/departments", &[("op", "create"), ("name", "Returns")]).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/agent/admin/departments/") && to.ends_with("?done=created"), "{to}");
+    let r = get_pane(&f, &p, &to, None).await;
+    assert!(body_text(&r).contains("Created."));
+    // A refused change shows why next to its form and keeps what was typed.
+    let r = form_post(&f, &p, "/agent/admin/departments", &[("op", "create"), ("name", "returns")]).await;
+    assert_eq!(r.status(), 409);
+    let html = body_text(&r);
+    assert!(html.contains("id=\"err-create\""), "{html}");
+    assert!(html.contains("a department named &quot;returns&quot; already exists"), "{html}");
+    assert!(html.contains("value=\"returns\""));
+    // A field, then a bad one.
+    let dept = to.trim_end_matches("?done=created").to_string();
+    let r = form_post(
+        &f,
+        &p,
+        &dept,
+        &[
+            ("op", "add_field"),
+            ("label", "Order number"),
+            ("key", "order_no"),
+            ("kind", "text"),
+            ("required", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    let r = form_post(
+        &f,
+        &p,
+        &dept,
+        &[("op", "add_field"), ("label", "Reason"), ("key", "Bad Key"), ("kind", "text")],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert!(body_text(&r).contains("invalid field key"));
+    let r = form_post(&f, &p, &dept, &[("op", "field"), ("key", "order_no"), ("do", "retire")]).await;
+    assert_eq!(r.status(), 303);
+    let id: u64 = dept.rsplit('/').next().unwrap().parse().unwrap();
+    assert!(f.hd.department(helpdesk_core::DepartmentId(id)).unwrap().fields[0].retired);
+
+    // Settings by form.
+    let r = form_post(
+        &f,
+        &p,
+        "/agent/admin/settings",
+        &[
+            ("op", "settings"),
+            ("name", "Acme Care"),
+            ("public_url", ""),
+            ("portal_enabled", "on"),
+            ("registration", "invite_only"),
+            ("embed_origins", "https://www.acme.example\r\n"),
+            ("session_idle_minutes", "60"),
+            ("password_min_length", "10"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    let s = f.hd.settings().unwrap();
+    assert_eq!((s.name.as_str(), s.session_idle_minutes, s.embed_origins.len()), ("Acme Care", 60, 1));
+    // The top bar says the new name.
+    let r = get_pane(&f, &p, "/agent/admin/settings?done=saved", None).await;
+    assert!(body_text(&r).contains(">Acme Care</a>"));
+    assert!(body_text(&r).contains("Saved."));
+
+    // Invite by form: the link is shown in case the mail does not arrive.
+    let r = form_post(
+        &f,
+        &p,
+        "/agent/admin/agents",
+        &[
+            ("op", "invite"),
+            ("name", "Omar"),
+            ("email", "omar@example.com"),
+            ("departments", "some"),
+            ("department", "1"),
+            ("may_reassign", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    assert!(body_text(&r).contains("/agent/set-password?token="));
+    let omar = f.hd.agent_by_email("omar@example.com").unwrap().unwrap();
+    assert_eq!(omar.permissions.departments, Some([helpdesk_core::DepartmentId(1)].into()));
+
+    // The audit screen lists it all, filterable.
+    let r = get_pane(&f, &p, "/agent/admin/audit?action=agent", None).await;
+    let html = body_text(&r);
+    assert!(html.contains("Invited agent Omar &lt;omar@example.com&gt;"), "{html}");
+    assert!(!html.contains("Created department Returns"));
+}
+
+/// An app over an empty helpdesk (no demo data).
+fn empty_fixture() -> Fixture {
+    let clock = Arc::new(ManualClock::default());
+    let hd = Helpdesk::builder().clock(clock.clone()).in_memory();
+    let mailer = Arc::new(MemoryMailer::default());
+    let config = Config { login_per_minute: 1000, ..Config::default() };
+    let app = App::with_mailer(hd.clone(), config, mailer.clone());
+    let routes = helpdesk_web::routes(app.clone());
+    Fixture { app, hd, clock, mailer, routes }
+}
+
+#[tokio::test]
+async fn first_run_setup_makes_the_first_admin_once() {
+    let f = empty_fixture();
+    let r = warp::test::request().path("/agent/login").reply(&f.routes).await;
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/setup"));
+    let r = warp::test::request().path("/setup").reply(&f.routes).await;
+    assert_eq!(r.status(), 200);
+    assert!(body_text(&r).contains("Setup token"));
+    let token = f.app.setup_token().to_string();
+    let setup = |token: &str, repeat: &str| {
+        warp::test::request()
+            .method("POST")
+            .path("/setup")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[
+                ("token", token),
+                ("helpdesk_name", "Acme Support"),
+                ("public_url", "https://help.acme.example/"),
+                ("department", "Support"),
+                ("admin_name", "Alice"),
+                ("admin_email", "alice@acme.example"),
+                ("admin_password", "alice's long secret"),
+                ("repeat", repeat),
+            ]))
+    };
+    let r = setup("not-the-token", "alice's long secret").reply(&f.routes).await;
+    assert_eq!(r.status(), 403);
+    assert!(body_text(&r).contains("not the token the server printed"));
+    assert!(body_text(&r).contains("value=\"Acme Support\""), "what was typed stays");
+    assert!(
+        !body_text(&r).contains("alice&#39;s long secret") && !body_text(&r).contains("alice's long secret")
+    );
+    let r = setup(&token, "different").reply(&f.routes).await;
+    assert_eq!(r.status(), 422);
+    assert!(f.hd.needs_setup().unwrap(), "nothing was made");
+    let r = setup(&token, "alice's long secret").reply(&f.routes).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert_eq!(r.headers()["location"], "/agent/admin/settings?done=setup");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let r = warp::test::request()
+        .path("/agent/admin/settings?done=setup")
+        .header("cookie", &cookie)
+        .reply(&f.routes)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(body_text(&r).contains("value=\"Acme Support\""));
+    assert_eq!(f.hd.settings().unwrap().public_url.as_deref(), Some("https://help.acme.example"));
+    // Once set up, the page is gone and a second setup is refused.
+    let r = warp::test::request().path("/setup").reply(&f.routes).await;
+    assert!(body_text(&r).contains("This helpdesk is set up"));
+    let r = setup(&token, "alice's long secret").reply(&f.routes).await;
+    assert_eq!(r.status(), 409);
+    let r = warp::test::request().path("/agent/login").reply(&f.routes).await;
+    assert_eq!(r.status(), 200);
+    let log = f.hd.audit(&Default::default(), None, 10).unwrap();
+    assert_eq!(log.last().unwrap().action, "setup.complete");
+}
+
+#[tokio::test]
+async fn settings_take_effect_at_once() {
+    let f = fixture();
+    let s = f.login_agent(ADMIN.0, ADMIN.1).await;
+    let put = |v: Value| send(&f, &s, "PUT", "/api/admin/settings", Some(v));
+    // Registration closed: no register link, and posting is refused.
+    let r = put(json!({"registration": "invite_only"})).await;
+    assert_eq!(r.status(), 200);
+    let (page, cookie) = f.portal_visit("/portal/login", None).await;
+    assert!(!body_text(&page).contains("/portal/register"));
+    let csrf = csrf_of(&body_text(&page));
+    let zed =
+        [("name", "Zed"), ("email", "zed@example.com"), ("password", "zed's long secret"), ("csrf", &csrf)];
+    let r = f.portal_post(&cookie, "/portal/register", &zed).await;
+    assert_eq!(r.status(), 403);
+    assert!(f.hd.user_by_email("zed@example.com").unwrap().is_none());
+    // Open registration: the account works at once.
+    put(json!({"registration": "open"})).await;
+    let r = f.portal_post(&cookie, "/portal/register", &zed).await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    assert!(f.hd.user_by_email("zed@example.com").unwrap().unwrap().validated);
+    f.login_user("zed@example.com", "zed's long secret").await;
+    // The portal closed.
+    put(json!({"portal_enabled": false})).await;
+    let (r, _) = f.portal_visit("/", None).await;
+    assert_eq!(r.status(), 503);
+    assert!(body_text(&r).contains("The portal is closed"));
+    // Embed origins from the settings.
+    put(json!({"embed_origins": ["https://www.acme.example"]})).await;
+    let embed = |origin: &'static str| {
+        warp::test::request().method("POST").path("/api/embed/tickets").header("origin", origin).json(&json!({
+            "name": "Visitor", "email": "visitor@shop.example", "subject": "Hello", "message": "Hi there.", "elapsed_ms": 5000
+        }))
+    };
+    let r = embed("http://shop.example").reply(&f.routes).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = embed("https://www.acme.example").reply(&f.routes).await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://www.acme.example");
+    // Shorter sessions: the cookie says so.
+    put(json!({"session_idle_minutes": 15})).await;
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/agent/login")
+        .json(&json!({"email": SAM.0, "password": SAM.1}))
+        .reply(&f.routes)
+        .await;
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=900"));
+}

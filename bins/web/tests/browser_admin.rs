@@ -1,0 +1,185 @@
+//! A new helpdesk set up entirely in the browser, as a new admin would: from
+//! an empty data directory through the first-run setup, settings, a custom
+//! field, a team and an invited agent, to a user's first ticket (portal)
+//! handled by that agent; then the audit log of it all. Accessibility audits
+//! on the Admin screens; screenshots at 1440 and 390 px into
+//! target/screenshots/ (the README shows them).
+
+use fantoccini::Locator;
+use helpdesk_core::*;
+use helpdesk_store::Helpdesk;
+use helpdesk_web::{App, Config};
+use std::time::Duration;
+
+mod browser_kit;
+use browser_kit::*;
+
+async fn fill(c: &fantoccini::Client, css: &str, text: &str) {
+    let e = c.wait().for_element(Locator::Css(css)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
+    let Some(browser) = browser().await else { return };
+    let c = &browser.c;
+    let data = tempfile::tempdir().unwrap();
+    let hd = Helpdesk::open(data.path().join("helpdesk")).unwrap();
+    assert!(hd.needs_setup().unwrap());
+    let app = App::new(hd.clone(), Config::default());
+    app.start_delivery(Vec::new(), Duration::from_millis(200));
+    let server = serve(helpdesk_web::routes(app.clone()), "127.0.0.1").await;
+    let base = format!("http://127.0.0.1:{}", server.port());
+    c.set_window_size(1440, 900).await.unwrap();
+
+    // --- first run: the login page leads to the setup ------------------------
+    c.goto(&format!("{base}/agent")).await.unwrap();
+    wait_until_url(c, "/setup").await;
+    audit(c, "the setup page").await;
+    fill(c, "#setup-token", "not the token").await;
+    fill(c, "#setup-name", "Acme Support").await;
+    fill(c, "#setup-url", &base).await;
+    fill(c, "#setup-department", "Support").await;
+    fill(c, "#setup-admin-name", "Alice Admin").await;
+    fill(c, "#setup-email", "alice@acme.example").await;
+    fill(c, "#setup-password", "alice's long secret").await;
+    fill(c, "#setup-repeat", "alice's long secret").await;
+    click(c, "#setup-submit").await;
+    wait_text(c, "#err-token", "not the token the server printed").await;
+    // What was typed stays (but the passwords).
+    assert_eq!(
+        c.find(Locator::Css("#setup-name")).await.unwrap().prop("value").await.unwrap().as_deref(),
+        Some("Acme Support")
+    );
+    fill(c, "#setup-token", app.setup_token()).await;
+    fill(c, "#setup-password", "alice's long secret").await;
+    fill(c, "#setup-repeat", "alice's long secret").await;
+    screenshot(c, "admin-setup").await;
+    click(c, "#setup-submit").await;
+    wait_until_url(c, "/agent/admin/settings").await;
+    wait_text(c, ".brand", "Acme Support").await;
+    assert!(!hd.needs_setup().unwrap());
+
+    // --- settings: open registration ------------------------------------------
+    c.find(Locator::Css("#set-registration option[value=open]")).await.unwrap().click().await.unwrap();
+    click(c, "#settings-save").await;
+    wait_text(c, "#content .notice", "Saved.").await;
+    audit(c, "Admin > Settings").await;
+    screenshot(c, "admin-settings").await;
+    assert_eq!(hd.settings().unwrap().registration, helpdesk_core::admin::Registration::Open);
+
+    // --- a custom field for Support ---------------------------------------------
+    click(c, "#filter-pane a[href='/agent/admin/departments']").await;
+    wait_until_url(c, "/agent/admin/departments").await;
+    click(c, "#content a[href='/agent/admin/departments/1']").await;
+    wait_until_url(c, "/agent/admin/departments/1").await;
+    fill(c, "#add_field-label", "Order number").await;
+    fill(c, "#add_field-key", "order no").await;
+    // The browser says what a key may be before anything is sent.
+    let valid =
+        c.execute("return document.querySelector('#add_field-key').validity.valid", vec![]).await.unwrap();
+    assert_eq!(valid, serde_json::json!(false));
+    fill(c, "#add_field-key", "order_no").await;
+    click(c, "#field-add button[type=submit]").await;
+    wait_text(c, "#content table", "order_no").await;
+    audit(c, "Admin > a department").await;
+    screenshot(c, "admin-department").await;
+
+    // --- a team, and an agent invited into it -------------------------------------
+    click(c, "#filter-pane a[href='/agent/admin/teams']").await;
+    fill(c, "#team-name", "Tier 1").await;
+    click(c, "#team-create button[type=submit]").await;
+    wait_text(c, "#content .notice", "Created.").await;
+    click(c, "#filter-pane a[href='/agent/admin/agents']").await;
+    fill(c, "#inv-name", "Sam Agent").await;
+    fill(c, "#inv-email", "sam@acme.example").await;
+    click(c, "#invite-team-1").await;
+    click(c, "#invite-submit").await;
+    wait_text(c, "#content .notice", "Invited Sam Agent").await;
+    let link = c.find(Locator::Css("input.copy-link")).await.unwrap().prop("value").await.unwrap().unwrap();
+    assert!(link.starts_with(&format!("{base}/agent/set-password?token=")), "{link}");
+    audit(c, "Admin > Agents").await;
+    screenshot(c, "admin-agents").await;
+    let sam = hd.agent_by_email("sam@acme.example").unwrap().unwrap();
+    assert_eq!(sam.teams, [TeamId(1)].into());
+
+    // --- a user registers in the portal and writes in ---------------------------------
+    c.goto(&format!("{base}/portal/register")).await.unwrap();
+    fill(c, "input[name=name]", "Ann Customer").await;
+    fill(c, "input[name=email]", "ann@customer.example").await;
+    fill(c, "input[name=password]", "ann's long secret").await;
+    click(c, "form.card button[type=submit]").await;
+    wait_text(c, "main", "Your account is ready").await;
+    c.goto(&format!("{base}/portal/login")).await.unwrap();
+    fill(c, "input[name=email]", "ann@customer.example").await;
+    fill(c, "input[name=password]", "ann's long secret").await;
+    click(c, "form.card button[type=submit]").await;
+    wait_until_url(c, "/portal/tickets").await;
+    c.goto(&format!("{base}/portal/tickets/new?department=1")).await.unwrap();
+    fill(c, "input[name=subject]", "My order has not arrived").await;
+    fill(c, "textarea[name=body]", "It is a week late.").await;
+    fill(c, "input[name=field_order_no]", "A-1042").await;
+    click(c, "form.card[action='/portal/tickets'] button[type=submit]").await;
+    wait_text(c, "main", "It is a week late.").await;
+    let id = hd.store().last_ticket_id().unwrap().unwrap();
+    let t = hd.ticket(id).unwrap();
+    assert_eq!(t.fields.get("order_no"), Some(&FieldValue::Text("A-1042".into())));
+    assert_eq!(t.status, Status::AwaitingAgent);
+
+    // --- the invited agent sets a password and answers it ------------------------------
+    c.goto(&link).await.unwrap();
+    wait_text(c, "h1", "Welcome, Sam Agent").await;
+    fill(c, "#sp-password", "sam's long secret").await;
+    fill(c, "#sp-repeat", "sam's long secret").await;
+    click(c, "#sp-submit").await;
+    wait_text(c, "#filter-list", "All Tickets").await;
+    c.goto(&format!("{base}/agent/tickets/{}", id.0)).await.unwrap();
+    wait_text(c, &format!(".ticket[data-ticket='{}'] h1", id.0), "My order has not arrived").await;
+    fill(c, &format!("#composer-body-{}", id.0), "It left our warehouse today; tracking follows.").await;
+    click(c, &format!("#send-{}", id.0)).await;
+    wait_text(c, &format!(".ticket[data-ticket='{}'] .timeline", id.0), "tracking follows").await;
+    let t = hd.ticket(id).unwrap();
+    assert_eq!(t.status, Status::AwaitingUser);
+    assert_eq!(t.messages.last().unwrap().author, Author::Agent(sam.id));
+    screenshot(c, "admin-first-ticket").await;
+    // Sam is not an admin: no Admin app, and its screens are refused.
+    assert!(c.find(Locator::Css("#app-admin")).await.is_err());
+    c.goto(&format!("{base}/agent/admin/settings")).await.unwrap();
+    wait_text(c, "#content", "not an admin").await;
+
+    // --- the admin reads the audit log ---------------------------------------------------
+    c.goto(&format!("{base}/agent/profile")).await.unwrap();
+    click(c, ".profile summary").await;
+    click(c, "form[action='/agent/logout'] button").await;
+    fill(c, "#login-email", "alice@acme.example").await;
+    fill(c, "#login-password", "alice's long secret").await;
+    click(c, "#login-submit").await;
+    wait_text(c, "#filter-list", "All Tickets").await;
+    click(c, "#app-admin").await;
+    click(c, "#filter-pane a[href='/agent/admin/audit']").await;
+    wait_text(c, "#content .audit-log", "Invited agent Sam Agent").await;
+    let log = c.find(Locator::Css("#content .audit-log")).await.unwrap().text().await.unwrap();
+    for want in [
+        "Set up Acme Support",
+        "Changed settings: registration",
+        "Added field",
+        "Created team Tier 1",
+        "sam@acme.example logged in",
+    ] {
+        assert!(log.contains(want), "{want:?} not in the audit log:\n{log}");
+    }
+    audit(c, "Admin > Audit log").await;
+    screenshot(c, "admin-audit").await;
+
+    // --- a phone: the sections first, then a screen ----------------------------------------
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/agent/admin")).await.unwrap();
+    wait_text(c, "#filter-pane", "Audit log").await;
+    screenshot(c, "admin-phone-sections").await;
+    click(c, "#filter-pane a[href='/agent/admin/agents']").await;
+    wait_text(c, "#admin-title", "Agents").await;
+    assert!(displayed(c, "#content").await && !displayed(c, "#filter-pane").await);
+    screenshot(c, "admin-phone-agents").await;
+    browser.close().await;
+}

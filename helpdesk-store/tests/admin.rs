@@ -1,0 +1,331 @@
+//! The Admin app's library on every backend: the first-run setup, each
+//! change and its refusals (nothing changed), and the audit log they leave
+//! (one snapshot, the same on every backend).
+
+mod support;
+
+use chrono::Duration;
+use helpdesk_core::admin::{AuditQuery, Registration, Settings};
+use helpdesk_core::people::PortalPermissions;
+use helpdesk_core::*;
+use helpdesk_store::admin::{AgentChange, OrganisationChange, Reassign, Setup};
+use helpdesk_store::{Error, Helpdesk, NewAgent};
+use std::collections::BTreeSet;
+
+fn setup() -> Setup {
+    Setup {
+        helpdesk_name: "Acme Support".into(),
+        public_url: Some("https://help.acme.example/".into()),
+        admin_name: "Alice".into(),
+        admin_email: "alice@acme.example".into(),
+        admin_password: "alice's long secret".into(),
+        department: "Support".into(),
+    }
+}
+
+fn admin_err<T: std::fmt::Debug>(r: Result<T, Error>) -> AdminError {
+    match r {
+        Err(Error::Admin(e)) => e,
+        other => panic!("expected an admin error, got {other:?}"),
+    }
+}
+
+/// The audit log as lines (newest last), positions checked and left out
+/// (PostgreSQL may skip numbers after a refused write).
+fn audit_lines(hd: &Helpdesk) -> String {
+    let log = hd.audit(&AuditQuery::default(), None, 1000).unwrap();
+    assert!(log.windows(2).all(|w| w[0].seq > w[1].seq), "newest first, positions falling");
+    log.iter()
+        .rev()
+        .map(|e| {
+            format!(
+                "{} | {} | {} | {} | {}",
+                e.at.format("%m-%d %H:%M"),
+                e.actor,
+                e.action,
+                e.target,
+                e.summary
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn setup_and_every_admin_change_on_every_backend() {
+    for (name, hd, clock, _keep) in support::backends() {
+        clock.set(chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").unwrap().into());
+        let snapshot = run(&hd, &clock);
+        insta::assert_snapshot!("admin_audit_log", snapshot, &format!("backend: {name}"));
+    }
+}
+
+fn run(hd: &Helpdesk, clock: &ManualClock) -> String {
+    let tick = || clock.advance(Duration::minutes(1));
+    // ----- first run ---------------------------------------------------------
+    assert!(hd.needs_setup().unwrap());
+    let weak = Setup { admin_password: "short".into(), ..setup() };
+    assert!(matches!(hd.setup(weak), Err(Error::Auth(_))));
+    let bad_url = Setup { public_url: Some("help.acme.example".into()), ..setup() };
+    assert!(matches!(admin_err(hd.setup(bad_url)), AdminError::Setting { field: "public_url", .. }));
+    assert!(hd.needs_setup().unwrap(), "a refused setup changes nothing");
+    assert!(hd.departments().unwrap().is_empty());
+    let done = hd.setup(setup()).unwrap();
+    assert_eq!(done.settings.public_url.as_deref(), Some("https://help.acme.example"));
+    assert_eq!(hd.settings().unwrap().name, "Acme Support");
+    assert!(hd.verify_agent_password("alice@acme.example", "alice's long secret").unwrap().is_some());
+    assert_eq!(admin_err(hd.setup(setup())), AdminError::AlreadySetUp);
+    let alice = done.admin.id;
+    let support = done.department.id;
+    let admin = hd.admin(alice).unwrap().from_source(Some("192.0.2.7".into()));
+    tick();
+
+    // ----- settings ----------------------------------------------------------
+    let s = Settings {
+        registration: Registration::InviteOnly,
+        password_min_length: 12,
+        embed_origins: vec!["https://www.acme.example/".into()],
+        ..hd.settings().unwrap()
+    };
+    admin.set_settings(s).unwrap();
+    assert_eq!(hd.settings().unwrap().embed_origins, vec!["https://www.acme.example".to_string()]);
+    let bad = Settings { session_idle_minutes: 0, ..hd.settings().unwrap() };
+    assert!(matches!(
+        admin_err(admin.set_settings(bad)),
+        AdminError::Setting { field: "session_idle_minutes", .. }
+    ));
+    // The password policy holds at once.
+    assert!(hd.set_password(Principal::Agent(alice), "eleven char").is_err());
+    tick();
+
+    // ----- departments and fields ---------------------------------------------
+    let billing = admin.create_department("Billing").unwrap();
+    assert!(matches!(
+        admin.create_department(" billing "),
+        Err(Error::Directory(DirectoryError::NameTaken { .. }))
+    ));
+    let plan = FieldDef {
+        key: "plan".into(),
+        label: "Plan".into(),
+        kind: FieldKind::Choice { options: vec!["free".into(), "pro".into()] },
+        required: true,
+        agent_only: false,
+        retired: false,
+    };
+    admin.add_field(billing.id, plan.clone()).unwrap();
+    let seats = FieldDef {
+        key: "seats".into(),
+        label: "Seats".into(),
+        kind: FieldKind::Number,
+        required: false,
+        ..plan.clone()
+    };
+    admin.add_field(billing.id, seats.clone()).unwrap();
+    assert!(matches!(
+        admin.add_field(billing.id, seats.clone()),
+        Err(Error::Directory(DirectoryError::DuplicateFieldKey(_)))
+    ));
+    // Type changes and removed options would misread stored values.
+    let as_text = FieldDef { kind: FieldKind::Text, ..plan.clone() };
+    assert!(matches!(admin_err(admin.update_field(billing.id, as_text)), AdminError::FieldChange { .. }));
+    let fewer = FieldDef { kind: FieldKind::Choice { options: vec!["pro".into()] }, ..plan.clone() };
+    assert!(matches!(admin_err(admin.update_field(billing.id, fewer)), AdminError::FieldChange { .. }));
+    let more = FieldDef {
+        label: "Plan bought".into(),
+        kind: FieldKind::Choice { options: vec!["free".into(), "pro".into(), "enterprise".into()] },
+        ..plan.clone()
+    };
+    admin.update_field(billing.id, more).unwrap();
+    admin.reorder_fields(billing.id, &["seats".into(), "plan".into()]).unwrap();
+    assert_eq!(
+        hd.department(billing.id).unwrap().fields.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
+        ["seats", "plan"]
+    );
+    assert!(matches!(admin_err(admin.reorder_fields(billing.id, &["plan".into()])), AdminError::Refused(_)));
+    tick();
+
+    // A ticket with a value; the field retires; the value stays.
+    let ann = hd.create_user(NewUser::new("Ann", "ann@acme.example")).unwrap();
+    let mut new = NewTicket::new("Invoice wrong", "Twice charged.", billing.id, ann.id, Channel::Portal);
+    new.fields.insert("plan".into(), FieldValue::Choice("pro".into()));
+    let t = hd.create_ticket(&Actor::User(ann.id), new).unwrap();
+    admin.retire_field(billing.id, "plan", true).unwrap();
+    assert_eq!(hd.ticket(t.id).unwrap().fields.get("plan"), Some(&FieldValue::Choice("pro".into())));
+    // No longer required, and no longer settable.
+    let t2 = hd
+        .create_ticket(
+            &Actor::User(ann.id),
+            NewTicket::new("Second", "Body", billing.id, ann.id, Channel::Portal),
+        )
+        .unwrap();
+    let set = Command::SetField { key: "plan".into(), value: Some(FieldValue::Choice("free".into())) };
+    assert!(matches!(
+        hd.execute(t2.id, &Actor::Agent(alice), set),
+        Err(Error::Ticket(TicketError::RetiredField(_)))
+    ));
+    tick();
+
+    // ----- teams -------------------------------------------------------------
+    let tier1 = admin.create_team("Tier 1").unwrap();
+    let tier2 = admin.create_team("Tier 2").unwrap();
+    admin.rename_team(tier2.id, "Escalations").unwrap();
+    tick();
+
+    // ----- agents ------------------------------------------------------------
+    let (sam, token) = admin
+        .invite_agent(
+            NewAgent::new("Sam", "sam@acme.example")
+                .teams([tier1.id])
+                .permissions(Permissions { departments: Some([support].into()), ..Permissions::default() }),
+        )
+        .unwrap();
+    assert!(hd.verify_agent_password("sam@acme.example", "sam's long secret").unwrap().is_none());
+    assert!(hd.set_password_with_token(&token, "too short 1").is_err(), "the admin's 12 characters hold");
+    hd.set_password_with_token(&token, "sam's long secret").unwrap();
+    assert!(hd.set_password_with_token(&token, "sam's other secret").is_err(), "a link works once");
+    assert_eq!(admin_err(hd.admin(sam.id)), AdminError::NotAdmin(sam.id));
+    assert!(matches!(
+        admin.invite_agent(NewAgent::new("Sam again", "SAM@acme.example")),
+        Err(Error::Directory(DirectoryError::EmailTaken { .. }))
+    ));
+    let (bob, bob_token) = admin.invite_agent(NewAgent::new("Bob", "bob@acme.example")).unwrap();
+    // A link expires after a week.
+    clock.advance(Duration::days(8));
+    assert!(hd.password_token_agent(&bob_token).unwrap().is_none());
+    let fresh = admin.reinvite_agent(bob.id).unwrap();
+    assert!(hd.password_token_agent(&fresh).unwrap().is_some());
+    admin.set_team_members(tier1.id, &[sam.id, bob.id].into()).unwrap();
+    assert!(hd.agent(bob.id).unwrap().teams.contains(&tier1.id));
+    // The last admin stays an admin and active.
+    let demote = AgentChange {
+        name: "Alice".into(),
+        email: "alice@acme.example".into(),
+        teams: BTreeSet::new(),
+        permissions: Permissions::default(),
+    };
+    assert_eq!(admin_err(admin.update_agent(alice, demote)), AdminError::LastAdmin);
+    assert_eq!(admin_err(admin.deactivate_agent(alice, Reassign::Leave)), AdminError::LastAdmin);
+    let promote = AgentChange {
+        name: "Robert".into(),
+        email: "bob@acme.example".into(),
+        teams: [tier1.id].into(),
+        permissions: Permissions::admin(),
+    };
+    admin.update_agent(bob.id, promote).unwrap();
+    tick();
+
+    // Sam's open tickets go to Bob when Sam leaves; his API key stops working.
+    let s1 = hd
+        .create_ticket(
+            &Actor::User(ann.id),
+            NewTicket::new("Printer", "Broken", support, ann.id, Channel::Portal),
+        )
+        .unwrap();
+    hd.execute(s1.id, &Actor::Agent(alice), Command::AssignAgent { agent: Some(sam.id) }).unwrap();
+    let (_, key) = hd.create_api_key(sam.id, "scripts").unwrap();
+    let d = admin.deactivate_agent(sam.id, Reassign::Agent(bob.id)).unwrap();
+    assert_eq!((d.tickets_moved, d.api_keys_revoked), (1, 1));
+    assert_eq!(hd.ticket(s1.id).unwrap().agent, Some(bob.id));
+    assert!(hd.agent_for_api_key(&key).unwrap().is_none());
+    assert!(hd.agent(sam.id).unwrap().disabled);
+    admin.reactivate_agent(sam.id).unwrap();
+    tick();
+
+    // ----- removals that would break something ---------------------------------
+    hd.load_rules(
+        &RuleFile::from_toml(
+            r#"
+            [[triggers]]
+            name = "VIPs to Escalations"
+            on = ["new_ticket"]
+            all = [{ field = "ticket.department", op = "is", value = 2 }]
+            actions = [{ action = "set_team", team = 2 }]
+            "#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let e = admin_err(admin.remove_team(tier2.id));
+    assert_eq!(
+        e.to_string(),
+        "team Escalations is used by trigger \"VIPs to Escalations\"; change that first"
+    );
+    let e = admin_err(admin.remove_department(billing.id, None));
+    assert!(e.to_string().contains("trigger \"VIPs to Escalations\""), "{e}");
+    hd.delete_trigger("VIPs to Escalations").unwrap();
+    assert_eq!(
+        admin_err(admin.remove_department(billing.id, None)),
+        AdminError::HasTickets { department: "Billing".into(), tickets: 2 }
+    );
+    assert_eq!(admin_err(admin.remove_department(billing.id, Some(billing.id))), AdminError::MoveToSelf);
+    hd.execute(s1.id, &Actor::Agent(alice), Command::AssignTeam { team: Some(tier2.id) }).unwrap();
+    assert!(matches!(admin_err(admin.remove_team(tier2.id)), AdminError::InUse { .. }));
+    hd.execute(s1.id, &Actor::Agent(alice), Command::AssignTeam { team: None }).unwrap();
+    admin.remove_team(tier2.id).unwrap();
+    assert_eq!(admin.remove_department(billing.id, Some(support)).unwrap(), 2);
+    assert_eq!(hd.ticket(t.id).unwrap().department, support);
+    assert_eq!(hd.department_ticket_count(support).unwrap(), 3);
+    assert!(hd.department(billing.id).is_err());
+    assert_eq!(
+        admin_err(admin.remove_department(support, None)),
+        AdminError::Refused("the helpdesk needs at least one department".into())
+    );
+    tick();
+
+    // ----- usergroups and organisations ----------------------------------------
+    let vip = admin
+        .create_usergroup("VIP", PortalPermissions { organisation_tickets: true, ..Default::default() })
+        .unwrap();
+    let mut u = hd.user(ann.id).unwrap();
+    u.usergroups.insert(vip.id);
+    hd.update_user(u).unwrap();
+    admin
+        .update_usergroup(
+            vip.id,
+            "VIP customers",
+            PortalPermissions { cc_others: false, ..vip.portal.clone() },
+        )
+        .unwrap();
+    let acme = admin
+        .create_organisation(OrganisationChange {
+            name: "Acme".into(),
+            email_domains: vec!["@Acme.example".into()],
+            notes: String::new(),
+        })
+        .unwrap();
+    assert!(matches!(
+        admin.create_organisation(OrganisationChange {
+            name: "Other".into(),
+            email_domains: vec!["acme.example".into()],
+            ..Default::default()
+        }),
+        Err(Error::Directory(DirectoryError::DomainTaken { .. }))
+    ));
+    let mut u = hd.user(ann.id).unwrap();
+    u.organisation = Some(acme.id);
+    hd.update_user(u).unwrap();
+    assert_eq!(admin.remove_usergroup(vip.id).unwrap(), 1);
+    assert!(hd.user(ann.id).unwrap().usergroups.is_empty());
+    assert_eq!(admin.remove_organisation(acme.id).unwrap(), 1);
+    assert_eq!(hd.user(ann.id).unwrap().organisation, None);
+
+    // ----- the log ---------------------------------------------------------------
+    let by_alice = hd.audit(&AuditQuery { agent: Some(alice), ..Default::default() }, None, 1000).unwrap();
+    assert!(by_alice.iter().all(|e| e.source.as_deref() == Some("192.0.2.7")));
+    let teams =
+        hd.audit(&AuditQuery { action: Some("team.".into()), ..Default::default() }, None, 2).unwrap();
+    assert_eq!(teams.len(), 2);
+    assert_eq!((teams[0].action.as_str(), teams[1].action.as_str()), ("team.remove", "team.members"));
+    let older = hd
+        .audit(&AuditQuery { action: Some("team.".into()), ..Default::default() }, Some(teams[1].seq), 100)
+        .unwrap();
+    assert_eq!(
+        older.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["team.update", "team.create", "team.create"]
+    );
+    let settings =
+        hd.audit(&AuditQuery { action: Some("settings".into()), ..Default::default() }, None, 10).unwrap();
+    assert_eq!(settings[0].before.as_ref().unwrap()["registration"], "validated");
+    assert_eq!(settings[0].after.as_ref().unwrap()["registration"], "invite_only");
+    audit_lines(hd)
+}

@@ -125,7 +125,15 @@ pub struct Sessions {
     shared: Option<Helpdesk>,
     /// The helpdesk (its settings say how long an idle session lives).
     hd: Option<Helpdesk>,
+    /// That lifetime as last read, and when: dropped when the settings
+    /// change (here or, through the feed, on another node), read again
+    /// after [`IDLE_SETTING_TTL`] at the latest.
+    idle: Mutex<Option<(std::time::Instant, u64)>>,
 }
+
+/// Longest a node uses the session lifetime it read before reading it again
+/// (a change is also heard at once through [`Sessions::settings_changed`]).
+pub const IDLE_SETTING_TTL: Duration = Duration::from_secs(60);
 
 impl Sessions {
     /// Sessions kept in `hd`'s store: the live ones are read back now,
@@ -158,6 +166,7 @@ impl Sessions {
             writer: Some(start_writer(hd.clone())),
             shared: shared.then(|| hd.clone()),
             hd: Some(hd),
+            idle: Mutex::new(None),
         };
         for key in expired {
             sessions.persist(&key, None);
@@ -230,10 +239,23 @@ impl Sessions {
     /// Settings), read each time so a change holds at once; [`SESSION_IDLE`]
     /// when it cannot be read.
     pub fn idle_secs(&self) -> u64 {
-        self.hd
+        let cached = *self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, secs)) = cached.filter(|(at, _)| at.elapsed() < IDLE_SETTING_TTL) {
+            return secs;
+        }
+        let secs = self
+            .hd
             .as_ref()
             .and_then(|hd| block(|| hd.settings()).ok())
-            .map_or(SESSION_IDLE.as_secs(), |s| u64::from(s.session_idle_minutes) * 60)
+            .map_or(SESSION_IDLE.as_secs(), |s| u64::from(s.session_idle_minutes) * 60);
+        *self.idle.lock().unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), secs));
+        secs
+    }
+
+    /// The helpdesk's settings changed: the session lifetime is read again
+    /// at the next request.
+    pub fn settings_changed(&self) {
+        *self.idle.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Starts a session; returns its token (for the cookie) and the session.

@@ -322,7 +322,14 @@ impl App {
             {
                 self.sessions().forget(&name)
             }
-            Notice::Resync => self.sessions().forget_all(),
+            // The settings (Admin > Settings) changed on another node.
+            Notice::Record { tag, .. } if tag == helpdesk_core::RecordKind::Settings.tag() => {
+                self.sessions().settings_changed()
+            }
+            Notice::Resync => {
+                self.sessions().forget_all();
+                self.sessions().settings_changed();
+            }
             _ => {}
         }
     }

@@ -271,7 +271,7 @@ pub fn parse_fields(
     form: &HashMap<String, String>,
 ) -> Result<std::collections::BTreeMap<String, FieldValue>, String> {
     let mut out = std::collections::BTreeMap::new();
-    for f in dept.fields.iter().filter(|f| !f.agent_only) {
+    for f in dept.live_fields().filter(|f| !f.agent_only) {
         let Some(raw) = form.get(&format!("field_{}", f.key)).map(|s| s.trim()).filter(|s| !s.is_empty())
         else {
             continue;
@@ -326,7 +326,7 @@ fn new_ticket_page(
                         p { "Department: " strong { (d.name) } }
                         label { "Subject" input type="text" name="subject" required maxlength="255"; }
                         label { "Message" textarea name="body" rows="8" required {} }
-                        @for f in d.fields.iter().filter(|f| !f.agent_only) { (field_input(f)) }
+                        @for f in d.live_fields().filter(|f| !f.agent_only) { (field_input(f)) }
                         button type="submit" { "Submit ticket" }
                     }
                 } @else {

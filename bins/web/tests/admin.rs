@@ -339,10 +339,18 @@ async fn admin_screens_change_things_by_form_and_keep_what_was_typed() {
     .await;
     assert_eq!(r.status(), 422);
     assert!(body_text(&r).contains("invalid field key"));
+    let id: u64 = dept.rsplit('/').next().unwrap().parse().unwrap();
+    let (cookie, _) = f.login_user(helpdesk_web::demo::USER.0, helpdesk_web::demo::USER.1).await;
+    let (page, _) = f.portal_visit(&format!("/portal/tickets/new?department={id}"), Some(&cookie)).await;
+    assert!(body_text(&page).contains("field_order_no"));
     let r = form_post(&f, &p, &dept, &[("op", "field"), ("key", "order_no"), ("do", "retire")]).await;
     assert_eq!(r.status(), 303);
-    let id: u64 = dept.rsplit('/').next().unwrap().parse().unwrap();
     assert!(f.hd.department(helpdesk_core::DepartmentId(id)).unwrap().fields[0].retired);
+    // A retired field is no longer asked for in the portal.
+    let (cookie, _) = f.login_user(helpdesk_web::demo::USER.0, helpdesk_web::demo::USER.1).await;
+    let (page, _) = f.portal_visit(&format!("/portal/tickets/new?department={id}"), Some(&cookie)).await;
+    assert!(body_text(&page).contains("Department: <strong>Returns</strong>"), "{}", body_text(&page));
+    assert!(!body_text(&page).contains("field_order_no"));
 
     // Settings by form.
     let r = form_post(

@@ -255,7 +255,11 @@ fn handle(
         (method == Method::GET, method == Method::POST, method == Method::PUT, method == Method::DELETE);
     match path {
         ["settings"] if get => ok(hd.settings()?),
-        ["settings"] if put => ok(admin.set_settings(body::<Settings>(bytes)?)?),
+        ["settings"] if put => {
+            let s = admin.set_settings(body::<Settings>(bytes)?)?;
+            app.sessions().settings_changed();
+            ok(s)
+        }
 
         ["departments"] if get => {
             let mut out = Vec::new();

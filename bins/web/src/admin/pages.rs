@@ -1113,6 +1113,7 @@ fn apply(app: &App, ctx: &Ctx, admin: &Admin<'_>, path: &[&str], f: &Form) -> Re
     match (path, op.as_str()) {
         ([] | ["settings"], "settings") => {
             admin.set_settings(parse_settings(f)?)?;
+            app.sessions().settings_changed();
             go("/agent/admin/settings".into(), "saved")
         }
         (["departments"], "create") => {

@@ -161,10 +161,10 @@ fn form(app: &App, ctx: &Ctx, f: &CreateForm, errors: &Errors) -> Result<Markup,
                     }
                 }
                 @if let Some(d) = dep {
-                    @if !d.fields.is_empty() {
+                    @if d.live_fields().next().is_some() {
                         fieldset #create-fields {
                             legend { "Fields of " (d.name) }
-                            @for def in &d.fields {
+                            @for def in d.live_fields() {
                                 (field_input(def, f.fields.get(&def.key).map(String::as_str).unwrap_or(""), errors))
                             }
                         }
@@ -260,7 +260,7 @@ fn create(app: &App, ctx: &Ctx, f: &CreateForm) -> Result<Ticket, Errors> {
         }
     };
     let mut fields = BTreeMap::new();
-    for def in &dep.fields {
+    for def in dep.live_fields() {
         let v = f.fields.get(&def.key).map(|v| v.trim()).unwrap_or("");
         if v.is_empty() {
             continue;
@@ -289,7 +289,7 @@ fn create(app: &App, ctx: &Ctx, f: &CreateForm) -> Result<Ticket, Errors> {
             }
         }
     }
-    for def in dep.fields.iter().filter(|d| d.required && !fields.contains_key(&d.key)) {
+    for def in dep.live_fields().filter(|d| d.required && !fields.contains_key(&d.key)) {
         errors.entry(format!("field.{}", def.key)).or_insert_with(|| format!("{} is required.", def.label));
     }
     if f.subject.trim().is_empty() {

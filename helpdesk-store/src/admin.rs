@@ -40,8 +40,7 @@
 //! assert_eq!(actions, ["agent.invite", "team.create", "setup.complete"]);
 //! ```
 
-use crate::auth::{random_token, sha256_hex, AuthError};
-use crate::{Error, Helpdesk, NewAgent, Result};
+use crate::{Helpdesk, NewAgent, Result};
 use helpdesk_core::admin::{AuditQuery, Settings};
 use helpdesk_core::index::{Family, SortKey, Stream};
 use helpdesk_core::people::{parse_domain, PortalPermissions};
@@ -162,7 +161,7 @@ impl Helpdesk {
         let mut department =
             Department { id: DepartmentId(0), name: s.department.trim().to_string(), fields: vec![] };
         department.validate()?;
-        self.check_password_rules(&s.admin_password).map_err(auth_err)?;
+        self.check_password_rules(&s.admin_password)?;
         // Taken only once the input is good.
         department.id = DepartmentId(self.next_id(IdKind::Department)?);
         let admin = Agent {
@@ -182,8 +181,7 @@ impl Helpdesk {
         )
         .change(None, Some(&settings));
         // The admin's password in the same write: never an admin without one.
-        let password =
-            self.password_credential(Principal::Agent(admin.id), &s.admin_password).map_err(auth_err)?;
+        let password = self.password_credential(Principal::Agent(admin.id), &s.admin_password)?;
         let put = vec![
             Record::Settings(settings.clone()),
             Record::Department(department.clone()),
@@ -280,6 +278,14 @@ impl Helpdesk {
             }
         }
         Ok(out.into_iter().collect())
+    }
+
+    /// The open tickets (awaiting agent or user, pending) of one stream
+    /// family/owner (an agent's, a team's) in every department, by id.
+    fn open_tickets(&self, family: Family, owner: u64) -> Result<Vec<TicketId>> {
+        let departments: Vec<DepartmentId> = self.departments()?.iter().map(|d| d.id).collect();
+        let open = [Status::AwaitingAgent, Status::AwaitingUser, Status::Pending];
+        self.stream_tickets(family, owner, &departments, &open)
     }
 
     /// Every rule (trigger, escalation, SLA policy) naming `what`, as
@@ -406,25 +412,27 @@ impl<'a> Admin<'a> {
         Ok(after)
     }
 
+    /// Writes a new thing with its audit entry.
+    fn created<T: Serialize + Clone>(
+        &self,
+        action: &str,
+        target: String,
+        summary: String,
+        new: T,
+        record: fn(T) -> Record,
+    ) -> Result<T> {
+        self.changed(action, target, summary, None, Some(&new), vec![record(new.clone())])?;
+        Ok(new)
+    }
+
     // ----- settings --------------------------------------------------------
 
     /// Replaces the settings (validated and normalised first).
     pub fn set_settings(&self, s: Settings) -> Result<Settings> {
         let s = s.validated()?;
         let before = self.hd.settings()?;
-        if before == s {
-            return Ok(s);
-        }
         let summary = format!("Changed settings: {}", settings_diff(&before, &s).join(", "));
-        self.changed(
-            "settings.update",
-            "settings".into(),
-            summary,
-            Some(&before),
-            Some(&s),
-            vec![Record::Settings(s.clone())],
-        )?;
-        Ok(s)
+        self.update("settings.update", "settings".into(), summary, &before, s, Record::Settings)
     }
 
     // ----- departments -----------------------------------------------------
@@ -433,18 +441,10 @@ impl<'a> Admin<'a> {
     pub fn create_department(&self, name: &str) -> Result<Department> {
         let mut d = Department { id: DepartmentId(0), name: name.trim().to_string(), fields: vec![] };
         d.validate()?;
-        self.hd.ensure_free(RecordKind::Department, &d.name)?;
+        self.hd.ensure_free(&UniqueKey::name(RecordKind::Department, &d.name))?;
         d.id = DepartmentId(self.hd.next_id(IdKind::Department)?);
         let summary = format!("Created department {}", d.name);
-        self.changed(
-            "department.create",
-            target("department", d.id.0),
-            summary,
-            None,
-            Some(&d),
-            vec![Record::Department(d.clone())],
-        )?;
-        Ok(d)
+        self.created("department.create", target("department", d.id.0), summary, d, Record::Department)
     }
 
     fn department_change(
@@ -617,16 +617,20 @@ impl<'a> Admin<'a> {
             e.summary.push_str(&format!(" ({} moved to {to})", count(moved, "ticket", "tickets")));
         }
         // Agents limited to departments lose this one.
-        let mut put = Vec::new();
-        for mut a in self.hd.agents()? {
-            if let Some(ds) = a.permissions.departments.as_mut() {
-                if ds.remove(&id) {
-                    put.push(Record::Agent(a));
-                }
-            }
-        }
+        let put =
+            self.agents_changed(|a| a.permissions.departments.as_mut().is_some_and(|ds| ds.remove(&id)))?;
         self.write(put, vec![(RecordKind::Department, id.0)], e)?;
         Ok(moved)
+    }
+
+    /// Every agent `change` changed (it says whether it did), as records to write.
+    fn agents_changed(&self, mut change: impl FnMut(&mut Agent) -> bool) -> Result<Vec<Record>> {
+        Ok(self
+            .hd
+            .agents()?
+            .into_iter()
+            .filter_map(|mut a| change(&mut a).then_some(Record::Agent(a)))
+            .collect())
     }
 
     /// Every user `change` changed (it says whether it did), as records to write.
@@ -661,17 +665,15 @@ impl<'a> Admin<'a> {
     /// Creates a team.
     pub fn create_team(&self, name: &str) -> Result<Team> {
         let name = crate::helpdesk::people_name("team", name)?;
-        self.hd.ensure_free(RecordKind::Team, &name)?;
+        self.hd.ensure_free(&UniqueKey::name(RecordKind::Team, &name))?;
         let t = Team { id: TeamId(self.hd.next_id(IdKind::Team)?), name };
-        self.changed(
+        self.created(
             "team.create",
             target("team", t.id.0),
             format!("Created team {}", t.name),
-            None,
-            Some(&t),
-            vec![Record::Team(t.clone())],
-        )?;
-        Ok(t)
+            t,
+            Record::Team,
+        )
     }
 
     /// Renames a team.
@@ -696,18 +698,17 @@ impl<'a> Admin<'a> {
         if before == *members {
             return Ok(team);
         }
-        let mut put = Vec::new();
-        for mut a in agents {
-            let want = members.contains(&a.id);
-            if want != a.teams.contains(&id) {
-                if want {
+        // The agents already read: only those whose membership changes.
+        let put: Vec<Record> = agents
+            .into_iter()
+            .filter(|a| members.contains(&a.id) != a.teams.contains(&id))
+            .map(|mut a| {
+                if !a.teams.remove(&id) {
                     a.teams.insert(id);
-                } else {
-                    a.teams.remove(&id);
                 }
-                put.push(Record::Agent(a));
-            }
-        }
+                Record::Agent(a)
+            })
+            .collect();
         let summary = format!("Changed the members of team {} ({} now)", team.name, members.len());
         let e =
             self.entry("team.members", target("team", id.0), summary).change(Some(&before), Some(members));
@@ -720,9 +721,7 @@ impl<'a> Admin<'a> {
     pub fn remove_team(&self, id: TeamId) -> Result<()> {
         let team = self.hd.team(id)?;
         in_use(format!("team {}", team.name), self.hd.rules_using(&RuleRef::Team(id))?)?;
-        let departments: Vec<DepartmentId> = self.hd.departments()?.iter().map(|d| d.id).collect();
-        let open = [Status::AwaitingAgent, Status::AwaitingUser, Status::Pending];
-        let tickets = self.hd.stream_tickets(Family::Team, id.0, &departments, &open)?;
+        let tickets = self.hd.open_tickets(Family::Team, id.0)?;
         if !tickets.is_empty() {
             return Err(AdminError::InUse {
                 what: format!("team {}", team.name),
@@ -730,12 +729,7 @@ impl<'a> Admin<'a> {
             }
             .into());
         }
-        let mut put = Vec::new();
-        for mut a in self.hd.agents()? {
-            if a.teams.remove(&id) {
-                put.push(Record::Agent(a));
-            }
-        }
+        let put = self.agents_changed(|a| a.teams.remove(&id))?;
         let e = self
             .entry("team.remove", target("team", id.0), format!("Removed team {}", team.name))
             .change(Some(&team), None);
@@ -751,13 +745,7 @@ impl<'a> Admin<'a> {
         let name = crate::helpdesk::people_name("agent", &new.name)?;
         let email = Email::parse(&new.email)?;
         self.check_agent_refs(&new.teams, &new.permissions)?;
-        if let Some((kind, id)) = self.hd.store.lookup(&UniqueKey::agent_email(&email))? {
-            return Err(DirectoryError::EmailTaken {
-                email: email.to_string(),
-                owner: format!("{}:{id}", kind.as_str()),
-            }
-            .into());
-        }
+        self.hd.ensure_free(&UniqueKey::agent_email(&email))?;
         let agent = Agent {
             id: AgentId(self.hd.next_id(IdKind::Agent)?),
             name,
@@ -766,16 +754,7 @@ impl<'a> Admin<'a> {
             permissions: new.permissions,
             disabled: false,
         };
-        let token = random_token();
-        let credential = Credential {
-            id: CredentialId(self.hd.store.next_id(IdKind::Credential)?),
-            owner: Principal::Agent(agent.id),
-            kind: CredentialKind::PasswordSet,
-            label: "invitation".into(),
-            secret_hash: sha256_hex(&token),
-            created_at: self.hd.clock.now(),
-            revoked: false,
-        };
+        let (credential, token) = self.hd.password_set_token(agent.id)?;
         let e = self
             .entry(
                 "agent.invite",
@@ -857,27 +836,20 @@ impl<'a> Admin<'a> {
         let mut moved = 0;
         if reassign != Reassign::Leave {
             let actor = self.command_actor()?;
-            let departments: Vec<DepartmentId> = self.hd.departments()?.iter().map(|d| d.id).collect();
-            let open = [Status::AwaitingAgent, Status::AwaitingUser, Status::Pending];
             let to = match reassign {
                 Reassign::Agent(a) => Some(a),
                 _ => None,
             };
-            for t in self.hd.stream_tickets(Family::Agent, id.0, &departments, &open)? {
+            for t in self.hd.open_tickets(Family::Agent, id.0)? {
                 self.hd.execute(t, &actor, Command::AssignAgent { agent: to })?;
                 moved += 1;
             }
         }
         let after = Agent { disabled: true, ..before.clone() };
+        let keys = self.revoked(id, CredentialKind::ApiKey)?;
+        let revoked = keys.len() as u64;
         let mut put = vec![Record::Agent(after.clone())];
-        let mut revoked = 0;
-        for mut c in self.hd.credentials_of(Principal::Agent(id), CredentialKind::ApiKey).map_err(auth_err)? {
-            if !c.revoked {
-                c.revoked = true;
-                revoked += 1;
-                put.push(Record::Credential(c));
-            }
-        }
+        put.extend(keys);
         let how = match reassign {
             Reassign::Leave => "open tickets left assigned".to_string(),
             Reassign::Unassign => format!("{} unassigned", count(moved, "open ticket", "open tickets")),
@@ -911,25 +883,9 @@ impl<'a> Admin<'a> {
     /// A new set-password link for an agent (the old ones stop working).
     pub fn reinvite_agent(&self, id: AgentId) -> Result<String> {
         let agent = self.hd.agent(id)?;
-        let mut put = Vec::new();
-        for mut c in
-            self.hd.credentials_of(Principal::Agent(id), CredentialKind::PasswordSet).map_err(auth_err)?
-        {
-            if !c.revoked {
-                c.revoked = true;
-                put.push(Record::Credential(c));
-            }
-        }
-        let token = random_token();
-        put.push(Record::Credential(Credential {
-            id: CredentialId(self.hd.store.next_id(IdKind::Credential)?),
-            owner: Principal::Agent(id),
-            kind: CredentialKind::PasswordSet,
-            label: "invitation".into(),
-            secret_hash: sha256_hex(&token),
-            created_at: self.hd.clock.now(),
-            revoked: false,
-        }));
+        let mut put = self.revoked(id, CredentialKind::PasswordSet)?;
+        let (link, token) = self.hd.password_set_token(id)?;
+        put.push(Record::Credential(link));
         let e = self.entry(
             "agent.reinvite",
             target("agent", id.0),
@@ -939,23 +895,32 @@ impl<'a> Admin<'a> {
         Ok(token)
     }
 
+    /// `agent`'s credentials of `kind` that still work, revoked (to write).
+    fn revoked(&self, agent: AgentId, kind: CredentialKind) -> Result<Vec<Record>> {
+        Ok(self
+            .hd
+            .credentials_of(Principal::Agent(agent), kind)?
+            .into_iter()
+            .filter(|c| !c.revoked)
+            .map(|c| Record::Credential(Credential { revoked: true, ..c }))
+            .collect())
+    }
+
     // ----- usergroups ------------------------------------------------------
 
     /// Creates a usergroup with portal permissions.
     pub fn create_usergroup(&self, name: &str, portal: PortalPermissions) -> Result<Usergroup> {
         let name = crate::helpdesk::people_name("usergroup", name)?;
         self.check_portal(&portal)?;
-        self.hd.ensure_free(RecordKind::Usergroup, &name)?;
+        self.hd.ensure_free(&UniqueKey::name(RecordKind::Usergroup, &name))?;
         let g = Usergroup { id: UsergroupId(self.hd.next_id(IdKind::Usergroup)?), name, portal };
-        self.changed(
+        self.created(
             "usergroup.create",
             target("usergroup", g.id.0),
             format!("Created usergroup {}", g.name),
-            None,
-            Some(&g),
-            vec![Record::Usergroup(g.clone())],
-        )?;
-        Ok(g)
+            g,
+            Record::Usergroup,
+        )
     }
 
     fn check_portal(&self, p: &PortalPermissions) -> Result<()> {
@@ -999,7 +964,7 @@ impl<'a> Admin<'a> {
     /// Creates an organisation.
     pub fn create_organisation(&self, change: OrganisationChange) -> Result<Organisation> {
         let (name, domains) = self.organisation_parts(&change)?;
-        self.hd.ensure_free(RecordKind::Organisation, &name)?;
+        self.hd.ensure_free(&UniqueKey::name(RecordKind::Organisation, &name))?;
         let o = Organisation {
             id: OrganisationId(self.hd.next_id(IdKind::Organisation)?),
             name,
@@ -1008,15 +973,13 @@ impl<'a> Admin<'a> {
             phones: Vec::new(),
             fields: Default::default(),
         };
-        self.changed(
+        self.created(
             "organisation.create",
             target("organisation", o.id.0),
             format!("Created organisation {}", o.name),
-            None,
-            Some(&o),
-            vec![Record::Organisation(o.clone())],
-        )?;
-        Ok(o)
+            o,
+            Record::Organisation,
+        )
     }
 
     fn organisation_parts(&self, c: &OrganisationChange) -> Result<(String, BTreeSet<String>)> {
@@ -1071,13 +1034,6 @@ impl<'a> Admin<'a> {
     }
 }
 
-fn auth_err(e: AuthError) -> Error {
-    match e {
-        AuthError::Helpdesk(e) => e,
-        other => Error::Auth(Box::new(other)),
-    }
-}
-
 fn check_label(f: &FieldDef) -> Result<()> {
     if f.label.is_empty() {
         return Err(
@@ -1096,27 +1052,16 @@ fn check_label(f: &FieldDef) -> Result<()> {
 
 /// The names of the settings that differ.
 fn settings_diff(a: &Settings, b: &Settings) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if a.name != b.name {
-        out.push("name");
-    }
-    if a.public_url != b.public_url {
-        out.push("public URL");
-    }
-    if a.portal_enabled != b.portal_enabled {
-        out.push("portal");
-    }
-    if a.registration != b.registration {
-        out.push("registration");
-    }
-    if a.embed_origins != b.embed_origins {
-        out.push("embed origins");
-    }
-    if a.session_idle_minutes != b.session_idle_minutes {
-        out.push("session lifetime");
-    }
-    if a.password_min_length != b.password_min_length {
-        out.push("password length");
-    }
-    out
+    [
+        ("name", a.name != b.name),
+        ("public URL", a.public_url != b.public_url),
+        ("portal", a.portal_enabled != b.portal_enabled),
+        ("registration", a.registration != b.registration),
+        ("embed origins", a.embed_origins != b.embed_origins),
+        ("session lifetime", a.session_idle_minutes != b.session_idle_minutes),
+        ("password length", a.password_min_length != b.password_min_length),
+    ]
+    .into_iter()
+    .filter_map(|(what, differs)| differs.then_some(what))
+    .collect()
 }

@@ -56,6 +56,17 @@ pub enum AuthError {
     Helpdesk(#[from] Error),
 }
 
+/// A refused password or token as the helpdesk's error (a store or
+/// directory failure inside it stays what it was).
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Helpdesk(e) => e,
+            other => Error::Auth(Box::new(other)),
+        }
+    }
+}
+
 impl From<StoreError> for AuthError {
     fn from(e: StoreError) -> Self {
         AuthError::Helpdesk(e.into())
@@ -112,7 +123,7 @@ impl Helpdesk {
         Ok(self.store().put_record(&Record::Credential(c.clone()))?)
     }
 
-    fn new_credential(
+    pub(crate) fn new_credential(
         &self,
         owner: Principal,
         kind: CredentialKind,
@@ -401,17 +412,34 @@ impl Helpdesk {
     /// assert!(hd.set_password_with_token(&token, "another secret").is_err(), "used up");
     /// ```
     pub fn set_password_with_token(&self, token: &str, password: &str) -> Result<Agent, AuthError> {
-        let Some((mut c, agent)) = self.password_token(token)? else { return Err(AuthError::InvalidToken) };
-        self.set_password(Principal::Agent(agent.id), password)?;
-        c.revoked = true;
+        let Some((mut link, agent)) = self.password_token(token)? else {
+            return Err(AuthError::InvalidToken);
+        };
+        let password = self.password_credential(Principal::Agent(agent.id), password)?;
+        link.revoked = true;
         let entry = self.agent_audit(
             &agent,
             "agent.password_set",
             &format!("agent:{}", agent.id.0),
             format!("{} chose a password with an emailed link", agent.email),
         );
-        self.store().admin_commit(&AdminCommit::records(vec![Record::Credential(c)], entry))?;
+        // The password and the used-up link in one write.
+        let put = vec![Record::Credential(password), Record::Credential(link)];
+        self.store().admin_commit(&AdminCommit::records(put, entry))?;
         Ok(agent)
+    }
+
+    /// A new one-time set-password token for `agent` (an invitation link),
+    /// not yet written: its record, and the token to put in the link.
+    pub(crate) fn password_set_token(&self, agent: AgentId) -> Result<(Credential, String), AuthError> {
+        let token = random_token();
+        let c = self.new_credential(
+            Principal::Agent(agent),
+            CredentialKind::PasswordSet,
+            "invitation",
+            sha256_hex(&token),
+        )?;
+        Ok((c, token))
     }
 
     /// Confirms the address a validation token was made for: the user becomes

@@ -344,12 +344,11 @@ impl Helpdesk {
         }
     }
 
-    /// Refuses a name of `kind` another record holds, before an id is taken.
-    pub(crate) fn ensure_free(&self, kind: RecordKind, name: &str) -> Result<()> {
-        match self.store.lookup(&UniqueKey::name(kind, name))? {
-            Some((k, id)) => {
-                Err(unique_error(&UniqueKey::name(kind, name).0, format!("{}:{id}", k.as_str())).into())
-            }
+    /// Refuses a unique key (a name, an address) another record holds,
+    /// before an id is taken, with the error a write would give.
+    pub(crate) fn ensure_free(&self, key: &UniqueKey) -> Result<()> {
+        match self.store.lookup(key)? {
+            Some((k, id)) => Err(unique_error(&key.0, format!("{}:{id}", k.as_str())).into()),
             None => Ok(()),
         }
     }
@@ -458,13 +457,7 @@ impl Helpdesk {
         // Validate before taking an id, so bad input consumes nothing.
         let probe = new.clone().build(UserId(0), self.clock.now())?;
         for e in &probe.emails {
-            if let Some((kind, id)) = self.store.lookup(&UniqueKey::user_email(e))? {
-                return Err(DirectoryError::EmailTaken {
-                    email: e.to_string(),
-                    owner: format!("{}:{id}", kind.as_str()),
-                }
-                .into());
-            }
+            self.ensure_free(&UniqueKey::user_email(e))?;
         }
         let mut user = new.build(UserId(self.next_id(IdKind::User)?), self.clock.now())?;
         if user.organisation.is_none() {

@@ -71,11 +71,16 @@ fn decode_outbox_group(key: &[u8], bytes: &[u8]) -> Result<Vec<OutboxItem>, Stor
     crate::codec::decode_outbox_group(ticket, u64_of(key, version)?, bytes).map_err(corrupt)
 }
 
+/// The key of a directory record.
+fn record_key(kind: RecordKind, id: u64) -> Vec<u8> {
+    k(RECORD, &[&[kind.tag()], &id.to_be_bytes()])
+}
+
 /// Writes a directory record in a transaction, claiming its unique keys
 /// and releasing the ones its previous version held.
 fn write_record(tx: &mut dyn Txn, record: &Record, value: &[u8]) -> Result<(), StoreError> {
     let (kind, id) = record.key();
-    let key = k(RECORD, &[&[kind.tag()], &id.to_be_bytes()]);
+    let key = record_key(kind, id);
     let holder = k(kind.tag(), &[&id.to_be_bytes()]);
     let new_keys = record.unique_keys();
     let old_keys = match tx.get(&key)? {
@@ -100,7 +105,7 @@ fn write_record(tx: &mut dyn Txn, record: &Record, value: &[u8]) -> Result<(), S
 /// Removes a directory record in a transaction with its unique keys;
 /// `false` when there was none.
 fn remove_record(tx: &mut dyn Txn, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
-    let key = k(RECORD, &[&[kind.tag()], &id.to_be_bytes()]);
+    let key = record_key(kind, id);
     let Some(b) = tx.get(&key)? else { return Ok(false) };
     for u in decode::<Record>(&key, &b)?.unique_keys() {
         tx.delete(&k(UNIQUE, &[u.0.as_bytes()]))?;
@@ -428,6 +433,23 @@ impl<E: KvEngine> KvStore<E> {
         Ok(next)
     }
 
+    /// Keeps the record cache exact after records were written and removed:
+    /// their entries replaced, cached pages dropped, the epoch moved on (a
+    /// read that began before does not cache what it read).
+    fn records_written(&self, put: &[Record], removed: &[(RecordKind, u64)]) -> Result<(), StoreError> {
+        let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
+        cache.epoch += 1;
+        cache.pages.clear();
+        for r in put {
+            let (kind, id) = r.key();
+            cache.map.insert((kind.tag(), id), Some(r.clone()));
+        }
+        for (kind, id) in removed {
+            cache.map.insert((kind.tag(), *id), None);
+        }
+        Ok(())
+    }
+
     fn poisoned() -> StoreError {
         StoreError::Backend("a store lock was poisoned by a panic".into())
     }
@@ -592,10 +614,6 @@ impl<E: KvEngine> KvStore<E> {
                 .map_err(|reason| StoreError::Corrupt { key: show(&key), reason }),
             None => Ok(0),
         }
-    }
-
-    fn record_key(kind: RecordKind, id: u64) -> Vec<u8> {
-        k(RECORD, &[&[kind.tag()], &id.to_be_bytes()])
     }
 }
 
@@ -835,11 +853,7 @@ impl<E: KvEngine> Store for KvStore<E> {
     fn put_record(&self, record: &Record) -> Result<(), StoreError> {
         let value = encode(record)?;
         self.engine.transact(&mut |tx| write_record(tx, record, &value))?;
-        let (kind, id) = record.key();
-        let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
-        cache.epoch += 1;
-        cache.pages.clear();
-        cache.map.insert((kind.tag(), id), Some(record.clone()));
+        self.records_written(std::slice::from_ref(record), &[])?;
         // Directory changes are rare and acknowledged as done: make them durable.
         self.engine.sync()
     }
@@ -851,11 +865,7 @@ impl<E: KvEngine> Store for KvStore<E> {
             Ok(())
         })?;
         if existed {
-            let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
-            cache.epoch += 1;
-            cache.pages.clear();
-            cache.map.insert((kind.tag(), id), None);
-            drop(cache);
+            self.records_written(&[], &[(kind, id)])?;
             self.engine.sync()?;
         }
         Ok(existed)
@@ -869,7 +879,7 @@ impl<E: KvEngine> Store for KvStore<E> {
             }
             cache.epoch
         };
-        let key = Self::record_key(kind, id);
+        let key = record_key(kind, id);
         let record: Option<Record> = self.engine.get(&key)?.map(|b| decode(&key, &b)).transpose()?;
         let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
         // Only if no write happened since the read began (it may be newer).
@@ -894,7 +904,7 @@ impl<E: KvEngine> Store for KvStore<E> {
             cache.epoch
         };
         let prefix = k(RECORD, &[&[kind.tag()]]);
-        let from = Self::record_key(kind, after);
+        let from = record_key(kind, after);
         let page: Vec<Record> = self
             .engine
             .scan(&prefix, Some(&from), limit)?
@@ -1127,16 +1137,7 @@ impl<E: KvEngine> Store for KvStore<E> {
             tx.put(&k(AUDIT, &[&seq.to_be_bytes()]), &encode(&entry)?)
         })?;
         if !commit.put.is_empty() || !commit.delete.is_empty() {
-            let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
-            cache.epoch += 1;
-            cache.pages.clear();
-            for r in &commit.put {
-                let (kind, id) = r.key();
-                cache.map.insert((kind.tag(), id), Some(r.clone()));
-            }
-            for (kind, id) in &commit.delete {
-                cache.map.insert((kind.tag(), *id), None);
-            }
+            self.records_written(&commit.put, &commit.delete)?;
         }
         self.engine.sync()?;
         Ok(seq)

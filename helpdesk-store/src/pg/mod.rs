@@ -250,7 +250,6 @@ impl PgStore {
         self.feed.is_listening()
     }
 
-    /// Sends `notice` to the other processes, in `tx` (heard only if it commits).
     /// Writes a directory record inside `tx` (claiming its unique keys,
     /// releasing the ones its previous version held) and notifies the feed.
     fn write_record_in(
@@ -262,7 +261,6 @@ impl PgStore {
         let (kind, id) = record.key();
         let tag = i16::from(kind.tag());
         let sid = sql_id(id);
-        let body = body.to_vec();
         let keys: Vec<String> = record.unique_keys().into_iter().map(|u| u.0).collect();
         tx.query_typed(
             "INSERT INTO records (kind, id, body) VALUES ($1, $2, $3) \
@@ -350,6 +348,7 @@ impl PgStore {
         self.notify_in(tx, Notice::Config { namespace: namespace.to_string(), name: name.to_string() })
     }
 
+    /// Sends `notice` to the other processes, in `tx` (heard only if it commits).
     fn notify_in(&self, tx: &mut postgres::Transaction<'_>, notice: Notice) -> Result<(), Fail> {
         let payload = self.feed.payload(notice)?;
         tx.query_typed("SELECT pg_notify($1, $2)", &[(&feed::CHANNEL, Type::TEXT), (&payload, Type::TEXT)])
@@ -679,6 +678,11 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// A value as the JSON the tables keep.
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Backend(format!("encoding: {e}")))
+}
+
 fn corrupt(what: String, reason: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { key: what, reason: reason.to_string() }
 }
@@ -800,7 +804,7 @@ impl Store for PgStore {
     }
 
     fn put_record(&self, record: &Record) -> Result<(), StoreError> {
-        let body = serde_json::to_vec(record).map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+        let body = json(record)?;
         self.transact(|tx| self.write_record_in(tx, record, &body))?;
         self.feed.directory_changed();
         Ok(())
@@ -927,10 +931,7 @@ impl Store for PgStore {
         value: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
         check_config_name(namespace, name)?;
-        let bytes = value
-            .map(serde_json::to_vec)
-            .transpose()
-            .map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+        let bytes = value.map(json).transpose()?;
         self.transact(|tx| self.write_config_in(tx, namespace, name, bytes.as_deref()))?;
         Ok(())
     }
@@ -1086,21 +1087,11 @@ impl Store for PgStore {
     }
 
     fn admin_commit(&self, commit: &AdminCommit) -> Result<u64, StoreError> {
-        let puts = commit
-            .put
-            .iter()
-            .map(|r| serde_json::to_vec(r).map(|b| (r, b)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+        let puts = commit.put.iter().map(|r| Ok((r, json(r)?))).collect::<Result<Vec<_>, StoreError>>()?;
         let mut configs = Vec::new();
         for (ns, name, v) in &commit.config {
             check_config_name(ns, name)?;
-            let bytes = v
-                .as_ref()
-                .map(serde_json::to_vec)
-                .transpose()
-                .map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
-            configs.push((ns.as_str(), name.as_str(), bytes));
+            configs.push((ns.as_str(), name.as_str(), v.as_ref().map(json).transpose()?));
         }
         let seq = self.transact(|tx| {
             for (r, body) in &puts {
@@ -1118,8 +1109,7 @@ impl Store for PgStore {
                 .get(0);
             let mut entry = commit.audit.clone();
             entry.seq = u64::try_from(seq).unwrap_or_default();
-            let body =
-                serde_json::to_vec(&entry).map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+            let body = json(&entry)?;
             tx.query_typed(
                 "INSERT INTO audit_log (seq, at, body) VALUES ($1, $2, $3)",
                 &[(&seq, Type::INT8), (&entry.at, Type::TIMESTAMPTZ), (&body, Type::BYTEA)],

@@ -176,11 +176,11 @@ impl AuditParams {
 /// The public URL links in mail start with: the admin's setting, else the
 /// server's `--public-url`.
 pub fn public_url(app: &App) -> String {
-    app.helpdesk()
-        .settings()
-        .ok()
-        .and_then(|s| s.public_url)
-        .unwrap_or_else(|| app.config().public_url.trim_end_matches('/').to_string())
+    base_url(app, &app.helpdesk().settings().unwrap_or_default())
+}
+
+fn base_url(app: &App, settings: &Settings) -> String {
+    settings.public_url.clone().unwrap_or_else(|| app.config().public_url.trim_end_matches('/').to_string())
 }
 
 /// The admin handle of the caller, or 403.
@@ -190,8 +190,9 @@ pub fn admin_of<'a>(hd: &'a Helpdesk, agent: AgentId, source: Option<String>) ->
 
 /// Mails an invitation (or a new link) with its set-password link.
 pub fn send_invitation(app: &App, agent: &Agent, token: &str, by: &str) -> String {
-    let url = format!("{}/agent/set-password?token={token}", public_url(app));
-    let name = app.helpdesk().settings().map(|s| s.name).unwrap_or_else(|_| "the helpdesk".into());
+    let settings = app.helpdesk().settings().unwrap_or_default();
+    let url = format!("{}/agent/set-password?token={token}", base_url(app, &settings));
+    let name = &settings.name;
     app.send_mail(OutgoingMail {
         to: agent.email.to_string(),
         subject: format!("You are invited to {name}"),
@@ -222,8 +223,17 @@ fn created<T: Serialize>(v: T) -> Result<Response, ApiError> {
     Ok(json(StatusCode::CREATED, &v))
 }
 
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+fn params<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(query)
+        .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))
+}
+
+/// `DELETE /api/admin/departments/{id}?move_to=`.
+#[derive(Debug, Deserialize)]
+struct RemoveParams {
+    /// Where the department's tickets go.
+    #[serde(default)]
+    move_to: Option<u64>,
 }
 
 /// The members of every team.
@@ -277,12 +287,7 @@ fn handle(
             ok(admin.rename_department(DepartmentId(id(d)?), &body::<NameRequest>(bytes)?.name)?)
         }
         ["departments", d] if delete => {
-            let move_to = match query_param(query, "move_to") {
-                Some(m) => Some(DepartmentId(
-                    id(&m).map_err(|_| ApiError::bad_request("move_to must be a department id"))?,
-                )),
-                None => None,
-            };
+            let move_to = params::<RemoveParams>(query)?.move_to.map(DepartmentId);
             let moved = admin.remove_department(DepartmentId(id(d)?), move_to)?;
             ok(serde_json::json!({ "removed": true, "tickets_moved": moved }))
         }
@@ -370,14 +375,12 @@ fn handle(
         }
 
         ["audit"] if get => {
-            let p: AuditParams = serde_urlencoded::from_str(query)
-                .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))?;
+            let p: AuditParams = params(query)?;
             let limit = p.limit.unwrap_or(100).clamp(1, AUDIT_PAGE_MAX);
             ok(hd.audit(&p.query(), p.before, limit)?)
         }
         ["audit.jsonl"] if get => {
-            let p: AuditParams = serde_urlencoded::from_str(query)
-                .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))?;
+            let p: AuditParams = params(query)?;
             let mut out = String::new();
             for e in hd.audit(&p.query(), p.before, usize::MAX)? {
                 out.push_str(&serde_json::to_string(&e).map_err(|e| ApiError::internal(e.to_string()))?);

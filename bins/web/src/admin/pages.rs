@@ -185,6 +185,33 @@ fn op(name: &str) -> Markup {
     html! { input type="hidden" name="op" value=(name); }
 }
 
+/// A form of one name (add a department or team, rename one).
+struct NameForm<'a> {
+    op: &'a str,
+    id: &'a str,
+    input: &'a str,
+    action: &'a str,
+    /// A heading for adding; renaming has none.
+    heading: Option<&'a str>,
+    current: &'a str,
+    button: &'a str,
+}
+
+fn name_form(ctx: &Ctx, shown: &Shown, f: NameForm<'_>) -> Markup {
+    html! {
+        form id=(f.id) .form method="post" action=(f.action) {
+            (csrf(ctx)) (op(f.op))
+            @if let Some(h) = f.heading { h2 { (h) } }
+            (shown.error_for(f.op))
+            div.form-row {
+                label for=(f.input) { "Name" }
+                input id=(f.input) type="text" name="name" required maxlength="200" value=(shown.value(f.op, "name", f.current));
+            }
+            div.form-actions { button.btn.primary[f.heading.is_some()] type="submit" { (f.button) } }
+        }
+    }
+}
+
 fn checkbox(name: &str, value: &str, label: &str, checked: bool, id: &str) -> Markup {
     html! { label for=(id) { input type="checkbox" id=(id) name=(name) value=(value) checked[checked]; " " (label) } }
 }
@@ -300,16 +327,7 @@ fn departments_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -
                 }
             }
         }
-        form #dept-create .form.inline-form method="post" action="/agent/admin/departments" {
-            (csrf(ctx)) (op("create"))
-            h2 { "Add a department" }
-            (shown.error_for("create"))
-            div.form-row {
-                label for="dept-name" { "Name" }
-                input #dept-name type="text" name="name" required maxlength="200" value=(shown.value("create", "name", ""));
-            }
-            div.form-actions { button.btn.primary type="submit" { "Add department" } }
-        }
+        (name_form(ctx, shown, NameForm { op: "create", id: "dept-create", input: "dept-name", action: "/agent/admin/departments", heading: Some("Add a department"), current: "", button: "Add department" }))
     };
     screen(app, ctx, Section::Departments, "Departments", shown, status, body)
 }
@@ -337,15 +355,7 @@ fn department_screen(
     let base = format!("/agent/admin/departments/{}", id.0);
     let n = d.fields.len();
     let body = html! {
-        form #dept-rename .form method="post" action=(base) {
-            (csrf(ctx)) (op("rename"))
-            (shown.error_for("rename"))
-            div.form-row {
-                label for="dept-rename-name" { "Name" }
-                input #dept-rename-name type="text" name="name" required maxlength="200" value=(shown.value("rename", "name", &d.name));
-            }
-            div.form-actions { button.btn type="submit" { "Rename" } }
-        }
+        (name_form(ctx, shown, NameForm { op: "rename", id: "dept-rename", input: "dept-rename-name", action: &base, heading: None, current: &d.name, button: "Rename" }))
         section.admin-section aria-labelledby="fields-title" {
             h2 #fields-title { "Custom ticket fields" }
             (shown.error_for("field"))
@@ -540,16 +550,7 @@ fn teams_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -> Resu
                 }
             }
         }
-        form #team-create .form method="post" action="/agent/admin/teams" {
-            (csrf(ctx)) (op("create"))
-            h2 { "Add a team" }
-            (shown.error_for("create"))
-            div.form-row {
-                label for="team-name" { "Name" }
-                input #team-name type="text" name="name" required maxlength="200" value=(shown.value("create", "name", ""));
-            }
-            div.form-actions { button.btn.primary type="submit" { "Add team" } }
-        }
+        (name_form(ctx, shown, NameForm { op: "create", id: "team-create", input: "team-name", action: "/agent/admin/teams", heading: Some("Add a team"), current: "", button: "Add team" }))
     };
     screen(app, ctx, Section::Teams, "Teams", shown, status, body)
 }
@@ -566,15 +567,7 @@ fn team_screen(
     let agents = hd.agents()?;
     let base = format!("/agent/admin/teams/{}", id.0);
     let body = html! {
-        form #team-rename .form method="post" action=(base) {
-            (csrf(ctx)) (op("rename"))
-            (shown.error_for("rename"))
-            div.form-row {
-                label for="team-rename-name" { "Name" }
-                input #team-rename-name type="text" name="name" required maxlength="200" value=(shown.value("rename", "name", &team.name));
-            }
-            div.form-actions { button.btn type="submit" { "Rename" } }
-        }
+        (name_form(ctx, shown, NameForm { op: "rename", id: "team-rename", input: "team-rename-name", action: &base, heading: None, current: &team.name, button: "Rename" }))
         form #team-members .form method="post" action=(base) {
             (csrf(ctx)) (op("members"))
             (shown.error_for("members"))

@@ -16,9 +16,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const TRIGGERS: &str = "trigger";
-const ESCALATIONS: &str = "escalation";
-const SLAS: &str = "sla";
+pub(crate) const TRIGGERS: &str = "trigger";
+pub(crate) const ESCALATIONS: &str = "escalation";
+pub(crate) const SLAS: &str = "sla";
 
 /// How many times the sweep re-reads a ticket that another writer changed
 /// while it was being processed.
@@ -122,7 +122,7 @@ pub struct DueReport {
     pub traces: Vec<(TicketId, ChainTrace)>,
 }
 
-fn named<T: Serialize>(kind: &str, name: &str, def: &T) -> Result<serde_json::Value> {
+pub(crate) fn named<T: Serialize>(kind: &str, name: &str, def: &T) -> Result<serde_json::Value> {
     serde_json::to_value(def)
         .map_err(|e| Error::Rule(RuleError::new(kind, name, format!("cannot be stored: {e}"))))
 }
@@ -149,7 +149,7 @@ impl Helpdesk {
         Ok(rules)
     }
 
-    fn forget_rules(&self) {
+    pub(crate) fn forget_rules(&self) {
         *self.rules.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
@@ -183,7 +183,7 @@ impl Helpdesk {
 
     /// Checks definitions against each other and against the departments'
     /// custom fields.
-    fn validate(&self, file: &RuleFile) -> Result<()> {
+    pub(crate) fn validate(&self, file: &RuleFile) -> Result<()> {
         let rules = file.compile().map_err(Error::Rules)?;
         let departments = self.departments()?;
         let mut errors = Vec::new();
@@ -388,7 +388,7 @@ impl Helpdesk {
 
     /// Every ticket id, from the status indexes (a full pass: for previews
     /// and admin operations only).
-    fn all_ticket_ids(&self) -> Result<Vec<TicketId>> {
+    pub(crate) fn all_ticket_ids(&self) -> Result<Vec<TicketId>> {
         let mut ids = Vec::new();
         for status in Status::ALL {
             let mut after = None;
@@ -404,7 +404,7 @@ impl Helpdesk {
     }
 
     /// The tickets to dry-run: the given ones, or every ticket.
-    fn dry_run_tickets(&self, tickets: Option<&[TicketId]>) -> Result<Vec<Ticket>> {
+    pub(crate) fn dry_run_tickets(&self, tickets: Option<&[TicketId]>) -> Result<Vec<Ticket>> {
         let ids = match tickets {
             Some(ids) => ids.to_vec(),
             None => self.all_ticket_ids()?,

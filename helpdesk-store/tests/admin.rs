@@ -329,3 +329,162 @@ fn run(hd: &Helpdesk, clock: &ManualClock) -> String {
     assert_eq!(settings[0].after.as_ref().unwrap()["registration"], "invite_only");
     audit_lines(hd)
 }
+
+#[test]
+fn rules_edited_by_an_admin_on_every_backend() {
+    for (name, hd, clock, _keep) in support::backends() {
+        clock.set(chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").unwrap().into());
+        let snapshot = run_rules(&hd, &clock);
+        insta::assert_snapshot!("admin_rules", snapshot, &format!("backend: {name}"));
+    }
+}
+
+fn run_rules(hd: &Helpdesk, clock: &ManualClock) -> String {
+    use helpdesk_core::admin::{DryRunOn, RuleDef, RuleKind};
+    let tick = || clock.advance(Duration::minutes(1));
+    let done = hd.setup(setup()).unwrap();
+    let admin = hd.admin(done.admin.id).unwrap();
+    let support = done.department.id;
+    let ann = hd.create_user(NewUser::new("Ann", "ann@example.com")).unwrap();
+    let by_ann = Actor::User(ann.id);
+    let mut out = Vec::new();
+    let t1 = hd
+        .create_ticket(
+            &by_ann,
+            NewTicket::new("Printer on fire, urgent", "help", support, ann.id, Channel::Portal),
+        )
+        .unwrap();
+    let t2 = hd
+        .create_ticket(&by_ann, NewTicket::new("A question", "hi", support, ann.id, Channel::Portal))
+        .unwrap();
+    tick();
+
+    let vip = |by: i64| {
+        RuleDef::from_toml(
+            RuleKind::Trigger,
+            &format!(
+                r#"
+                name = "Urgent words"
+                on = ["new_ticket", "user_reply"]
+                all = [{{ field = "ticket.subject", op = "contains", value = "urgent" }}]
+                actions = [{{ action = "raise_urgency", by = {by} }}, {{ action = "add_label", label = "hot" }}]
+                "#
+            ),
+        )
+        .unwrap()
+    };
+
+    // A dry run before saving: the trace per condition and action; nothing changes.
+    let before = hd.ticket(t1.id).unwrap();
+    for r in hd.dry_run(&vip(2), &DryRunOn::Last(10)).unwrap() {
+        out.push(format!(
+            "dry run #{}: fires {} changes {:?} conditions {:?}",
+            r.ticket.0,
+            r.fires,
+            r.changes,
+            r.trace.conditions.iter().map(|c| (c.condition.clone(), c.holds)).collect::<Vec<_>>()
+        ));
+    }
+    assert_eq!(hd.ticket(t1.id).unwrap(), before, "a dry run changes nothing");
+    let one = hd.dry_run(&vip(2), &DryRunOn::Tickets(vec![t2.id])).unwrap();
+    assert_eq!((one.len(), one[0].fires), (1, false));
+
+    // Saved, refused with the engine's words, renamed, turned off, reordered.
+    admin.save_rule(None, vip(2)).unwrap();
+    tick();
+    assert_eq!(
+        admin_err(admin.save_rule(None, vip(3))),
+        AdminError::RuleNameTaken { kind: RuleKind::Trigger, name: "Urgent words".into() }
+    );
+    let mut bad = vip(2);
+    if let RuleDef::Trigger(t) = &mut bad {
+        t.all[0].field = "ticket.colour".into();
+    }
+    match admin.save_rule(Some("Urgent words"), bad) {
+        Err(Error::Rule(e)) => out.push(format!("refused: {e}")),
+        other => panic!("expected a rule error, got {other:?}"),
+    }
+    let mut custom = vip(2);
+    if let RuleDef::Trigger(t) = &mut custom {
+        t.all[0].field = "ticket.fields.colour".into();
+    }
+    match admin.save_rule(None, custom) {
+        Err(e) => out.push(format!("refused: {e}")),
+        Ok(_) => panic!("a rule on a field no department has is refused"),
+    }
+    let mut renamed = vip(3);
+    if let RuleDef::Trigger(t) = &mut renamed {
+        t.name = "Urgent subjects".into();
+    }
+    admin.save_rule(Some("Urgent words"), renamed).unwrap();
+    tick();
+    assert!(matches!(admin_err(hd.rule(RuleKind::Trigger, "Urgent words")), AdminError::NoSuchRule { .. }));
+    let sla = RuleDef::from_toml(
+        RuleKind::Sla,
+        "name = \"First reply in 4h\"\nkind = \"first_response\"\nfailure = \"4h\"\nwarning = \"3h\"",
+    )
+    .unwrap();
+    admin.save_rule(None, sla.clone()).unwrap();
+    tick();
+    for r in hd.dry_run(&sla, &DryRunOn::Tickets(vec![t1.id])).unwrap() {
+        out.push(format!(
+            "sla dry run #{}: applies {} changes {:?} due {:?}",
+            r.ticket.0, r.fires, r.changes, r.due
+        ));
+    }
+    let second = RuleDef::from_toml(RuleKind::Trigger, "name = \"Tag mail\"\non = [\"new_ticket\"]\nactions = [{ action = \"add_label\", label = \"mail\" }]").unwrap();
+    admin.save_rule(None, second).unwrap();
+    tick();
+    admin.set_rule_enabled(RuleKind::Trigger, "Urgent subjects", false).unwrap();
+    tick();
+    assert!(matches!(
+        admin_err(admin.reorder_rules(RuleKind::Trigger, &["Tag mail".into()])),
+        AdminError::Refused(_)
+    ));
+    let order =
+        admin.reorder_rules(RuleKind::Trigger, &["Tag mail".into(), "Urgent subjects".into()]).unwrap();
+    assert_eq!(order.iter().map(|r| r.order()).collect::<Vec<_>>(), [10, 20]);
+    assert_eq!(
+        hd.triggers().unwrap().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["Tag mail", "Urgent subjects"]
+    );
+    tick();
+
+    // A turned-off trigger does not run; the one on does.
+    let t3 = hd
+        .create_ticket(&by_ann, NewTicket::new("urgent again", "x", support, ann.id, Channel::Portal))
+        .unwrap();
+    let t3 = hd.ticket(t3.id).unwrap();
+    assert_eq!(
+        (t3.urgency.get(), t3.labels.iter().map(String::as_str).collect::<Vec<_>>()),
+        (1, vec!["mail"])
+    );
+
+    // Import: all or nothing; with replace_all the others go.
+    let broken = RuleFile {
+        triggers: vec![TriggerDef { actions: vec![], ..hd.triggers().unwrap()[0].clone() }],
+        ..Default::default()
+    };
+    assert!(admin.import_rules(&broken, true).is_err());
+    assert_eq!(hd.rules_of(RuleKind::Trigger).unwrap().len(), 2, "a refused import changes nothing");
+    let file = RuleFile::from_toml("[[triggers]]\nname = \"Tag mail\"\non = [\"new_ticket\"]\nactions = [{ action = \"add_label\", label = \"email\" }]").unwrap();
+    let report = admin.import_rules(&file, true).unwrap();
+    assert_eq!((report.added, report.replaced, report.removed), (0, 1, 2));
+    tick();
+    admin.delete_rule(RuleKind::Trigger, "Tag mail").unwrap();
+    assert!(hd.rule_file().unwrap().triggers.is_empty());
+    assert!(matches!(
+        admin_err(admin.delete_rule(RuleKind::Trigger, "Tag mail")),
+        AdminError::NoSuchRule { .. }
+    ));
+
+    let log =
+        hd.audit(&AuditQuery { action: Some("rule.".into()), ..Default::default() }, None, 100).unwrap();
+    assert!(log.iter().all(|e| e.actor.to_string().contains("Alice")));
+    let update = log.iter().find(|e| e.action == "rule.update").unwrap();
+    assert_eq!(update.before.as_ref().unwrap()["rule"]["name"], "Urgent words");
+    assert_eq!(update.after.as_ref().unwrap()["rule"]["name"], "Urgent subjects");
+    out.push(String::new());
+    out.push(audit_lines(hd));
+    out.join("\n")
+}

@@ -269,7 +269,7 @@ impl From<Error> for ApiError {
             Error::Directory(e) => e.into(),
             Error::Store(e) => e.into(),
             Error::Filter(e) => ApiError::bad_request(e.to_string()),
-            Error::Rule(e) => ApiError::invalid(e.to_string()),
+            Error::Rule(e) => e.into(),
             Error::Rules(_) => ApiError::invalid(e.to_string()),
             Error::SavedFilter(e) => {
                 use helpdesk_core::filters::saved::SavedFilterError as S;
@@ -297,6 +297,12 @@ impl From<Error> for ApiError {
     }
 }
 
+impl From<helpdesk_core::rule::RuleError> for ApiError {
+    fn from(e: helpdesk_core::rule::RuleError) -> Self {
+        ApiError::invalid(e.to_string())
+    }
+}
+
 impl From<helpdesk_core::AdminError> for ApiError {
     fn from(e: helpdesk_core::AdminError) -> Self {
         use helpdesk_core::AdminError as A;
@@ -307,7 +313,8 @@ impl From<helpdesk_core::AdminError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "in_use", msg)
             }
             A::AlreadySetUp => ApiError::new(StatusCode::CONFLICT, "already_set_up", msg),
-            A::NoSuchField { .. } => ApiError::not_found(msg),
+            A::NoSuchField { .. } | A::NoSuchRule { .. } => ApiError::not_found(msg),
+            A::RuleNameTaken { .. } => ApiError::new(StatusCode::CONFLICT, "taken", msg),
             _ => ApiError::invalid(msg),
         }
     }

@@ -523,3 +523,175 @@ async fn settings_take_effect_at_once() {
         .await;
     assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=900"));
 }
+
+#[tokio::test]
+async fn rules_by_api_and_by_screen_with_dry_runs() {
+    let f = fixture();
+    let s = f.login_agent(ADMIN.0, ADMIN.1).await;
+    let before = f.hd.rule_file().unwrap();
+    let vip = json!({
+        "name": "Urgent subjects",
+        "on": ["new_ticket"],
+        "all": [{"field": "ticket.subject", "op": "contains", "value": "urgent"}],
+        "actions": [{"action": "raise_urgency", "by": 2}]
+    });
+    // Refused with the engine's words; nothing stored.
+    let mut bad = vip.clone();
+    bad["all"][0]["field"] = json!("ticket.colour");
+    let r = send(&f, &s, "POST", "/api/admin/rules/trigger", Some(bad)).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        body_json(&r)["message"],
+        "trigger \"Urgent subjects\": all condition 1: unknown field \"ticket.colour\" (fields start with ticket., actor., user. or organisation.)"
+    );
+    assert_eq!(f.hd.rule_file().unwrap(), before);
+    // A dry run of the unsaved rule on the newest tickets changes nothing.
+    let versions: Vec<u64> =
+        (1..=5).filter_map(|i| f.hd.ticket(helpdesk_core::TicketId(i)).ok()).map(|t| t.version).collect();
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        "/api/admin/dry-run",
+        Some(json!({"kind": "trigger", "rule": vip, "on": {"last": 5}})),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let runs = body_json(&r);
+    let runs = runs.as_array().unwrap();
+    assert!((1..=5).contains(&runs.len()), "{runs:?}");
+    assert!(runs.iter().all(|r| r["trace"]["conditions"].as_array().unwrap().len() == 1));
+    let after: Vec<u64> =
+        (1..=5).filter_map(|i| f.hd.ticket(helpdesk_core::TicketId(i)).ok()).map(|t| t.version).collect();
+    assert_eq!(versions, after, "a dry run changes nothing");
+    // Saved, renamed through PUT, turned off, listed, exported, removed.
+    let r = send(&f, &s, "POST", "/api/admin/rules/trigger", Some(vip.clone())).await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    let r = send(&f, &s, "POST", "/api/admin/rules/trigger", Some(vip.clone())).await;
+    assert_eq!((r.status().as_u16(), body_json(&r)["error"].clone()), (409, json!("taken")));
+    let mut renamed = vip.clone();
+    renamed["name"] = json!("Urgent / hot");
+    let r = send(&f, &s, "PUT", "/api/admin/rules/trigger/Urgent%20subjects", Some(renamed)).await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        "/api/admin/rules/trigger/Urgent%20%2F%20hot/enabled",
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!((r.status().as_u16(), body_json(&r)["enabled"].clone()), (200, json!(false)));
+    let r = send(&f, &s, "GET", "/api/admin/rules", None).await;
+    assert!(body_json(&r)["triggers"].as_array().unwrap().iter().any(|t| t["name"] == "Urgent / hot"));
+    let r = send(&f, &s, "GET", "/api/admin/rules.toml", None).await;
+    assert!(body_text(&r).contains("[[triggers]]\nname = \"Urgent / hot\""), "{}", body_text(&r));
+    let back = helpdesk_core::RuleFile::from_toml(&body_text(&r)).unwrap();
+    assert_eq!(back, f.hd.rule_file().unwrap(), "the export reads back as the same rules");
+    let r = send(&f, &s, "GET", "/api/admin/rules/trigger/Nope", None).await;
+    assert_eq!(r.status(), 404);
+    // Import: all or nothing.
+    let import = |text: &str, q: &str| {
+        warp::test::request()
+            .method("POST")
+            .path(&format!("/api/admin/rules{q}"))
+            .header("cookie", &s.cookie)
+            .header("x-csrf-token", &s.csrf)
+            .header("content-type", "application/toml")
+            .body(text)
+    };
+    let r = import("[[triggers]]\nname = \"A\"\non = [\"new_ticket\"]\nactions = []\n", "")
+        .reply(&f.routes)
+        .await;
+    assert_eq!(r.status(), 422, "{}", body_text(&r));
+    assert!(body_text(&r).contains("has no actions"));
+    let r = import("[[triggers]]\nname = \"Tag\"\non = [\"new_ticket\"]\nactions = [{ action = \"add_label\", label = \"new\" }]\n", "").reply(&f.routes).await;
+    assert_eq!((r.status().as_u16(), body_json(&r)["added"].clone()), (200, json!(1)), "{}", body_text(&r));
+    let r = send(&f, &s, "PUT", "/api/admin/rules/trigger", Some(json!({"names": ["Tag"]}))).await;
+    assert_eq!(r.status(), 422, "every trigger must be named: {}", body_text(&r));
+    let r = send(&f, &s, "DELETE", "/api/admin/rules/trigger/Tag", None).await;
+    assert_eq!(r.status(), 200);
+    let log =
+        f.hd.audit(
+            &helpdesk_core::admin::AuditQuery { action: Some("rule.".into()), ..Default::default() },
+            None,
+            50,
+        )
+        .unwrap();
+    let actions: Vec<&str> = log.iter().rev().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["rule.create", "rule.update", "rule.disable", "rule.import", "rule.delete"]);
+
+    // The screens: the list, the form with a refused row marked and what was
+    // typed kept, a dry run from the form, saving, the text editor.
+    let page = login_workspace(&f, ADMIN).await;
+    let r = get_pane(&f, &page, "/agent/admin/rules", None).await;
+    assert_eq!(r.status(), 200);
+    let html = body_text(&r);
+    assert!(html.contains("Urgent / hot") && html.contains("Turn on"), "{html}");
+    let r = get_pane(&f, &page, "/agent/admin/rules/trigger/Urgent%20%2F%20hot", None).await;
+    assert_eq!(r.status(), 200);
+    assert!(body_text(&r).contains("value=\"ticket.subject\""));
+    let form = [
+        ("name", "Billing words"),
+        ("order", "30"),
+        ("enabled", "on"),
+        ("on", "new_ticket"),
+        ("c0_list", "all"),
+        ("c0_field", "ticket.subject"),
+        ("c0_op", "contains"),
+        ("c0_value", "invoice"),
+        ("c1_list", "all"),
+        ("c1_field", "ticket.department"),
+        ("c1_op", "greater_than"),
+        ("c1_value", "Support"),
+        ("a0_action", "add_label"),
+        ("a0_value", "billing"),
+        ("a0_extra", ""),
+        ("dry_tickets", ""),
+        ("dry_last", "3"),
+    ];
+    let post = |op: &'static str| {
+        let mut all: Vec<(&str, &str)> = form.to_vec();
+        all.push(("op", op));
+        all
+    };
+    let r = form_post(&f, &page, "/agent/admin/rules/trigger/new", &post("save")).await;
+    assert_eq!(r.status(), 422);
+    let html = body_text(&r);
+    assert!(html.contains("class=\"rule-row bad\""), "the refused row is marked: {html}");
+    assert!(html.contains("operator greater_than does not fit ticket.department"), "{html}");
+    assert!(html.contains("value=\"invoice\""), "what was typed is kept");
+    let mut good: Vec<(&str, &str)> = form.iter().filter(|(k, _)| !k.starts_with("c1_")).copied().collect();
+    good.push(("op", "dry_run"));
+    let r = form_post(&f, &page, "/agent/admin/rules/trigger/new", &good).await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let html = body_text(&r);
+    assert!(html.contains("id=\"dry-run\"") && html.contains(" tickets. Nothing was changed."), "{html}");
+    good.pop();
+    good.push(("op", "save"));
+    let r = form_post(&f, &page, "/agent/admin/rules/trigger/new", &good).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert_eq!(r.headers()["location"], "/agent/admin/rules/trigger/Billing%20words?done=created");
+    let saved = f.hd.rule(helpdesk_core::admin::RuleKind::Trigger, "Billing words").unwrap();
+    assert_eq!(saved.order(), 30);
+    let r = get_pane(&f, &page, "/agent/admin/rules/trigger/Billing%20words?as=text", None).await;
+    let html = body_text(&r);
+    assert!(html.contains("name = &quot;Billing words&quot;"), "{html}");
+    let r = form_post(
+        &f,
+        &page,
+        "/agent/admin/rules/trigger/Billing%20words",
+        &[
+            ("op", "save_text"),
+            ("format", "toml"),
+            ("text", "name = \"Billing words\"\non = [\"nothing\"]\nactions = [{ action = \"stop\" }]"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert!(body_text(&r).contains("unknown event"), "{}", body_text(&r));
+    assert_eq!(f.hd.rule(helpdesk_core::admin::RuleKind::Trigger, "Billing words").unwrap(), saved);
+    let r = form_post(&f, &page, "/agent/admin/rules/trigger/Billing%20words", &[("op", "remove")]).await;
+    assert_eq!(r.status(), 303);
+    assert!(f.hd.rule(helpdesk_core::admin::RuleKind::Trigger, "Billing words").is_err());
+}

@@ -157,6 +157,36 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
     click(c, "#login-submit").await;
     wait_text(c, "#filter-list", "All Tickets").await;
     click(c, "#app-admin").await;
+
+    // --- a trigger made in the form, tried on the tickets, then saved -----------------------
+    click(c, "#filter-pane a[href='/agent/admin/rules']").await;
+    wait_text(c, "#admin-title", "Rules").await;
+    click(c, "a[href='/agent/admin/rules/trigger/new']").await;
+    fill(c, "#rule-name", "Orders get a label").await;
+    fill(c, "input[name=c0_field]", "ticket.subject").await;
+    c.find(Locator::Css("select[name=c0_op] option[value=contains]")).await.unwrap().click().await.unwrap();
+    fill(c, "input[name=c0_value]", "order").await;
+    c.find(Locator::Css("select[name=a0_action] option[value=add_label]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(c, "input[name=a0_value]", "orders").await;
+    click(c, "#rule-try").await;
+    wait_text(c, "#dry-run", "It would act on 1 of 1 tickets. Nothing was changed.").await;
+    wait_text(c, "#dry-run", "label +orders").await;
+    assert!(hd.ticket(id).unwrap().labels.is_empty(), "a dry run changes nothing");
+    audit(c, "Admin > a rule with its dry run").await;
+    screenshot(c, "admin-rule-dry-run").await;
+    click(c, "#rule-save").await;
+    wait_text(c, "#content", "Created.").await;
+    assert!(hd.rule(helpdesk_core::admin::RuleKind::Trigger, "Orders get a label").is_ok());
+    click(c, "#content a[href='/agent/admin/rules']").await;
+    wait_text(c, "#content", "Orders get a label").await;
+    audit(c, "Admin > Rules").await;
+    screenshot(c, "admin-rules").await;
+
     click(c, "#filter-pane a[href='/agent/admin/audit']").await;
     wait_text(c, "#content .audit-log", "Invited agent Sam Agent").await;
     let log = c.find(Locator::Css("#content .audit-log")).await.unwrap().text().await.unwrap();
@@ -166,6 +196,7 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
         "Added field",
         "Created team Tier 1",
         "sam@acme.example logged in",
+        "Added trigger \"Orders get a label\"",
     ] {
         assert!(log.contains(want), "{want:?} not in the audit log:\n{log}");
     }

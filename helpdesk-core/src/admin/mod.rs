@@ -22,6 +22,10 @@
 //! assert!(bad.validated().unwrap_err().to_string().contains("embed_origins"));
 //! ```
 
+mod rules;
+
+pub use rules::{rule_file_toml, DryRunOn, RuleDef, RuleKind};
+
 use crate::ids::*;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -404,6 +408,22 @@ pub enum AdminError {
     /// Two agents (or users) cannot be the same one.
     #[error("{0}")]
     Refused(String),
+    /// No rule of that kind has that name.
+    #[error("there is no {} named {name:?}", .kind.label())]
+    NoSuchRule {
+        /// Its kind.
+        kind: RuleKind,
+        /// The name asked for.
+        name: String,
+    },
+    /// Another rule of the kind has the name already.
+    #[error("another {} is named {name:?}: choose another name", .kind.label())]
+    RuleNameTaken {
+        /// Its kind.
+        kind: RuleKind,
+        /// The name.
+        name: String,
+    },
 }
 
 #[cfg(test)]

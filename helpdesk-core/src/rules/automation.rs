@@ -578,3 +578,36 @@ pub fn dry_run_escalation(
     }
     Ok(out)
 }
+
+/// Whether an SLA policy applies to a stored ticket and the state it would
+/// give it now (started, paused, met; its warning and due times). Changes
+/// nothing.
+pub fn dry_run_sla(policy: &SlaPolicy, ticket: &Ticket, now: DateTime<Utc>, dir: &dyn Directory) -> DryRun {
+    let (applies, conditions) = policy.applies(ticket, dir);
+    let reason = if !policy.def.enabled {
+        Some("the policy is off".to_string())
+    } else {
+        (!applies).then(|| "conditions do not hold".to_string())
+    };
+    let want = policy.desired(ticket, now, dir);
+    let have = ticket.sla.get(&policy.name).cloned();
+    let changes = if want != have {
+        vec![describe(&Change::Sla { policy: policy.name.clone(), from: have, to: want.clone() })]
+    } else {
+        vec![]
+    };
+    DryRun {
+        ticket: ticket.id,
+        fires: applies,
+        trace: crate::rule::RuleTrace {
+            rule: policy.name.clone(),
+            fired: applies,
+            reason,
+            conditions,
+            actions: vec![],
+        },
+        changes,
+        effects: vec![],
+        due: want.and_then(|s| s.due),
+    }
+}

@@ -20,14 +20,22 @@
 //! | `POST /api/admin/agents/{id}/reactivate`, `.../reinvite` | |
 //! | `GET`/`POST /api/admin/usergroups`, `PUT`/`DELETE /api/admin/usergroups/{id}` | usergroups and their portal permissions |
 //! | `GET`/`POST /api/admin/organisations`, `PUT`/`DELETE /api/admin/organisations/{id}` | organisations |
+//! | `GET`/`POST /api/admin/rules`, `GET /api/admin/rules.toml` | every rule (a rule file) / import a rule file (TOML or JSON; `?replace_all=true`) / export as TOML |
+//! | `GET`/`POST`/`PUT /api/admin/rules/{kind}` | `trigger`, `escalation`, `sla`: list / add one (a rule object) / reorder `{names: [...]}` |
+//! | `GET`/`PUT`/`DELETE /api/admin/rules/{kind}/{name}` | one rule: read / replace (may rename) / remove |
+//! | `POST /api/admin/rules/{kind}/{name}/enabled` | `{enabled: bool}` |
+//! | `POST /api/admin/dry-run` | `{kind, rule, on: {last: N} \| {tickets: [...]}}`: what a rule would do, changing nothing |
+//! | `POST /api/admin/reschedule` | apply SLA policies and escalations to every ticket now |
 //! | `GET /api/admin/audit` | the audit log, newest first (`?agent=&action=&text=&before=&limit=`) |
 //! | `GET /api/admin/audit.jsonl` | the same as JSON lines, every matching entry |
 
+use super::rules::{file_toml, segment};
 use crate::agent::MAX_JSON;
 use crate::auth::{agent_auth, AgentCtx};
 use crate::error::ApiError;
 use crate::{blocking, client_key, json, with_app, App, OutgoingMail};
-use helpdesk_core::admin::{AuditQuery, Settings};
+use helpdesk_core::admin::{AuditQuery, DryRunOn, RuleDef, RuleKind, Settings};
+use helpdesk_core::automation::RuleFile;
 use helpdesk_core::people::PortalPermissions;
 use helpdesk_core::*;
 use helpdesk_store::admin::{AgentChange, OrganisationChange, Reassign};
@@ -109,6 +117,68 @@ pub struct UsergroupRequest {
     /// What members may do in the portal.
     #[serde(default)]
     pub portal: PortalPermissions,
+}
+
+/// `PUT /api/admin/rules/{kind}`: a new order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOrderRequest {
+    /// Every rule of the kind once, first to run first.
+    pub names: Vec<String>,
+}
+
+/// `POST /api/admin/rules/{kind}/{name}/enabled`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnabledRequest {
+    /// On or off.
+    pub enabled: bool,
+}
+
+/// `POST /api/admin/dry-run`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunRequest {
+    /// `trigger`, `escalation` or `sla`.
+    pub kind: RuleKind,
+    /// The rule (saved or not), as in a rule file.
+    pub rule: serde_json::Value,
+    /// Which tickets (default: the newest 20).
+    #[serde(default)]
+    pub on: DryRunOn,
+}
+
+/// `GET /api/admin/rules`: every stored rule, and the triggers built into
+/// the server's code.
+#[derive(Debug, Serialize)]
+pub struct RulesView {
+    /// The stored rules, as a rule file.
+    #[serde(flatten)]
+    pub file: RuleFile,
+    /// Names of the triggers in code (not editable).
+    pub code_triggers: Vec<String>,
+}
+
+/// `?replace_all=true` of an import.
+#[derive(Debug, Default, Deserialize)]
+struct ImportParams {
+    #[serde(default)]
+    replace_all: bool,
+}
+
+fn rule_body(kind: RuleKind, bytes: &[u8]) -> Result<RuleDef, ApiError> {
+    let v: serde_json::Value = body(bytes)?;
+    Ok(RuleDef::from_json_value(kind, v)?)
+}
+
+/// Rules as in a rule file's list.
+fn rule_list(rules: Vec<RuleDef>) -> Vec<serde_json::Value> {
+    rules.iter().map(RuleDef::to_json_value).collect()
+}
+
+fn kind(s: &str) -> Result<RuleKind, ApiError> {
+    RuleKind::parse(s)
+        .ok_or_else(|| ApiError::not_found(format!("{s:?} is not a kind of rule (trigger, escalation, sla)")))
 }
 
 /// A department with how many tickets it holds.
@@ -374,6 +444,52 @@ fn handle(
             ok(serde_json::json!({ "removed": true, "users_left": n }))
         }
 
+        ["rules"] if get => ok(RulesView { file: hd.rule_file()?, code_triggers: hd.code_trigger_names() }),
+        ["rules"] if post => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| ApiError::bad_request("the rule file is not UTF-8 text"))?;
+            let file = if text.trim_start().starts_with('{') {
+                RuleFile::from_json(text)
+            } else {
+                RuleFile::from_toml(text)
+            }
+            .map_err(helpdesk_store::Error::Rules)?;
+            ok(admin.import_rules(&file, params::<ImportParams>(query)?.replace_all)?)
+        }
+        ["rules.toml"] if get => {
+            let mut r = Response::new(file_toml(&hd.rule_file()?)?.into());
+            r.headers_mut()
+                .insert("content-type", "application/toml; charset=utf-8".parse().expect("static header"));
+            Ok(r)
+        }
+        ["rules", k] if get => ok(rule_list(hd.rules_of(kind(k)?)?)),
+        ["rules", k] if post => {
+            let def = rule_body(kind(k)?, bytes)?;
+            created(admin.save_rule(None, def)?.to_json_value())
+        }
+        ["rules", k] if put => {
+            ok(rule_list(admin.reorder_rules(kind(k)?, &body::<RuleOrderRequest>(bytes)?.names)?))
+        }
+        ["rules", k, name] if get => ok(hd.rule(kind(k)?, &segment(name)?)?.to_json_value()),
+        ["rules", k, name] if put => {
+            let k = kind(k)?;
+            ok(admin.save_rule(Some(&segment(name)?), rule_body(k, bytes)?)?.to_json_value())
+        }
+        ["rules", k, name] if delete => {
+            admin.delete_rule(kind(k)?, &segment(name)?)?;
+            ok(serde_json::json!({ "removed": true }))
+        }
+        ["rules", k, name, "enabled"] if post => {
+            let on = body::<EnabledRequest>(bytes)?.enabled;
+            ok(admin.set_rule_enabled(kind(k)?, &segment(name)?, on)?.to_json_value())
+        }
+        ["dry-run"] if post => {
+            let r: DryRunRequest = body(bytes)?;
+            let def = RuleDef::from_json_value(r.kind, r.rule)?;
+            ok(hd.dry_run(&def, &r.on)?)
+        }
+        ["reschedule"] if post => ok(serde_json::json!({ "tickets_changed": admin.reschedule_all()? })),
+
         ["audit"] if get => {
             let p: AuditParams = params(query)?;
             let limit = p.limit.unwrap_or(100).clamp(1, AUDIT_PAGE_MAX);
@@ -417,6 +533,10 @@ fn known(path: &[&str]) -> bool {
                 | "organisations"
                 | "audit"
                 | "audit.jsonl"
+                | "rules"
+                | "rules.toml"
+                | "dry-run"
+                | "reschedule"
         )
     )
 }

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod rules;
 pub mod setup;
 
 use crate::App;

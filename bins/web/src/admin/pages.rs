@@ -13,6 +13,7 @@
 //! | `/agent/admin/agents`, `/agent/admin/agents/{id}` | agents: invite, edit, deactivate |
 //! | `/agent/admin/usergroups`, `/agent/admin/usergroups/{id}` | usergroups and portal permissions |
 //! | `/agent/admin/organisations`, `/agent/admin/organisations/{id}` | organisations |
+//! | `/agent/admin/rules`, `/agent/admin/rules/{kind}/{name}` | triggers, escalations, SLA policies: editor, dry run, import/export |
 //! | `/agent/admin/audit` | the audit log (filters, older pages, JSON lines export) |
 
 use super::api::{admin_of, send_invitation, AuditParams};
@@ -37,22 +38,22 @@ use warp::Filter;
 pub struct Form(pub Vec<(String, String)>);
 
 impl Form {
-    fn get(&self, k: &str) -> String {
+    pub(super) fn get(&self, k: &str) -> String {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default()
     }
-    fn opt(&self, k: &str) -> Option<String> {
+    pub(super) fn opt(&self, k: &str) -> Option<String> {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
-    fn all(&self, k: &str) -> Vec<String> {
+    pub(super) fn all(&self, k: &str) -> Vec<String> {
         self.0.iter().filter(|(n, _)| n == k).map(|(_, v)| v.clone()).collect()
     }
-    fn on(&self, k: &str) -> bool {
+    pub(super) fn on(&self, k: &str) -> bool {
         self.0.iter().any(|(n, v)| n == k && (v == "on" || v == "true" || v == "1"))
     }
-    fn ids<T: From<u64> + Ord>(&self, k: &str) -> BTreeSet<T> {
+    pub(super) fn ids<T: From<u64> + Ord>(&self, k: &str) -> BTreeSet<T> {
         self.all(k).iter().filter_map(|v| v.parse::<u64>().ok()).map(T::from).collect()
     }
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -60,17 +61,17 @@ impl Form {
 /// What a screen shows besides its data: what was typed, and the error of
 /// the form (which form, and why) or the notice of what was done.
 #[derive(Debug, Clone, Default)]
-struct Shown {
-    form: Form,
+pub(super) struct Shown {
+    pub(super) form: Form,
     /// The `op` that failed and why.
-    error: Option<(String, String)>,
-    done: Option<String>,
+    pub(super) error: Option<(String, String)>,
+    pub(super) done: Option<String>,
     /// The Admin root: a phone shows the sections first.
-    nav_first: bool,
+    pub(super) nav_first: bool,
 }
 
 impl Shown {
-    fn error_for(&self, op: &str) -> Markup {
+    pub(super) fn error_for(&self, op: &str) -> Markup {
         match &self.error {
             Some((o, m)) if o == op => {
                 html! { div.notice.error role="alert" id=(format!("err-{op}")) { (m) } }
@@ -79,35 +80,37 @@ impl Shown {
         }
     }
     /// The typed value of `k` when `op` was refused, else `current`.
-    fn value(&self, op: &str, k: &str, current: &str) -> String {
+    pub(super) fn value(&self, op: &str, k: &str, current: &str) -> String {
         match &self.error {
             Some((o, _)) if o == op => self.form.get(k),
             _ => current.to_string(),
         }
     }
-    fn typed(&self, op: &str) -> bool {
+    pub(super) fn typed(&self, op: &str) -> bool {
         matches!(&self.error, Some((o, _)) if o == op)
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Section {
+pub(super) enum Section {
     Settings,
     Departments,
     Teams,
     Agents,
     Usergroups,
     Organisations,
+    Rules,
     Audit,
 }
 
-const SECTIONS: [(Section, &str, &str, &str); 7] = [
+const SECTIONS: [(Section, &str, &str, &str); 8] = [
     (Section::Settings, "settings", "Settings", "settings"),
     (Section::Departments, "departments", "Departments", "inbox"),
     (Section::Teams, "teams", "Teams", "users"),
     (Section::Agents, "agents", "Agents", "user"),
     (Section::Usergroups, "usergroups", "Usergroups", "users"),
     (Section::Organisations, "organisations", "Organisations", "building"),
+    (Section::Rules, "rules", "Rules", "zap"),
     (Section::Audit, "audit", "Audit log", "list"),
 ];
 
@@ -139,13 +142,15 @@ fn done_text(code: &str) -> &'static str {
         "removed" => "Removed.",
         "deactivated" => "Deactivated. Their sessions and API keys no longer work.",
         "reactivated" => "Reactivated: they can log in again.",
+        "imported" => "Imported.",
+        "applied" => "Applied to every ticket.",
         _ => "Done.",
     }
 }
 
 /// A screen in the Admin app: the content pane with a heading, or the whole
 /// page around it.
-fn screen(
+pub(super) fn screen(
     app: &App,
     ctx: &Ctx,
     here: Section,
@@ -177,11 +182,11 @@ fn screen(
     ))
 }
 
-fn csrf(ctx: &Ctx) -> Markup {
+pub(super) fn csrf(ctx: &Ctx) -> Markup {
     html! { input type="hidden" name="csrf" value=(ctx.csrf); }
 }
 
-fn op(name: &str) -> Markup {
+pub(super) fn op(name: &str) -> Markup {
     html! { input type="hidden" name="op" value=(name); }
 }
 
@@ -212,7 +217,7 @@ fn name_form(ctx: &Ctx, shown: &Shown, f: NameForm<'_>) -> Markup {
     }
 }
 
-fn checkbox(name: &str, value: &str, label: &str, checked: bool, id: &str) -> Markup {
+pub(super) fn checkbox(name: &str, value: &str, label: &str, checked: bool, id: &str) -> Markup {
     html! { label for=(id) { input type="checkbox" id=(id) name=(name) value=(value) checked[checked]; " " (label) } }
 }
 
@@ -1085,6 +1090,7 @@ fn show(
         ["usergroups", g] => usergroup_screen(app, ctx, UsergroupId(num(g)?), shown, status),
         ["organisations"] => organisations_screen(app, ctx, shown, status),
         ["organisations", o] => organisation_screen(app, ctx, OrganisationId(num(o)?), shown, status),
+        ["rules", rest @ ..] => super::rules::show(app, ctx, rest, query, shown, status),
         ["audit"] => {
             let p: AuditParams = serde_urlencoded::from_str(query).unwrap_or_default();
             audit_screen(app, ctx, &p)
@@ -1094,7 +1100,7 @@ fn show(
 }
 
 /// What a form post did: go to a screen with a notice, or show one.
-enum Outcome {
+pub(super) enum Outcome {
     Go(String, &'static str),
     Show(Response),
 }
@@ -1289,6 +1295,7 @@ fn apply(app: &App, ctx: &Ctx, admin: &Admin<'_>, path: &[&str], f: &Form) -> Re
                 _ => Err(ApiError::bad_request("unknown organisation action")),
             }
         }
+        (["rules", rest @ ..], op) => super::rules::apply(app, ctx, admin, rest, op, f),
         _ => Err(ApiError::bad_request("unknown admin action")),
     }
 }

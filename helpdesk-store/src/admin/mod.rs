@@ -40,6 +40,10 @@
 //! assert_eq!(actions, ["agent.invite", "team.create", "setup.complete"]);
 //! ```
 
+mod rules;
+
+pub use rules::Imported;
+
 use crate::{Helpdesk, NewAgent, Result};
 use helpdesk_core::admin::{AuditQuery, Settings};
 use helpdesk_core::index::{Family, SortKey, Stream};

@@ -660,6 +660,7 @@ impl Helpdesk {
     /// [`create_ticket`](Self::create_ticket), also returning why each
     /// trigger fired or not.
     pub fn create_ticket_explained(&self, actor: &Actor, new: NewTicket) -> Result<(Ticket, ChainTrace)> {
+        self.check_portal_create(actor, &new)?;
         let dir = self.snapshot(&new.references(actor))?;
         let now = self.clock.now();
         // Decide once with a placeholder id so bad input consumes no id.

@@ -34,6 +34,7 @@ mod kvstore;
 mod mem;
 pub mod migrate;
 pub mod pg;
+mod portal;
 mod preferences;
 mod query;
 mod saved_filters;

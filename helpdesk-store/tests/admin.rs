@@ -444,6 +444,18 @@ fn run_rules(hd: &Helpdesk, clock: &ManualClock) -> String {
     let order =
         admin.reorder_rules(RuleKind::Trigger, &["Tag mail".into(), "Urgent subjects".into()]).unwrap();
     assert_eq!(order.iter().map(|r| r.order()).collect::<Vec<_>>(), [10, 20]);
+    // Distinct values are kept, handed out in the new sequence (places among
+    // the triggers in code stay).
+    let mut t = hd.rule(RuleKind::Trigger, "Tag mail").unwrap();
+    t.set_order(-5);
+    admin.save_rule(Some("Tag mail"), t).unwrap();
+    let order =
+        admin.reorder_rules(RuleKind::Trigger, &["Urgent subjects".into(), "Tag mail".into()]).unwrap();
+    assert_eq!(
+        order.iter().map(|r| (r.name(), r.order())).collect::<Vec<_>>(),
+        [("Urgent subjects", -5), ("Tag mail", 20)]
+    );
+    admin.reorder_rules(RuleKind::Trigger, &["Tag mail".into(), "Urgent subjects".into()]).unwrap();
     assert_eq!(
         hd.triggers().unwrap().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
         ["Tag mail", "Urgent subjects"]
@@ -466,6 +478,7 @@ fn run_rules(hd: &Helpdesk, clock: &ManualClock) -> String {
         ..Default::default()
     };
     assert!(admin.import_rules(&broken, true).is_err());
+    assert!(matches!(admin_err(admin.import_rules(&RuleFile::default(), true)), AdminError::Refused(_)));
     assert_eq!(hd.rules_of(RuleKind::Trigger).unwrap().len(), 2, "a refused import changes nothing");
     let file = RuleFile::from_toml("[[triggers]]\nname = \"Tag mail\"\non = [\"new_ticket\"]\nactions = [{ action = \"add_label\", label = \"email\" }]").unwrap();
     let report = admin.import_rules(&file, true).unwrap();
@@ -481,7 +494,7 @@ fn run_rules(hd: &Helpdesk, clock: &ManualClock) -> String {
     let log =
         hd.audit(&AuditQuery { action: Some("rule.".into()), ..Default::default() }, None, 100).unwrap();
     assert!(log.iter().all(|e| e.actor.to_string().contains("Alice")));
-    let update = log.iter().find(|e| e.action == "rule.update").unwrap();
+    let update = log.iter().rev().find(|e| e.action == "rule.update").unwrap();
     assert_eq!(update.before.as_ref().unwrap()["rule"]["name"], "Urgent words");
     assert_eq!(update.after.as_ref().unwrap()["rule"]["name"], "Urgent subjects");
     out.push(String::new());

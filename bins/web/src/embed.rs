@@ -123,6 +123,11 @@ fn create(app: &App, req: EmbedRequest) -> Result<EmbedCreated, ApiError> {
             ApiError::invalid("Please enter a subject.")
         }
         helpdesk_store::Error::Ticket(TicketError::EmptyBody) => ApiError::invalid("Please enter a message."),
+        // The user's usergroups do not allow this department.
+        // (Said the same way for every address: it does not tell who is in which group.)
+        helpdesk_store::Error::Ticket(TicketError::NotPermitted { .. }) => {
+            ApiError::forbidden("This form cannot take this request; please write to us by email.")
+        }
         e => e.into(),
     })?;
     if let Ok(log) = hd.log(t.id) {

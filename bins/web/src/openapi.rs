@@ -141,6 +141,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/agent/admin/{section}/{id}"),
     ("GET", "/agent/admin/departments/{id}/fields/{key}"),
     ("POST", "/agent/admin/departments/{id}/fields/{key}"),
+    ("GET", "/agent/admin/rules/new/{kind}"),
+    ("POST", "/agent/admin/rules/new/{kind}"),
     ("GET", "/agent/admin/rules/{kind}/{name}"),
     ("POST", "/agent/admin/rules/{kind}/{name}"),
     ("GET", "/agent/admin/rules/export.toml"),

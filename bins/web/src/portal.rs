@@ -16,7 +16,7 @@ use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -103,7 +103,7 @@ pub fn user_ticket(hd: &Helpdesk, user: UserId, id: TicketId) -> Result<UserTick
         Err(helpdesk_store::Error::Ticket(TicketError::NotFound(_))) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    if !t.is_participant(user) || matches!(t.status, Status::Deleted | Status::Spam) {
+    if !hd.user_may_see(user, &t)? {
         return Err(not_found());
     }
     let dept = hd.department(t.department)?;
@@ -127,6 +127,22 @@ pub fn user_tickets(hd: &Helpdesk, user: UserId) -> Result<Vec<UserTicketView>, 
         }
         after = Some(last);
     }
+    out.reverse();
+    Ok(out)
+}
+
+/// The tickets of the user's organisation they may read (their usergroups
+/// allow it) and do not take part in, newest first, with the owner's name.
+pub fn organisation_tickets(hd: &Helpdesk, user: UserId) -> Result<Vec<(Ticket, String)>, ApiError> {
+    let mut out: Vec<(Ticket, String)> = hd
+        .organisation_tickets_of(user)?
+        .into_iter()
+        .filter(|t| !t.is_participant(user))
+        .map(|t| {
+            let from = hd.user(t.user).map(|u| u.name).unwrap_or_default();
+            (t, from)
+        })
+        .collect();
     out.reverse();
     Ok(out)
 }
@@ -292,6 +308,7 @@ pub fn parse_fields(
 }
 
 fn new_ticket_page(
+    app: &App,
     ctx: &PortalCtx,
     user: &User,
     depts: &[Department],
@@ -300,6 +317,7 @@ fn new_ticket_page(
     status: StatusCode,
 ) -> Response {
     let dept = chosen.and_then(|c| depts.iter().find(|d| d.id == c)).or(depts.first());
+    let may_cc = may_copy_in(app.helpdesk(), user);
     page(
         ctx,
         status,
@@ -327,10 +345,16 @@ fn new_ticket_page(
                         label { "Subject" input type="text" name="subject" required maxlength="255"; }
                         label { "Message" textarea name="body" rows="8" required {} }
                         @for f in d.live_fields().filter(|f| !f.agent_only) { (field_input(f)) }
+                        @if may_cc {
+                            label { "Copy in (optional)"
+                                input type="text" name="cc" inputmode="email" placeholder="colleague@example.com, another@example.com";
+                                small.hint { "Colleagues of your organisation who have an account here: up to " (MAX_CCS) " addresses, separated by commas. They see the ticket and get the replies too." }
+                            }
+                        }
                         button type="submit" { "Submit ticket" }
                     }
                 } @else {
-                    p { "No departments are set up yet." }
+                    p { "There is no department you can write to here. Write to us by email instead." }
                 }
             },
         ),
@@ -345,6 +369,8 @@ fn ticket_page(
     err: Option<&str>,
     status: StatusCode,
 ) -> Response {
+    // Someone of the user's organisation owns it: read only.
+    let participant = app.helpdesk().ticket(v.id).map(|t| t.is_participant(user.id)).unwrap_or(false);
     // Field labels of the ticket's department (only fields the view kept are looked up).
     let labels: HashMap<String, String> = app
         .helpdesk()
@@ -374,10 +400,14 @@ fn ticket_page(
                     }
                 }
                 (error_box(err))
-                form.card method="post" action=(format!("/portal/tickets/{}/reply", v.id.0)) {
-                    input type="hidden" name="csrf" value=(ctx.session.csrf);
-                    label { "Your reply" textarea name="body" rows="6" required {} }
-                    button type="submit" { "Send reply" }
+                @if participant {
+                    form.card method="post" action=(format!("/portal/tickets/{}/reply", v.id.0)) {
+                        input type="hidden" name="csrf" value=(ctx.session.csrf);
+                        label { "Your reply" textarea name="body" rows="6" required {} }
+                        button type="submit" { "Send reply" }
+                    }
+                } @else {
+                    p.note { "This is a ticket of your organisation, shown to you to read. Its owner and the people copied in on it reply." }
                 }
             },
         ),
@@ -570,6 +600,10 @@ fn list_page(app: &App, ctx: &PortalCtx, user: User) -> Response {
         Ok(t) => t,
         Err(e) => return e.response(),
     };
+    let org = match organisation_tickets(app.helpdesk(), user.id) {
+        Ok(t) => t,
+        Err(e) => return e.response(),
+    };
     page(
         ctx,
         StatusCode::OK,
@@ -595,6 +629,23 @@ fn list_page(app: &App, ctx: &PortalCtx, user: User) -> Response {
                         }
                     }
                 }
+                @if !org.is_empty() {
+                    h2 { "Your organisation's tickets" }
+                    table.tickets {
+                        thead { tr { th { "#" } th { "Subject" } th { "From" } th { "Status" } th { "Updated" } } }
+                        tbody {
+                            @for (t, from) in &org {
+                                tr {
+                                    td { (t.id.0) }
+                                    td { a href=(format!("/portal/tickets/{}", t.id.0)) { (t.subject) } }
+                                    td { (from) }
+                                    td { (status_label(t.status)) }
+                                    td { (t.updated_at.format("%Y-%m-%d %H:%M")) }
+                                }
+                            }
+                        }
+                    }
+                }
             },
         ),
     )
@@ -609,7 +660,7 @@ fn submit_ticket(app: &App, ctx: &PortalCtx, user: User, form: HashMap<String, S
         return csrf_failed(ctx, Some(&user));
     }
     let hd = app.helpdesk();
-    let depts = match hd.departments() {
+    let depts = match hd.submit_departments(user.id) {
         Ok(d) => d,
         Err(e) => return ApiError::from(e).response(),
     };
@@ -619,11 +670,12 @@ fn submit_ticket(app: &App, ctx: &PortalCtx, user: User, form: HashMap<String, S
         .and_then(|d| depts.iter().find(|x| x.id.0 == d));
     let Some(dept) = dept else {
         return new_ticket_page(
+            app,
             ctx,
             &user,
             &depts,
             None,
-            Some("Choose a department."),
+            Some("Choose a department you may write to."),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
@@ -631,6 +683,7 @@ fn submit_ticket(app: &App, ctx: &PortalCtx, user: User, form: HashMap<String, S
         Ok(f) => f,
         Err(m) => {
             return new_ticket_page(
+                app,
                 ctx,
                 &user,
                 &depts,
@@ -641,8 +694,22 @@ fn submit_ticket(app: &App, ctx: &PortalCtx, user: User, form: HashMap<String, S
         }
     };
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let refused = |m: &str| {
+        new_ticket_page(app, ctx, &user, &depts, Some(dept.id), Some(m), StatusCode::UNPROCESSABLE_ENTITY)
+    };
+    // The form is checked before anyone copied in is added as a user.
+    let checked = helpdesk_core::command::check_subject(&get("subject"))
+        .and_then(|_| helpdesk_core::command::check_body(&get("body"), &[]));
+    if let Err(e) = checked {
+        return refused(&e.to_string());
+    }
+    let ccs = match copied_in(hd, &user, &get("cc")) {
+        Ok(c) => c,
+        Err(m) => return refused(&m),
+    };
     let mut new = NewTicket::new(get("subject"), get("body"), dept.id, user.id, Channel::Portal);
     new.fields = fields;
+    new.ccs = ccs;
     match hd.create_ticket(&Actor::User(user.id), new) {
         Ok(t) => {
             if let Ok(log) = hd.log(t.id) {
@@ -653,12 +720,57 @@ fn submit_ticket(app: &App, ctx: &PortalCtx, user: User, form: HashMap<String, S
         Err(e) => {
             let e = ApiError::from(e);
             if e.status.is_client_error() {
-                new_ticket_page(ctx, &user, &depts, Some(dept.id), Some(&e.message), e.status)
+                new_ticket_page(app, ctx, &user, &depts, Some(dept.id), Some(&e.message), e.status)
             } else {
                 e.response()
             }
         }
     }
+}
+
+/// Most people a user may copy in on a new ticket.
+const MAX_CCS: usize = 10;
+
+/// Whether the user is offered copying in: their usergroups allow it and
+/// they belong to an organisation (they copy in its other members).
+fn may_copy_in(hd: &Helpdesk, user: &User) -> bool {
+    user.organisation.is_some() && hd.portal_permissions(user.id).map(|p| p.cc_others).unwrap_or(false)
+}
+
+/// The people a user copies in on a new ticket (addresses separated by
+/// commas or spaces): members of their own organisation who have an
+/// account here. Nobody new is made and no stranger is written to, so the
+/// form cannot be used to send the helpdesk's mail to any address.
+/// Refused when their usergroups do not allow it, for an address that is
+/// not a colleague's, or for more than [`MAX_CCS`].
+fn copied_in(hd: &Helpdesk, user: &User, text: &str) -> Result<BTreeSet<UserId>, String> {
+    let wanted: Vec<&str> =
+        text.split([',', ';', ' ', '\n']).map(str::trim).filter(|a| !a.is_empty()).collect();
+    if wanted.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    if !may_copy_in(hd, user) {
+        return Err("Copying others in is not available for your account.".into());
+    }
+    if wanted.len() > MAX_CCS {
+        return Err(format!("Copy in at most {MAX_CCS} people."));
+    }
+    let mut out = BTreeSet::new();
+    for a in wanted {
+        let colleague = match Email::parse(a) {
+            Ok(e) => hd.user_by_email(e.as_str()).map_err(|e| ApiError::from(e).message)?,
+            Err(_) => return Err(format!("{a:?} is not an email address.")),
+        }
+        .filter(|c| c.organisation.is_some() && c.organisation == user.organisation);
+        match colleague {
+            Some(c) if c.id != user.id => {
+                out.insert(c.id);
+            }
+            Some(_) => {}
+            None => return Err(format!("{a} is not someone of your organisation here; you can copy in your colleagues who have an account.")),
+        }
+    }
+    Ok(out)
 }
 
 fn not_found_page(ctx: &PortalCtx, user: Option<&User>) -> Response {
@@ -793,10 +905,16 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(warp::query::<NewQuery>())
         .and_then(|app, ctx, q: NewQuery| {
             run(app, ctx, move |app, ctx, u| match u {
-                Some(u) => match app.helpdesk().departments() {
-                    Ok(d) => {
-                        new_ticket_page(ctx, &u, &d, q.department.map(DepartmentId), None, StatusCode::OK)
-                    }
+                Some(u) => match app.helpdesk().submit_departments(u.id) {
+                    Ok(d) => new_ticket_page(
+                        app,
+                        ctx,
+                        &u,
+                        &d,
+                        q.department.map(DepartmentId),
+                        None,
+                        StatusCode::OK,
+                    ),
                     Err(e) => ApiError::from(e).response(),
                 },
                 None => login_required(ctx),

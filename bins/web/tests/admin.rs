@@ -641,9 +641,13 @@ async fn rules_by_api_and_by_screen_with_dry_runs() {
         ("c0_op", "contains"),
         ("c0_value", "invoice"),
         ("c1_list", "all"),
-        ("c1_field", "ticket.department"),
-        ("c1_op", "greater_than"),
-        ("c1_value", "Support"),
+        ("c1_field", ""),
+        ("c1_op", "is"),
+        ("c1_value", ""),
+        ("c2_list", "all"),
+        ("c2_field", "ticket.department"),
+        ("c2_op", "greater_than"),
+        ("c2_value", "Support"),
         ("a0_action", "add_label"),
         ("a0_value", "billing"),
         ("a0_extra", ""),
@@ -655,21 +659,23 @@ async fn rules_by_api_and_by_screen_with_dry_runs() {
         all.push(("op", op));
         all
     };
-    let r = form_post(&f, &page, "/agent/admin/rules/trigger/new", &post("save")).await;
+    let r = form_post(&f, &page, "/agent/admin/rules/new/trigger", &post("save")).await;
     assert_eq!(r.status(), 422);
     let html = body_text(&r);
-    assert!(html.contains("class=\"rule-row bad\""), "the refused row is marked: {html}");
+    // The engine's "all condition 2" is the third row: the second is empty.
+    let marked = html.split("class=\"rule-row bad\"").nth(1).expect("a marked row");
+    assert!(marked.split("</div>").next().unwrap().contains("value=\"ticket.department\""), "{html}");
     assert!(html.contains("operator greater_than does not fit ticket.department"), "{html}");
     assert!(html.contains("value=\"invoice\""), "what was typed is kept");
-    let mut good: Vec<(&str, &str)> = form.iter().filter(|(k, _)| !k.starts_with("c1_")).copied().collect();
+    let mut good: Vec<(&str, &str)> = form.iter().filter(|(k, _)| !k.starts_with("c2_")).copied().collect();
     good.push(("op", "dry_run"));
-    let r = form_post(&f, &page, "/agent/admin/rules/trigger/new", &good).await;
+    let r = form_post(&f, &page, "/agent/admin/rules/new/trigger", &good).await;
     assert_eq!(r.status(), 200, "{}", body_text(&r));
     let html = body_text(&r);
     assert!(html.contains("id=\"dry-run\"") && html.contains(" tickets. Nothing was changed."), "{html}");
     good.pop();
     good.push(("op", "save"));
-    let r = form_post(&f, &page, "/agent/admin/rules/trigger/new", &good).await;
+    let r = form_post(&f, &page, "/agent/admin/rules/new/trigger", &good).await;
     assert_eq!(r.status(), 303, "{}", body_text(&r));
     assert_eq!(r.headers()["location"], "/agent/admin/rules/trigger/Billing%20words?done=created");
     let saved = f.hd.rule(helpdesk_core::admin::RuleKind::Trigger, "Billing words").unwrap();

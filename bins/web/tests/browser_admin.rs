@@ -161,7 +161,7 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
     // --- a trigger made in the form, tried on the tickets, then saved -----------------------
     click(c, "#filter-pane a[href='/agent/admin/rules']").await;
     wait_text(c, "#admin-title", "Rules").await;
-    click(c, "a[href='/agent/admin/rules/trigger/new']").await;
+    click(c, "a[href='/agent/admin/rules/new/trigger']").await;
     fill(c, "#rule-name", "Orders get a label").await;
     fill(c, "input[name=c0_field]", "ticket.subject").await;
     c.find(Locator::Css("select[name=c0_op] option[value=contains]")).await.unwrap().click().await.unwrap();

@@ -275,3 +275,154 @@ async fn registration_does_not_reveal_existing_accounts() {
     // And the existing account's password is unchanged.
     assert!(f.hd.verify_user_password(demo::USER.0, demo::USER.1).unwrap().is_some());
 }
+
+#[tokio::test]
+async fn usergroups_decide_departments_copying_in_and_organisation_tickets() {
+    use helpdesk_core::people::PortalPermissions;
+    let f = fixture();
+    let hd = &f.hd;
+    let ann = hd.user_by_email(demo::USER.0).unwrap().unwrap();
+    let acme = ann.organisation.expect("Ann is of Acme");
+    let support = hd.departments().unwrap().into_iter().find(|d| d.name == "Support").unwrap();
+    let sales = hd.departments().unwrap().into_iter().find(|d| d.name == "Sales").unwrap();
+    // Carl, also of Acme, has a ticket; Ann's group lets her read it.
+    let mut carl = NewUser::new("Carl Acme", "carl@acme.example");
+    carl.validated = true;
+    let carl = hd.create_user(carl).unwrap();
+    assert_eq!(carl.organisation, Some(acme));
+    let carls = hd
+        .create_ticket(
+            &Actor::User(carl.id),
+            NewTicket::new(
+                "Carl's VPN is down",
+                "No VPN since Monday.",
+                support.id,
+                carl.id,
+                Channel::Portal,
+            ),
+        )
+        .unwrap();
+    let admin_id = hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap().id;
+    let staff = hd
+        .admin(admin_id)
+        .unwrap()
+        .create_usergroup(
+            "Acme staff",
+            PortalPermissions {
+                submit_departments: Some([sales.id].into()),
+                organisation_tickets: true,
+                cc_others: false,
+            },
+        )
+        .unwrap();
+    let mut a = ann.clone();
+    a.usergroups.insert(staff.id);
+    hd.update_user(a).unwrap();
+
+    let (cookie, csrf) = f.login_user(demo::USER.0, demo::USER.1).await;
+    let (r, _) = f.portal_visit("/portal/tickets/new", Some(&cookie)).await;
+    let html = body_text(&r);
+    assert!(html.contains("Department: <strong>Sales</strong>"), "{html}");
+    assert!(!html.contains(">Support<"), "Support is not offered: {html}");
+    assert!(!html.contains("name=\"cc\""), "no copying in for this group");
+    let before = hd.store().last_ticket_id().unwrap();
+    let support_id = support.id.0.to_string();
+    let submit = |dept: &str, cc: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("department", dept.to_string()),
+            ("subject", "Need a quote".to_string()),
+            ("body", "For 20 printers.".to_string()),
+            ("cc", cc.to_string()),
+        ]
+    };
+    let post = |form: Vec<(&'static str, String)>| {
+        let f = &f;
+        let cookie = cookie.clone();
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            f.portal_post(&cookie, "/portal/tickets", &form).await
+        }
+    };
+    let r = post(submit(&support_id, "")).await;
+    assert_eq!(r.status(), 422, "{}", body_text(&r));
+    assert!(body_text(&r).contains("Choose a department you may write to."));
+    let r = post(submit(&sales.id.0.to_string(), "dora@example.net")).await;
+    assert_eq!(r.status(), 422);
+    assert!(body_text(&r).contains("Copying others in is not available for your account."));
+    assert!(hd.user_by_email("dora@example.net").unwrap().is_none(), "a refused form adds no one");
+    assert_eq!(hd.store().last_ticket_id().unwrap(), before, "nothing was created");
+    let r = post(submit(&sales.id.0.to_string(), "")).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    // The library refuses it whatever the screen: a portal ticket in Support.
+    let err = hd
+        .create_ticket(&Actor::User(ann.id), NewTicket::new("x", "y", support.id, ann.id, Channel::Portal))
+        .unwrap_err();
+    assert!(
+        err.to_string().ends_with("may not submit a ticket: not in Support; their usergroups allow Sales"),
+        "{err}"
+    );
+    // By mail she still reaches Support.
+    hd.create_ticket(&Actor::User(ann.id), NewTicket::new("x", "y", support.id, ann.id, Channel::Email))
+        .unwrap();
+
+    // Carl's ticket: listed under the organisation, readable, not answerable.
+    let (r, _) = f.portal_visit("/portal/tickets", Some(&cookie)).await;
+    let html = body_text(&r);
+    assert!(html.contains("Your organisation's tickets") && html.contains("Carl's VPN is down"), "{html}");
+    let (r, _) = f.portal_visit(&format!("/portal/tickets/{}", carls.id.0), Some(&cookie)).await;
+    assert_eq!(r.status(), 200);
+    let html = body_text(&r);
+    assert!(html.contains("No VPN since Monday.") && !html.contains("Send reply"), "{html}");
+    let r = f
+        .portal_post(
+            &cookie,
+            &format!("/portal/tickets/{}/reply", carls.id.0),
+            &[("csrf", &csrf), ("body", "Me too")],
+        )
+        .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(hd.ticket(carls.id).unwrap().messages.len(), 1, "no reply from a reader");
+    // Without the group's permission, Carl's ticket is 404 again.
+    let mut a = hd.user(ann.id).unwrap();
+    a.usergroups.clear();
+    hd.update_user(a).unwrap();
+    let (r, _) = f.portal_visit(&format!("/portal/tickets/{}", carls.id.0), Some(&cookie)).await;
+    assert_eq!(r.status(), 404);
+
+    // In no group: every department, and copying in colleagues (nobody else:
+    // the form must not mail strangers, and makes no users).
+    let (r, _) = f.portal_visit("/portal/tickets/new", Some(&cookie)).await;
+    assert!(body_text(&r).contains("name=\"cc\""));
+    let r = post(submit(&sales.id.0.to_string(), "carl@acme.example, not-an-address")).await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        body_text(&r).contains("&quot;not-an-address&quot; is not an email address."),
+        "{}",
+        body_text(&r)
+    );
+    for stranger in ["dora@example.net", "bob@builder.example"] {
+        let r = post(submit(&sales.id.0.to_string(), &format!("carl@acme.example, {stranger}"))).await;
+        assert_eq!(r.status(), 422);
+        assert!(body_text(&r).contains("is not someone of your organisation here"), "{}", body_text(&r));
+    }
+    assert!(hd.user_by_email("dora@example.net").unwrap().is_none(), "no user is made");
+    let r = post(submit(&sales.id.0.to_string(), "carl@acme.example")).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    let t = hd.ticket(hd.store().last_ticket_id().unwrap().unwrap()).unwrap();
+    assert_eq!(t.ccs, [carl.id].into());
+
+    // The embed keeps the group's departments too.
+    let mut a = hd.user(ann.id).unwrap();
+    a.usergroups.insert(staff.id);
+    hd.update_user(a).unwrap();
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/embed/tickets")
+        .header("origin", "http://shop.example")
+        .json(&serde_json::json!({"name": "Ann", "email": demo::USER.0, "subject": "Hi", "message": "Hello", "department": support.id.0, "elapsed_ms": 5000}))
+        .reply(&f.routes)
+        .await;
+    assert_eq!(r.status(), 403, "{}", body_text(&r));
+    assert!(body_text(&r).contains("please write to us by email"));
+}

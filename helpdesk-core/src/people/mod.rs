@@ -247,6 +247,50 @@ impl Default for PortalPermissions {
     }
 }
 
+impl PortalPermissions {
+    /// What a user in these usergroups may do: what any of them allows. A
+    /// user in no usergroup has the [defaults](PortalPermissions::default).
+    ///
+    /// ```
+    /// use helpdesk_core::people::PortalPermissions;
+    /// use helpdesk_core::DepartmentId;
+    /// let sales = PortalPermissions { submit_departments: Some([DepartmentId(1)].into()), organisation_tickets: false, cc_others: false };
+    /// let partners = PortalPermissions { submit_departments: Some([DepartmentId(2)].into()), organisation_tickets: true, cc_others: false };
+    /// let both = PortalPermissions::combined([&sales, &partners]);
+    /// assert!(both.may_submit(DepartmentId(2)) && !both.may_submit(DepartmentId(3)));
+    /// assert!(both.organisation_tickets && !both.cc_others);
+    /// assert_eq!(PortalPermissions::combined([]), PortalPermissions::default());
+    /// ```
+    pub fn combined<'a>(groups: impl IntoIterator<Item = &'a PortalPermissions>) -> PortalPermissions {
+        let mut groups = groups.into_iter().peekable();
+        if groups.peek().is_none() {
+            return PortalPermissions::default();
+        }
+        let mut out = PortalPermissions {
+            submit_departments: Some(BTreeSet::new()),
+            organisation_tickets: false,
+            cc_others: false,
+        };
+        for g in groups {
+            out.submit_departments = match (out.submit_departments, &g.submit_departments) {
+                (Some(mut a), Some(b)) => {
+                    a.extend(b.iter().copied());
+                    Some(a)
+                }
+                _ => None,
+            };
+            out.organisation_tickets |= g.organisation_tickets;
+            out.cc_others |= g.cc_others;
+        }
+        out
+    }
+
+    /// Whether tickets may be submitted in `department`.
+    pub fn may_submit(&self, department: DepartmentId) -> bool {
+        self.submit_departments.as_ref().is_none_or(|d| d.contains(&department))
+    }
+}
+
 /// What an agent is allowed to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Permissions {

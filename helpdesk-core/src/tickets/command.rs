@@ -418,7 +418,8 @@ fn not_permitted(actor: &Actor, action: &'static str, reason: impl Into<String>)
     TicketError::NotPermitted { actor: actor.to_string(), action, reason: reason.into() }
 }
 
-fn check_subject(s: &str) -> Result<String, TicketError> {
+/// Checks a ticket subject: trimmed, not empty, at most the longest allowed.
+pub fn check_subject(s: &str) -> Result<String, TicketError> {
     let s = s.trim();
     if s.is_empty() {
         return Err(TicketError::EmptySubject);
@@ -429,7 +430,8 @@ fn check_subject(s: &str) -> Result<String, TicketError> {
     Ok(s.to_string())
 }
 
-fn check_body(s: &str, attachments: &[Attachment]) -> Result<String, TicketError> {
+/// Checks a message body (not empty, at most the longest allowed) and its attachments.
+pub fn check_body(s: &str, attachments: &[Attachment]) -> Result<String, TicketError> {
     if s.trim().is_empty() {
         return Err(TicketError::EmptyBody);
     }

@@ -204,7 +204,10 @@ impl Admin<'_> {
     }
 
     /// Puts the rules of a kind in a new order: every stored name once, first
-    /// to run first (orders become 10, 20, ...).
+    /// to run first. The rules take the order values they had, in the new
+    /// sequence, so their places among the triggers built into the server's
+    /// code stay; when values repeat (rules that never had one), they are
+    /// numbered 10, 20, ...
     pub fn reorder_rules(&self, kind: RuleKind, names: &[String]) -> Result<Vec<RuleDef>> {
         let stored = self.hd.rules_of(kind)?;
         let have: BTreeSet<&str> = stored.iter().map(|r| r.name()).collect();
@@ -218,10 +221,16 @@ impl Admin<'_> {
             ))
             .into());
         }
+        let mut values: Vec<i32> = stored.iter().map(|r| r.order()).collect();
+        values.sort_unstable();
+        values.dedup();
+        if values.len() != stored.len() {
+            values = (1..=stored.len() as i32).map(|i| i * 10).collect();
+        }
         let mut after = Vec::new();
-        for (i, name) in given.iter().enumerate() {
+        for (name, order) in given.iter().zip(values) {
             let mut r = stored.iter().find(|r| r.name() == *name).cloned().expect("checked above");
-            r.set_order(((i + 1) * 10) as i32);
+            r.set_order(order);
             after.push(r);
         }
         let changed: Vec<&RuleDef> = after.iter().filter(|a| !stored.iter().any(|s| s == *a)).collect();
@@ -247,6 +256,12 @@ impl Admin<'_> {
     /// One audit entry.
     pub fn import_rules(&self, file: &RuleFile, replace_all: bool) -> Result<Imported> {
         self.hd.validate(file)?;
+        if replace_all && RuleDef::all_of(file).is_empty() {
+            return Err(AdminError::Refused(
+                "the file holds no rules: importing it with every other rule removed would remove them all; remove rules one by one instead".into(),
+            )
+            .into());
+        }
         let stored = RuleDef::all_of(&self.hd.rule_file()?);
         let incoming = RuleDef::all_of(file);
         let mut report = Imported::default();

@@ -813,7 +813,8 @@ fn usergroups_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) ->
     let hd = app.helpdesk();
     let groups = hd.usergroups()?;
     let body = html! {
-        @if groups.is_empty() { p.muted { "No usergroups yet. A usergroup decides what its users may do in the portal." } }
+        p.muted { "A usergroup decides what its users may do in the portal and the website form: a user in several groups may do what any of them allows; a user in none may submit in every department and copy others in, and sees only their own and CC'd tickets. Mail reaches every department." }
+        @if groups.is_empty() { p.muted { "No usergroups yet." } }
         @else {
             div.table-wrap {
                 table.admin-table {

@@ -9,7 +9,7 @@
 //! | URL | screen |
 //! | --- | --- |
 //! | `/agent/admin/rules` | every rule, import and export |
-//! | `/agent/admin/rules/{kind}/new` | a new trigger, escalation or SLA policy |
+//! | `/agent/admin/rules/new/{kind}` | a new trigger, escalation or SLA policy |
 //! | `/agent/admin/rules/{kind}/{name}` | one rule (`?as=text` for TOML/JSON) |
 //! | `/agent/admin/rules/export.toml`, `.../export.json` | the rule file |
 
@@ -107,7 +107,7 @@ const ACTIONS: [(&str, &str, &str); 16] = [
     ("add_label", "Add label", "label"),
     ("remove_label", "Remove label", "label"),
     ("set_field", "Set custom field", "field key; the value in the second box"),
-    ("add_cc", "CC user", "user id or email"),
+    ("add_cc", "CC user", "the user's id (a number)"),
     ("add_follower", "Add follower", "agent name or id"),
     ("add_note", "Add note", "the note's text"),
     (
@@ -146,22 +146,32 @@ impl Names {
         }
     }
 
-    /// A name typed for an id (`Support` for department 1), or the text.
-    fn id_for(&self, what: &str, text: &str) -> Value {
-        let t = text.trim();
-        if let Some(list) = self.list(what) {
-            if let Some((id, _)) = list.iter().find(|(_, n)| n.eq_ignore_ascii_case(t)) {
-                return json!(id);
-            }
+    /// The one id with this name (names need not be unique: two agents
+    /// may share one, and then only their ids tell them apart).
+    fn unique(&self, what: &str, name: &str) -> Option<u64> {
+        let list = self.list(what)?;
+        let mut found = list.iter().filter(|(_, n)| n.eq_ignore_ascii_case(name.trim()));
+        match (found.next(), found.next()) {
+            (Some((id, _)), None) => Some(*id),
+            _ => None,
         }
-        literal(t)
     }
 
-    /// An id shown by its name when it has one.
+    /// A name typed for an id (`Support` for department 1), or the text.
+    fn id_for(&self, what: &str, text: &str) -> Value {
+        match self.unique(what, text) {
+            Some(id) => json!(id),
+            None => literal(text),
+        }
+    }
+
+    /// An id shown by its name when that name is its alone.
     fn name_for(&self, what: &str, v: &Value) -> String {
         if let (Some(list), Some(id)) = (self.list(what), v.as_u64()) {
             if let Some((_, n)) = list.iter().find(|(i, _)| *i == id) {
-                return n.clone();
+                if self.unique(what, n) == Some(id) {
+                    return n.clone();
+                }
             }
         }
         shown(v)
@@ -171,7 +181,7 @@ impl Names {
 /// What a person typed, as a rule value: a number, `true`/`false`, `null`,
 /// a quoted string or a list as JSON; anything else as text.
 fn literal(t: &str) -> Value {
-    if t.is_empty() {
+    if t.trim().is_empty() {
         return Value::Null;
     }
     match serde_json::from_str::<Value>(t) {
@@ -434,7 +444,7 @@ impl Editor {
                 "add_label" | "remove_label" => av["label"] = json!(val),
                 "set_field" => {
                     av["key"] = json!(val);
-                    av["value"] = literal(a.extra.trim());
+                    av["value"] = literal(&a.extra);
                 }
                 "add_cc" => av["user"] = number(val),
                 "add_note" => av["body"] = json!(a.value),
@@ -534,7 +544,7 @@ fn rules_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -> Resu
     let all = RuleDef::all_of(&file);
     let body = html! {
         p.muted { "Triggers run when something happens to a ticket, in this order; escalations when a ticket has waited in a status; SLA policies time what the helpdesk promises. Changes take effect at once on every server." }
-        (shown.error_for("move")) (shown.error_for("enable")) (shown.error_for("reschedule"))
+        @for o in ["up", "down", "enable", "disable", "reschedule"] { (shown.error_for(o)) }
         @for kind in RuleKind::ALL {
             @let rules: Vec<&RuleDef> = all.iter().filter(|r| r.kind() == kind).collect();
             section.admin-section aria-labelledby=(format!("h-{}", kind.as_str())) {
@@ -579,7 +589,7 @@ fn rules_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -> Resu
                         }
                     }
                 }
-                a.btn href=(format!("/agent/admin/rules/{}/new", kind.as_str())) { "New " (kind.label()) }
+                a.btn href=(format!("/agent/admin/rules/new/{}", kind.as_str())) { "New " (kind.label()) }
             }
         }
         section.admin-section aria-labelledby="h-apply" {
@@ -626,7 +636,8 @@ fn heading(kind: RuleKind) -> &'static str {
 /// Where the engine's message points: `all condition 2` -> the second `all`
 /// row, `action 1 (...)` -> the first action.
 fn error_row(message: &str) -> Option<(&'static str, String, usize)> {
-    for (list, key) in [("all", "all condition "), ("any", "any condition "), ("act", "action ")] {
+    for (list, key) in [("all", "\": all condition "), ("any", "\": any condition "), ("act", "\": action ")]
+    {
         if let Some(at) = message.find(key) {
             let rest = &message[at + key.len()..];
             let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -661,7 +672,7 @@ fn editor_screen(
     let e = &v.editor;
     let action = match v.original {
         Some(n) => rule_url(kind, n),
-        None => format!("/agent/admin/rules/{}/new", kind.as_str()),
+        None => format!("/agent/admin/rules/new/{}", kind.as_str()),
     };
     let title = match v.original {
         Some(n) => format!("{} {n}", capitalised(kind.label())),
@@ -687,6 +698,7 @@ fn editor_screen(
     let text_mode = v.text.is_some();
     let (fmt, text) = v.text.clone().unwrap_or_default();
     let mut counts = (0usize, 0usize);
+    let mut acted = 0usize;
     let body = html! {
         p { a href="/agent/admin/rules" { "All rules" } }
         nav.edit-as aria-label="Edit as" {
@@ -694,7 +706,7 @@ fn editor_screen(
             a href=(format!("{action}?as=text")) aria-current=[text_mode.then_some("page")] { "TOML / JSON" }
         }
         @if let Some(m) = error {
-            @if at.is_none() { div.notice.error role="alert" id="rule-error" { (m) } }
+            @if at.is_none() || text_mode { div.notice.error role="alert" id="rule-error" { (m) } }
             @else { div.notice.error role="alert" id="rule-error" { "This " (kind.label()) " was not saved: see the marked row." } }
         }
         @if text_mode {
@@ -830,8 +842,10 @@ fn editor_screen(
                     p.hint { "All of the \"all\" conditions must hold, and one of the \"any\" ones when there are any. Values: text, a number, or a name of a department, agent or team." }
                     div.rule-rows {
                         @for (i, c) in rows.iter().enumerate() {
-                            @let pos = if c.list == "any" { counts.1 += 1; ("any", counts.1) } else { counts.0 += 1; ("all", counts.0) };
-                            @let bad = !c.field.is_empty() && matches!(&at, Some(("cond", l, n)) if l == pos.0 && *n == pos.1);
+                            // The engine counts the filled rows of each list.
+                            @let filled = !c.field.trim().is_empty();
+                            @let pos = match (filled, c.list == "any") { (false, _) => ("", 0), (true, true) => { counts.1 += 1; ("any", counts.1) } (true, false) => { counts.0 += 1; ("all", counts.0) } };
+                            @let bad = filled && matches!(&at, Some(("cond", l, n)) if l == pos.0 && *n == pos.1);
                             div.rule-row.bad[bad] role="group" aria-label=(format!("Condition {}", i + 1)) {
                                 select name=(format!("c{i}_list")) aria-label="Which list" {
                                     option value="all" selected[c.list != "any"] { "all" }
@@ -857,13 +871,20 @@ fn editor_screen(
                         legend { "Actions" }
                         div.rule-rows {
                             @for (i, a) in acts.iter().enumerate() {
-                                @let bad = !a.action.is_empty() && matches!(&at, Some(("act", _, n)) if *n == i + 1);
+                                @let filled = !a.action.is_empty();
+                                @let pos = if filled { acted += 1; acted } else { 0 };
+                                @let bad = filled && matches!(&at, Some(("act", _, n)) if *n == pos);
                                 div.rule-row.bad[bad] role="group" aria-label=(format!("Action {}", i + 1)) {
                                     select name=(format!("a{i}_action")) aria-label="Action" {
                                         option value="" { "(none)" }
                                         @for (k, l, _) in ACTIONS { option value=(k) selected[a.action == k] { (l) } }
                                     }
-                                    input type="text" name=(format!("a{i}_value")) value=(a.value) aria-label="Value" placeholder=(ACTIONS.iter().find(|x| x.0 == a.action).map(|x| x.2).unwrap_or("value"));
+                                    @if a.action == "add_note" {
+                                        // A note keeps its line breaks.
+                                        textarea name=(format!("a{i}_value")) rows="3" aria-label="Value" { (a.value) }
+                                    } @else {
+                                        input type="text" name=(format!("a{i}_value")) value=(a.value) aria-label="Value" placeholder=(ACTIONS.iter().find(|x| x.0 == a.action).map(|x| x.2).unwrap_or("value"));
+                                    }
                                     input type="text" name=(format!("a{i}_extra")) value=(a.extra) aria-label="Second value (field value, template)" placeholder=(match a.action.as_str() { "set_field" => "value (empty clears)", "notify" => "template (optional)", _ => "" });
                                     @if !a.channel.is_empty() { input type="hidden" name=(format!("a{i}_channel")) value=(a.channel); }
                                     @if bad { @if let Some(m) = error { p.field-error { (m) } } }
@@ -1050,7 +1071,7 @@ pub(super) fn show(
         [] => rules_screen(app, ctx, shown, status),
         ["export.toml"] => export(hd, "toml"),
         ["export.json"] => export(hd, "json"),
-        [k, "new"] => {
+        ["new", k] => {
             let kind = kind_of(k)?;
             let names = Names::load(hd)?;
             let editor = if shown.error.is_some() {
@@ -1190,9 +1211,10 @@ pub(super) fn apply(
             admin.import_rules(&file, f.on("replace_all"))?;
             go("/agent/admin/rules".into(), "imported")
         }
-        ([k, rest], op) => {
-            let kind = kind_of(k)?;
-            let original = if *rest == "new" { None } else { Some(segment(rest)?) };
+        ([a, b], op) => {
+            // `new/{kind}` or `{kind}/{name}`.
+            let (kind, original) =
+                if *a == "new" { (kind_of(b)?, None) } else { (kind_of(a)?, Some(segment(b)?)) };
             let names = Names::load(hd)?;
             let show_editor = |editor: Editor, text: Option<(String, String)>, runs| {
                 let view = EditorView {

@@ -78,17 +78,12 @@ impl Helpdesk {
                 .into())
         };
         if !p.may_submit(new.department) {
-            let names = |pick: &dyn Fn(&Department) -> bool| -> Result<String> {
-                Ok(self
-                    .departments()?
-                    .iter()
-                    .filter(|d| pick(d))
-                    .map(|d| d.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", "))
+            let departments = self.departments()?;
+            let names = |pick: &dyn Fn(&Department) -> bool| {
+                departments.iter().filter(|d| pick(d)).map(|d| d.name.clone()).collect::<Vec<_>>().join(", ")
             };
-            let here = names(&|d| d.id == new.department)?;
-            let allowed = names(&|d| p.may_submit(d.id))?;
+            let here = names(&|d| d.id == new.department);
+            let allowed = names(&|d| p.may_submit(d.id));
             return refuse(format!(
                 "not in {}; their usergroups allow {}",
                 if here.is_empty() { new.department.to_string() } else { here },

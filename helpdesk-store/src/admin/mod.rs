@@ -45,10 +45,10 @@ mod rules;
 pub use rules::Imported;
 
 use crate::{Helpdesk, NewAgent, Result};
-use helpdesk_core::admin::{AuditQuery, Settings};
+use helpdesk_core::admin::{AuditQuery, RuleDef, Settings};
 use helpdesk_core::index::{Family, SortKey, Stream};
 use helpdesk_core::people::{parse_domain, PortalPermissions};
-use helpdesk_core::rule::{references_of, RuleRef};
+use helpdesk_core::rule::RuleRef;
 use helpdesk_core::*;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -295,23 +295,11 @@ impl Helpdesk {
     /// Every rule (trigger, escalation, SLA policy) naming `what`, as
     /// `trigger "Route VIPs"`.
     pub fn rules_using(&self, what: &RuleRef) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for t in self.triggers()? {
-            if references_of(&t.all, &t.any, &t.actions).contains(what) {
-                out.push(format!("trigger {:?}", t.name));
-            }
-        }
-        for e in self.escalations()? {
-            if references_of(&e.all, &e.any, &e.actions).contains(what) {
-                out.push(format!("escalation {:?}", e.name));
-            }
-        }
-        for s in self.sla_policies()? {
-            if references_of(&s.all, &s.any, &[]).contains(what) {
-                out.push(format!("SLA policy {:?}", s.name));
-            }
-        }
-        Ok(out)
+        Ok(RuleDef::all_of(&self.rule_file()?)
+            .iter()
+            .filter(|r| r.references().contains(what))
+            .map(|r| format!("{} {:?}", r.kind().label(), r.name()))
+            .collect())
     }
 }
 

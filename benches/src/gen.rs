@@ -187,6 +187,7 @@ impl Directory for GenDir<'_> {
             validated: self.validated,
             fields: BTreeMap::new(),
             created_at: DateTime::UNIX_EPOCH,
+            blocked: false,
         })
     }
 }

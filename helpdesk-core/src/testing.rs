@@ -86,6 +86,7 @@ pub fn sample_directory() -> DirectorySnapshot {
                 validated: true,
                 fields: BTreeMap::new(),
                 created_at: t0(),
+                blocked: false,
             },
         );
     }

@@ -95,13 +95,26 @@ impl MailGateway {
     /// Takes one raw RFC 5322 mail (what the HTTP ingest endpoint and IMAP
     /// polling hand over): the account is found from the `Delivered-To`,
     /// `X-Original-To`, `To` and `Cc` headers.
+    /// It came by HTTP ingest ([`InboundWay::Http`]).
     pub fn ingest(&self, raw: &[u8]) -> Result<IngestOutcome, MailError> {
-        self.ingest_to(raw, &[])
+        self.ingest_via(raw, &[], InboundWay::Http)
     }
 
     /// Takes one mail with its envelope recipients (what an SMTP listener
-    /// knows); they are tried first when looking for the account.
+    /// knows); they are tried first when looking for the account. It came
+    /// by the SMTP listener ([`InboundWay::Smtp`]).
     pub fn ingest_to(&self, raw: &[u8], envelope_rcpts: &[String]) -> Result<IngestOutcome, MailError> {
+        self.ingest_via(raw, envelope_rcpts, InboundWay::Smtp)
+    }
+
+    /// Takes one mail that came `way`: refused when its account does not
+    /// take mail that way.
+    pub fn ingest_via(
+        &self,
+        raw: &[u8],
+        envelope_rcpts: &[String],
+        way: InboundWay,
+    ) -> Result<IngestOutcome, MailError> {
         let mail = ParsedMail::parse(raw)?;
         let accounts = self.hd.email_accounts()?;
         let own: Vec<Email> = accounts.iter().map(|a| a.address.clone()).collect();
@@ -110,6 +123,13 @@ impl MailGateway {
             return Ok(IngestOutcome::Ignored { reason });
         }
         let account = find_account(&accounts, &mail, envelope_rcpts)?;
+        if !account.inbound.allows(way) {
+            return Err(MailError::Refused(format!(
+                "{} does not take mail by {} (Admin > Email accounts)",
+                account.address,
+                way.label()
+            )));
+        }
         self.ingest_parsed(raw, &mail, &account)
     }
 
@@ -177,6 +197,11 @@ impl MailGateway {
         let sender = match self.hd.agent_by_email(sender_email.as_str())? {
             Some(a) => Sender::Agent(a.id),
             None => match self.hd.user_by_email(sender_email.as_str())? {
+                Some(u) if u.blocked => {
+                    return Ok(IngestOutcome::Ignored {
+                        reason: LoopReason::BlockedSender(sender_email.to_string()),
+                    })
+                }
                 Some(u) => Sender::User(u.id),
                 None => Sender::Unknown,
             },

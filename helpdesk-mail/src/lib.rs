@@ -51,8 +51,8 @@ pub use error::MailError;
 pub use gateway::{IngestOutcome, MailGateway};
 pub use inbound::ParsedMail;
 pub use notifier::{
-    DeliveryError, EmailNotifier, InAppHub, InAppNotification, Notifier, PlainSender, SmtpConfig,
-    SmtpSecurity, WebhookNotifier, IN_APP_CHANNEL,
+    send_test_mail, DeliveryError, EmailNotifier, InAppHub, InAppNotification, Notifier, PlainSender,
+    SmtpConfig, SmtpSecurity, TestMailRequest, WebhookNotifier, IN_APP_CHANNEL,
 };
 pub use smtp::{SmtpListener, SmtpListenerConfig};
 pub use worker::{DeliveryWorker, RunReport, WorkerHandle, DEFAULT_LEASE};

@@ -5,12 +5,15 @@
 
 use crate::outbound::{compose, ticket_at};
 use chrono::{DateTime, Utc};
+use helpdesk_core::mail::{EmailAccount, Relay, RelaySecurity};
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -86,6 +89,44 @@ impl SmtpConfig {
         }
     }
 
+    /// An email account's own relay, logging in with `password` when the
+    /// relay has a login name.
+    ///
+    /// ```
+    /// use helpdesk_core::mail::{Relay, RelaySecurity};
+    /// use helpdesk_mail::SmtpConfig;
+    /// let relay = Relay { host: "smtp.acme.example".into(), port: 465, security: RelaySecurity::Tls, username: Some("sales".into()) };
+    /// let c = SmtpConfig::for_relay(&relay, Some("pw".into()));
+    /// assert_eq!(c.describe(), "smtp.acme.example:465 (TLS) as sales");
+    /// ```
+    pub fn for_relay(relay: &Relay, password: Option<String>) -> SmtpConfig {
+        SmtpConfig {
+            host: relay.host.clone(),
+            port: relay.port,
+            security: match relay.security {
+                RelaySecurity::None => SmtpSecurity::None,
+                RelaySecurity::StartTls => SmtpSecurity::StartTls,
+                RelaySecurity::Tls => SmtpSecurity::Tls,
+            },
+            credentials: relay.username.clone().map(|u| (u, password.unwrap_or_default())),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// `host:port (security)` and the login name: what screens show (never
+    /// the password).
+    pub fn describe(&self) -> String {
+        let sec = match self.security {
+            SmtpSecurity::None => "plain",
+            SmtpSecurity::StartTls => "STARTTLS",
+            SmtpSecurity::Tls => "TLS",
+        };
+        match &self.credentials {
+            Some((u, _)) => format!("{}:{} ({sec}) as {u}", self.host, self.port),
+            None => format!("{}:{} ({sec})", self.host, self.port),
+        }
+    }
+
     fn transport(&self) -> Result<SmtpTransport, DeliveryError> {
         let tls = |host: &str| {
             TlsParameters::new(host.to_string())
@@ -107,12 +148,20 @@ impl SmtpConfig {
     }
 }
 
-/// Sends email notifications over SMTP (lettre). Auto-responses are subject
-/// to the per-recipient rate limit of the mail settings (kept in the store,
-/// so it holds across restarts): over it, the item is `Skipped`.
+/// An account's relay, its password and the transport built for them.
+type AccountTransport = (Relay, Option<String>, SmtpTransport);
+
+/// Sends email notifications over SMTP (lettre): through the relay of the
+/// ticket department's email account when it has one of its own, else the
+/// server's relay (with none, the item is `Skipped` with the reason).
+/// Auto-responses are subject to the per-recipient rate limit of the mail
+/// settings (kept in the store, so it holds across restarts): over it, the
+/// item is `Skipped`.
 pub struct EmailNotifier {
     hd: Helpdesk,
-    transport: SmtpTransport,
+    default: Option<SmtpTransport>,
+    /// Accounts' own relays, built once per relay and password.
+    accounts: Mutex<HashMap<EmailAccountId, AccountTransport>>,
 }
 
 impl std::fmt::Debug for EmailNotifier {
@@ -122,10 +171,104 @@ impl std::fmt::Debug for EmailNotifier {
 }
 
 impl EmailNotifier {
-    /// A notifier sending through the relay `config` describes.
+    /// A notifier sending through the relay `config` describes (and the
+    /// accounts' own relays).
     pub fn new(hd: Helpdesk, config: &SmtpConfig) -> Result<Self, DeliveryError> {
-        Ok(EmailNotifier { hd, transport: config.transport()? })
+        Ok(EmailNotifier { hd, default: Some(config.transport()?), accounts: Mutex::default() })
     }
+
+    /// A notifier sending only through the accounts' own relays (the
+    /// server has none).
+    pub fn accounts_only(hd: Helpdesk) -> Self {
+        EmailNotifier { hd, default: None, accounts: Mutex::default() }
+    }
+
+    /// The transport for mail from `account`, if there is a relay for it.
+    fn transport_for(&self, account: EmailAccountId) -> Result<Option<SmtpTransport>, DeliveryError> {
+        let a = self.hd.email_account(account).map_err(DeliveryError::from_store)?;
+        let Some(relay) = a.relay else { return Ok(self.default.clone()) };
+        let password = self.hd.relay_password(a.id).map_err(DeliveryError::from_store)?;
+        let mut cache = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((r, p, t)) = cache.get(&a.id) {
+            if *r == relay && *p == password {
+                return Ok(Some(t.clone()));
+            }
+        }
+        let t = SmtpConfig::for_relay(&relay, password.clone()).transport()?;
+        cache.insert(a.id, (relay, password, t.clone()));
+        Ok(Some(t))
+    }
+}
+
+/// What [`send_test_mail`] asks for.
+#[derive(Debug, Clone)]
+pub struct TestMailRequest<'a> {
+    /// The account to send from.
+    pub account: &'a EmailAccount,
+    /// Its relay's password (when it has a relay of its own).
+    pub password: Option<String>,
+    /// The server's relay, used when the account has none.
+    pub server_relay: Option<&'a SmtpConfig>,
+    /// The recipient.
+    pub to: &'a str,
+    /// The helpdesk's name (in the subject and text).
+    pub helpdesk: &'a str,
+}
+
+/// Sends a test mail from an account through the relay its mail leaves by,
+/// and says what the relay answered (its reply code and text, or the
+/// error): what Admin > Email accounts shows after "Send test mail".
+pub fn send_test_mail(r: &TestMailRequest<'_>) -> helpdesk_store::admin::TestMail {
+    let config =
+        match (&r.account.relay, r.server_relay) {
+            (Some(relay), _) => SmtpConfig::for_relay(relay, r.password.clone()),
+            (None, Some(c)) => c.clone(),
+            (None, None) => return helpdesk_store::admin::TestMail {
+                to: r.to.to_string(),
+                relay: "none".into(),
+                accepted: false,
+                answer:
+                    "No relay: give the account a relay of its own, or start the server with --smtp-relay."
+                        .into(),
+            },
+        };
+    let described = if r.account.relay.is_some() {
+        config.describe()
+    } else {
+        format!("the server's relay {}", config.describe())
+    };
+    let result = (|| {
+        let to: lettre::Address =
+            r.to.trim().parse().map_err(|e| format!("{:?} is not an address: {e}", r.to))?;
+        let from: lettre::Address = r.account.address.as_str().parse().map_err(|e| format!("{e}"))?;
+        let message = lettre::Message::builder()
+            .from(lettre::message::Mailbox::new(Some(r.account.name.clone()), from))
+            .to(lettre::message::Mailbox::new(None, to))
+            .subject(format!("Test mail from {}", r.helpdesk))
+            .message_id(Some(format!(
+                "<test-{}@{}>",
+                &helpdesk_store::auth::random_token()[..24],
+                r.account.address.domain()
+            )))
+            .date_now()
+            .header(crate::outbound::AutoSubmitted("auto-generated".into()))
+            .header(lettre::message::header::MIME_VERSION_1_0)
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(format!(
+                "This is a test mail from the email account {} of {}, sent by {}.\n\nIf you can read this, mail from this account arrives.\n",
+                r.account.address, r.helpdesk, described
+            ))
+            .map_err(|e| format!("cannot build the mail: {e}"))?;
+        let transport = config.transport().map_err(|e| e.to_string())?;
+        transport.send(&message).map_err(|e| e.to_string())
+    })();
+    let (accepted, answer) = match result {
+        Ok(resp) => {
+            (resp.is_positive(), format!("{} {}", resp.code(), resp.message().collect::<Vec<_>>().join(" ")))
+        }
+        Err(e) => (false, e),
+    };
+    helpdesk_store::admin::TestMail { to: r.to.trim().to_string(), relay: described, accepted, answer }
 }
 
 fn smtp_error(e: lettre::transport::smtp::Error) -> DeliveryError {
@@ -162,8 +305,13 @@ impl Notifier for EmailNotifier {
                 }
             }
         }
+        let Some(transport) = self.transport_for(mails[0].account)? else {
+            return Ok(DeliveryOutcome::Skipped(
+                "no SMTP relay: give the email account one, or start the server with --smtp-relay".into(),
+            ));
+        };
         for m in &mails {
-            self.transport.send(&m.message).map_err(smtp_error)?;
+            transport.send(&m.message).map_err(smtp_error)?;
         }
         Ok(DeliveryOutcome::Sent)
     }

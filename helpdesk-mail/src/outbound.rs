@@ -195,6 +195,8 @@ pub struct OutgoingMail {
     pub message: MailMessage,
     /// The user, when this is an auto-response (rate-limited per recipient).
     pub auto_response_to: Option<UserId>,
+    /// The email account it is sent from (whose relay carries it).
+    pub account: EmailAccountId,
 }
 
 /// The ticket as it was at `version` (the commit that queued a notification).
@@ -283,7 +285,7 @@ pub fn compose(hd: &Helpdesk, item: &OutboxItem) -> Result<Vec<OutgoingMail>, De
             (Recipient::User(u), true) => Some(*u),
             _ => None,
         };
-        out.push(OutgoingMail { to: email, message, auto_response_to });
+        out.push(OutgoingMail { to: email, message, auto_response_to, account: account.id });
     }
     Ok(out)
 }

@@ -119,3 +119,37 @@ fn a_teams_mail_goes_to_each_member_who_may_see_the_ticket() {
     let to: Vec<String> = mails.iter().map(|m| m.to.to_string()).collect();
     assert_eq!(to, ["alice@helpdesk.test", "bob@helpdesk.test"]);
 }
+
+/// Mail from a blocked user is ignored; mail for an account that does not
+/// take mail by HTTP ingest is refused there and still taken by SMTP.
+#[test]
+fn blocked_senders_and_closed_inbound_ways() {
+    use helpdesk_core::mail::{InboundWays, LoopReason};
+    use helpdesk_mail::IngestOutcome;
+    use helpdesk_store::admin::AccountChange;
+    let f = fixture();
+    let admin = f.hd.admin(f.alice.id).unwrap();
+    let mail = |from: &str, id: &str| {
+        format!(
+            "From: {from}\r\nTo: support@helpdesk.test\r\nSubject: Hello\r\nMessage-ID: <{id}@x.example>\r\n\r\nHi there\r\n"
+        )
+    };
+    admin.block_user(f.eve.id, false).unwrap();
+    assert_eq!(
+        f.gateway.ingest(mail("eve@evil.test", "1").as_bytes()).unwrap(),
+        IngestOutcome::Ignored { reason: LoopReason::BlockedSender("eve@evil.test".into()) }
+    );
+    let mut change = AccountChange::new("support@helpdesk.test", "Helpdesk Support", f.support.id);
+    change.inbound = InboundWays { smtp: true, http: false };
+    admin.update_email_account(f.account.id, change).unwrap();
+    let err = f.gateway.ingest(mail("ann@acme.com", "2").as_bytes()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused: support@helpdesk.test does not take mail by HTTP ingest (Admin > Email accounts)"
+    );
+    let rcpt = ["support@helpdesk.test".to_string()];
+    assert!(matches!(
+        f.gateway.ingest_to(mail("ann@acme.com", "3").as_bytes(), &rcpt).unwrap(),
+        IngestOutcome::NewTicket { .. }
+    ));
+}

@@ -314,3 +314,81 @@ fn webhooks_post_the_ticket_and_retry_on_5xx() {
     });
     assert!(sent);
 }
+
+/// An account with a relay of its own sends by it (the server's relay gets
+/// nothing of it); without any relay the item is skipped with the reason;
+/// a test mail reports the relay's real answer, or why there was none.
+#[test]
+fn accounts_send_by_their_own_relay_and_test_mails_report_the_answer() {
+    use helpdesk_core::mail::{Relay, RelaySecurity};
+    use helpdesk_store::admin::AccountChange;
+    let Some(server_relay) = SmtpServer::start() else { return };
+    let Some(own_relay) = SmtpServer::start() else { return };
+    let f = fixture();
+    let admin = f.hd.admin(f.alice.id).unwrap();
+    let relay = Relay {
+        host: "127.0.0.1".into(),
+        port: own_relay.port,
+        security: RelaySecurity::None,
+        username: None,
+    };
+    let mut change = AccountChange::new("support@helpdesk.test", "Helpdesk Support", f.support.id);
+    change.relay = Some(relay.clone());
+    let account = admin.update_email_account(f.account.id, change.clone()).unwrap();
+
+    f.hd.agent_reply(f.ticket.id, f.bob.id, "Sent by the account's relay.", None).unwrap();
+    let report = email_worker(&f, server_relay.port).run_once().unwrap();
+    assert_eq!(report.sent, 3, "{report:?}");
+    assert_eq!(own_relay.messages().len(), 3);
+    assert!(server_relay.messages().is_empty(), "the server's relay carries none of the account's mail");
+
+    // No relay at all: skipped, saying what to do.
+    admin.update_email_account(f.account.id, AccountChange { relay: None, ..change.clone() }).unwrap();
+    f.hd.agent_reply(f.ticket.id, f.bob.id, "Nowhere to go.", None).unwrap();
+    let worker =
+        DeliveryWorker::new(f.hd.clone()).notifier(Arc::new(EmailNotifier::accounts_only(f.hd.clone())));
+    worker.run_once().unwrap();
+    let emails: Vec<_> = deliveries(&f, f.ticket.id).into_iter().filter(|d| d.0.contains("Email")).collect();
+    let last = emails.last().unwrap();
+    assert!(matches!(&last.1, DeliveryOutcome::Skipped(r) if r.contains("no SMTP relay")), "{last:?}");
+
+    // Test mails: accepted by the account's relay, with its reply code.
+    let ok = send_test_mail(&TestMailRequest {
+        account: &account,
+        password: None,
+        server_relay: None,
+        to: "alice@helpdesk.test",
+        helpdesk: "Acme Support",
+    });
+    assert!(ok.accepted, "{ok:?}");
+    assert!(ok.answer.starts_with("250"), "{ok:?}");
+    assert_eq!(ok.relay, format!("127.0.0.1:{} (plain)", own_relay.port));
+    let got = received(own_relay.messages().last().unwrap());
+    assert_eq!(
+        (got.to.as_str(), got.subject.as_str()),
+        ("alice@helpdesk.test", "Test mail from Acme Support")
+    );
+    // A relay that is not there: the connection error, not a success.
+    let closed = free_port();
+    let gone =
+        helpdesk_core::mail::EmailAccount { relay: Some(Relay { port: closed, ..relay }), ..account.clone() };
+    let failed = send_test_mail(&TestMailRequest {
+        account: &gone,
+        password: None,
+        server_relay: None,
+        to: "alice@helpdesk.test",
+        helpdesk: "Acme Support",
+    });
+    assert!(!failed.accepted);
+    assert!(failed.answer.to_lowercase().contains("connect"), "{failed:?}");
+    // No relay anywhere.
+    let none = helpdesk_core::mail::EmailAccount { relay: None, ..account };
+    let r = send_test_mail(&TestMailRequest {
+        account: &none,
+        password: None,
+        server_relay: None,
+        to: "a@b.example",
+        helpdesk: "x",
+    });
+    assert!(!r.accepted && r.answer.contains("--smtp-relay"), "{r:?}");
+}

@@ -227,9 +227,12 @@ impl Helpdesk {
         Ok(agent.filter(|_| ok))
     }
 
-    /// The user with this email and password; `None` when either is wrong.
+    /// The user with this email and password; `None` when either is wrong
+    /// or the user is blocked.
     pub fn verify_user_password(&self, email: &str, password: &str) -> Result<Option<User>, AuthError> {
         let user = Email::parse(email).ok().and_then(|e| self.user_by_email(e.as_str()).ok().flatten());
+        // A blocked user is refused like a wrong password (after the same work).
+        let user = user.filter(|u| !u.blocked);
         let ok = self.check_password(user.as_ref().map(|u| Principal::User(u.id)), password)?;
         Ok(user.filter(|_| ok))
     }

@@ -513,11 +513,14 @@ impl Helpdesk {
         Ok(u)
     }
 
-    /// A user.
+    /// A user. The id of a user merged into another gives the one kept
+    /// ([`Helpdesk::merged_into`]).
     pub fn user(&self, id: UserId) -> Result<User> {
-        match self.get(RecordKind::User, id.0)? {
-            Record::User(u) => Ok(u),
-            _ => Err(StoreError::Corrupt { key: id.to_string(), reason: "not a user".into() }.into()),
+        match self.get(RecordKind::User, id.0) {
+            Ok(Record::User(u)) => Ok(u),
+            Ok(_) => Err(StoreError::Corrupt { key: id.to_string(), reason: "not a user".into() }.into()),
+            Err(e @ Error::Directory(DirectoryError::NotFound(_))) => self.user_following_merges(id, e),
+            Err(e) => Err(e),
         }
     }
 
@@ -935,6 +938,8 @@ impl Helpdesk {
             address,
             name,
             department,
+            inbound: Default::default(),
+            relay: None,
         };
         self.put(Record::EmailAccount(a.clone()))?;
         Ok(a)
@@ -992,11 +997,9 @@ impl Helpdesk {
 
     /// Replaces the mail settings (rate limit, secret, Message-ID domain).
     pub fn set_mail_settings(&self, s: MailSettings) -> Result<MailSettings> {
-        if s.secret.len() < 32 {
-            return Err(
-                StoreError::Backend("the reply-token secret must be at least 32 characters".into()).into()
-            );
-        }
+        let s = s
+            .validated()
+            .map_err(|(field, reason)| helpdesk_core::admin::AdminError::Setting { field, reason })?;
         self.put(Record::MailSettings(s.clone()))?;
         Ok(s)
     }
@@ -1054,8 +1057,15 @@ impl Helpdesk {
 
     /// Runs a [`Command::UserReply`] (with attachments or another channel),
     /// opening a linked follow-up when the policy says so.
+    /// A blocked user is refused.
     pub fn user_command(&self, id: TicketId, user: UserId, cmd: Command) -> Result<Ticket> {
         let actor = Actor::User(user);
+        if self.user(user)?.blocked {
+            let reason = "the user is blocked".to_string();
+            return Err(
+                TicketError::NotPermitted { actor: actor.to_string(), action: "reply", reason }.into()
+            );
+        }
         match self.execute(id, &actor, cmd.clone()) {
             Err(Error::Ticket(TicketError::ResolvedNeedsFollowUp(_))) => {
                 let Command::UserReply { body, attachments, channel } = cmd else {

@@ -440,12 +440,13 @@ impl<E: KvEngine> KvStore<E> {
         let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
         cache.epoch += 1;
         cache.pages.clear();
+        // In the order the commit applies them: removals, then writes.
+        for (kind, id) in removed {
+            cache.map.insert((kind.tag(), *id), None);
+        }
         for r in put {
             let (kind, id) = r.key();
             cache.map.insert((kind.tag(), id), Some(r.clone()));
-        }
-        for (kind, id) in removed {
-            cache.map.insert((kind.tag(), *id), None);
         }
         Ok(())
     }
@@ -1115,11 +1116,11 @@ impl<E: KvEngine> Store for KvStore<E> {
         let seq_key = k(SEQUENCE, &[b"audit-log"]);
         let mut seq = 0;
         self.engine.transact(&mut |tx| {
-            for (r, v) in &puts {
-                write_record(tx, r, v)?;
-            }
             for (kind, id) in &commit.delete {
                 remove_record(tx, *kind, *id)?;
+            }
+            for (r, v) in &puts {
+                write_record(tx, r, v)?;
             }
             for (key, v) in &configs {
                 match v {

@@ -77,6 +77,9 @@ impl Helpdesk {
             Err(TicketError::NotPermitted { actor: actor.to_string(), action: "submit a ticket", reason }
                 .into())
         };
+        if self.user(*u)?.blocked {
+            return refuse("the user is blocked".into());
+        }
         if !p.may_submit(new.department) {
             let departments = self.departments()?;
             let names = |pick: &dyn Fn(&Department) -> bool| {

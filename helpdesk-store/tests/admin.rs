@@ -501,3 +501,170 @@ fn run_rules(hd: &Helpdesk, clock: &ManualClock) -> String {
     out.push(audit_lines(hd));
     out.join("\n")
 }
+
+#[test]
+fn users_and_email_accounts_on_every_backend() {
+    for (name, hd, clock, _keep) in support::backends() {
+        clock.set(chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").unwrap().into());
+        let snapshot = run_users_and_mail(&hd, &clock);
+        insta::assert_snapshot!("admin_users_mail", snapshot, &format!("backend: {name}"));
+    }
+}
+
+fn run_users_and_mail(hd: &Helpdesk, clock: &ManualClock) -> String {
+    use helpdesk_core::mail::{AutoReplyPolicy, InboundWays, RateLimit, Relay, RelaySecurity};
+    use helpdesk_store::admin::{AccountChange, UserChange};
+    let tick = || clock.advance(Duration::minutes(1));
+    let done = hd.setup(setup()).unwrap();
+    let alice = done.admin.id;
+    let admin = hd.admin(alice).unwrap();
+    let support = done.department.id;
+    let acme = admin
+        .create_organisation(OrganisationChange {
+            name: "Acme".into(),
+            email_domains: vec![],
+            notes: String::new(),
+        })
+        .unwrap();
+    let vips = admin.create_usergroup("VIPs", PortalPermissions::default()).unwrap();
+    let ann = hd.create_user(NewUser::new("Ann", "ann@acme.example")).unwrap();
+    let ann_home = hd.create_user(NewUser::new("Ann at home", "ann@home.example")).unwrap();
+    let bob = hd.create_user(NewUser::new("Bob", "bob@acme.example")).unwrap();
+    hd.set_password(Principal::User(ann_home.id), "ann's home password").unwrap();
+    let portal = |u: &User, s: &str| {
+        hd.create_ticket(&Actor::User(u.id), NewTicket::new(s, "text", support, u.id, Channel::Portal))
+            .unwrap()
+    };
+    let t1 = portal(&ann_home, "From home");
+    let mut copied = NewTicket::new("Bob asks", "text", support, bob.id, Channel::Email);
+    copied.ccs.insert(ann_home.id);
+    let t2 = hd.create_ticket(&Actor::system(), copied).unwrap();
+    let t3 = portal(&ann_home, "Old spam");
+    hd.execute(t3.id, &Actor::Agent(alice), Command::MarkSpam).unwrap();
+    let mut out = Vec::new();
+    tick();
+
+    // ----- edit ----------------------------------------------------------------
+    let change = |emails: &[&str]| UserChange {
+        name: " Ann Smith ".into(),
+        emails: emails.iter().map(|e| e.to_string()).collect(),
+        phone: Some(" +44 20 7946 0000 ".into()),
+        organisation: Some(acme.id),
+        usergroups: BTreeSet::from([vips.id]),
+    };
+    for bad in [&["bob@acme.example"][..], &["alice@acme.example"], &[], &["not an address"]] {
+        let e = admin.update_user(ann.id, change(bad)).unwrap_err();
+        out.push(format!("edit {bad:?} refused: {e}"));
+    }
+    assert_eq!(hd.user(ann.id).unwrap(), ann, "refused edits change nothing");
+    let ann = admin.update_user(ann.id, change(&["ann@acme.example", "ann.smith@acme.example"])).unwrap();
+    assert_eq!((ann.name.as_str(), ann.phone.as_deref()), ("Ann Smith", Some("+44 20 7946 0000")));
+    assert_eq!(hd.user_by_email("ann.smith@acme.example").unwrap().unwrap().id, ann.id);
+    out.push(format!(
+        "found by \"smith\": {:?}",
+        hd.find_users("smith", 10).unwrap().iter().map(|u| u.id.0).collect::<Vec<_>>()
+    ));
+    tick();
+
+    // ----- merge ---------------------------------------------------------------
+    out.push(format!("merge into self: {}", admin.merge_users(ann.id, ann.id).unwrap_err()));
+    let merged = admin.merge_users(ann.id, ann_home.id).unwrap();
+    out.push(format!(
+        "merged: {} moved, {} copied in, {} hidden left; emails {:?}",
+        merged.tickets_moved,
+        merged.ccs_moved,
+        merged.hidden_left,
+        merged.user.emails.iter().map(|e| e.as_str()).collect::<Vec<_>>()
+    ));
+    assert_eq!(hd.ticket(t1.id).unwrap().user, ann.id);
+    assert!(hd.ticket(t2.id).unwrap().ccs.contains(&ann.id));
+    assert!(!hd.ticket(t2.id).unwrap().ccs.contains(&ann_home.id));
+    assert_eq!(hd.user(ann_home.id).unwrap().id, ann.id, "the old id stands for the user kept");
+    assert_eq!(hd.merged_into(ann_home.id).unwrap(), Some(ann.id));
+    assert_eq!(hd.user_by_email("ann@home.example").unwrap().unwrap().id, ann.id);
+    // Ann had no password: the one of her other account is hers now.
+    assert_eq!(
+        hd.verify_user_password("ann@home.example", "ann's home password").unwrap().unwrap().id,
+        ann.id
+    );
+    assert_eq!(hd.tickets_of_user(ann.id, None, 10).unwrap().len(), 2);
+    out.push(format!("merge again: {}", admin.merge_users(ann.id, ann_home.id).unwrap_err()));
+    tick();
+
+    // ----- block ---------------------------------------------------------------
+    let blocked = admin.block_user(ann.id, true).unwrap();
+    out.push(format!("blocked: {} marked as spam", blocked.tickets_marked_spam));
+    assert_eq!(hd.ticket(t1.id).unwrap().status, Status::Spam);
+    assert_eq!(hd.ticket(t2.id).unwrap().status, Status::AwaitingAgent, "tickets she is copied in on stay");
+    assert!(hd.verify_user_password("ann@home.example", "ann's home password").unwrap().is_none());
+    let e = hd
+        .create_ticket(&Actor::User(ann.id), NewTicket::new("Again", "x", support, ann.id, Channel::Portal))
+        .unwrap_err();
+    out.push(format!("portal ticket while blocked: {e}"));
+    out.push(format!("reply while blocked: {}", hd.user_reply(t2.id, ann.id, "me too").unwrap_err()));
+    tick();
+    admin.unblock_user(ann.id).unwrap();
+    assert!(hd.verify_user_password("ann@acme.example", "ann's home password").unwrap().is_some());
+    hd.user_reply(t2.id, ann.id, "me too").unwrap();
+    tick();
+
+    // ----- email accounts and mail settings -------------------------------------
+    let mut sales = AccountChange::new("sales@acme.example", " Acme Sales ", support);
+    sales.inbound = InboundWays { smtp: false, http: true };
+    sales.relay = Some(Relay {
+        host: "SMTP.acme.example".into(),
+        port: 587,
+        security: RelaySecurity::StartTls,
+        username: Some("sales".into()),
+    });
+    sales.relay_password = Some("relay secret".into());
+    for (what, bad) in [
+        ("a user's address", AccountChange { address: "bob@acme.example".into(), ..sales.clone() }),
+        ("an agent's address", AccountChange { address: "alice@acme.example".into(), ..sales.clone() }),
+        ("no department", AccountChange { department: DepartmentId(99), ..sales.clone() }),
+        (
+            "bad relay",
+            AccountChange { relay: Some(Relay { port: 0, ..sales.relay.clone().unwrap() }), ..sales.clone() },
+        ),
+    ] {
+        out.push(format!("account with {what} refused: {}", admin.create_email_account(bad).unwrap_err()));
+    }
+    assert!(hd.email_accounts().unwrap().is_empty());
+    let a = admin.create_email_account(sales.clone()).unwrap();
+    assert_eq!(a.relay.as_ref().unwrap().host, "smtp.acme.example");
+    assert_eq!(hd.relay_password(a.id).unwrap().as_deref(), Some("relay secret"));
+    out.push(format!("account: {}", serde_json::to_string(&a).unwrap()));
+    tick();
+    // Unchanged password (None), then removed (""), then the own relay dropped.
+    let keep = AccountChange { name: "Acme Sales Team".into(), relay_password: None, ..sales.clone() };
+    admin.update_email_account(a.id, keep).unwrap();
+    assert_eq!(hd.relay_password(a.id).unwrap().as_deref(), Some("relay secret"));
+    let forget = AccountChange { relay_password: Some(String::new()), ..sales.clone() };
+    admin.update_email_account(a.id, forget).unwrap();
+    assert_eq!(hd.relay_password(a.id).unwrap(), None);
+    tick();
+    let m = admin
+        .set_mail_settings(
+            RateLimit { max: 5, per_seconds: 1800 },
+            AutoReplyPolicy::TakeIn,
+            Some(" Mail.Acme.example ".into()),
+        )
+        .unwrap();
+    assert_eq!(m.message_id_domain.as_deref(), Some("mail.acme.example"));
+    out.push(format!(
+        "mail settings refused: {}",
+        admin
+            .set_mail_settings(RateLimit { max: 5, per_seconds: 0 }, AutoReplyPolicy::TakeIn, None)
+            .unwrap_err()
+    ));
+    admin.remove_email_account(a.id).unwrap();
+    assert!(hd.email_accounts().unwrap().is_empty());
+
+    let log = hd.audit(&AuditQuery::default(), None, 100).unwrap();
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(!text.contains("relay secret"), "the relay password is never in the audit log");
+    assert!(!text.contains(&hd.mail_settings().unwrap().secret), "nor the reply-token secret");
+    out.push(String::new());
+    out.push(audit_lines(hd));
+    out.join("\n")
+}

@@ -73,6 +73,9 @@ pub struct Config {
     pub embed_per_minute: u32,
     /// Portal registrations allowed per minute, per client address.
     pub register_per_minute: u32,
+    /// The server's SMTP relay (`--smtp-relay`), for mail from accounts
+    /// without one of their own (Admin's "Send test mail" uses it too).
+    pub smtp_relay: Option<helpdesk_mail::SmtpConfig>,
 }
 
 impl Default for Config {
@@ -84,6 +87,7 @@ impl Default for Config {
             login_per_minute: 10,
             embed_per_minute: 5,
             register_per_minute: 5,
+            smtp_relay: None,
         }
     }
 }

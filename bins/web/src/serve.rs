@@ -289,6 +289,7 @@ pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> 
         public_url: public_url.clone(),
         secure_cookies: args.secure_cookies,
         embed_origins: args.embed_origins.clone(),
+        smtp_relay: smtp.clone(),
         ..Config::default()
     };
 
@@ -315,8 +316,10 @@ pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> 
             Arc::new(SmtpMailer::new(PlainSender::new(relay, &name, &from)?))
         }
         None => {
+            // Accounts with a relay of their own still send.
+            notifiers.push(Arc::new(EmailNotifier::accounts_only(hd.clone())));
             tracing::warn!(
-                "no --smtp-relay: email notifications are recorded as skipped, account emails are only logged"
+                "no --smtp-relay: email notifications are sent only from email accounts with a relay of their own (the rest are recorded as skipped); account emails are only logged"
             );
             Arc::new(LogMailer)
         }

@@ -701,3 +701,187 @@ async fn rules_by_api_and_by_screen_with_dry_runs() {
     assert_eq!(r.status(), 303);
     assert!(f.hd.rule(helpdesk_core::admin::RuleKind::Trigger, "Billing words").is_err());
 }
+
+#[tokio::test]
+async fn users_and_email_accounts_by_api_and_by_screen() {
+    use helpdesk_core::*;
+    let f = fixture();
+    let s = f.login_agent(ADMIN.0, ADMIN.1).await;
+    let sam = f.login_agent(SAM.0, SAM.1).await;
+    for path in ["/api/admin/users?q=ann", "/api/admin/email-accounts", "/api/admin/mail-settings"] {
+        assert_eq!(send(&f, &sam, "GET", path, None).await.status(), 403, "{path}");
+    }
+    let ann = f.hd.user_by_email("ann@acme.example").unwrap().unwrap();
+    let r = send(&f, &s, "GET", "/api/admin/users?q=ANN", None).await;
+    assert_eq!(r.status(), 200);
+    assert!(body_json(&r).as_array().unwrap().iter().any(|u| u["id"] == ann.id.0), "{}", body_text(&r));
+
+    // Ann wrote once from home: an admin merges that user into her (API).
+    let home = f.hd.create_user(NewUser::new("Ann (home)", "ann@home.example")).unwrap();
+    let support = f.hd.departments().unwrap()[0].id;
+    let t =
+        f.hd.create_ticket(
+            &Actor::User(home.id),
+            NewTicket::new("From home", "hi", support, home.id, Channel::Email),
+        )
+        .unwrap();
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        &format!("/api/admin/users/{}/merge", ann.id.0),
+        Some(json!({"merge": home.id})),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    assert_eq!(body_json(&r)["tickets_moved"], 1);
+    assert_eq!(f.hd.ticket(t.id).unwrap().user, ann.id);
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        &format!("/api/admin/users/{}/merge", ann.id.0),
+        Some(json!({"merge": home.id})),
+    )
+    .await;
+    assert_eq!(r.status(), 422, "{}", body_text(&r));
+    assert!(body_text(&r).contains("was merged into Ann Acme"), "{}", body_text(&r));
+
+    // The screens: the list, a refused edit keeps what was typed, a saved edit.
+    let page = login_workspace(&f, ADMIN).await;
+    let r = get_pane(&f, &page, "/agent/admin/users?q=home.example", None).await;
+    assert_eq!(r.status(), 200);
+    assert!(body_text(&r).contains("Ann Acme"), "{}", body_text(&r));
+    let here = format!("/agent/admin/users/{}", ann.id.0);
+    let edit = |emails: &'static str| {
+        vec![
+            ("op", "update"),
+            ("name", "Ann Acme-Smith"),
+            ("emails", emails),
+            ("phone", ""),
+            ("organisation", ""),
+        ]
+    };
+    let r = form_post(&f, &page, &here, &edit("ann@acme.example\nbob@builder.example")).await;
+    assert_eq!(r.status(), 409, "{}", body_text(&r));
+    let html = body_text(&r);
+    assert!(
+        html.contains("already belongs to user Bob Builder") && html.contains("Ann Acme-Smith"),
+        "{html}"
+    );
+    let r = form_post(&f, &page, &here, &edit("ann@acme.example\nann@home.example\nann@work.example")).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert_eq!(f.hd.user_by_email("ann@work.example").unwrap().unwrap().name, "Ann Acme-Smith");
+
+    // Blocking ends her portal session, and marks her tickets as spam.
+    let (cookie, _) = f.login_user("ann@acme.example", "user-password").await;
+    let r = form_post(&f, &page, &here, &[("op", "block"), ("spam", "on")]).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert_eq!(f.hd.ticket(t.id).unwrap().status, Status::Spam);
+    let (r, _) = f.portal_visit("/portal/tickets", Some(&cookie)).await;
+    assert_ne!(r.status(), 200, "the blocked user's session ended");
+    assert!(f.hd.verify_user_password("ann@acme.example", "user-password").unwrap().is_none());
+    let r = get_pane(&f, &page, &here, None).await;
+    assert!(body_text(&r).contains("Blocked: their mail is ignored"), "{}", body_text(&r));
+    let r = form_post(&f, &page, &here, &[("op", "unblock")]).await;
+    assert_eq!(r.status(), 303);
+    assert!(!f.hd.user(ann.id).unwrap().blocked);
+
+    // Email accounts: added with a relay of its own (the password is stored,
+    // never shown), a test mail shows the relay's answer, settings, removal.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = closed.to_string();
+    let account = [
+        ("op", "create"),
+        ("address", "sales@example.com"),
+        ("name", "Example Sales"),
+        ("department", "1"),
+        ("inbound_http", "on"),
+        ("own_relay", "on"),
+        ("relay_host", "127.0.0.1"),
+        ("relay_port", port.as_str()),
+        ("security", "none"),
+        ("relay_username", "sales"),
+        ("relay_password", "hunter2-relay"),
+    ];
+    let mut bad = account.to_vec();
+    bad[1] = ("address", "ann@acme.example");
+    let r = form_post(&f, &page, "/agent/admin/email", &bad).await;
+    assert_eq!(r.status(), 409, "{}", body_text(&r));
+    assert!(body_text(&r).contains("value=\"Example Sales\""), "what was typed is kept");
+    let r = form_post(&f, &page, "/agent/admin/email", &account).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    let id = f.hd.email_account_by_address("sales@example.com").unwrap().unwrap().id;
+    let screen = format!("/agent/admin/email/{}", id.0);
+    let r = get_pane(&f, &page, &screen, None).await;
+    let html = body_text(&r);
+    assert!(html.contains("stored: leave empty to keep it") && !html.contains("hunter2"), "{html}");
+    let r = send(&f, &s, "GET", &format!("/api/admin/email-accounts/{}", id.0), None).await;
+    let v = body_json(&r);
+    assert_eq!((v["relay_password_set"].clone(), v["inbound"]["smtp"].clone()), (json!(true), json!(false)));
+    assert!(!body_text(&r).contains("hunter2"));
+    let r = form_post(&f, &page, &screen, &[("op", "test"), ("to", "admin@example.com")]).await;
+    assert_eq!(r.status(), 200);
+    let html = body_text(&r);
+    assert!(
+        html.contains("The mail was not sent.")
+            && html.contains(&format!("127.0.0.1:{closed} (plain) as sales")),
+        "{html}"
+    );
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        &format!("/api/admin/email-accounts/{}/test", id.0),
+        Some(json!({"to": "nobody"})),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let r = form_post(
+        &f,
+        &page,
+        "/agent/admin/email",
+        &[
+            ("op", "mail_settings"),
+            ("auto_max", "2"),
+            ("auto_minutes", "0"),
+            ("auto_replies", "take_in"),
+            ("message_id_domain", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 422, "{}", body_text(&r));
+    assert!(body_text(&r).contains("between 1 minute and 7 days"));
+    let r = send(
+        &f,
+        &s,
+        "PUT",
+        "/api/admin/mail-settings",
+        Some(json!({"auto_responses": {"max": 2, "per_seconds": 600}, "auto_replies": "take_in", "message_id_domain": "mail.example.com"})),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    assert!(body_json(&r).get("secret").is_none());
+    assert_eq!(f.hd.mail_settings().unwrap().auto_responses.per_seconds, 600);
+    let r = form_post(&f, &page, &screen, &[("op", "remove")]).await;
+    assert_eq!(r.status(), 303);
+    assert!(f.hd.email_account_by_address("sales@example.com").unwrap().is_none());
+
+    let log = f.hd.audit(&Default::default(), None, 50).unwrap();
+    let actions: Vec<&str> =
+        log.iter().rev().map(|e| e.action.as_str()).filter(|a| !a.starts_with("agent.login")).collect();
+    assert_eq!(
+        actions,
+        [
+            "user.merge",
+            "user.update",
+            "user.block",
+            "user.unblock",
+            "email_account.create",
+            "email_account.test",
+            "mail_settings.update",
+            "email_account.remove"
+        ]
+    );
+    assert!(!serde_json::to_string(&log).unwrap().contains("hunter2"));
+}

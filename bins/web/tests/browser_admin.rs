@@ -13,6 +13,8 @@ use std::time::Duration;
 
 mod browser_kit;
 use browser_kit::*;
+#[path = "../../../helpdesk-mail/tests/common/smtp_server.rs"]
+mod smtp_server;
 
 async fn fill(c: &fantoccini::Client, css: &str, text: &str) {
     let e = c.wait().for_element(Locator::Css(css)).await.unwrap();
@@ -187,6 +189,44 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
     audit(c, "Admin > Rules").await;
     screenshot(c, "admin-rules").await;
 
+    // --- an email account with a relay of its own, and a test mail through it ----------
+    let relay = smtp_server::SmtpServer::start();
+    click(c, "#filter-pane a[href='/agent/admin/email']").await;
+    wait_text(c, "#admin-title", "Email").await;
+    fill(c, "#create-address", "support@acme.example").await;
+    fill(c, "#create-name", "Acme Support").await;
+    if let Some(r) = &relay {
+        click(c, "#create-own").await;
+        fill(c, "#create-host", "127.0.0.1").await;
+        fill(c, "#create-port", &r.port.to_string()).await;
+        c.find(Locator::Css("#create-security option[value=none]")).await.unwrap().click().await.unwrap();
+    }
+    click(c, "#account-create button[type=submit]").await;
+    wait_text(c, "#content", "Created.").await;
+    click(c, "#account-test button[type=submit]").await;
+    let answer = if relay.is_some() { "The relay took the mail." } else { "The mail was not sent." };
+    wait_text(c, "#test-result", answer).await;
+    if let Some(r) = &relay {
+        wait_text(c, "#test-result", "250").await;
+        assert_eq!(r.messages().len(), 1, "the test mail reached the relay");
+    }
+    audit(c, "Admin > an email account").await;
+    screenshot(c, "admin-email-account").await;
+
+    // --- a user found, blocked, their ticket marked as spam ----------------------------------
+    click(c, "#filter-pane a[href='/agent/admin/users']").await;
+    fill(c, "#user-q", "customer").await;
+    click(c, "#user-search button[type=submit]").await;
+    wait_text(c, "#content table", "Ann Customer").await;
+    click(c, "#content table a").await;
+    wait_text(c, "#admin-title", "Ann Customer").await;
+    click(c, "#block-spam").await;
+    click(c, "#user-block button[type=submit]").await;
+    wait_text(c, "#content", "Blocked: their mail is ignored").await;
+    assert_eq!(hd.ticket(id).unwrap().status, Status::Spam);
+    audit(c, "Admin > a user").await;
+    screenshot(c, "admin-user").await;
+
     click(c, "#filter-pane a[href='/agent/admin/audit']").await;
     wait_text(c, "#content .audit-log", "Invited agent Sam Agent").await;
     let log = c.find(Locator::Css("#content .audit-log")).await.unwrap().text().await.unwrap();
@@ -197,6 +237,9 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
         "Created team Tier 1",
         "sam@acme.example logged in",
         "Added trigger \"Orders get a label\"",
+        "Created email account support@acme.example",
+        "Sent a test mail from support@acme.example",
+        "Blocked user Ann Customer",
     ] {
         assert!(log.contains(want), "{want:?} not in the audit log:\n{log}");
     }
@@ -212,5 +255,9 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
     wait_text(c, "#admin-title", "Agents").await;
     assert!(displayed(c, "#content").await && !displayed(c, "#filter-pane").await);
     screenshot(c, "admin-phone-agents").await;
+    c.goto(&format!("{base}/agent/admin/email/1")).await.unwrap();
+    wait_text(c, "#admin-title", "support@acme.example").await;
+    assert!(displayed(c, "#content").await && !displayed(c, "#filter-pane").await);
+    screenshot(c, "admin-phone-email").await;
     browser.close().await;
 }

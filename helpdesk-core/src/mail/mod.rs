@@ -55,6 +55,163 @@ pub struct EmailAccount {
     pub name: String,
     /// The department its tickets go to, and whose tickets it answers.
     pub department: DepartmentId,
+    /// The ways mail for it may come in.
+    #[serde(default, skip_serializing_if = "InboundWays::is_all")]
+    pub inbound: InboundWays,
+    /// The relay its mail leaves by; `None`: the server's `--smtp-relay`.
+    /// The relay's password is kept apart (never in this record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<Relay>,
+}
+
+/// How mail reaches the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundWay {
+    /// The built-in SMTP listener (`--smtp-listen`).
+    Smtp,
+    /// `POST /api/mail/inbound` (a mail server's pipe, a provider's webhook).
+    Http,
+}
+
+impl InboundWay {
+    /// How people call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            InboundWay::Smtp => "the SMTP listener",
+            InboundWay::Http => "HTTP ingest",
+        }
+    }
+}
+
+/// Which ways an account takes mail in (both by default). Mail for the
+/// account arriving another way is refused (an SMTP sender gets a 550).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InboundWays {
+    /// The SMTP listener.
+    pub smtp: bool,
+    /// HTTP ingest.
+    pub http: bool,
+}
+
+impl Default for InboundWays {
+    fn default() -> Self {
+        InboundWays { smtp: true, http: true }
+    }
+}
+
+impl InboundWays {
+    /// Whether every way is open (the default).
+    pub fn is_all(&self) -> bool {
+        self.smtp && self.http
+    }
+
+    /// Whether mail may come in `way`.
+    pub fn allows(&self, way: InboundWay) -> bool {
+        match way {
+            InboundWay::Smtp => self.smtp,
+            InboundWay::Http => self.http,
+        }
+    }
+}
+
+/// How the connection to an SMTP relay is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelaySecurity {
+    /// Plain text (a relay on loopback or a private network).
+    None,
+    /// STARTTLS, required (port 587).
+    #[default]
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+impl RelaySecurity {
+    /// Every kind, in the order screens list them.
+    pub const ALL: [RelaySecurity; 3] = [RelaySecurity::StartTls, RelaySecurity::Tls, RelaySecurity::None];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelaySecurity::None => "none",
+            RelaySecurity::StartTls => "start_tls",
+            RelaySecurity::Tls => "tls",
+        }
+    }
+
+    /// Parses [`RelaySecurity::as_str`].
+    pub fn parse(s: &str) -> Option<RelaySecurity> {
+        RelaySecurity::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// An account's own outgoing relay (its password is stored apart from the
+/// account and never shown).
+///
+/// ```
+/// use helpdesk_core::mail::{Relay, RelaySecurity};
+/// let r = Relay { host: " SMTP.Acme.example ".into(), port: 587, security: RelaySecurity::StartTls, username: Some(" ".into()) };
+/// let r = r.validated().unwrap();
+/// assert_eq!((r.host.as_str(), r.username), ("smtp.acme.example", None));
+/// assert!(Relay { host: "a b".into(), ..r.clone() }.validated().is_err());
+/// assert!(Relay { port: 0, ..r }.validated().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relay {
+    /// Host name or address.
+    pub host: String,
+    /// Port (587 STARTTLS, 465 TLS, 25 plain).
+    pub port: u16,
+    /// How the connection is secured.
+    #[serde(default)]
+    pub security: RelaySecurity,
+    /// Login name, if the relay wants a login.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+impl Relay {
+    /// The relay normalised (host lower-cased, empty login dropped), or why
+    /// it cannot be used.
+    pub fn validated(mut self) -> Result<Relay, String> {
+        self.host = self.host.trim().trim_end_matches('.').to_ascii_lowercase();
+        let host_ok = !self.host.is_empty()
+            && self.host.len() <= 253
+            && self
+                .host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !host_ok {
+            return Err(format!("{:?} is not a host name or address", self.host));
+        }
+        if self.port == 0 {
+            return Err("the port must be between 1 and 65535".into());
+        }
+        self.username = self.username.map(|u| u.trim().to_string()).filter(|u| !u.is_empty());
+        if self.username.as_ref().is_some_and(|u| u.chars().count() > 200 || u.chars().any(char::is_control))
+        {
+            return Err("the login name is too long or has control characters".into());
+        }
+        Ok(self)
+    }
+}
+
+impl fmt::Display for Relay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sec = match self.security {
+            RelaySecurity::None => "plain",
+            RelaySecurity::StartTls => "STARTTLS",
+            RelaySecurity::Tls => "TLS",
+        };
+        write!(f, "{}:{} ({sec})", self.host, self.port)?;
+        if let Some(u) = &self.username {
+            write!(f, " as {u}")?;
+        }
+        Ok(())
+    }
 }
 
 /// A per-recipient rate limit: at most `max` in any `per_seconds` window.
@@ -88,7 +245,55 @@ pub struct MailSettings {
     pub auto_replies: AutoReplyPolicy,
 }
 
+/// Most auto-responses an admin may allow one recipient per window.
+pub const MAX_AUTO_RESPONSES: u32 = 100;
+
 impl MailSettings {
+    /// The settings with the admin's parts checked and normalised (the
+    /// Message-ID domain lower-cased, an empty one dropped), or the field
+    /// that is wrong and why.
+    ///
+    /// ```
+    /// use helpdesk_core::mail::{MailSettings, RateLimit};
+    /// let mut s = MailSettings::with_secret(b"0123456789abcdef0123456789abcdef");
+    /// s.message_id_domain = Some(" Mail.Acme.example ".into());
+    /// assert_eq!(s.clone().validated().unwrap().message_id_domain.as_deref(), Some("mail.acme.example"));
+    /// s.auto_responses = RateLimit { max: 3, per_seconds: 0 };
+    /// assert_eq!(s.validated().unwrap_err().0, "auto_responses");
+    /// ```
+    pub fn validated(mut self) -> Result<MailSettings, (&'static str, String)> {
+        if self.secret.len() < 32 {
+            return Err(("secret", "the reply-token secret must be at least 32 characters".into()));
+        }
+        let RateLimit { max, per_seconds } = self.auto_responses;
+        if max > MAX_AUTO_RESPONSES {
+            return Err(("auto_responses", format!("at most {MAX_AUTO_RESPONSES} per window")));
+        }
+        if !(60..=7 * 24 * 3600).contains(&per_seconds) {
+            return Err(("auto_responses", "the window is between 1 minute and 7 days".into()));
+        }
+        self.message_id_domain = match self.message_id_domain.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(d) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                let ok = d.contains('.')
+                    && d.len() <= 253
+                    && d.split('.').all(|l| {
+                        !l.is_empty()
+                            && l.len() <= 63
+                            && !l.starts_with('-')
+                            && !l.ends_with('-')
+                            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    });
+                if !ok {
+                    return Err(("message_id_domain", format!("{d:?} is not a domain name")));
+                }
+                Some(d)
+            }
+        };
+        Ok(self)
+    }
+
     /// Settings with `secret` (raw bytes, hex-encoded here) and default limits.
     pub fn with_secret(secret: &[u8]) -> Self {
         MailSettings {
@@ -273,6 +478,8 @@ pub enum LoopReason {
     Report(String),
     /// From one of this helpdesk's own addresses.
     OwnAddress(String),
+    /// From a user an agent blocked (their mail is not taken in).
+    BlockedSender(String),
 }
 
 impl fmt::Display for LoopReason {
@@ -288,6 +495,7 @@ impl fmt::Display for LoopReason {
             LoopReason::NullReturnPath => f.write_str("bounce or notification (empty Return-Path)"),
             LoopReason::Report(v) => write!(f, "delivery report ({v})"),
             LoopReason::OwnAddress(v) => write!(f, "mail from this helpdesk's own address {v}"),
+            LoopReason::BlockedSender(v) => write!(f, "mail from a blocked user ({v})"),
         }
     }
 }

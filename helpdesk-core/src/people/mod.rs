@@ -133,6 +133,10 @@ pub struct User {
     pub fields: BTreeMap<String, FieldValue>,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
+    /// Blocked by an agent: their mail is ignored, they cannot log in to the
+    /// portal or open tickets there or in the embed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
 }
 
 impl User {
@@ -195,6 +199,7 @@ impl NewUser {
             validated: self.validated,
             fields: BTreeMap::new(),
             created_at: now,
+            blocked: false,
         })
     }
 }

@@ -356,9 +356,10 @@ impl Record {
 /// writes keep [`Store::put_record`]'s unique-key rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminCommit {
-    /// Records to write (claiming their unique keys), in order.
+    /// Records to write (claiming their unique keys), in order, after the
+    /// removals: a record may take over the keys of one removed here.
     pub put: Vec<Record>,
-    /// Records to remove (releasing their unique keys).
+    /// Records to remove (releasing their unique keys), before the writes.
     pub delete: Vec<(RecordKind, u64)>,
     /// Configuration values to write or (`None`) remove: namespace, name, value.
     pub config: Vec<(String, String, Option<serde_json::Value>)>,

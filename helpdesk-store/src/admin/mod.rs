@@ -40,9 +40,13 @@
 //! assert_eq!(actions, ["agent.invite", "team.create", "setup.complete"]);
 //! ```
 
+mod mail;
 mod rules;
+mod users;
 
+pub use mail::{AccountChange, TestMail};
 pub use rules::Imported;
+pub use users::{Blocked, Merged, UserChange, USER_SCAN_LIMIT};
 
 use crate::{Helpdesk, NewAgent, Result};
 use helpdesk_core::admin::{AuditQuery, RuleDef, Settings};
@@ -364,7 +368,18 @@ impl<'a> Admin<'a> {
     }
 
     fn write(&self, put: Vec<Record>, delete: Vec<(RecordKind, u64)>, audit: AuditEntry) -> Result<u64> {
-        match self.hd.store.admin_commit(&AdminCommit { put, delete, config: vec![], audit }) {
+        self.write_with_config(put, delete, vec![], audit)
+    }
+
+    /// One audited store write of records and configuration values.
+    fn write_with_config(
+        &self,
+        put: Vec<Record>,
+        delete: Vec<(RecordKind, u64)>,
+        config: Vec<(String, String, Option<serde_json::Value>)>,
+        audit: AuditEntry,
+    ) -> Result<u64> {
+        match self.hd.store.admin_commit(&AdminCommit { put, delete, config, audit }) {
             Ok(seq) => Ok(seq),
             Err(StoreError::Unique { key, holder }) => {
                 Err(crate::helpdesk::unique_error(&key, holder).into())

@@ -1094,11 +1094,11 @@ impl Store for PgStore {
             configs.push((ns.as_str(), name.as_str(), v.as_ref().map(json).transpose()?));
         }
         let seq = self.transact(|tx| {
-            for (r, body) in &puts {
-                self.write_record_in(tx, r, body)?;
-            }
             for (kind, id) in &commit.delete {
                 self.remove_record_in(tx, *kind, *id)?;
+            }
+            for (r, body) in &puts {
+                self.write_record_in(tx, r, body)?;
             }
             for (ns, name, bytes) in &configs {
                 self.write_config_in(tx, ns, name, bytes.as_deref())?;

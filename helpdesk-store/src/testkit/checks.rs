@@ -529,6 +529,7 @@ pub fn user(id: u64, emails: &[&str]) -> Record {
         validated: true,
         fields: Default::default(),
         created_at: t0(),
+        blocked: false,
     })
 }
 
@@ -1380,6 +1381,21 @@ pub fn admin_commit_is_atomic_with_its_audit_entry(ctx: &Ctx) {
     assert_eq!(s.lookup(&UniqueKey::user_email(&Email::parse("two@acme.com").unwrap())).unwrap(), None);
     assert_eq!(s.configs("trigger").unwrap(), vec![]);
     s.put_record(&user(4, &["two@acme.com"])).unwrap();
+
+    // Removals go first: a written record takes over the keys of one removed
+    // in the same commit (two users merged into one).
+    let c = AdminCommit {
+        put: vec![user(1, &["one@acme.com", "two@acme.com"])],
+        delete: vec![(RecordKind::User, 4)],
+        config: vec![],
+        audit: audit(4),
+    };
+    s.admin_commit(&c).unwrap();
+    assert_eq!(s.record(RecordKind::User, 4).unwrap(), None);
+    assert_eq!(
+        s.lookup(&UniqueKey::user_email(&Email::parse("two@acme.com").unwrap())).unwrap(),
+        Some((RecordKind::User, 1))
+    );
 }
 
 pub fn audit_log_pages_newest_first(ctx: &Ctx) {

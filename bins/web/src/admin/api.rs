@@ -26,6 +26,14 @@
 //! | `POST /api/admin/rules/{kind}/{name}/enabled` | `{enabled: bool}` |
 //! | `POST /api/admin/dry-run` | `{kind, rule, on: {last: N} \| {tickets: [...]}}`: what a rule would do, changing nothing |
 //! | `POST /api/admin/reschedule` | apply SLA policies and escalations to every ticket now |
+//! | `GET /api/admin/users` | users whose name or address has `?q=` (`&limit=`, at most 200) |
+//! | `GET`/`PUT /api/admin/users/{id}` | a user / change name, emails, phone, organisation, usergroups |
+//! | `POST /api/admin/users/{id}/merge` | `{merge: ID}`: that user's tickets, addresses, groups move to this one; it goes |
+//! | `POST /api/admin/users/{id}/block`, `.../unblock` | `{spam: bool}` also marks their tickets as spam |
+//! | `GET`/`POST /api/admin/email-accounts` | accounts (with whether a relay password is set) / add one |
+//! | `GET`/`PUT`/`DELETE /api/admin/email-accounts/{id}` | one account: read / change / remove |
+//! | `POST /api/admin/email-accounts/{id}/test` | `{to}`: send a test mail; the relay's answer |
+//! | `GET`/`PUT /api/admin/mail-settings` | auto-response limit, automatic replies, Message-ID domain |
 //! | `GET /api/admin/audit` | the audit log, newest first (`?agent=&action=&text=&before=&limit=`) |
 //! | `GET /api/admin/audit.jsonl` | the same as JSON lines, every matching entry |
 
@@ -36,9 +44,10 @@ use crate::error::ApiError;
 use crate::{blocking, client_key, json, with_app, App, OutgoingMail};
 use helpdesk_core::admin::{AuditQuery, DryRunOn, RuleDef, RuleKind, Settings};
 use helpdesk_core::automation::RuleFile;
+use helpdesk_core::mail::{AutoReplyPolicy, EmailAccount, MailSettings, RateLimit};
 use helpdesk_core::people::PortalPermissions;
 use helpdesk_core::*;
-use helpdesk_store::admin::{AgentChange, OrganisationChange, Reassign};
+use helpdesk_store::admin::{AccountChange, AgentChange, OrganisationChange, Reassign, UserChange};
 use helpdesk_store::{Admin, Helpdesk, NewAgent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -157,6 +166,113 @@ pub struct RulesView {
     pub file: RuleFile,
     /// Names of the triggers in code (not editable).
     pub code_triggers: Vec<String>,
+}
+
+/// `POST /api/admin/users/{id}/merge`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The user merged into this one (and removed).
+    pub merge: UserId,
+}
+
+/// `POST /api/admin/users/{id}/block`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    /// Also mark their tickets as spam.
+    #[serde(default)]
+    pub spam: bool,
+}
+
+/// `POST /api/admin/email-accounts/{id}/test`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestMailRequest {
+    /// Who gets the test mail.
+    pub to: String,
+}
+
+/// `GET /api/admin/users?q=&limit=`.
+#[derive(Debug, Default, Deserialize)]
+struct UserSearch {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// An email account as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub struct AccountView {
+    /// The account.
+    #[serde(flatten)]
+    pub account: EmailAccount,
+    /// Whether its relay has a password stored (never shown).
+    pub relay_password_set: bool,
+    /// The relay its mail leaves by, described (`host:port (security)`), or
+    /// `null` when there is none.
+    pub sends_by: Option<String>,
+}
+
+/// The admin's part of the mail settings (the reply-token secret is never
+/// shown or changed here).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettingsView {
+    /// Auto-responses one recipient may get per window.
+    pub auto_responses: RateLimit,
+    /// What happens to automatic replies known only by their subject.
+    pub auto_replies: AutoReplyPolicy,
+    /// The host name in Message-IDs (`null`: each account's domain).
+    #[serde(default)]
+    pub message_id_domain: Option<String>,
+}
+
+impl From<MailSettings> for MailSettingsView {
+    fn from(m: MailSettings) -> Self {
+        MailSettingsView {
+            auto_responses: m.auto_responses,
+            auto_replies: m.auto_replies,
+            message_id_domain: m.message_id_domain,
+        }
+    }
+}
+
+/// An account with what the API and the screens say of its relay.
+pub fn account_view(app: &App, account: EmailAccount) -> Result<AccountView, ApiError> {
+    let relay_password_set = app.helpdesk().relay_password(account.id)?.is_some();
+    let sends_by = match (&account.relay, &app.config().smtp_relay) {
+        (Some(r), _) => Some(r.to_string()),
+        (None, Some(c)) => Some(format!("the server's relay {}", c.describe())),
+        (None, None) => None,
+    };
+    Ok(AccountView { account, relay_password_set, sends_by })
+}
+
+/// Sends a test mail from an account, records it in the audit log, and
+/// says what the relay answered.
+pub fn test_mail(
+    app: &App,
+    admin: &Admin<'_>,
+    id: EmailAccountId,
+    to: &str,
+) -> Result<helpdesk_store::admin::TestMail, ApiError> {
+    let hd = app.helpdesk();
+    let account = hd.email_account(id)?;
+    if Email::parse(to).is_err() {
+        return Err(ApiError::invalid(format!("{to:?} is not an email address")));
+    }
+    let settings = hd.settings()?;
+    let sent = helpdesk_mail::send_test_mail(&helpdesk_mail::TestMailRequest {
+        account: &account,
+        password: hd.relay_password(id)?,
+        server_relay: app.config().smtp_relay.as_ref(),
+        to,
+        helpdesk: &settings.name,
+    });
+    admin.record_test_mail(id, &sent)?;
+    Ok(sent)
 }
 
 /// `?replace_all=true` of an import.
@@ -444,6 +560,57 @@ fn handle(
             ok(serde_json::json!({ "removed": true, "users_left": n }))
         }
 
+        ["users"] if get => {
+            let p: UserSearch = params(query)?;
+            ok(hd.find_users(&p.q, p.limit.unwrap_or(50).clamp(1, 200))?)
+        }
+        ["users", u] if get => ok(hd.user(UserId(id(u)?))?),
+        ["users", u] if put => ok(admin.update_user(UserId(id(u)?), body::<UserChange>(bytes)?)?),
+        ["users", u, "merge"] if post => {
+            let gone = body::<MergeRequest>(bytes)?.merge;
+            let done = admin.merge_users(UserId(id(u)?), gone)?;
+            app.sessions().end_others(Principal::User(gone), None);
+            ok(done)
+        }
+        ["users", u, "block"] if post => {
+            let u = UserId(id(u)?);
+            let spam = if bytes.is_empty() { false } else { body::<BlockRequest>(bytes)?.spam };
+            let done = admin.block_user(u, spam)?;
+            app.sessions().end_others(Principal::User(u), None);
+            ok(done)
+        }
+        ["users", u, "unblock"] if post => ok(admin.unblock_user(UserId(id(u)?))?),
+
+        ["email-accounts"] if get => {
+            let accounts = hd.email_accounts()?;
+            ok(accounts.into_iter().map(|a| account_view(app, a)).collect::<Result<Vec<_>, _>>()?)
+        }
+        ["email-accounts"] if post => {
+            created(account_view(app, admin.create_email_account(body::<AccountChange>(bytes)?)?)?)
+        }
+        ["email-accounts", a] if get => ok(account_view(app, hd.email_account(EmailAccountId(id(a)?))?)?),
+        ["email-accounts", a] if put => {
+            let a = admin.update_email_account(EmailAccountId(id(a)?), body::<AccountChange>(bytes)?)?;
+            ok(account_view(app, a)?)
+        }
+        ["email-accounts", a] if delete => {
+            admin.remove_email_account(EmailAccountId(id(a)?))?;
+            ok(serde_json::json!({ "removed": true }))
+        }
+        ["email-accounts", a, "test"] if post => {
+            let to = body::<TestMailRequest>(bytes)?.to;
+            ok(test_mail(app, &admin, EmailAccountId(id(a)?), &to)?)
+        }
+        ["mail-settings"] if get => ok(MailSettingsView::from(hd.mail_settings()?)),
+        ["mail-settings"] if put => {
+            let v: MailSettingsView = body(bytes)?;
+            ok(MailSettingsView::from(admin.set_mail_settings(
+                v.auto_responses,
+                v.auto_replies,
+                v.message_id_domain,
+            )?))
+        }
+
         ["rules"] if get => ok(RulesView { file: hd.rule_file()?, code_triggers: hd.code_trigger_names() }),
         ["rules"] if post => {
             let text = std::str::from_utf8(bytes)
@@ -531,6 +698,9 @@ fn known(path: &[&str]) -> bool {
                 | "agents"
                 | "usergroups"
                 | "organisations"
+                | "users"
+                | "email-accounts"
+                | "mail-settings"
                 | "audit"
                 | "audit.jsonl"
                 | "rules"

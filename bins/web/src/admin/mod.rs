@@ -5,9 +5,11 @@
 //! and written with its audit entry at once; nothing here writes the store.
 
 pub mod api;
+mod mail;
 pub mod pages;
 pub mod rules;
 pub mod setup;
+mod users;
 
 use crate::App;
 use warp::filters::BoxedFilter;

@@ -13,6 +13,8 @@
 //! | `/agent/admin/agents`, `/agent/admin/agents/{id}` | agents: invite, edit, deactivate |
 //! | `/agent/admin/usergroups`, `/agent/admin/usergroups/{id}` | usergroups and portal permissions |
 //! | `/agent/admin/organisations`, `/agent/admin/organisations/{id}` | organisations |
+//! | `/agent/admin/users`, `/agent/admin/users/{id}` | users: find, edit, merge, block |
+//! | `/agent/admin/email`, `/agent/admin/email/{id}` | email accounts (test mail) and mail settings |
 //! | `/agent/admin/rules`, `/agent/admin/rules/{kind}/{name}` | triggers, escalations, SLA policies: editor, dry run, import/export |
 //! | `/agent/admin/audit` | the audit log (filters, older pages, JSON lines export) |
 
@@ -99,17 +101,21 @@ pub(super) enum Section {
     Agents,
     Usergroups,
     Organisations,
+    Users,
+    Email,
     Rules,
     Audit,
 }
 
-const SECTIONS: [(Section, &str, &str, &str); 8] = [
+const SECTIONS: [(Section, &str, &str, &str); 10] = [
     (Section::Settings, "settings", "Settings", "settings"),
     (Section::Departments, "departments", "Departments", "inbox"),
     (Section::Teams, "teams", "Teams", "users"),
     (Section::Agents, "agents", "Agents", "user"),
     (Section::Usergroups, "usergroups", "Usergroups", "users"),
     (Section::Organisations, "organisations", "Organisations", "building"),
+    (Section::Users, "users", "Users", "user"),
+    (Section::Email, "email", "Email", "mail"),
     (Section::Rules, "rules", "Rules", "zap"),
     (Section::Audit, "audit", "Audit log", "list"),
 ];
@@ -144,6 +150,9 @@ fn done_text(code: &str) -> &'static str {
         "reactivated" => "Reactivated: they can log in again.",
         "imported" => "Imported.",
         "applied" => "Applied to every ticket.",
+        "merged" => "Merged: the other user's tickets and addresses are now this user's.",
+        "blocked" => "Blocked. Their portal sessions have ended.",
+        "unblocked" => "Unblocked.",
         _ => "Done.",
     }
 }
@@ -965,7 +974,7 @@ fn organisation_screen(
 
 // ----- audit log --------------------------------------------------------------
 
-const AUDIT_AREAS: [(&str, &str); 10] = [
+const AUDIT_AREAS: [(&str, &str); 14] = [
     ("", "Everything"),
     ("setup", "First-run setup"),
     ("settings", "Settings"),
@@ -975,6 +984,10 @@ const AUDIT_AREAS: [(&str, &str); 10] = [
     ("agent", "Agents"),
     ("usergroup", "Usergroups"),
     ("organisation", "Organisations"),
+    ("user", "Users"),
+    ("email_account", "Email accounts"),
+    ("mail_settings", "Mail settings"),
+    ("rule", "Rules"),
     ("api_key", "API keys"),
 ];
 
@@ -1092,6 +1105,8 @@ fn show(
         ["organisations"] => organisations_screen(app, ctx, shown, status),
         ["organisations", o] => organisation_screen(app, ctx, OrganisationId(num(o)?), shown, status),
         ["rules", rest @ ..] => super::rules::show(app, ctx, rest, query, shown, status),
+        ["users", rest @ ..] => super::users::show(app, ctx, rest, query, shown, status),
+        ["email", rest @ ..] => super::mail::show(app, ctx, rest, shown, status),
         ["audit"] => {
             let p: AuditParams = serde_urlencoded::from_str(query).unwrap_or_default();
             audit_screen(app, ctx, &p)
@@ -1297,6 +1312,8 @@ fn apply(app: &App, ctx: &Ctx, admin: &Admin<'_>, path: &[&str], f: &Form) -> Re
             }
         }
         (["rules", rest @ ..], op) => super::rules::apply(app, ctx, admin, rest, op, f),
+        (["users", rest @ ..], op) => super::users::apply(app, admin, rest, op, f),
+        (["email", rest @ ..], op) => super::mail::apply(app, ctx, admin, rest, op, f),
         _ => Err(ApiError::bad_request("unknown admin action")),
     }
 }

@@ -65,7 +65,14 @@ fn user_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
         .collect();
     let body = html! {
         article.profile aria-labelledby="profile-title" {
-            header.ticket-head { h1 #profile-title { (u.name) } p.muted { "User" } }
+            header.ticket-head {
+                h1 #profile-title { (u.name) }
+                p.muted {
+                    "User"
+                    @if ctx.agent.permissions.admin { " · " a href=(format!("/agent/admin/users/{}", u.id.0)) { "Edit, merge or block in Admin" } }
+                }
+            }
+            @if u.blocked { div.notice.error role="status" { "Blocked: their mail is ignored and they cannot use the portal." } }
             dl.details {
                 dt { "Email" } dd { @for e in &u.emails { span.email { (e) } " " } }
                 @if let Some(p) = &u.phone { dt { "Phone" } dd { (p) } }

@@ -92,10 +92,9 @@ impl MailGateway {
         &self.hd
     }
 
-    /// Takes one raw RFC 5322 mail (what the HTTP ingest endpoint and IMAP
-    /// polling hand over): the account is found from the `Delivered-To`,
-    /// `X-Original-To`, `To` and `Cc` headers.
-    /// It came by HTTP ingest ([`InboundWay::Http`]).
+    /// Takes one raw RFC 5322 mail handed over by HTTP ingest (or a pipe of
+    /// the embedder's: it counts as [`InboundWay::Http`]); the account is
+    /// found from the `Delivered-To`, `X-Original-To`, `To` and `Cc` headers.
     pub fn ingest(&self, raw: &[u8]) -> Result<IngestOutcome, MailError> {
         self.ingest_via(raw, &[], InboundWay::Http)
     }
@@ -122,14 +121,7 @@ impl MailGateway {
         if let Some(reason) = loop_reason(&mail.headers, from_addr, &mail.content_type, &own) {
             return Ok(IngestOutcome::Ignored { reason });
         }
-        let account = find_account(&accounts, &mail, envelope_rcpts)?;
-        if !account.inbound.allows(way) {
-            return Err(MailError::Refused(format!(
-                "{} does not take mail by {} (Admin > Email accounts)",
-                account.address,
-                way.label()
-            )));
-        }
+        let account = find_account(&accounts, &mail, envelope_rcpts, way)?;
         self.ingest_parsed(raw, &mail, &account)
     }
 
@@ -302,6 +294,9 @@ impl MailGateway {
             if e == *except || own.contains(&e) || self.hd.agent_by_email(e.as_str())?.is_some() {
                 continue;
             }
+            if self.hd.user_by_email(e.as_str())?.is_some_and(|u| u.blocked) {
+                continue; // a blocked user is not copied in
+            }
             if loop_reason(&[], Some(e.as_str()), "text/plain", &[]).is_some() {
                 continue; // never CC a mailer daemon or a no-reply address
             }
@@ -385,11 +380,13 @@ impl MailGateway {
 }
 
 /// The account a mail is for: the first envelope recipient, `Delivered-To`
-/// / `X-Original-To`, `To` or `Cc` address that is an account's.
+/// / `X-Original-To`, `To` or `Cc` address that is an account's taking mail
+/// `way`. A mail only for accounts closed to `way` is refused.
 fn find_account(
     accounts: &[EmailAccount],
     mail: &ParsedMail,
     envelope: &[String],
+    way: InboundWay,
 ) -> Result<EmailAccount, MailError> {
     let candidates: Vec<&str> = envelope
         .iter()
@@ -398,11 +395,22 @@ fn find_account(
         .chain(mail.to.iter().map(|m| m.address.as_str()))
         .chain(mail.cc.iter().map(|m| m.address.as_str()))
         .collect();
+    let mut closed: Option<&EmailAccount> = None;
     for c in &candidates {
         let Ok(e) = Email::parse(c) else { continue };
         if let Some(a) = accounts.iter().find(|a| a.address == e) {
-            return Ok(a.clone());
+            if a.inbound.allows(way) {
+                return Ok(a.clone());
+            }
+            closed.get_or_insert(a);
         }
+    }
+    if let Some(a) = closed {
+        return Err(MailError::Refused(format!(
+            "{} does not take mail by {} (Admin > Email accounts)",
+            a.address,
+            way.label()
+        )));
     }
     let shown: Vec<&str> = candidates.iter().take(5).copied().collect();
     Err(MailError::NoAccount(if shown.is_empty() { "no recipients".into() } else { shown.join(", ") }))

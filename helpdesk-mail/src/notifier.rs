@@ -62,8 +62,8 @@ pub enum SmtpSecurity {
     Tls,
 }
 
-/// Where outgoing mail is handed over.
-#[derive(Debug, Clone)]
+/// Where outgoing mail is handed over. Its `Debug` hides the password.
+#[derive(Clone)]
 pub struct SmtpConfig {
     /// Relay host.
     pub host: String,
@@ -75,6 +75,18 @@ pub struct SmtpConfig {
     pub credentials: Option<(String, String)>,
     /// Per-command timeout.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("login", &self.credentials.as_ref().map(|(u, _)| u))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl SmtpConfig {
@@ -200,8 +212,8 @@ impl EmailNotifier {
     }
 }
 
-/// What [`send_test_mail`] asks for.
-#[derive(Debug, Clone)]
+/// What [`send_test_mail`] asks for. Its `Debug` hides the password.
+#[derive(Clone)]
 pub struct TestMailRequest<'a> {
     /// The account to send from.
     pub account: &'a EmailAccount,
@@ -213,6 +225,16 @@ pub struct TestMailRequest<'a> {
     pub to: &'a str,
     /// The helpdesk's name (in the subject and text).
     pub helpdesk: &'a str,
+}
+
+impl std::fmt::Debug for TestMailRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestMailRequest")
+            .field("account", &self.account.address)
+            .field("server_relay", &self.server_relay)
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Sends a test mail from an account through the relay its mail leaves by,
@@ -293,6 +315,12 @@ impl Notifier for EmailNotifier {
         if mails.is_empty() {
             return Ok(DeliveryOutcome::Skipped("no recipient may see this ticket".into()));
         }
+        // The relay first: mail that cannot leave uses up no auto-response.
+        let Some(transport) = self.transport_for(mails[0].account)? else {
+            return Ok(DeliveryOutcome::Skipped(
+                "no SMTP relay: give the email account one, or start the server with --smtp-relay".into(),
+            ));
+        };
         for m in &mails {
             if let Some(u) = m.auto_response_to {
                 // Counted only on the first attempt: a retry was admitted already.
@@ -305,11 +333,6 @@ impl Notifier for EmailNotifier {
                 }
             }
         }
-        let Some(transport) = self.transport_for(mails[0].account)? else {
-            return Ok(DeliveryOutcome::Skipped(
-                "no SMTP relay: give the email account one, or start the server with --smtp-relay".into(),
-            ));
-        };
         for m in &mails {
             transport.send(&m.message).map_err(smtp_error)?;
         }

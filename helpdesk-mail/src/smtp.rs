@@ -149,6 +149,10 @@ fn path_arg(arg: &str, prefix: &str) -> Option<String> {
 fn reply_for(result: &Result<crate::IngestOutcome, MailError>) -> String {
     let clean = |s: String| s.replace(['\r', '\n'], " ").chars().take(400).collect::<String>();
     match result {
+        // A blocked sender's server learns nothing of the block.
+        Ok(crate::IngestOutcome::Ignored { reason: helpdesk_core::mail::LoopReason::BlockedSender(_) }) => {
+            "250 2.0.0 ok".to_string()
+        }
         Ok(o) => format!("250 2.0.0 ok: {}", clean(format!("{o:?}"))),
         Err(MailError::TooLarge { .. }) => {
             format!("552 5.3.4 {}", clean(result.as_ref().unwrap_err().to_string()))

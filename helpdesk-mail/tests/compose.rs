@@ -147,6 +147,14 @@ fn blocked_senders_and_closed_inbound_ways() {
         err.to_string(),
         "refused: support@helpdesk.test does not take mail by HTTP ingest (Admin > Email accounts)"
     );
+    // Copied to an account that takes HTTP ingest: it goes there.
+    let sales =
+        admin.create_email_account(AccountChange::new("sales@helpdesk.test", "Sales", f.support.id)).unwrap();
+    let both = mail("ann@acme.com", "4").replace("\r\n\r\n", "\r\nCc: sales@helpdesk.test\r\n\r\n");
+    assert!(matches!(
+        f.gateway.ingest(both.as_bytes()).unwrap(),
+        IngestOutcome::NewTicket { account, .. } if account == sales.id
+    ));
     let rcpt = ["support@helpdesk.test".to_string()];
     assert!(matches!(
         f.gateway.ingest_to(mail("ann@acme.com", "3").as_bytes(), &rcpt).unwrap(),

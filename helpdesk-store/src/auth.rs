@@ -146,7 +146,7 @@ impl Helpdesk {
     pub fn set_password(&self, owner: Principal, password: &str) -> Result<(), AuthError> {
         match owner {
             Principal::Agent(a) => drop(self.agent(a)?),
-            Principal::User(u) => drop(self.user(u)?),
+            Principal::User(u) => drop(self.own_user(u)?),
         }
         let c = self.password_credential(owner, password)?;
         self.put_credential(&c)
@@ -369,7 +369,7 @@ impl Helpdesk {
 
     /// A one-time token that confirms `user`'s email address (send it in a link).
     pub fn create_validation_token(&self, user: UserId) -> Result<String, AuthError> {
-        self.user(user)?;
+        self.own_user(user)?;
         let token = random_token();
         let c = self.new_credential(
             Principal::User(user),

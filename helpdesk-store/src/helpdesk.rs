@@ -477,7 +477,7 @@ impl Helpdesk {
         if distinct.len() != u.emails.len() {
             return Err(DirectoryError::DuplicateEmail(u.emails[0].to_string()).into());
         }
-        self.user(u.id)?;
+        self.own_user(u.id)?;
         if let Some(o) = u.organisation {
             self.organisation(o)?;
         }
@@ -511,6 +511,15 @@ impl Helpdesk {
             after = Some(last);
         }
         Ok(u)
+    }
+
+    /// The user record with this id itself, not following a merge: what
+    /// writers check (a merged id must not come back to life).
+    pub(crate) fn own_user(&self, id: UserId) -> Result<User> {
+        match self.get(RecordKind::User, id.0)? {
+            Record::User(u) => Ok(u),
+            _ => Err(StoreError::Corrupt { key: id.to_string(), reason: "not a user".into() }.into()),
+        }
     }
 
     /// A user. The id of a user merged into another gives the one kept

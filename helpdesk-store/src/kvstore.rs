@@ -884,8 +884,8 @@ impl<E: KvEngine> Store for KvStore<E> {
         let record: Option<Record> = self.engine.get(&key)?.map(|b| decode(&key, &b)).transpose()?;
         let mut cache = self.records.lock().map_err(|_| Self::poisoned())?;
         // Only if no write happened since the read began (it may be newer).
-        // Records are never removed, so a missing one stays missing until a
-        // write, which replaces the entry.
+        // A removal or a write bumps the epoch, so a missing record read
+        // here stays missing until one of them replaces the entry.
         if cache.epoch == epoch {
             if cache.map.len() >= RECORD_CACHE {
                 cache.map.clear();

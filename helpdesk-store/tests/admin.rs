@@ -588,13 +588,27 @@ fn run_users_and_mail(hd: &Helpdesk, clock: &ManualClock) -> String {
         ann.id
     );
     assert_eq!(hd.tickets_of_user(ann.id, None, 10).unwrap().len(), 2);
-    out.push(format!("merge again: {}", admin.merge_users(ann.id, ann_home.id).unwrap_err()));
+    assert_eq!(hd.merged_users_of(ann.id).unwrap(), vec![ann_home.id]);
+    // The spam ticket kept the old id; restored, merging again moves it.
+    hd.execute(t3.id, &Actor::Agent(alice), Command::Restore).unwrap();
+    let again = admin.merge_users(ann.id, ann_home.id).unwrap();
+    out.push(format!("merged again: {} moved, {} hidden left", again.tickets_moved, again.hidden_left));
+    assert_eq!(hd.ticket(t3.id).unwrap().user, ann.id);
+    out.push(format!("merged into another: {}", admin.merge_users(bob.id, ann_home.id).unwrap_err()));
+    // Writers never bring a merged id back.
+    assert!(hd.set_password(Principal::User(ann_home.id), "a long password").is_err());
+    assert!(hd.update_user(User { id: ann_home.id, ..hd.user(ann.id).unwrap() }).is_err());
     tick();
 
     // ----- block ---------------------------------------------------------------
     let blocked = admin.block_user(ann.id, true).unwrap();
     out.push(format!("blocked: {} marked as spam", blocked.tickets_marked_spam));
     assert_eq!(hd.ticket(t1.id).unwrap().status, Status::Spam);
+    // Merging a blocked user in keeps the block on the person.
+    let spammer = hd.create_user(NewUser::new("Spam Bot", "bot@spam.example")).unwrap();
+    admin.block_user(spammer.id, false).unwrap();
+    assert!(admin.merge_users(bob.id, spammer.id).unwrap().user.blocked);
+    admin.unblock_user(bob.id).unwrap();
     assert_eq!(hd.ticket(t2.id).unwrap().status, Status::AwaitingAgent, "tickets she is copied in on stay");
     assert!(hd.verify_user_password("ann@home.example", "ann's home password").unwrap().is_none());
     let e = hd
@@ -626,6 +640,14 @@ fn run_users_and_mail(hd: &Helpdesk, clock: &ManualClock) -> String {
             "bad relay",
             AccountChange { relay: Some(Relay { port: 0, ..sales.relay.clone().unwrap() }), ..sales.clone() },
         ),
+        (
+            "a password sent in the clear",
+            AccountChange {
+                relay: Some(Relay { security: RelaySecurity::None, ..sales.relay.clone().unwrap() }),
+                ..sales.clone()
+            },
+        ),
+        ("a password without a relay", AccountChange { relay: None, ..sales.clone() }),
     ] {
         out.push(format!("account with {what} refused: {}", admin.create_email_account(bad).unwrap_err()));
     }
@@ -638,6 +660,13 @@ fn run_users_and_mail(hd: &Helpdesk, clock: &ManualClock) -> String {
     // Unchanged password (None), then removed (""), then the own relay dropped.
     let keep = AccountChange { name: "Acme Sales Team".into(), relay_password: None, ..sales.clone() };
     admin.update_email_account(a.id, keep).unwrap();
+    assert_eq!(hd.relay_password(a.id).unwrap().as_deref(), Some("relay secret"));
+    // Another relay host: the stored password is not sent there.
+    let moved = Relay { host: "smtp2.acme.example".into(), ..sales.relay.clone().unwrap() };
+    let other = AccountChange { relay: Some(moved), relay_password: None, ..sales.clone() };
+    admin.update_email_account(a.id, other).unwrap();
+    assert_eq!(hd.relay_password(a.id).unwrap(), None);
+    admin.update_email_account(a.id, sales.clone()).unwrap();
     assert_eq!(hd.relay_password(a.id).unwrap().as_deref(), Some("relay secret"));
     let forget = AccountChange { relay_password: Some(String::new()), ..sales.clone() };
     admin.update_email_account(a.id, forget).unwrap();
@@ -664,6 +693,89 @@ fn run_users_and_mail(hd: &Helpdesk, clock: &ManualClock) -> String {
     let text = serde_json::to_string(&log).unwrap();
     assert!(!text.contains("relay secret"), "the relay password is never in the audit log");
     assert!(!text.contains(&hd.mail_settings().unwrap().secret), "nor the reply-token secret");
+    out.push(String::new());
+    out.push(audit_lines(hd));
+    out.join("\n")
+}
+
+#[test]
+fn labels_on_every_backend() {
+    for (name, hd, clock, _keep) in support::backends() {
+        clock.set(chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").unwrap().into());
+        let snapshot = run_labels(&hd, &clock);
+        insta::assert_snapshot!("admin_labels", snapshot, &format!("backend: {name}"));
+    }
+}
+
+fn run_labels(hd: &Helpdesk, clock: &ManualClock) -> String {
+    use helpdesk_core::admin::LabelDef;
+    let tick = || clock.advance(Duration::minutes(1));
+    let done = hd.setup(setup()).unwrap();
+    let alice = done.admin.id;
+    let admin = hd.admin(alice).unwrap();
+    let support = done.department.id;
+    let ann = hd.create_user(NewUser::new("Ann", "ann@acme.example")).unwrap();
+    let label = |t: TicketId, l: &str| {
+        hd.execute(t, &Actor::Agent(alice), Command::AddLabel { label: l.into() }).unwrap();
+    };
+    let mut ids = Vec::new();
+    for s in ["one", "two", "three"] {
+        let t = hd
+            .create_ticket(&Actor::User(ann.id), NewTicket::new(s, "?", support, ann.id, Channel::Portal))
+            .unwrap();
+        ids.push(t.id);
+    }
+    label(ids[0], "VIP");
+    label(ids[1], "vip");
+    label(ids[2], "billing");
+    hd.execute(ids[1], &Actor::Agent(alice), Command::MarkSpam).unwrap();
+    let mut out = Vec::new();
+    tick();
+
+    let vip =
+        admin.create_label(LabelDef { name: " VIP ".into(), description: "Key accounts".into() }).unwrap();
+    assert_eq!(vip.name, "vip");
+    out.push(format!(
+        "twice: {}",
+        admin.create_label(LabelDef { name: "vip".into(), description: String::new() }).unwrap_err()
+    ));
+    out.push(format!(
+        "empty: {}",
+        admin.create_label(LabelDef { name: " ".into(), description: String::new() }).unwrap_err()
+    ));
+    admin.create_label(LabelDef { name: "billing".into(), description: String::new() }).unwrap();
+    let uses = hd.label_uses("vip").unwrap();
+    assert_eq!((uses.count, uses.exact), (2, true), "the spam ticket counts too");
+    tick();
+
+    // Description only: no ticket changes.
+    let c = admin
+        .update_label("vip", LabelDef { name: "vip".into(), description: "Key accounts only".into() })
+        .unwrap();
+    assert_eq!(c.tickets_changed, 0);
+    // Renamed: the visible ticket is relabelled (in its log), the spam one is left.
+    let c = admin
+        .update_label("VIP", LabelDef { name: "Key-Account".into(), description: "Key accounts".into() })
+        .unwrap();
+    out.push(format!("renamed: {} changed, {} hidden left", c.tickets_changed, c.hidden_left));
+    assert!(hd.ticket(ids[0]).unwrap().labels.contains("key-account"));
+    assert!(!hd.ticket(ids[0]).unwrap().labels.contains("vip"));
+    assert!(hd.ticket(ids[1]).unwrap().labels.contains("vip"));
+    assert_eq!(
+        hd.labels().unwrap().iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+        ["billing", "key-account"]
+    );
+    assert!(hd.label("vip").unwrap().is_none());
+    out.push(format!("unknown: {}", admin.update_label("vip", vip.clone()).unwrap_err()));
+    tick();
+    // Removed: the definition only, then one taken off the tickets.
+    let c = admin.remove_label("key-account", false).unwrap();
+    assert_eq!(c.tickets_changed, 0);
+    assert!(hd.ticket(ids[0]).unwrap().labels.contains("key-account"));
+    let c = admin.remove_label("billing", true).unwrap();
+    assert_eq!(c.tickets_changed, 1);
+    assert!(hd.ticket(ids[2]).unwrap().labels.is_empty());
+    assert!(hd.labels().unwrap().is_empty());
     out.push(String::new());
     out.push(audit_lines(hd));
     out.join("\n")

@@ -92,7 +92,8 @@ fn body(text: &str) -> Markup {
 }
 
 fn current_user(hd: &Helpdesk, ctx: &PortalCtx) -> Option<User> {
-    ctx.user().and_then(|u| hd.user(u).ok())
+    // A blocked user is logged out everywhere, whatever their session says.
+    ctx.user().and_then(|u| hd.user(u).ok()).filter(|u| !u.blocked && ctx.user() == Some(u.id))
 }
 
 /// A ticket the user takes part in, as they may see it; 404 for anything else.
@@ -761,7 +762,7 @@ fn copied_in(hd: &Helpdesk, user: &User, text: &str) -> Result<BTreeSet<UserId>,
             Ok(e) => hd.user_by_email(e.as_str()).map_err(|e| ApiError::from(e).message)?,
             Err(_) => return Err(format!("{a:?} is not an email address.")),
         }
-        .filter(|c| c.organisation.is_some() && c.organisation == user.organisation);
+        .filter(|c| c.organisation.is_some() && c.organisation == user.organisation && !c.blocked);
         match colleague {
             Some(c) if c.id != user.id => {
                 out.insert(c.id);

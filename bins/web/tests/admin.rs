@@ -740,7 +740,10 @@ async fn users_and_email_accounts_by_api_and_by_screen() {
         &f,
         &s,
         "POST",
-        &format!("/api/admin/users/{}/merge", ann.id.0),
+        &format!(
+            "/api/admin/users/{}/merge",
+            f.hd.user_by_email("bob@builder.example").unwrap().unwrap().id.0
+        ),
         Some(json!({"merge": home.id})),
     )
     .await;
@@ -884,4 +887,64 @@ async fn users_and_email_accounts_by_api_and_by_screen() {
         ]
     );
     assert!(!serde_json::to_string(&log).unwrap().contains("hunter2"));
+}
+
+#[tokio::test]
+async fn labels_by_api_and_by_screen_and_offered_on_tickets() {
+    use helpdesk_core::*;
+    let f = fixture();
+    let s = f.login_agent(ADMIN.0, ADMIN.1).await;
+    let admin_id = f.hd.agent_by_email(ADMIN.0).unwrap().unwrap().id;
+    f.hd.execute(TicketId(1), &Actor::Agent(admin_id), Command::AddLabel { label: "printer/hw".into() })
+        .unwrap();
+    let r = send(
+        &f,
+        &s,
+        "POST",
+        "/api/admin/labels",
+        Some(json!({"name": "Printer/HW", "description": "Hardware faults"})),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    assert_eq!(
+        (body_json(&r)["name"].clone(), body_json(&r)["tickets"].clone()),
+        (json!("printer/hw"), json!(1))
+    );
+    let r = send(&f, &s, "POST", "/api/admin/labels", Some(json!({"name": "printer/hw"}))).await;
+    assert_eq!(r.status(), 409);
+    let r = send(&f, &s, "GET", "/api/admin/labels/printer%2Fhw", None).await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+
+    // Offered on a ticket that does not carry it yet.
+    let page = login_workspace(&f, ADMIN).await;
+    let r = get_pane(&f, &page, "/agent/tickets/2", None).await;
+    let html = body_text(&r);
+    assert!(
+        html.contains("list=\"known-labels-2\"")
+            && html.contains("<option value=\"printer/hw\">Hardware faults</option>"),
+        "{html}"
+    );
+
+    // Renamed from the screen: the ticket carries the new name.
+    let screen = "/agent/admin/labels/printer%2Fhw";
+    let r = get_pane(&f, &page, screen, None).await;
+    assert_eq!(r.status(), 200);
+    assert!(body_text(&r).contains("1 tickets carry it"), "{}", body_text(&r));
+    let r = form_post(&f, &page, screen, &[("op", "update"), ("name", " "), ("description", "x")]).await;
+    assert_eq!(r.status(), 422, "{}", body_text(&r));
+    let r = form_post(
+        &f,
+        &page,
+        screen,
+        &[("op", "update"), ("name", "hardware"), ("description", "Hardware faults")],
+    )
+    .await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert_eq!(r.headers()["location"], "/agent/admin/labels/hardware?done=saved");
+    assert!(f.hd.ticket(TicketId(1)).unwrap().labels.contains("hardware"));
+    let r = send(&f, &s, "DELETE", "/api/admin/labels/hardware?from_tickets=true", None).await;
+    assert_eq!((r.status().as_u16(), body_json(&r)["tickets_changed"].clone()), (200, json!(1)));
+    assert!(f.hd.ticket(TicketId(1)).unwrap().labels.is_empty());
+    let r = get_pane(&f, &page, "/agent/admin/labels", None).await;
+    assert!(body_text(&r).contains("No labels defined yet."));
 }

@@ -1,6 +1,7 @@
 //! The Admin app's domain: the helpdesk-wide [`Settings`] admins edit, the
-//! append-only [`AuditEntry`] log of every admin change, login and API key,
-//! and the [`AdminError`]s a change is refused with.
+//! labels the helpdesk knows ([`LabelDef`]), the append-only [`AuditEntry`]
+//! log of every admin change, login and API key, and the [`AdminError`]s a
+//! change is refused with.
 //!
 //! The changes themselves run in `helpdesk-store` (`Helpdesk::admin`), which
 //! writes each one with its audit entry in one atomic store write
@@ -215,6 +216,43 @@ pub fn parse_origin(o: &str) -> Result<String, String> {
         return Err("an origin has no path (only scheme, host and port)".into());
     }
     Ok(origin)
+}
+
+/// A label the helpdesk knows: agents are offered it when labelling a
+/// ticket, and Admin > Labels shows how many tickets carry it. Tickets may
+/// carry labels not defined here (agents type new ones).
+///
+/// ```
+/// use helpdesk_core::admin::LabelDef;
+/// let l = LabelDef { name: " VIP ".into(), description: " Key accounts ".into() }.validated().unwrap();
+/// assert_eq!((l.name.as_str(), l.description.as_str()), ("vip", "Key accounts"));
+/// assert!(LabelDef { name: " ".into(), description: String::new() }.validated().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelDef {
+    /// The label, as tickets carry it (trimmed, lower-case).
+    pub name: String,
+    /// What it means, when to use it (shown to agents).
+    #[serde(default)]
+    pub description: String,
+}
+
+impl LabelDef {
+    /// The label normalised like a ticket's labels, or why it cannot be one.
+    pub fn validated(self) -> Result<LabelDef, AdminError> {
+        let name = crate::command::normalize_label(&self.name).map_err(|_| AdminError::Setting {
+            field: "name",
+            reason: "a label has 1 to 64 characters and no control characters".into(),
+        })?;
+        let description = self.description.trim().to_string();
+        if description.chars().count() > 500 {
+            return Err(AdminError::Setting {
+                field: "description",
+                reason: "at most 500 characters".into(),
+            });
+        }
+        Ok(LabelDef { name, description })
+    }
 }
 
 /// Who made an audited change.

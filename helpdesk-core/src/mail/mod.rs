@@ -155,7 +155,7 @@ impl RelaySecurity {
 /// use helpdesk_core::mail::{Relay, RelaySecurity};
 /// let r = Relay { host: " SMTP.Acme.example ".into(), port: 587, security: RelaySecurity::StartTls, username: Some(" ".into()) };
 /// let r = r.validated().unwrap();
-/// assert_eq!((r.host.as_str(), r.username), ("smtp.acme.example", None));
+/// assert_eq!((r.host.as_str(), r.username.as_deref()), ("smtp.acme.example", None));
 /// assert!(Relay { host: "a b".into(), ..r.clone() }.validated().is_err());
 /// assert!(Relay { port: 0, ..r }.validated().is_err());
 /// ```

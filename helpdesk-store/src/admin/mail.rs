@@ -26,7 +26,9 @@
 use super::{target, Admin};
 use crate::{Helpdesk, Result};
 use helpdesk_core::admin::AdminError;
-use helpdesk_core::mail::{AutoReplyPolicy, EmailAccount, InboundWays, MailSettings, RateLimit, Relay};
+use helpdesk_core::mail::{
+    AutoReplyPolicy, EmailAccount, InboundWays, MailSettings, RateLimit, Relay, RelaySecurity,
+};
 use helpdesk_core::*;
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +36,7 @@ use serde::{Deserialize, Serialize};
 const RELAY_PASSWORDS: &str = "relay-passwords";
 
 /// What an admin sets of an email account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountChange {
     /// The address mail comes to and leaves from.
     pub address: String,
@@ -52,6 +54,25 @@ pub struct AccountChange {
     /// it. Never sent back.
     #[serde(default, skip_serializing)]
     pub relay_password: Option<String>,
+}
+
+impl std::fmt::Debug for AccountChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountChange")
+            .field("address", &self.address)
+            .field("name", &self.name)
+            .field("department", &self.department)
+            .field("inbound", &self.inbound)
+            .field("relay", &self.relay)
+            .field("relay_password", &self.relay_password.as_ref().map(|_| "(hidden)"))
+            .finish()
+    }
+}
+
+/// Whether a relay host is this machine (a password may go to it in plain text).
+fn loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h == "localhost" || h == "::1" || h.starts_with("127.")
 }
 
 impl AccountChange {
@@ -123,7 +144,27 @@ impl Admin<'_> {
             .map(|r| r.validated())
             .transpose()
             .map_err(|reason| AdminError::Setting { field: "relay", reason })?;
-        if let Some(p) = &c.relay_password {
+        if let Some(p) = c.relay_password.as_ref().filter(|p| !p.is_empty()) {
+            match &relay {
+                None => {
+                    return Err(AdminError::Setting {
+                        field: "relay_password",
+                        reason: "a password is for a relay of the account's own: give its host".into(),
+                    }
+                    .into())
+                }
+                Some(r) if r.security == RelaySecurity::None && !loopback(&r.host) => {
+                    return Err(AdminError::Setting {
+                        field: "relay_password",
+                        reason: format!(
+                            "the password would cross the network unencrypted to {}: choose STARTTLS or TLS",
+                            r.host
+                        ),
+                    }
+                    .into())
+                }
+                Some(_) => {}
+            }
             if p.chars().count() > 500 || p.chars().any(char::is_control) {
                 return Err(AdminError::Setting {
                     field: "relay_password",
@@ -135,13 +176,20 @@ impl Admin<'_> {
         Ok((address, name, relay))
     }
 
-    /// The configuration change of a password change (`None`: none).
+    /// The configuration change of a password change (`None`: none). A
+    /// password stored for another relay (`relay_changed`) is removed unless
+    /// a new one is given: it never goes to a host it was not typed for.
     fn password_change(
         &self,
         id: EmailAccountId,
         password: &Option<String>,
+        relay_changed: bool,
     ) -> Result<Option<PasswordChange>> {
-        Ok(match password.as_deref() {
+        let password = match password.as_deref() {
+            None if relay_changed => Some(""),
+            p => p,
+        };
+        Ok(match password {
             None => None,
             Some("") => self
                 .hd
@@ -169,7 +217,7 @@ impl Admin<'_> {
         };
         let mut summary = format!("Created email account {}", a.address);
         let mut config = Vec::new();
-        if let Some((ns, name, v, said)) = self.password_change(a.id, &c.relay_password)? {
+        if let Some((ns, name, v, said)) = self.password_change(a.id, &c.relay_password, false)? {
             summary.push_str(&format!(" ({said})"));
             config.push((ns, name, v));
         }
@@ -193,7 +241,7 @@ impl Admin<'_> {
             relay,
             ..before.clone()
         };
-        let password = self.password_change(id, &c.relay_password)?;
+        let password = self.password_change(id, &c.relay_password, after.relay != before.relay)?;
         if after == before && password.is_none() {
             return Ok(after);
         }

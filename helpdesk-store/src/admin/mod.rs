@@ -40,10 +40,12 @@
 //! assert_eq!(actions, ["agent.invite", "team.create", "setup.complete"]);
 //! ```
 
+mod labels;
 mod mail;
 mod rules;
 mod users;
 
+pub use labels::LabelChanged;
 pub use mail::{AccountChange, TestMail};
 pub use rules::Imported;
 pub use users::{Blocked, Merged, UserChange, USER_SCAN_LIMIT};

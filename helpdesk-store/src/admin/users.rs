@@ -7,7 +7,8 @@
 //! other, and removes the other with one audited store write. Their id then
 //! stands for the kept user ([`Helpdesk::user`] follows it), so messages
 //! they wrote show the kept user's name and a reply to an old notification
-//! still finds its ticket.
+//! still finds its ticket. Deleted and spam tickets cannot change owner;
+//! they keep the old id until restored and merged again.
 //!
 //! ```
 //! use helpdesk_store::{Helpdesk, NewAgent};
@@ -74,7 +75,7 @@ pub struct Merged {
     /// Tickets on which the kept user took the merged user's CC place.
     pub ccs_moved: u64,
     /// Deleted or spam tickets, left as they are (the merged id shows the
-    /// kept user; restoring one does not need the merge again).
+    /// kept user); restore one, then merge again to move it.
     pub hidden_left: u64,
 }
 
@@ -91,6 +92,19 @@ impl Helpdesk {
     /// The user a merged user's id now stands for, if it was merged.
     pub fn merged_into(&self, id: UserId) -> Result<Option<UserId>> {
         Ok(self.store.config(MERGED, &id.0.to_string())?.and_then(|v| v.as_u64()).map(UserId))
+    }
+
+    /// The ids of the users merged into `keep`, by id.
+    pub fn merged_users_of(&self, keep: UserId) -> Result<Vec<UserId>> {
+        let mut out: Vec<UserId> = self
+            .store
+            .configs(MERGED)?
+            .into_iter()
+            .filter(|(_, v)| v.as_u64() == Some(keep.0))
+            .filter_map(|(k, _)| k.parse().ok().map(UserId))
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
     /// A user, following merges: the id of a user merged into another gives
@@ -147,7 +161,7 @@ impl Helpdesk {
 impl Admin<'_> {
     /// The actor of the ticket commands an admin change makes: the admin
     /// when they may make it in the ticket's department, else the system.
-    fn ticket_actor(&self, department: DepartmentId, deletes: bool) -> Result<Actor> {
+    pub(super) fn ticket_actor(&self, department: DepartmentId, deletes: bool) -> Result<Actor> {
         if let Some(a) = self.acting_agent() {
             let agent = self.hd.agent(a)?;
             if agent.permissions.can_see(department) && (!deletes || agent.permissions.may_delete) {
@@ -239,36 +253,72 @@ impl Admin<'_> {
         }
     }
 
-    /// Merges user `gone` into user `keep`: `gone`'s tickets (owned and
-    /// CC'd) move to `keep`, `keep` gets `gone`'s addresses (after its own),
-    /// groups, organisation (if it had none), phone (if it had none) and
-    /// password (if it had none); `gone` is removed and its id stands for
-    /// `keep` from then on. Moving the tickets may be interrupted: merging
-    /// again finishes it.
-    pub fn merge_users(&self, keep: UserId, gone: UserId) -> Result<Merged> {
-        if keep == gone {
-            return Err(AdminError::Refused("a user cannot be merged into themselves".into()).into());
-        }
-        let k = self.stored_user(keep)?;
-        let g = self.stored_user(gone)?;
-        let (mut tickets_moved, mut ccs_moved, mut hidden_left) = (0, 0, 0);
+    /// Moves the visible tickets `gone` owns or is copied in on to `keep`
+    /// (each a command in the ticket's log): (owned moved, CCs moved, hidden
+    /// left).
+    fn move_tickets(&self, keep: UserId, gone: UserId) -> Result<(u64, u64, u64)> {
+        let (mut owned, mut ccs, mut hidden) = (0, 0, 0);
         for t in self.tickets_of(gone)? {
             if t.status.is_hidden() {
-                hidden_left += 1;
+                hidden += 1;
                 continue;
             }
             let actor = self.ticket_actor(t.department, false)?;
             if t.user == gone {
                 self.hd.execute(t.id, &actor, Command::SetOwner { user: keep })?;
-                tickets_moved += 1;
+                owned += 1;
             } else if t.ccs.contains(&gone) {
-                self.hd.execute(t.id, &actor, Command::RemoveCc { user: gone })?;
+                // Copy the kept user in first: an interruption never loses the CC.
                 if t.user != keep {
                     self.hd.execute(t.id, &actor, Command::AddCc { user: keep })?;
                 }
-                ccs_moved += 1;
+                self.hd.execute(t.id, &actor, Command::RemoveCc { user: gone })?;
+                ccs += 1;
             }
         }
+        Ok((owned, ccs, hidden))
+    }
+
+    /// Merges user `gone` into user `keep`: `gone`'s visible tickets (owned
+    /// and CC'd) move to `keep`, `keep` gets `gone`'s addresses (after its
+    /// own), groups, organisation, phone and password (each if it had none)
+    /// and block; `gone` is removed and its id stands for `keep` from then
+    /// on. Moving the tickets may be interrupted: merging again finishes it.
+    /// Deleted and spam tickets keep `gone`'s id (it shows as `keep`);
+    /// merging `gone` into `keep` again after restoring one moves it.
+    pub fn merge_users(&self, keep: UserId, gone: UserId) -> Result<Merged> {
+        if keep == gone {
+            return Err(AdminError::Refused("a user cannot be merged into themselves".into()).into());
+        }
+        self.stored_user(keep)?;
+        if self.hd.store.record(RecordKind::User, gone.0)?.is_none()
+            && self.hd.merged_into(gone)? == Some(keep)
+        {
+            // Merged already: move what came back (restored tickets).
+            let (tickets_moved, ccs_moved, hidden_left) = self.move_tickets(keep, gone)?;
+            let user = self.stored_user(keep)?;
+            if tickets_moved + ccs_moved > 0 {
+                let summary = format!(
+                    "Moved the tickets of merged user {} to {} <{}> ({} moved, {} copied in)",
+                    gone.0,
+                    user.name,
+                    user.primary_email(),
+                    count(tickets_moved, "ticket", "tickets"),
+                    count(ccs_moved, "ticket", "tickets"),
+                );
+                self.write(vec![], vec![], self.entry("user.merge", target("user", keep.0), summary))?;
+            }
+            return Ok(Merged { user, tickets_moved, ccs_moved, hidden_left });
+        }
+        self.stored_user(gone)?;
+        let (mut tickets_moved, mut ccs_moved, _) = self.move_tickets(keep, gone)?;
+        // Again: mail may have opened a ticket for `gone` meanwhile.
+        let (more, more_ccs, hidden_left) = self.move_tickets(keep, gone)?;
+        tickets_moved += more;
+        ccs_moved += more_ccs;
+        // Read both now, so that edits made while the tickets moved stay.
+        let k = self.stored_user(keep)?;
+        let g = self.stored_user(gone)?;
         let mut after = k.clone();
         for e in &g.emails {
             if !after.emails.contains(e) {
@@ -279,19 +329,23 @@ impl Admin<'_> {
         after.organisation = after.organisation.or(g.organisation);
         after.phone = after.phone.clone().or(g.phone.clone());
         after.validated |= g.validated;
+        // A block on either address holds for the person.
+        after.blocked |= g.blocked;
         for (key, v) in &g.fields {
             after.fields.entry(key.clone()).or_insert_with(|| v.clone());
         }
-        // Credentials: the password moves when the kept user has none; the
-        // rest (confirmation links) go.
+        // Credentials: the password moves when the kept user has no working
+        // one (a revoked one of theirs goes, freeing the key); the rest
+        // (confirmation links) go.
         let mut put = vec![Record::User(after.clone())];
         let mut delete = vec![(RecordKind::User, gone.0)];
-        let keeps_password =
-            !self.hd.credentials_of(Principal::User(keep), CredentialKind::Password)?.is_empty();
+        let kept_passwords = self.hd.credentials_of(Principal::User(keep), CredentialKind::Password)?;
+        let keeps_password = kept_passwords.iter().any(|c| !c.revoked);
         for kind in [CredentialKind::Password, CredentialKind::EmailValidation] {
             for c in self.hd.credentials_of(Principal::User(gone), kind)? {
                 delete.push((RecordKind::Credential, c.id.0));
                 if kind == CredentialKind::Password && !keeps_password && !c.revoked {
+                    delete.extend(kept_passwords.iter().map(|k| (RecordKind::Credential, k.id.0)));
                     let id = CredentialId(self.hd.next_id(IdKind::Credential)?);
                     put.push(Record::Credential(Credential { id, owner: Principal::User(keep), ..c }));
                 }

@@ -34,6 +34,8 @@
 //! | `GET`/`PUT`/`DELETE /api/admin/email-accounts/{id}` | one account: read / change / remove |
 //! | `POST /api/admin/email-accounts/{id}/test` | `{to}`: send a test mail; the relay's answer |
 //! | `GET`/`PUT /api/admin/mail-settings` | auto-response limit, automatic replies, Message-ID domain |
+//! | `GET`/`POST /api/admin/labels` | the labels the helpdesk knows, with how many tickets carry each / define one `{name, description}` |
+//! | `GET`/`PUT`/`DELETE /api/admin/labels/{name}` | one label / change its description or rename it on every ticket / remove it (`?from_tickets=true` takes it off the tickets) |
 //! | `GET /api/admin/audit` | the audit log, newest first (`?agent=&action=&text=&before=&limit=`) |
 //! | `GET /api/admin/audit.jsonl` | the same as JSON lines, every matching entry |
 
@@ -42,7 +44,7 @@ use crate::agent::MAX_JSON;
 use crate::auth::{agent_auth, AgentCtx};
 use crate::error::ApiError;
 use crate::{blocking, client_key, json, with_app, App, OutgoingMail};
-use helpdesk_core::admin::{AuditQuery, DryRunOn, RuleDef, RuleKind, Settings};
+use helpdesk_core::admin::{AuditQuery, DryRunOn, LabelDef, RuleDef, RuleKind, Settings};
 use helpdesk_core::automation::RuleFile;
 use helpdesk_core::mail::{AutoReplyPolicy, EmailAccount, MailSettings, RateLimit};
 use helpdesk_core::people::PortalPermissions;
@@ -273,6 +275,30 @@ pub fn test_mail(
     });
     admin.record_test_mail(id, &sent)?;
     Ok(sent)
+}
+
+/// A label with how many tickets carry it.
+#[derive(Debug, Serialize)]
+pub struct LabelView {
+    /// The label.
+    #[serde(flatten)]
+    pub label: LabelDef,
+    /// Tickets carrying it (every status and department).
+    pub tickets: u64,
+    /// Whether `tickets` is exact (else a lower bound).
+    pub exact: bool,
+}
+
+fn label_view(hd: &Helpdesk, label: LabelDef) -> Result<LabelView, ApiError> {
+    let c = hd.label_uses(&label.name)?;
+    Ok(LabelView { label, tickets: c.count, exact: c.exact })
+}
+
+/// `DELETE /api/admin/labels/{name}?from_tickets=`.
+#[derive(Debug, Default, Deserialize)]
+struct LabelRemoveParams {
+    #[serde(default)]
+    from_tickets: bool,
 }
 
 /// `?replace_all=true` of an import.
@@ -611,6 +637,22 @@ fn handle(
             )?))
         }
 
+        ["labels"] if get => {
+            ok(hd.labels()?.into_iter().map(|l| label_view(hd, l)).collect::<Result<Vec<_>, _>>()?)
+        }
+        ["labels"] if post => created(label_view(hd, admin.create_label(body::<LabelDef>(bytes)?)?)?),
+        ["labels", name] if get => {
+            let name = segment(name)?;
+            let l =
+                hd.label(&name)?.ok_or_else(|| ApiError::not_found(format!("there is no label {name:?}")))?;
+            ok(label_view(hd, l)?)
+        }
+        ["labels", name] if put => ok(admin.update_label(&segment(name)?, body::<LabelDef>(bytes)?)?),
+        ["labels", name] if delete => {
+            let p: LabelRemoveParams = params(query)?;
+            ok(admin.remove_label(&segment(name)?, p.from_tickets)?)
+        }
+
         ["rules"] if get => ok(RulesView { file: hd.rule_file()?, code_triggers: hd.code_trigger_names() }),
         ["rules"] if post => {
             let text = std::str::from_utf8(bytes)
@@ -701,6 +743,7 @@ fn known(path: &[&str]) -> bool {
                 | "users"
                 | "email-accounts"
                 | "mail-settings"
+                | "labels"
                 | "audit"
                 | "audit.jsonl"
                 | "rules"

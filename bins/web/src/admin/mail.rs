@@ -139,7 +139,6 @@ fn account_inputs(
     let smtp = if typed { shown.form.on("inbound_smtp") } else { inbound.smtp };
     let http = if typed { shown.form.on("inbound_http") } else { inbound.http };
     let relay = a.and_then(|a| a.relay.clone());
-    let own = if typed { shown.form.on("own_relay") } else { relay.is_some() };
     let r = |k: &str, cur: String| shown.value(op, k, &cur);
     let dept = r("department", a.map(|a| a.department.0.to_string()).unwrap_or_default());
     let security = r("security", relay.as_ref().map(|r| r.security).unwrap_or_default().as_str().to_string());
@@ -163,12 +162,10 @@ fn account_inputs(
         }
         fieldset {
             legend { "Mail leaves by" }
-            div.checks {
-                (checkbox("own_relay", "on", "A relay of its own", own, &x("own")))
-            }
             p.hint {
-                "Without one, mail leaves by the server's relay"
-                @match &server { Some(s) => { " (" (s) ")." } None => { ": none is set (--smtp-relay), so it is not sent." } }
+                "A relay of its own, or (with no host) the server's relay"
+                @match &server { Some(s) => { " (" (s) ")." } None => { ": none is set (--smtp-relay), so mail is not sent." } }
+                " A stored password is only ever sent to the relay it was typed for."
             }
             div.form-grid {
                 div.form-row { label for=(x("host")) { "Relay host" } input id=(x("host")) type="text" name="relay_host" placeholder="smtp.example.com" value=(r("relay_host", relay.as_ref().map(|r| r.host.clone()).unwrap_or_default())); }
@@ -200,7 +197,7 @@ fn parse_account(f: &Form) -> Result<AccountChange, ApiError> {
             .parse()
             .map_err(|_| ApiError::invalid("choose the department its tickets go to"))?,
     );
-    let relay = if f.on("own_relay") {
+    let relay = if !f.get("relay_host").trim().is_empty() {
         let port = f
             .get("relay_port")
             .trim()

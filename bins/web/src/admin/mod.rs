@@ -5,6 +5,7 @@
 //! and written with its audit entry at once; nothing here writes the store.
 
 pub mod api;
+mod labels;
 mod mail;
 pub mod pages;
 pub mod rules;

@@ -15,6 +15,7 @@
 //! | `/agent/admin/organisations`, `/agent/admin/organisations/{id}` | organisations |
 //! | `/agent/admin/users`, `/agent/admin/users/{id}` | users: find, edit, merge, block |
 //! | `/agent/admin/email`, `/agent/admin/email/{id}` | email accounts (test mail) and mail settings |
+//! | `/agent/admin/labels`, `/agent/admin/labels/{name}` | labels: define, rename on every ticket, remove |
 //! | `/agent/admin/rules`, `/agent/admin/rules/{kind}/{name}` | triggers, escalations, SLA policies: editor, dry run, import/export |
 //! | `/agent/admin/audit` | the audit log (filters, older pages, JSON lines export) |
 
@@ -103,11 +104,12 @@ pub(super) enum Section {
     Organisations,
     Users,
     Email,
+    Labels,
     Rules,
     Audit,
 }
 
-const SECTIONS: [(Section, &str, &str, &str); 10] = [
+const SECTIONS: [(Section, &str, &str, &str); 11] = [
     (Section::Settings, "settings", "Settings", "settings"),
     (Section::Departments, "departments", "Departments", "inbox"),
     (Section::Teams, "teams", "Teams", "users"),
@@ -116,6 +118,7 @@ const SECTIONS: [(Section, &str, &str, &str); 10] = [
     (Section::Organisations, "organisations", "Organisations", "building"),
     (Section::Users, "users", "Users", "user"),
     (Section::Email, "email", "Email", "mail"),
+    (Section::Labels, "labels", "Labels", "tag"),
     (Section::Rules, "rules", "Rules", "zap"),
     (Section::Audit, "audit", "Audit log", "list"),
 ];
@@ -974,7 +977,7 @@ fn organisation_screen(
 
 // ----- audit log --------------------------------------------------------------
 
-const AUDIT_AREAS: [(&str, &str); 14] = [
+const AUDIT_AREAS: [(&str, &str); 15] = [
     ("", "Everything"),
     ("setup", "First-run setup"),
     ("settings", "Settings"),
@@ -987,6 +990,7 @@ const AUDIT_AREAS: [(&str, &str); 14] = [
     ("user", "Users"),
     ("email_account", "Email accounts"),
     ("mail_settings", "Mail settings"),
+    ("label", "Labels"),
     ("rule", "Rules"),
     ("api_key", "API keys"),
 ];
@@ -1107,6 +1111,7 @@ fn show(
         ["rules", rest @ ..] => super::rules::show(app, ctx, rest, query, shown, status),
         ["users", rest @ ..] => super::users::show(app, ctx, rest, query, shown, status),
         ["email", rest @ ..] => super::mail::show(app, ctx, rest, shown, status),
+        ["labels", rest @ ..] => super::labels::show(app, ctx, rest, shown, status),
         ["audit"] => {
             let p: AuditParams = serde_urlencoded::from_str(query).unwrap_or_default();
             audit_screen(app, ctx, &p)
@@ -1314,6 +1319,7 @@ fn apply(app: &App, ctx: &Ctx, admin: &Admin<'_>, path: &[&str], f: &Form) -> Re
         (["rules", rest @ ..], op) => super::rules::apply(app, ctx, admin, rest, op, f),
         (["users", rest @ ..], op) => super::users::apply(app, admin, rest, op, f),
         (["email", rest @ ..], op) => super::mail::apply(app, ctx, admin, rest, op, f),
+        (["labels", rest @ ..], op) => super::labels::apply(admin, rest, op, f),
         _ => Err(ApiError::bad_request("unknown admin action")),
     }
 }

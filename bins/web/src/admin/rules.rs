@@ -30,6 +30,12 @@ use warp::reply::Response;
 /// What a rule name keeps unencoded in a URL segment.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
+/// A name as one URL path segment (`/` and everything but letters, digits
+/// and `-_.~` percent-encoded).
+pub fn path_segment(name: &str) -> String {
+    utf8_percent_encode(name, SEGMENT).to_string()
+}
+
 /// A rule's screen.
 pub fn rule_url(kind: RuleKind, name: &str) -> String {
     format!("/agent/admin/rules/{}/{}", kind.as_str(), utf8_percent_encode(name, SEGMENT))

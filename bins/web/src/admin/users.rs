@@ -150,6 +150,7 @@ fn user_screen(
     let base = format!("/agent/admin/users/{}", id.0);
     let owned =
         hd.tickets_of_user(id, None, 1000)?.iter().filter(|t| t.user == id && !t.status.is_hidden()).count();
+    let merged_in = hd.merged_users_of(id)?;
     let body = html! {
         p { a href=(format!("/agent/users/{}", id.0)) { "Open their profile (tickets)" } }
         @if u.blocked {
@@ -173,6 +174,21 @@ fn user_screen(
                 }
                 div.form-actions { button.btn type="submit" { "Merge into " (u.name) } }
             }
+            @if !merged_in.is_empty() {
+                p.muted {
+                    "Merged into " (u.name) " before: user "
+                    (merged_in.iter().map(|m| m.0.to_string()).collect::<Vec<_>>().join(", user "))
+                    ". Their deleted and spam tickets keep their old id; after restoring one, move it here:"
+                }
+                (shown.error_for("merge_again"))
+                @for m in &merged_in {
+                    form.inline-form method="post" action=(base) {
+                        (csrf(ctx)) (op("merge_again"))
+                        input type="hidden" name="merge_id" value=(m.0);
+                        button.btn.small type="submit" { "Move user " (m.0) "'s restored tickets here" }
+                    }
+                }
+            }
         }
         section.admin-section.danger-zone {
             @if u.blocked {
@@ -186,7 +202,7 @@ fn user_screen(
                 p.muted { "Their mail is ignored (no ticket, no reply) and they can no longer log in to the portal or use the contact form." }
                 form #user-block method="post" action=(base) {
                     (csrf(ctx)) (op("block"))
-                    div.checks { (checkbox("spam", "on", &format!("Also mark their {} as spam", if owned == 1 { "ticket".to_string() } else { format!("{owned} tickets") }), false, "block-spam")) }
+                    div.checks { (checkbox("spam", "on", &format!("Also mark their {} as spam", if owned == 1 { "ticket".to_string() } else { format!("{owned} tickets") }), shown.typed("block") && shown.form.on("spam"), "block-spam")) }
                     button.btn.danger type="submit" { "Block " (u.name) }
                 }
             }
@@ -231,6 +247,10 @@ pub(super) fn apply(
                 .ok_or_else(|| ApiError::invalid(format!("No user has the address {}.", email.trim())))?;
             admin.merge_users(id, other.id)?;
             app.sessions().end_others(Principal::User(other.id), None);
+            Ok(Outcome::Go(here, "merged"))
+        }
+        "merge_again" => {
+            admin.merge_users(id, UserId(num(&f.get("merge_id"))?))?;
             Ok(Outcome::Go(here, "merged"))
         }
         "block" => {

@@ -17,6 +17,7 @@ use super::{agent_or_login, auth, html, redirect, run, Auth, Ctx, WorkspaceState
 use crate::agent::{body_html, visible_ticket};
 use crate::error::ApiError;
 use crate::{with_app, App};
+use helpdesk_core::admin::LabelDef;
 use helpdesk_core::*;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
@@ -133,6 +134,9 @@ fn properties(app: &App, ctx: &Ctx, names: &mut Names, t: &Ticket, view: &View) 
     let user = names.user(t.user);
     let following = t.followers.contains(&me);
     let statuses = [Status::AwaitingAgent, Status::AwaitingUser, Status::Pending, Status::Resolved];
+    // The labels the helpdesk knows (Admin > Labels), offered while typing.
+    let known: Vec<LabelDef> = hd.labels()?.into_iter().filter(|l| !t.labels.contains(&l.name)).collect();
+    let known_id = format!("known-labels-{}", t.id.0);
     Ok(html! {
         aside.properties aria-label="Properties" {
             h2.vh { "Properties" }
@@ -181,7 +185,12 @@ fn properties(app: &App, ctx: &Ctx, names: &mut Names, t: &Ticket, view: &View) 
                 (action_form(t, ctx, "add-form", html! {
                     input type="hidden" name="action" value="label_add";
                     label.vh for=(format!("label-add-{}", t.id.0)) { "Add a label" }
-                    input id=(format!("label-add-{}", t.id.0)) name="value" placeholder="Add label" autocomplete="off";
+                    input id=(format!("label-add-{}", t.id.0)) name="value" placeholder="Add label" autocomplete="off" list=[(!known.is_empty()).then_some(known_id.as_str())];
+                    @if !known.is_empty() {
+                        datalist id=(known_id) {
+                            @for l in &known { option value=(l.name) { (l.description) } }
+                        }
+                    }
                     button.btn.small type="submit" { "Add" }
                 }))
                 (notice_at(view, &Slot::Property("label".into())))

@@ -482,7 +482,8 @@ fn run_rules(hd: &Helpdesk, clock: &ManualClock) -> String {
     assert_eq!(hd.rules_of(RuleKind::Trigger).unwrap().len(), 2, "a refused import changes nothing");
     let file = RuleFile::from_toml("[[triggers]]\nname = \"Tag mail\"\non = [\"new_ticket\"]\nactions = [{ action = \"add_label\", label = \"email\" }]").unwrap();
     let report = admin.import_rules(&file, true).unwrap();
-    assert_eq!((report.added, report.replaced, report.removed), (0, 1, 2));
+    // Removed: the other trigger, the escalation, and the setup's urgency rise.
+    assert_eq!((report.added, report.replaced, report.removed), (0, 1, 3));
     tick();
     admin.delete_rule(RuleKind::Trigger, "Tag mail").unwrap();
     assert!(hd.rule_file().unwrap().triggers.is_empty());

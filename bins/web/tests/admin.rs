@@ -460,7 +460,13 @@ async fn first_run_setup_makes_the_first_admin_once() {
         .reply(&f.routes)
         .await;
     assert_eq!(r.status(), 200);
-    assert!(body_text(&r).contains("value=\"Acme Support\""));
+    let html = body_text(&r);
+    assert!(html.contains("value=\"Acme Support\""));
+    // The setup turned the default urgency rise on; Settings shows it.
+    assert!(
+        html.contains("“Urgency rises while awaiting agent” is <strong>on</strong>: first after 4h"),
+        "{html}"
+    );
     assert_eq!(f.hd.settings().unwrap().public_url.as_deref(), Some("https://help.acme.example"));
     // Once set up, the page is gone and a second setup is refused.
     let r = warp::test::request().path("/setup").reply(&f.routes).await;
@@ -471,6 +477,28 @@ async fn first_run_setup_makes_the_first_admin_once() {
     assert_eq!(r.status(), 200);
     let log = f.hd.audit(&Default::default(), None, 10).unwrap();
     assert_eq!(log.last().unwrap().action, "setup.complete");
+    assert!(log.last().unwrap().source.is_some(), "the setup names where it came from");
+    // Removed in Rules, the rise can be turned on again from Settings.
+    let alice = f.hd.agent_by_email("alice@acme.example").unwrap().unwrap().id;
+    let admin = f.hd.admin(alice).unwrap();
+    admin
+        .delete_rule(helpdesk_core::admin::RuleKind::Escalation, "Urgency rises while awaiting agent")
+        .unwrap();
+    let r =
+        warp::test::request().path("/agent/admin/settings").header("cookie", &cookie).reply(&f.routes).await;
+    let html = body_text(&r);
+    assert!(html.contains("Off: tickets awaiting an agent keep their urgency"), "{html}");
+    let csrf = csrf_of(&html);
+    let r = warp::test::request()
+        .method("POST")
+        .path("/agent/admin/settings")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("csrf", &csrf), ("op", "install_rise")]))
+        .reply(&f.routes)
+        .await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert_eq!(f.hd.escalations().unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -118,6 +118,22 @@ impl Admin<'_> {
         self.write_with_config(vec![], vec![], config, audit).map(|_| ())
     }
 
+    /// Takes `from` off every visible ticket carrying it, putting `to` on
+    /// (when given) first, each a command in the ticket's log; how many.
+    fn relabel(&self, from: &str, to: Option<&str>) -> Result<u64> {
+        let visible: Vec<Status> = Status::ALL.into_iter().filter(|s| !s.is_hidden()).collect();
+        let mut n = 0;
+        for id in self.hd.tickets_carrying(from, visible)? {
+            let actor = self.ticket_actor(self.hd.ticket(id)?.department, false)?;
+            if let Some(to) = to {
+                self.hd.execute(id, &actor, Command::AddLabel { label: to.to_string() })?;
+            }
+            self.hd.execute(id, &actor, Command::RemoveLabel { label: from.to_string() })?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Defines a label (tickets may carry it already).
     pub fn create_label(&self, def: LabelDef) -> Result<LabelDef> {
         let def = def.validated()?;
@@ -145,14 +161,7 @@ impl Admin<'_> {
             return Ok(changed);
         }
         if after.name != before.name {
-            let visible: Vec<Status> = Status::ALL.into_iter().filter(|s| !s.is_hidden()).collect();
-            for id in self.hd.tickets_carrying(&before.name, visible)? {
-                let t = self.hd.ticket(id)?;
-                let actor = self.ticket_actor(t.department, false)?;
-                self.hd.execute(id, &actor, Command::AddLabel { label: after.name.clone() })?;
-                self.hd.execute(id, &actor, Command::RemoveLabel { label: before.name.clone() })?;
-                changed.tickets_changed += 1;
-            }
+            changed.tickets_changed = self.relabel(&before.name, Some(&after.name))?;
             let hidden = vec![Status::Deleted, Status::Spam];
             changed.hidden_left = self.hd.tickets_carrying(&before.name, hidden)?.len() as u64;
         }
@@ -180,13 +189,7 @@ impl Admin<'_> {
             .ok_or_else(|| AdminError::Refused(format!("there is no label {:?}", name.trim())))?;
         let mut changed = LabelChanged { label: None, tickets_changed: 0, hidden_left: 0 };
         if from_tickets {
-            let visible: Vec<Status> = Status::ALL.into_iter().filter(|s| !s.is_hidden()).collect();
-            for id in self.hd.tickets_carrying(&before.name, visible)? {
-                let t = self.hd.ticket(id)?;
-                let actor = self.ticket_actor(t.department, false)?;
-                self.hd.execute(id, &actor, Command::RemoveLabel { label: before.name.clone() })?;
-                changed.tickets_changed += 1;
-            }
+            changed.tickets_changed = self.relabel(&before.name, None)?;
         }
         let summary = if from_tickets {
             format!(

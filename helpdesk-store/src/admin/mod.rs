@@ -156,10 +156,17 @@ impl Helpdesk {
     }
 
     /// The first-run setup: the first admin (with their password), the
-    /// helpdesk's name and URL, and the first department, in one write with
-    /// its audit entry. Refused once any agent exists
-    /// ([`AdminError::AlreadySetUp`]).
+    /// helpdesk's name and URL, the first department and the default
+    /// escalation (urgency rises while a ticket awaits an agent; editable in
+    /// Admin > Rules), in one write with its audit entry. Refused once any
+    /// agent exists ([`AdminError::AlreadySetUp`]).
     pub fn setup(&self, s: Setup) -> Result<SetupDone> {
+        self.setup_from(s, None)
+    }
+
+    /// [`setup`](Self::setup), naming the client address it came from in
+    /// the audit entry.
+    pub fn setup_from(&self, s: Setup, source: Option<String>) -> Result<SetupDone> {
         if !self.needs_setup()? {
             return Err(AdminError::AlreadySetUp.into());
         }
@@ -189,7 +196,18 @@ impl Helpdesk {
             "settings",
             format!("Set up {} with admin {} and department {}", settings.name, admin.email, department.name),
         )
-        .change(None, Some(&settings));
+        .change(None, Some(&settings))
+        .from_source(source);
+        // The default escalation, unless the rules have one of its name.
+        let mut config = Vec::new();
+        let have = self.escalations()?;
+        for def in helpdesk_core::automation::default_escalations() {
+            if !have.iter().any(|e| e.name == def.name) {
+                let name = def.name.trim().to_string();
+                let value = crate::automation::named(crate::automation::ESCALATIONS, &name, &def)?;
+                config.push((crate::automation::ESCALATIONS.to_string(), name, Some(value)));
+            }
+        }
         // The admin's password in the same write: never an admin without one.
         let password = self.password_credential(Principal::Agent(admin.id), &s.admin_password)?;
         let put = vec![
@@ -198,7 +216,9 @@ impl Helpdesk {
             Record::Agent(admin.clone()),
             Record::Credential(password),
         ];
-        self.store.admin_commit(&AdminCommit::records(put, entry))?;
+        let r = self.store.admin_commit(&AdminCommit { put, delete: vec![], config, audit: entry });
+        self.forget_rules();
+        r?;
         Ok(SetupDone { admin, department, settings })
     }
 

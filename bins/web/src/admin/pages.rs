@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::workspace::layout::{app_page, icon, AppName, Focus};
 use crate::workspace::{agent_or_login, auth, html, redirect, run, Auth, Ctx, MAX_FORM};
 use crate::{client_key, with_app, App};
-use helpdesk_core::admin::{Registration, Settings};
+use helpdesk_core::admin::{Registration, RuleKind, Settings};
 use helpdesk_core::people::PortalPermissions;
 use helpdesk_core::*;
 use helpdesk_store::admin::{AgentChange, OrganisationChange, Reassign};
@@ -237,6 +237,10 @@ pub(super) fn checkbox(name: &str, value: &str, label: &str, checked: bool, id: 
 
 fn settings_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -> Result<Response, ApiError> {
     let s = app.helpdesk().settings()?;
+    // The default urgency rise is an escalation: shown here, edited in Rules.
+    let default_rise = helpdesk_core::automation::default_escalations();
+    let rise =
+        app.helpdesk().escalations()?.into_iter().find(|e| default_rise.iter().any(|d| d.name == e.name));
     let v = |k: &str, cur: &str| shown.value("settings", k, cur);
     let origins = s.embed_origins.join("\n");
     let portal = if shown.typed("settings") { shown.form.on("portal_enabled") } else { s.portal_enabled };
@@ -296,6 +300,25 @@ fn settings_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -> R
                 }
             }
             div.form-actions { button #settings-save .btn.primary type="submit" { "Save settings" } }
+        }
+        section.admin-section #urgency-rise {
+            h2 { "Urgency rise" }
+            (shown.error_for("install_rise"))
+            @match &rise {
+                Some(e) => p {
+                    "“" (e.name) "” is " strong { (if e.enabled { "on" } else { "off" }) } ": first after " (e.after) " in " (e.status.replace('_', " "))
+                    @if let Some(r) = &e.repeat { ", then every " (r.every) @if let Some(t) = r.times { ", up to " (t) " more times" } }
+                    ". "
+                    a href=(super::rules::rule_url(RuleKind::Escalation, &e.name)) { "Change it in Rules" }
+                }
+                None => {
+                    p.muted { "Off: tickets awaiting an agent keep their urgency however long they wait." }
+                    form method="post" action="/agent/admin/settings" {
+                        (csrf(ctx)) (op("install_rise"))
+                        button.btn type="submit" { "Raise urgency while tickets await an agent (every 4 hours)" }
+                    }
+                }
+            }
         }
     };
     screen(app, ctx, Section::Settings, "Settings", shown, status, body)
@@ -1131,6 +1154,12 @@ fn apply(app: &App, ctx: &Ctx, admin: &Admin<'_>, path: &[&str], f: &Form) -> Re
     let op = f.get("op");
     let go = |to: String, done: &'static str| Ok(Outcome::Go(to, done));
     match (path, op.as_str()) {
+        ([] | ["settings"], "install_rise") => {
+            for def in helpdesk_core::automation::default_escalations() {
+                admin.save_rule(None, helpdesk_core::admin::RuleDef::Escalation(def))?;
+            }
+            go("/agent/admin/settings".into(), "saved")
+        }
         ([] | ["settings"], "settings") => {
             admin.set_settings(parse_settings(f)?)?;
             app.sessions().settings_changed();

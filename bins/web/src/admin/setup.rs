@@ -156,7 +156,8 @@ async fn setup_post(app: App, ip: String, f: Form) -> Result<Response, Infallibl
         department: get(&f, "department"),
     };
     let app2 = app.clone();
-    let done = blocking(move || Ok(app2.helpdesk().setup(setup))).await;
+    let source = ip.clone();
+    let done = blocking(move || Ok(app2.helpdesk().setup_from(setup, Some(source)))).await;
     match done {
         Ok(Ok(done)) => {
             tracing::info!(agent = %done.admin.id, "the helpdesk was set up");

@@ -768,6 +768,24 @@ fn run_labels(hd: &Helpdesk, clock: &ManualClock) -> String {
     );
     assert!(hd.label("vip").unwrap().is_none());
     out.push(format!("unknown: {}", admin.update_label("vip", vip.clone()).unwrap_err()));
+    // A rule that puts the label on tickets keeps it from being taken off them.
+    let rule = helpdesk_core::admin::RuleDef::from_toml(
+        helpdesk_core::admin::RuleKind::Trigger,
+        "name = \"Bills\"\non = [\"new_ticket\"]\nall = [{ field = \"ticket.subject\", op = \"contains\", value = \"billing\" }]\nactions = [{ action = \"add_label\", label = \"billing\" }]",
+    )
+    .unwrap();
+    admin.save_rule(None, rule).unwrap();
+    out.push(format!("used by a rule: {}", admin.remove_label("billing", true).unwrap_err()));
+    admin.delete_rule(helpdesk_core::admin::RuleKind::Trigger, "Bills").unwrap();
+    // Renamed onto a label that exists: one label, its description kept.
+    admin.create_label(LabelDef { name: "priority".into(), description: "Answer first".into() }).unwrap();
+    admin.create_label(LabelDef { name: "urgent".into(), description: "Old name".into() }).unwrap();
+    admin
+        .update_label("urgent", LabelDef { name: "priority".into(), description: "Old name".into() })
+        .unwrap();
+    assert_eq!(hd.label("priority").unwrap().unwrap().description, "Answer first");
+    assert!(hd.label("urgent").unwrap().is_none());
+    admin.remove_label("priority", false).unwrap();
     tick();
     // Removed: the definition only, then one taken off the tickets.
     let c = admin.remove_label("key-account", false).unwrap();

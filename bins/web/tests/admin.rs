@@ -804,6 +804,22 @@ async fn users_and_email_accounts_by_api_and_by_screen() {
     assert_eq!(r.status(), 303, "{}", body_text(&r));
     assert_eq!(f.hd.user_by_email("ann@work.example").unwrap().unwrap().name, "Ann Acme-Smith");
 
+    // Merging from the screen asks first (it cannot be undone), then merges.
+    let work = f.hd.create_user(NewUser::new("Ann at work", "ann@office.example")).unwrap();
+    let r = form_post(&f, &page, &here, &[("op", "merge"), ("merge_email", "ann@office.example")]).await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let html = body_text(&r);
+    assert!(
+        html.contains("Merge Ann at work &lt;ann@office.example&gt; into Ann Acme-Smith?")
+            && html.contains("This cannot be undone."),
+        "{html}"
+    );
+    assert!(f.hd.user(work.id).unwrap().id == work.id, "nothing merged yet");
+    let id = work.id.0.to_string();
+    let r = form_post(&f, &page, &here, &[("op", "merge_confirmed"), ("merge_id", &id)]).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert_eq!(f.hd.user(work.id).unwrap().id, ann.id);
+
     // Blocking ends her portal session, and marks her tickets as spam.
     let (cookie, _) = f.login_user("ann@acme.example", "user-password").await;
     let r = form_post(&f, &page, &here, &[("op", "block"), ("spam", "on")]).await;
@@ -906,6 +922,7 @@ async fn users_and_email_accounts_by_api_and_by_screen() {
         [
             "user.merge",
             "user.update",
+            "user.merge",
             "user.block",
             "user.unblock",
             "email_account.create",

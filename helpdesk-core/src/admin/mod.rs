@@ -227,6 +227,7 @@ pub fn parse_origin(o: &str) -> Result<String, String> {
 /// let l = LabelDef { name: " VIP ".into(), description: " Key accounts ".into() }.validated().unwrap();
 /// assert_eq!((l.name.as_str(), l.description.as_str()), ("vip", "Key accounts"));
 /// assert!(LabelDef { name: " ".into(), description: String::new() }.validated().is_err());
+/// assert!(LabelDef { name: "..".into(), description: String::new() }.validated().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelDef {
@@ -244,6 +245,13 @@ impl LabelDef {
             field: "name",
             reason: "a label has 1 to 64 characters and no control characters".into(),
         })?;
+        // Stored by name (at most 200 bytes), and one segment of its URL.
+        if name.len() > 200 || name == "." || name == ".." {
+            return Err(AdminError::Setting {
+                field: "name",
+                reason: "a label is at most 200 bytes and not \".\" or \"..\"".into(),
+            });
+        }
         let description = self.description.trim().to_string();
         if description.chars().count() > 500 {
             return Err(AdminError::Setting {

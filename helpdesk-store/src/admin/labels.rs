@@ -27,9 +27,9 @@
 //! assert!(hd.ticket(t.id).unwrap().labels.contains("key-account"));
 //! ```
 
-use super::{count, target, Admin};
+use super::{count, in_use, target, Admin};
 use crate::{Helpdesk, Result};
-use helpdesk_core::admin::{AdminError, AuditEntry, LabelDef};
+use helpdesk_core::admin::{AdminError, AuditEntry, LabelDef, RuleDef};
 use helpdesk_core::filter::{Criteria, CustomFilter, FilterCount, SortOrder, Viewer};
 use helpdesk_core::*;
 use serde::Serialize;
@@ -85,6 +85,36 @@ impl Helpdesk {
         self.viewer_count(&everything(), &carrying(&label, Status::ALL.to_vec()))
     }
 
+    /// Every rule whose conditions or actions name `label` (as
+    /// `trigger "Tag VIPs"`).
+    pub fn rules_naming_label(&self, label: &str) -> Result<Vec<String>> {
+        fn names(v: &serde_json::Value, label: &str) -> bool {
+            match v {
+                serde_json::Value::String(s) => s.trim().eq_ignore_ascii_case(label),
+                serde_json::Value::Array(a) => a.iter().any(|v| names(v, label)),
+                _ => false,
+            }
+        }
+        let about_labels = |x: &serde_json::Value, key: &str| {
+            x.get(key).and_then(|f| f.as_str()).is_some_and(|f| f.contains("label"))
+        };
+        let uses = |v: &serde_json::Value| {
+            let conditions = ["all", "any"].iter().filter_map(|p| v.get(p)?.as_array()).flatten();
+            let actions = v.get("actions").and_then(|a| a.as_array()).into_iter().flatten();
+            conditions
+                .filter(|c| about_labels(c, "field"))
+                .any(|c| c.get("value").is_some_and(|x| names(x, label)))
+                || actions.filter(|a| about_labels(a, "action")).any(|a| {
+                    a.as_object().is_some_and(|o| o.iter().any(|(k, x)| k != "action" && names(x, label)))
+                })
+        };
+        Ok(RuleDef::all_of(&self.rule_file()?)
+            .iter()
+            .filter(|r| uses(&r.to_json_value()))
+            .map(|r| format!("{} {:?}", r.kind().label(), r.name()))
+            .collect())
+    }
+
     /// Ids of the tickets carrying `label` in `statuses`, newest first.
     fn tickets_carrying(&self, label: &str, statuses: Vec<Status>) -> Result<Vec<TicketId>> {
         let filter = carrying(label, statuses);
@@ -121,7 +151,9 @@ impl Admin<'_> {
     /// Takes `from` off every visible ticket carrying it, putting `to` on
     /// (when given) first, each a command in the ticket's log; how many.
     fn relabel(&self, from: &str, to: Option<&str>) -> Result<u64> {
-        let visible: Vec<Status> = Status::ALL.into_iter().filter(|s| !s.is_hidden()).collect();
+        // Every status that takes changes (not deleted or spam).
+        let visible: Vec<Status> =
+            Status::ALL.into_iter().filter(|s| !matches!(s, Status::Deleted | Status::Spam)).collect();
         let mut n = 0;
         for id in self.hd.tickets_carrying(from, visible)? {
             let actor = self.ticket_actor(self.hd.ticket(id)?.department, false)?;
@@ -155,11 +187,22 @@ impl Admin<'_> {
             .hd
             .label(name)?
             .ok_or_else(|| AdminError::Refused(format!("there is no label {:?}", name.trim())))?;
-        let after = def.validated()?;
-        let mut changed = LabelChanged { label: Some(after.clone()), tickets_changed: 0, hidden_left: 0 };
+        let mut after = def.validated()?;
         if after == before {
-            return Ok(changed);
+            return Ok(LabelChanged { label: Some(after), tickets_changed: 0, hidden_left: 0 });
         }
+        // Renamed onto a label that exists: the two become one, keeping that
+        // label's description unless a new one was typed.
+        let target = if after.name != before.name { self.hd.label(&after.name)? } else { None };
+        if let Some(t) = &target {
+            if after.description.is_empty() || after.description == before.description {
+                after.description = t.description.clone();
+            }
+        }
+        if after.name != before.name {
+            in_use(format!("label {}", before.name), self.hd.rules_naming_label(&before.name)?)?;
+        }
+        let mut changed = LabelChanged { label: Some(after.clone()), tickets_changed: 0, hidden_left: 0 };
         if after.name != before.name {
             changed.tickets_changed = self.relabel(&before.name, Some(&after.name))?;
             let hidden = vec![Status::Deleted, Status::Spam];
@@ -167,15 +210,20 @@ impl Admin<'_> {
         }
         let summary = if after.name != before.name {
             format!(
-                "Renamed label {} to {} ({} changed)",
+                "Renamed label {} to {}{} ({} changed)",
                 before.name,
                 after.name,
+                if target.is_some() { ", merging the two" } else { "" },
                 count(changed.tickets_changed, "ticket", "tickets")
             )
         } else {
             format!("Changed label {}", after.name)
         };
-        let e = self.label_entry("label.update", &before.name, summary).change(Some(&before), Some(&after));
+        let mut e =
+            self.label_entry("label.update", &before.name, summary).change(Some(&before), Some(&after));
+        if let Some(t) = &target {
+            e.before = Some(serde_json::json!({ "label": before, "merged_into": t }));
+        }
         self.write_label(Some(&before.name), Some(&after), e)?;
         Ok(changed)
     }
@@ -189,6 +237,7 @@ impl Admin<'_> {
             .ok_or_else(|| AdminError::Refused(format!("there is no label {:?}", name.trim())))?;
         let mut changed = LabelChanged { label: None, tickets_changed: 0, hidden_left: 0 };
         if from_tickets {
+            in_use(format!("label {}", before.name), self.hd.rules_naming_label(&before.name)?)?;
             changed.tickets_changed = self.relabel(&before.name, None)?;
         }
         let summary = if from_tickets {

@@ -72,7 +72,7 @@ impl std::fmt::Debug for AccountChange {
 /// Whether a relay host is this machine (a password may go to it in plain text).
 fn loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
-    h == "localhost" || h == "::1" || h.starts_with("127.")
+    h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl AccountChange {

@@ -59,11 +59,23 @@ use helpdesk_core::*;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup")
+            .field("helpdesk_name", &self.helpdesk_name)
+            .field("public_url", &self.public_url)
+            .field("admin_name", &self.admin_name)
+            .field("admin_email", &self.admin_email)
+            .field("department", &self.department)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Days an invitation's set-password link works.
 pub const INVITE_DAYS: i64 = 7;
 
-/// What the first-run setup asks for.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+/// What the first-run setup asks for. Its `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Setup {
     /// The helpdesk's name.
     pub helpdesk_name: String,

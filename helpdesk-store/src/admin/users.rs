@@ -259,7 +259,10 @@ impl Admin<'_> {
     fn move_tickets(&self, keep: UserId, gone: UserId) -> Result<(u64, u64, u64)> {
         let (mut owned, mut ccs, mut hidden) = (0, 0, 0);
         for t in self.tickets_of(gone)? {
-            if t.status.is_hidden() {
+            // Deleted and spam tickets take no changes (tickets awaiting
+            // validation do, and are released below when the kept user is
+            // validated).
+            if matches!(t.status, Status::Deleted | Status::Spam) {
                 hidden += 1;
                 continue;
             }
@@ -308,6 +311,9 @@ impl Admin<'_> {
                 );
                 self.write(vec![], vec![], self.entry("user.merge", target("user", keep.0), summary))?;
             }
+            if user.validated {
+                self.hd.validate_user(keep)?;
+            }
             return Ok(Merged { user, tickets_moved, ccs_moved, hidden_left });
         }
         self.stored_user(gone)?;
@@ -340,11 +346,12 @@ impl Admin<'_> {
         let mut put = vec![Record::User(after.clone())];
         let mut delete = vec![(RecordKind::User, gone.0)];
         let kept_passwords = self.hd.credentials_of(Principal::User(keep), CredentialKind::Password)?;
-        let keeps_password = kept_passwords.iter().any(|c| !c.revoked);
+        let mut keeps_password = kept_passwords.iter().any(|c| !c.revoked);
         for kind in [CredentialKind::Password, CredentialKind::EmailValidation] {
             for c in self.hd.credentials_of(Principal::User(gone), kind)? {
                 delete.push((RecordKind::Credential, c.id.0));
                 if kind == CredentialKind::Password && !keeps_password && !c.revoked {
+                    keeps_password = true;
                     delete.extend(kept_passwords.iter().map(|k| (RecordKind::Credential, k.id.0)));
                     let id = CredentialId(self.hd.next_id(IdKind::Credential)?);
                     put.push(Record::Credential(Credential { id, owner: Principal::User(keep), ..c }));
@@ -370,6 +377,10 @@ impl Admin<'_> {
         e.after = serde_json::to_value(&after).ok();
         let config = vec![(MERGED.to_string(), gone.0.to_string(), Some(serde_json::json!(keep.0)))];
         self.write_with_config(put, delete, config, e)?;
+        // Tickets moved while awaiting validation go in if the kept user is validated.
+        if after.validated {
+            self.hd.validate_user(keep)?;
+        }
         Ok(Merged { user: after, tickets_moved, ccs_moved, hidden_left })
     }
 

@@ -119,7 +119,7 @@ fn label_screen(
             (shown.error_for("remove"))
             form #label-remove method="post" action=(base) {
                 (csrf(ctx)) (op("remove"))
-                div.checks { (checkbox("from_tickets", "on", &format!("Also take it off the {n} tickets that carry it"), false, "label-from-tickets")) }
+                div.checks { (checkbox("from_tickets", "on", "Also take it off the tickets that carry it (deleted and spam tickets keep it)", false, "label-from-tickets")) }
                 button.btn.danger type="submit" { "Remove " (l.name) }
             }
         }

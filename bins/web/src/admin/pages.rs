@@ -36,9 +36,20 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::Filter;
 
-/// A submitted form (empty for a GET): the values by name, in order.
-#[derive(Debug, Clone, Default)]
+/// A submitted form (empty for a GET): the values by name, in order. Its
+/// `Debug` hides the values of password fields.
+#[derive(Clone, Default)]
 pub struct Form(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0.iter().map(|(k, v)| (k, if k.contains("password") { "(hidden)" } else { v.as_str() })),
+            )
+            .finish()
+    }
+}
 
 impl Form {
     pub(super) fn get(&self, k: &str) -> String {
@@ -1346,7 +1357,7 @@ fn apply(app: &App, ctx: &Ctx, admin: &Admin<'_>, path: &[&str], f: &Form) -> Re
             }
         }
         (["rules", rest @ ..], op) => super::rules::apply(app, ctx, admin, rest, op, f),
-        (["users", rest @ ..], op) => super::users::apply(app, admin, rest, op, f),
+        (["users", rest @ ..], op) => super::users::apply(app, ctx, admin, rest, op, f),
         (["email", rest @ ..], op) => super::mail::apply(app, ctx, admin, rest, op, f),
         (["labels", rest @ ..], op) => super::labels::apply(admin, rest, op, f),
         _ => Err(ApiError::bad_request("unknown admin action")),

@@ -43,7 +43,7 @@ pub(super) fn show(
                 .unwrap_or_default();
             users_screen(app, ctx, &q, shown, status)
         }
-        [u] => user_screen(app, ctx, UserId(num(u)?), shown, status),
+        [u] => user_screen(app, ctx, UserId(num(u)?), shown, status, None),
         _ => Err(ApiError::not_found("There is no such admin screen.")),
     }
 }
@@ -137,6 +137,7 @@ fn user_screen(
     id: UserId,
     shown: &Shown,
     status: StatusCode,
+    merging: Option<&User>,
 ) -> Result<Response, ApiError> {
     let hd = app.helpdesk();
     let u = hd.user(id)?;
@@ -165,6 +166,26 @@ fn user_screen(
         section.admin-section {
             h2 { "Merge another user into " (u.name) }
             p.muted { "For one person with two accounts. Their tickets, addresses and usergroups move here; the other user is removed, and their old links and replies still reach these tickets." }
+            @if let Some(other) = merging {
+                @let theirs = hd.tickets_of_user(other.id, None, 1000)?;
+                @let owned = theirs.iter().filter(|t| t.user == other.id).count();
+                div.confirm #merge-confirm role="alertdialog" aria-labelledby="merge-confirm-title" {
+                    p #merge-confirm-title {
+                        strong { "Merge " (other.name) " <" (other.primary_email()) "> into " (u.name) "?" }
+                    }
+                    p {
+                        (owned) " of their tickets and " (theirs.len() - owned) " they are copied in on move here; "
+                        (other.emails.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", "))
+                        " become " (u.name) "'s addresses; user " (other.id.0) " is removed. This cannot be undone."
+                    }
+                    form.inline-form method="post" action=(base) {
+                        (csrf(ctx)) (op("merge_confirmed"))
+                        input type="hidden" name="merge_id" value=(other.id.0);
+                        button #merge-confirmed .btn.danger type="submit" { "Merge" }
+                        " " a.btn href=(base) { "Cancel" }
+                    }
+                }
+            }
             form #user-merge .form method="post" action=(base) {
                 (csrf(ctx)) (op("merge"))
                 (shown.error_for("merge"))
@@ -214,6 +235,7 @@ fn user_screen(
 /// `POST /agent/admin/users...`.
 pub(super) fn apply(
     app: &App,
+    ctx: &Ctx,
     admin: &Admin<'_>,
     rest: &[&str],
     op: &str,
@@ -245,8 +267,18 @@ pub(super) fn apply(
                 .user_by_email(email.trim())
                 .map_err(|_| ApiError::invalid(format!("{:?} is not an email address", email.trim())))?
                 .ok_or_else(|| ApiError::invalid(format!("No user has the address {}.", email.trim())))?;
-            admin.merge_users(id, other.id)?;
-            app.sessions().end_others(Principal::User(other.id), None);
+            if other.id == id {
+                return Err(ApiError::invalid(
+                    "That is this user's own address: a user cannot be merged into themselves.",
+                ));
+            }
+            // Irreversible: say what will happen, and ask.
+            Ok(Outcome::Show(user_screen(app, ctx, id, &Shown::default(), StatusCode::OK, Some(&other))?))
+        }
+        "merge_confirmed" => {
+            let other = UserId(num(&f.get("merge_id"))?);
+            admin.merge_users(id, other)?;
+            app.sessions().end_others(Principal::User(other), None);
             Ok(Outcome::Go(here, "merged"))
         }
         "merge_again" => {

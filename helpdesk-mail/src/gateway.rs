@@ -294,13 +294,13 @@ impl MailGateway {
             if e == *except || own.contains(&e) || self.hd.agent_by_email(e.as_str())?.is_some() {
                 continue;
             }
-            if self.hd.user_by_email(e.as_str())?.is_some_and(|u| u.blocked) {
-                continue; // a blocked user is not copied in
-            }
             if loop_reason(&[], Some(e.as_str()), "text/plain", &[]).is_some() {
                 continue; // never CC a mailer daemon or a no-reply address
             }
             let (u, _) = self.user_for(m, &e)?;
+            if u.blocked {
+                continue; // a blocked user is not copied in
+            }
             if !out.contains(&u.id) {
                 out.push(u.id);
             }

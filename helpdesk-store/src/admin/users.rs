@@ -240,16 +240,16 @@ impl Admin<'_> {
 
     /// The user record itself (not following a merge).
     fn stored_user(&self, id: UserId) -> Result<User> {
-        match self.hd.store.record(RecordKind::User, id.0)? {
-            Some(Record::User(u)) => Ok(u),
-            _ => match self.hd.merged_into(id)? {
+        match self.hd.own_user(id) {
+            Err(Error::Directory(DirectoryError::NotFound(missing))) => match self.hd.merged_into(id)? {
                 Some(k) => {
                     let kept =
                         self.hd.user(k).map(|u| format!("{} ({})", u.name, u.id)).unwrap_or(k.to_string());
                     Err(AdminError::Refused(format!("{id} was merged into {kept} already")).into())
                 }
-                None => Err(DirectoryError::NotFound(id.to_string()).into()),
+                None => Err(DirectoryError::NotFound(missing).into()),
             },
+            r => r,
         }
     }
 

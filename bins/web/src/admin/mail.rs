@@ -21,7 +21,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 fn num(s: &str) -> Result<u64, ApiError> {
-    s.parse().map_err(|_| ApiError::not_found("There is no such email account."))
+    super::pages::path_id(s, "There is no such email account.")
 }
 
 /// `GET /agent/admin/email...`.

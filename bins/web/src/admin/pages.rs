@@ -1115,8 +1115,13 @@ fn audit_screen(app: &App, ctx: &Ctx, p: &AuditParams) -> Result<Response, ApiEr
 
 // ----- dispatch ---------------------------------------------------------------
 
+/// An id from an admin URL, or 404 with `missing`.
+pub(super) fn path_id(s: &str, missing: &str) -> Result<u64, ApiError> {
+    s.parse().map_err(|_| ApiError::not_found(missing))
+}
+
 fn num(s: &str) -> Result<u64, ApiError> {
-    s.parse().map_err(|_| ApiError::not_found("There is no such admin screen."))
+    path_id(s, "There is no such admin screen.")
 }
 
 fn show(

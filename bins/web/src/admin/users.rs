@@ -21,7 +21,7 @@ use warp::reply::Response;
 const SHOWN: usize = 50;
 
 fn num(s: &str) -> Result<u64, ApiError> {
-    s.parse().map_err(|_| ApiError::not_found("There is no such user."))
+    super::pages::path_id(s, "There is no such user.")
 }
 
 /// `GET /agent/admin/users...`.

@@ -188,6 +188,7 @@ impl Directory for GenDir<'_> {
             fields: BTreeMap::new(),
             created_at: DateTime::UNIX_EPOCH,
             blocked: false,
+            language: None,
         })
     }
 }

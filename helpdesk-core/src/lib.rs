@@ -52,6 +52,7 @@ pub mod tickets;
 // Every module keeps the path it had before the areas were folders.
 pub use base::{bytes, calendar, clock, error, ids};
 pub use filters::{filter, index};
+pub use notify::templates;
 pub use people::credential;
 pub use rules::{automation, escalation, rule, sla, trigger};
 pub use tickets::{command, concurrency, event, outbox, summary, ticket, view};

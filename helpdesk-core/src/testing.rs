@@ -60,6 +60,7 @@ pub fn sample_directory() -> DirectorySnapshot {
         teams: teams.iter().map(|t| TeamId(*t)).collect(),
         permissions,
         disabled,
+        language: None,
     };
     d.agents.insert(AgentId(1), agent(1, "Alice", Permissions::admin(), &[], false));
     let bob = Permissions {
@@ -87,6 +88,7 @@ pub fn sample_directory() -> DirectorySnapshot {
                 fields: BTreeMap::new(),
                 created_at: t0(),
                 blocked: false,
+                language: None,
             },
         );
     }

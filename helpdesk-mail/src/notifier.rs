@@ -174,6 +174,8 @@ pub struct EmailNotifier {
     default: Option<SmtpTransport>,
     /// Accounts' own relays, built once per relay and password.
     accounts: Mutex<HashMap<EmailAccountId, AccountTransport>>,
+    /// The helpdesk's URL when its settings have none (links in mail).
+    public_url: Option<String>,
 }
 
 impl std::fmt::Debug for EmailNotifier {
@@ -186,13 +188,25 @@ impl EmailNotifier {
     /// A notifier sending through the relay `config` describes (and the
     /// accounts' own relays).
     pub fn new(hd: Helpdesk, config: &SmtpConfig) -> Result<Self, DeliveryError> {
-        Ok(EmailNotifier { hd, default: Some(config.transport()?), accounts: Mutex::default() })
+        Ok(EmailNotifier {
+            hd,
+            default: Some(config.transport()?),
+            accounts: Mutex::default(),
+            public_url: None,
+        })
+    }
+
+    /// The helpdesk's URL for links in mail when its settings name none
+    /// (the server's `--public-url`).
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
     }
 
     /// A notifier sending only through the accounts' own relays (the
     /// server has none).
     pub fn accounts_only(hd: Helpdesk) -> Self {
-        EmailNotifier { hd, default: None, accounts: Mutex::default() }
+        EmailNotifier { hd, default: None, accounts: Mutex::default(), public_url: None }
     }
 
     /// The transport for mail from `account`, if there is a relay for it.
@@ -311,7 +325,7 @@ impl Notifier for EmailNotifier {
     }
 
     fn deliver(&self, item: &OutboxItem) -> Result<DeliveryOutcome, DeliveryError> {
-        let mails = compose(&self.hd, item)?;
+        let mails = compose(&self.hd, item, self.public_url.as_deref())?;
         if mails.is_empty() {
             return Ok(DeliveryOutcome::Skipped("no recipient may see this ticket".into()));
         }

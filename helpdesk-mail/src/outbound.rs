@@ -9,11 +9,13 @@
 use crate::notifier::DeliveryError;
 use helpdesk_core::mail::{subject_with_reference, ReplyTokens, TokenHolder, REPLY_ABOVE};
 use helpdesk_core::notify::is_auto_response;
+use helpdesk_core::templates::{self, Language, MailKind, MailTemplate, RenderedMail, TemplateKey};
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
 use lettre::Message as MailMessage;
+use serde_json::json;
 
 macro_rules! text_header {
     ($(#[$doc:meta])* $t:ident, $name:literal) => {
@@ -75,115 +77,259 @@ fn author_name(hd: &Helpdesk, author: Author) -> String {
     }
 }
 
-/// Renders notification `n` about `ticket` (its state at the commit that
-/// queued the notification) for `audience`.
-pub fn render(hd: &Helpdesk, ticket: &Ticket, n: &Notification, audience: Audience) -> Rendered {
-    let subject = subject_with_reference(&ticket.subject, ticket.id);
+/// Who a mail goes to, as its template sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressee {
+    /// Their name (or address, when only that is known).
+    pub name: String,
+    /// Their address.
+    pub email: String,
+    /// The language of their mail (`None`: the helpdesk's).
+    pub language: Option<Language>,
+}
+
+fn person(name: &str, email: &str) -> serde_json::Value {
+    json!({ "name": name, "first_name": templates::first_name(name), "email": email })
+}
+
+/// The `helpdesk` and `recipient` values every template has. The
+/// helpdesk's URL is the one in its settings, else `public_url` (the
+/// server's `--public-url`).
+pub fn base_context(hd: &Helpdesk, to: &Addressee, public_url: Option<&str>) -> serde_json::Value {
+    let settings = hd.settings().unwrap_or_default();
+    let url = settings.public_url.or_else(|| public_url.map(|u| u.trim_end_matches('/').to_string()));
+    json!({
+        "helpdesk": { "name": settings.name, "url": url },
+        "recipient": person(&to.name, &to.email),
+    })
+}
+
+/// The values a ticket mail's template is rendered with (see
+/// [`templates::Vocabulary`]): mail to users gets messages only, never a
+/// note, the urgency, the labels, the team or the assigned agent; their
+/// status is the one users are shown (spam and deleted read resolved) and
+/// their `event` only the kind of mail (new_ticket, agent_reply, updated).
+pub fn ticket_context(
+    hd: &Helpdesk,
+    ticket: &Ticket,
+    reason: &str,
+    audience: Audience,
+    to: &Addressee,
+    public_url: Option<&str>,
+) -> serde_json::Value {
     let last_by =
         |agent: bool| ticket.messages.iter().rev().find(|m| matches!(m.author, Author::Agent(_)) == agent);
-    let message_block = |m: &Message| {
-        let mut s = format!("{} wrote:\n\n{}\n", author_name(hd, m.author), m.body);
+    let message = match (audience, reason) {
+        (Audience::User, "new_ticket") => ticket.messages.first(),
+        (_, "agent_reply") => last_by(true),
+        (Audience::Agent, "user_reply") => last_by(false),
+        _ => ticket.messages.last(),
+    };
+    let message = message.map(|m| {
         let files: Vec<&str> = m
             .attachments
             .iter()
             .filter(|a| a.filename != "original.eml")
             .map(|a| a.filename.as_str())
             .collect();
-        if !files.is_empty() {
-            s.push_str(&format!("\nAttached: {}\n", files.join(", ")));
-        }
-        s
-    };
-    // The marker goes first, so that everything quoted below a reply is cut
-    // (agents' replies by email are shown to the user).
-    let mut body = format!("{REPLY_ABOVE}\n\n");
-    match audience {
-        Audience::User => match n.reason.as_str() {
-            "new_ticket" => {
-                body.push_str(&format!(
-                    "We have received your request \"{}\" and will get back to you soon.\n\
-                         Your reference is [#{}]. To add anything, reply to this mail.\n\n",
-                    ticket.subject, ticket.id.0
-                ));
-                if let Some(m) = ticket.messages.first() {
-                    body.push_str(&message_block(m));
-                }
-            }
-            "agent_reply" => {
-                if let Some(m) = last_by(true) {
-                    body.push_str(&message_block(m));
-                }
-            }
-            _ => {
-                body.push_str(&format!(
-                    "Your request [#{}] \"{}\" was updated.\n\n",
-                    ticket.id.0, ticket.subject
-                ));
-                if let Some(m) = ticket.messages.last() {
-                    body.push_str(&message_block(m));
-                }
-            }
+        json!({ "author": author_name(hd, m.author), "body": m.body, "attachments": files })
+    });
+    let owner = hd.user(ticket.user).ok();
+    let mut ctx = base_context(hd, to, public_url);
+    let url = ctx["helpdesk"]["url"].as_str().map(|base| match audience {
+        Audience::User => format!("{base}/portal/tickets/{}", ticket.id.0),
+        Audience::Agent => format!("{base}/agent/tickets/{}", ticket.id.0),
+    });
+    let mut t = json!({
+        "id": ticket.id.0,
+        "reference": format!("[#{}]", ticket.id.0),
+        "subject": ticket.subject,
+        "status": match (audience, ticket.status) {
+            (Audience::User, Status::Spam | Status::Deleted) => Status::Resolved.to_string(),
+            (_, s) => s.to_string(),
         },
-        Audience::Agent => {
-            let what = match n.reason.as_str() {
-                "new_ticket" => "New ticket",
-                "user_reply" => "New reply from the user",
-                "agent_reply" => "New reply from an agent",
-                "note" => "New note",
-                "assignment" => "Assignment changed",
-                "status" => "Status changed",
-                "updated" => "Ticket updated",
-                other => other,
-            };
-            body.push_str(&format!("{what} on [#{}] \"{}\"\n\n", ticket.id.0, ticket.subject));
-            let assigned = |a: Option<AgentId>| {
-                a.map(|a| author_name(hd, Author::Agent(a))).unwrap_or_else(|| "nobody".into())
-            };
-            let team =
-                ticket.team.and_then(|t| hd.team(t).ok()).map(|t| t.name).unwrap_or_else(|| "none".into());
-            let dept = hd.department(ticket.department).map(|d| d.name).unwrap_or_default();
-            body.push_str(&format!(
-                "Status: {}\nDepartment: {dept}\nAgent: {}\nTeam: {team}\nUrgency: {}\n\n",
-                ticket.status,
-                assigned(ticket.agent),
-                ticket.urgency
-            ));
-            let note = ticket.notes.last().filter(|_| n.reason == "note");
-            match (note, n.reason.as_str()) {
-                (Some(note), _) => {
-                    let who = note
-                        .agent
-                        .map(|a| author_name(hd, Author::Agent(a)))
-                        .unwrap_or_else(|| "The system".into());
-                    body.push_str(&format!("{who} noted (agents only):\n\n{}\n", note.body));
-                }
-                (None, "user_reply") => {
-                    if let Some(m) = last_by(false) {
-                        body.push_str(&message_block(m));
-                    }
-                }
-                (None, "agent_reply") => {
-                    if let Some(m) = last_by(true) {
-                        body.push_str(&message_block(m));
-                    }
-                }
-                (None, _) => {
-                    if let Some(m) = ticket.messages.last() {
-                        body.push_str(&message_block(m));
-                    }
-                }
-            }
-            body.push_str(
-                "\n(Reply to this mail to answer the user; only the text above the line is sent.)\n",
-            );
+        "department": hd.department(ticket.department).map(|d| d.name).unwrap_or_default(),
+        "url": url,
+    });
+    let obj = ctx.as_object_mut().expect("an object");
+    if audience == Audience::Agent {
+        let t = t.as_object_mut().expect("an object");
+        t.insert("agent".into(), json!(ticket.agent.map(|a| author_name(hd, Author::Agent(a)))));
+        t.insert("team".into(), json!(ticket.team.and_then(|t| hd.team(t).ok()).map(|t| t.name)));
+        t.insert("urgency".into(), json!(ticket.urgency.get()));
+        t.insert("labels".into(), json!(ticket.labels));
+        let note = ticket.notes.last().filter(|_| reason == "note").map(|n| {
+            let who =
+                n.agent.map(|a| author_name(hd, Author::Agent(a))).unwrap_or_else(|| "The system".into());
+            json!({ "author": who, "body": n.body })
+        });
+        obj.insert("note".into(), json!(note));
+    }
+    obj.insert("ticket".into(), t);
+    obj.insert(
+        "user".into(),
+        match &owner {
+            Some(u) => person(&u.name, u.primary_email().as_str()),
+            None => person(&ticket.user.to_string(), ""),
+        },
+    );
+    obj.insert("message".into(), json!(message));
+    let event = match (audience, reason) {
+        (Audience::Agent, r) => r,
+        (Audience::User, r @ ("new_ticket" | "agent_reply")) => r,
+        (Audience::User, _) => "updated",
+    };
+    obj.insert("event".into(), json!(event));
+    ctx
+}
+
+/// The admins' text for `key` in `to`'s language (see
+/// [`Helpdesk::template_for`]) rendered with `context`; `None` when there is
+/// none (a custom template without text) or it fails on these values (the
+/// failure is logged: an admin's text that breaks on real data must not
+/// stop the mail).
+fn try_render(
+    hd: &Helpdesk,
+    key: &TemplateKey,
+    to: &Addressee,
+    context: &serde_json::Value,
+) -> Option<RenderedMail> {
+    match hd.template_for(key, to.language.as_ref()) {
+        Ok(Some(r)) => templates::render(&r.template, context)
+            .inspect_err(|e| {
+                tracing::warn!(template = %key, language = %r.language, error = %e, "mail template failed on this mail; another text is used");
+            })
+            .ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(template = %key, error = %e, "mail templates could not be read; the built-in text is used");
+            None
         }
     }
-    let subject = match (audience, n.reason.as_str()) {
-        (Audience::User, "new_ticket") => format!("Received: {subject}"),
-        (Audience::User, _) => format!("Re: {subject}"),
-        (Audience::Agent, _) => format!("[{}] {subject}", n.reason),
+}
+
+/// Renders the mail `kind` for `to` with `context`: the admins' text in the
+/// recipient's language (else the helpdesk's, else English's, which is the
+/// built-in text unless an admin wrote one). A text that fails on this
+/// mail's values is logged and the built-in text is used, so the mail still
+/// goes.
+pub fn render_mail(
+    hd: &Helpdesk,
+    kind: MailKind,
+    to: &Addressee,
+    context: &serde_json::Value,
+) -> RenderedMail {
+    let key = TemplateKey::Builtin(kind);
+    try_render(hd, &key, to, context).unwrap_or_else(|| {
+        let builtin = templates::default_template(kind);
+        templates::render(&builtin, context).unwrap_or_else(|e| RenderedMail {
+            subject: builtin.subject.clone(),
+            body: format!("(this mail could not be written: {e})"),
+        })
+    })
+}
+
+/// Finishes a ticket mail: the `[#id]` reference in the subject (added when
+/// the template left it out: replies thread by it) and the reply line above
+/// the body.
+fn ticket_mail(ticket: &Ticket, r: RenderedMail) -> Rendered {
+    // The marker goes first, so that everything quoted below a reply is cut
+    // (agents' replies by email are shown to the user).
+    Rendered {
+        subject: subject_with_reference(&r.subject, ticket.id),
+        body: format!("{REPLY_ABOVE}\n\n{}", r.body),
+    }
+}
+
+/// Renders notification `n` about `ticket` (its state at the commit that
+/// queued the notification) for `audience`, addressed to `to`: from the
+/// custom template its rule named (with the users' values, as it may reach
+/// users), else the built-in kind for its reason.
+pub fn render(
+    hd: &Helpdesk,
+    ticket: &Ticket,
+    n: &Notification,
+    audience: Audience,
+    to: &Addressee,
+    public_url: Option<&str>,
+) -> Rendered {
+    if let Some(key) = n.template.as_deref().and_then(|t| TemplateKey::custom(t.trim()).ok()) {
+        let context = ticket_context(hd, ticket, &n.reason, Audience::User, to, public_url);
+        if let Some(r) = try_render(hd, &key, to, &context) {
+            return ticket_mail(ticket, r);
+        }
+    }
+    let kind = MailKind::for_notification(&n.reason, audience == Audience::Agent);
+    let context = ticket_context(hd, ticket, &n.reason, audience, to, public_url);
+    ticket_mail(ticket, render_mail(hd, kind, to, &context))
+}
+
+/// Renders an unsaved template `text` for `key` as a real mail would be:
+/// on `ticket` for ticket mails (to its owner, or to `agent` for agents'
+/// mails), else with `agent` as the recipient and example links. Errors are
+/// the template's own (syntax, unknown placeholder, a value it cannot use).
+pub fn preview(
+    hd: &Helpdesk,
+    key: &TemplateKey,
+    text: &MailTemplate,
+    ticket: Option<TicketId>,
+    agent: &Agent,
+    public_url: Option<&str>,
+) -> Result<RenderedMail, helpdesk_store::Error> {
+    let as_agent = Addressee { name: agent.name.clone(), email: agent.email.to_string(), language: None };
+    if !key.about_ticket() {
+        let mut ctx = base_context(hd, &as_agent, public_url);
+        let base = ctx["helpdesk"]["url"].as_str().unwrap_or("https://helpdesk.example").to_string();
+        let obj = ctx.as_object_mut().expect("an object");
+        match key {
+            TemplateKey::Builtin(MailKind::AgentInvitation) => {
+                obj.insert("invited_by".into(), json!(agent.name));
+                obj.insert("link".into(), json!(format!("{base}/agent/set-password?token=EXAMPLE")));
+                obj.insert("days".into(), json!(helpdesk_store::admin::INVITE_DAYS));
+            }
+            TemplateKey::Builtin(MailKind::UserEmailValidation) => {
+                obj.insert("link".into(), json!(format!("{base}/portal/validate?token=EXAMPLE")));
+            }
+            _ => {
+                obj.insert("login_link".into(), json!(format!("{base}/portal/login")));
+            }
+        }
+        templates::check(key, text)?;
+        return Ok(templates::render(text, &ctx)?);
+    }
+    templates::check(key, text)?;
+    let id = ticket.ok_or_else(|| {
+        helpdesk_store::Error::Admin(helpdesk_core::AdminError::Refused(
+            "choose a ticket to preview on".into(),
+        ))
+    })?;
+    let t = hd.ticket(id)?;
+    let (audience, to, reason) = match key {
+        TemplateKey::Builtin(k) if k.vocabulary() == templates::Vocabulary::TicketAgent => {
+            let reason = k.as_str().strip_prefix("agent.").unwrap_or("updated");
+            let reason = if reason == "rule" { "trigger \"Example\"" } else { reason };
+            (Audience::Agent, as_agent, reason.to_string())
+        }
+        _ => {
+            let owner = hd.user(t.user)?;
+            let reason = match key {
+                TemplateKey::Builtin(MailKind::UserNewTicket) => "new_ticket",
+                TemplateKey::Builtin(MailKind::UserAgentReply) => "agent_reply",
+                TemplateKey::Builtin(_) => "updated",
+                TemplateKey::Custom(_) => "trigger \"Example\"",
+            };
+            let to = Addressee {
+                name: owner.name.clone(),
+                email: owner.primary_email().to_string(),
+                language: owner.language.clone(),
+            };
+            (Audience::User, to, reason.to_string())
+        }
     };
-    Rendered { subject, body }
+    let ctx = ticket_context(hd, &t, &reason, audience, &to, public_url);
+    let r = templates::render(text, &ctx)?;
+    let done = ticket_mail(&t, r);
+    Ok(RenderedMail { subject: done.subject, body: done.body })
 }
 
 /// One message ready for the SMTP transport.
@@ -220,7 +366,14 @@ pub fn account_for(hd: &Helpdesk, department: DepartmentId) -> Result<EmailAccou
 
 /// Builds the mail(s) for an email notification: one per person (a team
 /// gets one per member who may see the ticket).
-pub fn compose(hd: &Helpdesk, item: &OutboxItem) -> Result<Vec<OutgoingMail>, DeliveryError> {
+///
+/// `public_url` is the helpdesk's URL when its settings have none (the
+/// server's `--public-url`), for the links in mail.
+pub fn compose(
+    hd: &Helpdesk,
+    item: &OutboxItem,
+    public_url: Option<&str>,
+) -> Result<Vec<OutgoingMail>, DeliveryError> {
     let Effect::Notify(n) = &item.effect else {
         return Err(DeliveryError::Permanent("not a notification".into()));
     };
@@ -230,33 +383,34 @@ pub fn compose(hd: &Helpdesk, item: &OutboxItem) -> Result<Vec<OutgoingMail>, De
     let tokens = settings.tokens();
     let domain = settings.message_id_domain.clone().unwrap_or_else(|| account.address.domain().to_string());
     let missing = |e: helpdesk_store::Error| DeliveryError::Permanent(e.to_string());
-    let people: Vec<(Email, String, TokenHolder, Audience)> = match &n.recipient {
+    let people: Vec<(Email, String, TokenHolder, Audience, Option<Language>)> = match &n.recipient {
         Recipient::User(u) => {
             let u = hd.user(*u).map_err(missing)?;
-            vec![(u.primary_email().clone(), u.name, TokenHolder::User(u.id), Audience::User)]
+            vec![(u.primary_email().clone(), u.name, TokenHolder::User(u.id), Audience::User, u.language)]
         }
         Recipient::Agent(a) => {
             let a = hd.agent(*a).map_err(missing)?;
             if a.disabled || !a.permissions.can_see(ticket.department) {
                 return Ok(Vec::new());
             }
-            vec![(a.email.clone(), a.name, TokenHolder::Agent(a.id), Audience::Agent)]
+            vec![(a.email.clone(), a.name, TokenHolder::Agent(a.id), Audience::Agent, a.language)]
         }
         Recipient::Team(t) => hd
             .agents()
             .map_err(DeliveryError::from_store)?
             .into_iter()
             .filter(|a| a.teams.contains(t) && !a.disabled && a.permissions.can_see(ticket.department))
-            .map(|a| (a.email.clone(), a.name, TokenHolder::Agent(a.id), Audience::Agent))
+            .map(|a| (a.email.clone(), a.name, TokenHolder::Agent(a.id), Audience::Agent, a.language))
             .collect(),
-        Recipient::Address(e) => vec![(e.clone(), e.to_string(), TokenHolder::Other, Audience::User)],
+        Recipient::Address(e) => vec![(e.clone(), e.to_string(), TokenHolder::Other, Audience::User, None)],
     };
     let from = Mailbox::new(Some(account.name.clone()), parse_addr(&account.address)?);
     let root = format!("<ticket-{}@{domain}>", ticket.id.0);
     let auto = is_auto_response(n);
     let mut out = Vec::new();
-    for (i, (email, name, holder, audience)) in people.into_iter().enumerate() {
-        let r = render(hd, &ticket, n, audience);
+    for (i, (email, name, holder, audience, language)) in people.into_iter().enumerate() {
+        let to = Addressee { name: name.clone(), email: email.to_string(), language };
+        let r = render(hd, &ticket, n, audience, &to, public_url);
         let token = tokens.sign(ticket.id, holder);
         let unique = format!("v{}.s{}.r{i}", item.key.version, item.key.seq);
         let mut b = MailMessage::builder()

@@ -17,6 +17,11 @@ fn body_of(raw: &str) -> String {
     m.body_text(0).unwrap().to_string()
 }
 
+fn subject_of(raw: &str) -> String {
+    let m = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
+    m.subject().unwrap().to_string()
+}
+
 fn raw(m: &helpdesk_mail::outbound::OutgoingMail) -> String {
     String::from_utf8(m.message.formatted()).unwrap()
 }
@@ -50,7 +55,7 @@ fn user_mail_has_the_reply_and_nothing_agents_only() {
         if n.channel != DeliveryChannel::Email {
             continue;
         }
-        for m in compose(&f.hd, &item).unwrap() {
+        for m in compose(&f.hd, &item, None).unwrap() {
             let text = raw(&m);
             assert!(text.contains("From: \"Helpdesk Support\" <support@helpdesk.test>"), "{text}");
             let body = body_of(&text);
@@ -90,7 +95,7 @@ fn auto_responses_say_so() {
         .into_iter()
         .find(|i| matches!(&i.effect, Effect::Notify(n) if matches!(n.recipient, Recipient::User(_))))
         .unwrap();
-    let mails = compose(&f.hd, &item).unwrap();
+    let mails = compose(&f.hd, &item, None).unwrap();
     assert_eq!(mails.len(), 1);
     let text = raw(&mails[0]);
     assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
@@ -115,7 +120,7 @@ fn a_teams_mail_goes_to_each_member_who_may_see_the_ticket() {
         reason: "urgent".into(),
         template: None,
     };
-    let mails = compose(&f.hd, &OutboxItem::new(key, Effect::Notify(n), f.clock.now())).unwrap();
+    let mails = compose(&f.hd, &OutboxItem::new(key, Effect::Notify(n), f.clock.now()), None).unwrap();
     let to: Vec<String> = mails.iter().map(|m| m.to.to_string()).collect();
     assert_eq!(to, ["alice@helpdesk.test", "bob@helpdesk.test"]);
 }
@@ -160,4 +165,144 @@ fn blocked_senders_and_closed_inbound_ways() {
         f.gateway.ingest_to(mail("ann@acme.com", "3").as_bytes(), &rcpt).unwrap(),
         IngestOutcome::NewTicket { .. }
     ));
+}
+
+/// Each person's mail is written from the admins' template in their
+/// language (else the helpdesk's, else the built-in English one); a rule's
+/// notification uses the custom template it names, when that exists.
+#[test]
+fn mail_is_written_in_each_recipients_language() {
+    use helpdesk_core::templates::{Language, MailKind, MailTemplate, TemplateKey};
+    let f = fixture();
+    let admin = f.hd.admin(f.alice.id).unwrap();
+    let de = Language::parse("de").unwrap();
+    let german = MailTemplate {
+        subject: "AW: {{ ticket.subject }}".into(),
+        body: "Hallo {{ recipient.first_name }},\n{% if message %}{{ message.author }} schrieb:\n{{ message.body }}\n{% endif %}".into(),
+    };
+    admin.save_mail_template(&TemplateKey::Builtin(MailKind::UserAgentReply), &de, german).unwrap();
+    let fr = Language::parse("fr").unwrap();
+    let french = MailTemplate {
+        subject: "[réponse] {{ ticket.subject }}".into(),
+        body: "{% if message %}Réponse de {{ message.author }}{% endif %} ; urgence {{ ticket.urgency }} ; étiquettes : {{ ticket.labels|join(\", \") or \"aucune\" }}\n".into(),
+    };
+    admin.save_mail_template(&TemplateKey::Builtin(MailKind::AgentAgentReply), &fr, french).unwrap();
+    f.hd.update_user(User { language: Some(de.clone()), ..f.ann.clone() }).unwrap();
+    f.hd.update_agent(Agent { language: Some(fr), ..f.alice.clone() }).unwrap();
+
+    f.hd.agent_reply(f.ticket.id, f.bob.id, "Der Drucker ist repariert.", None).unwrap();
+    let mut seen = Vec::new();
+    for item in items(&f) {
+        let Effect::Notify(n) = &item.effect else { continue };
+        if n.channel != DeliveryChannel::Email {
+            continue;
+        }
+        for m in compose(&f.hd, &item, None).unwrap() {
+            let text = raw(&m);
+            let subject = subject_of(&text);
+            seen.push((m.to.to_string(), subject, body_of(&text).replace("\r\n", "\n")));
+        }
+    }
+    seen.sort();
+    let quote = "##- Please type your reply above this line -##\n\n";
+    assert_eq!(
+        seen,
+        [
+            (
+                "alice@helpdesk.test".to_string(),
+                "[réponse] Printer on fire [#1]".to_string(),
+                format!("{quote}Réponse de Bob ; urgence 1 ; étiquettes : aucune\n")
+            ),
+            (
+                "ann@acme.com".to_string(),
+                "AW: Printer on fire [#1]".to_string(),
+                format!("{quote}Hallo Ann,\nBob schrieb:\nDer Drucker ist repariert.\n")
+            ),
+            (
+                "ben@acme.com".to_string(),
+                "Re: Printer on fire [#1]".to_string(),
+                format!("{quote}Bob wrote:\n\nDer Drucker ist repariert.\n")
+            ),
+        ]
+    );
+
+    // The helpdesk's language for people without one of their own.
+    let mut s = f.hd.settings().unwrap();
+    s.language = de.clone();
+    admin.set_settings(s).unwrap();
+    let vip = MailTemplate {
+        subject: "Für {{ user.name }}".into(),
+        body: "Ihr Ticket {{ ticket.reference }}: {{ ticket.url }}".into(),
+    };
+    admin.save_mail_template(&TemplateKey::custom("vip").unwrap(), &de, vip).unwrap();
+    let key = OutboxKey { ticket: f.ticket.id, version: f.hd.ticket(f.ticket.id).unwrap().version, seq: 0 };
+    let notify = |template: &str| {
+        let n = Notification {
+            recipient: Recipient::User(f.ben.id),
+            channel: DeliveryChannel::Email,
+            reason: "trigger \"VIP\"".into(),
+            template: Some(template.into()),
+        };
+        let item = OutboxItem::new(key, Effect::Notify(n), f.clock.now());
+        let m = compose(&f.hd, &item, Some("https://help.example/")).unwrap();
+        let text = raw(&m[0]);
+        (subject_of(&text), body_of(&text).replace("\r\n", "\n"))
+    };
+    assert_eq!(
+        notify("vip"),
+        (
+            "Für Ann [#1]".to_string(),
+            format!("{quote}Ihr Ticket [#1]: https://help.example/portal/tickets/1")
+        )
+    );
+    // A template that does not exist: the built-in mail.
+    let (subject, body) = notify("gone");
+    assert_eq!(subject, "Re: Printer on fire [#1]");
+    assert!(body.contains("Your request [#1] \"Printer on fire\" was updated."), "{body}");
+}
+
+/// Every value a ticket mail's template gets is in its vocabulary (what a
+/// template may name), and users' values hold nothing agents-only: no note,
+/// urgency, labels, team or assigned agent, and no hidden status.
+#[test]
+fn template_values_are_exactly_what_each_audience_may_see() {
+    use helpdesk_core::templates::Vocabulary;
+    use helpdesk_mail::outbound::{ticket_context, Addressee, Audience};
+    fn paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        for (k, v) in v.as_object().into_iter().flatten() {
+            let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            out.push(p.clone());
+            paths(v, &p, out);
+        }
+    }
+    let f = fixture();
+    let team = f.hd.create_team("Tier 1").unwrap();
+    let alice = Actor::Agent(f.alice.id);
+    f.hd.execute(f.ticket.id, &alice, Command::AssignTeam { team: Some(team.id) }).unwrap();
+    f.hd.execute(f.ticket.id, &alice, Command::AddLabel { label: "vip".into() }).unwrap();
+    f.hd.add_note(f.ticket.id, f.bob.id, "NOTE-1 agents only").unwrap();
+    f.hd.execute(f.ticket.id, &alice, Command::MarkSpam).unwrap();
+    let t = f.hd.ticket(f.ticket.id).unwrap();
+    let to = Addressee { name: "Ann".into(), email: "ann@acme.com".into(), language: None };
+    for (audience, vocabulary) in
+        [(Audience::User, Vocabulary::TicketUser), (Audience::Agent, Vocabulary::TicketAgent)]
+    {
+        let ctx = ticket_context(&f.hd, &t, "note", audience, &to, Some("https://help.example"));
+        let mut got = Vec::new();
+        paths(&ctx, "", &mut got);
+        got.sort();
+        let mut allowed: Vec<String> = vocabulary.placeholders().iter().map(|p| p.path.to_string()).collect();
+        allowed.extend(["helpdesk", "recipient", "ticket", "user"].map(String::from));
+        allowed.sort();
+        assert_eq!(got, allowed, "{audience:?}: the values and the vocabulary are the same");
+        let text = ctx.to_string();
+        if audience == Audience::User {
+            assert!(!text.contains("NOTE-1") && !text.contains("vip") && !text.contains("Tier 1"), "{text}");
+            assert_eq!(ctx["ticket"]["status"], "resolved", "spam reads resolved to users");
+            assert_eq!(ctx["event"], "updated", "users are not told why");
+        } else {
+            assert_eq!(ctx["note"]["body"], "NOTE-1 agents only");
+            assert_eq!(ctx["ticket"]["status"], "spam");
+        }
+    }
 }

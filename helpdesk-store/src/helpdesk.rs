@@ -36,6 +36,10 @@ pub enum Error {
     /// An admin change was refused (not an admin, in use, the last admin).
     #[error(transparent)]
     Admin(#[from] AdminError),
+    /// A mail template was refused (syntax, an unknown placeholder, a
+    /// language tag), or there is no such template.
+    #[error(transparent)]
+    Template(#[from] helpdesk_core::templates::TemplateError),
     /// A password or token was refused (in an admin change or the setup).
     #[error(transparent)]
     Auth(Box<crate::auth::AuthError>),
@@ -412,6 +416,7 @@ impl Helpdesk {
             teams: new.teams,
             permissions: new.permissions,
             disabled: false,
+            language: None,
         };
         self.put(Record::Agent(a.clone()))?;
         Ok(a)

@@ -202,6 +202,7 @@ fn run(hd: &Helpdesk, clock: &ManualClock) -> String {
         email: "alice@acme.example".into(),
         teams: BTreeSet::new(),
         permissions: Permissions::default(),
+        language: None,
     };
     assert_eq!(admin_err(admin.update_agent(alice, demote)), AdminError::LastAdmin);
     assert_eq!(admin_err(admin.deactivate_agent(alice, Reassign::Leave)), AdminError::LastAdmin);
@@ -210,6 +211,7 @@ fn run(hd: &Helpdesk, clock: &ManualClock) -> String {
         email: "bob@acme.example".into(),
         teams: [tier1.id].into(),
         permissions: Permissions::admin(),
+        language: Some(helpdesk_core::templates::Language::parse("de").unwrap()),
     };
     admin.update_agent(bob.id, promote).unwrap();
     tick();
@@ -552,6 +554,7 @@ fn run_users_and_mail(hd: &Helpdesk, clock: &ManualClock) -> String {
         phone: Some(" +44 20 7946 0000 ".into()),
         organisation: Some(acme.id),
         usergroups: BTreeSet::from([vips.id]),
+        language: Some(helpdesk_core::templates::Language::parse("fr").unwrap()),
     };
     for bad in [&["bob@acme.example"][..], &["alice@acme.example"], &[], &["not an address"]] {
         let e = admin.update_user(ann.id, change(bad)).unwrap_err();
@@ -796,6 +799,91 @@ fn run_labels(hd: &Helpdesk, clock: &ManualClock) -> String {
     assert!(hd.ticket(ids[2]).unwrap().labels.is_empty());
     assert!(hd.labels().unwrap().is_empty());
     out.push(String::new());
+    out.push(audit_lines(hd));
+    out.join("\n")
+}
+
+#[test]
+fn mail_templates_on_every_backend() {
+    for (name, hd, clock, _keep) in support::backends() {
+        clock.set(chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").unwrap().into());
+        let snapshot = run_templates(&hd, &clock);
+        insta::assert_snapshot!("admin_mail_templates", snapshot, &format!("backend: {name}"));
+    }
+}
+
+fn run_templates(hd: &Helpdesk, clock: &ManualClock) -> String {
+    use helpdesk_core::admin::RuleDef;
+    use helpdesk_core::templates::{Language, MailKind, MailTemplate, TemplateKey};
+    let tick = || clock.advance(Duration::minutes(1));
+    let done = hd.setup(setup()).unwrap();
+    let admin = hd.admin(done.admin.id).unwrap();
+    let reply = TemplateKey::Builtin(MailKind::UserAgentReply);
+    let (de, fr) = (Language::parse("de").unwrap(), Language::parse("fr").unwrap());
+    let text = |subject: &str, body: &str| MailTemplate { subject: subject.into(), body: body.into() };
+    let mut out = Vec::new();
+    let resolved =
+        |hd: &Helpdesk, key: &TemplateKey, l: Option<&Language>| match hd.template_for(key, l).unwrap() {
+            Some(r) => format!(
+                "{} {} {:?}",
+                r.language,
+                if r.customised { "admin" } else { "built-in" },
+                r.template.subject
+            ),
+            None => "none".into(),
+        };
+
+    // Refusals change nothing.
+    for bad in [
+        text("AW: {{ ticket.subjekt }}", ""),
+        text("AW", "{% for m in ticket.messages %}"),
+        text("AW", "{{ note.body }}"),
+        text(" ", "x"),
+    ] {
+        out.push(format!("refused: {}", admin.save_mail_template(&reply, &de, bad).unwrap_err()));
+    }
+    assert!(hd.mail_templates().unwrap().is_empty());
+    tick();
+
+    admin.save_mail_template(&reply, &de, text("AW: {{ ticket.subject }}", "Hallo")).unwrap();
+    tick();
+    admin
+        .save_mail_template(&reply, &de, text("AW: {{ ticket.subject }}", "Hallo {{ recipient.first_name }}"))
+        .unwrap();
+    out.push(format!("de reader: {}", resolved(hd, &reply, Some(&de))));
+    out.push(format!("fr reader: {}", resolved(hd, &reply, Some(&fr))));
+    let mut s = hd.settings().unwrap();
+    s.language = de.clone();
+    admin.set_settings(s).unwrap();
+    out.push(format!("fr reader, helpdesk in German: {}", resolved(hd, &reply, Some(&fr))));
+    out.push(format!(
+        "languages: {}",
+        hd.mail_languages().unwrap().iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
+    ));
+    tick();
+
+    // A custom template: rules may name it once it exists, and its last
+    // text stays while one does.
+    let vip = TemplateKey::custom("vip").unwrap();
+    out.push(format!("custom before: {}", resolved(hd, &vip, None)));
+    let rule = RuleDef::from_json_value(
+        helpdesk_core::admin::RuleKind::Trigger,
+        serde_json::json!({"name": "VIP", "on": ["new_ticket"], "actions": [{"action": "notify", "to": "user", "template": "vip"}]}),
+    )
+    .unwrap();
+    out.push(format!("rule before: {}", admin.save_rule(None, rule.clone()).unwrap_err()));
+    admin.save_mail_template(&vip, &fr, text("VIP", "{{ ticket.reference }}")).unwrap();
+    admin.save_rule(None, rule).unwrap();
+    out.push(format!(
+        "custom: {:?}, used by {:?}",
+        hd.custom_templates().unwrap(),
+        hd.rules_naming_template("vip").unwrap()
+    ));
+    out.push(format!("remove last: {}", admin.remove_mail_template(&vip, &fr).unwrap_err()));
+    tick();
+    admin.remove_mail_template(&reply, &de).unwrap();
+    out.push(format!("removed twice: {}", admin.remove_mail_template(&reply, &de).unwrap_err()));
+    out.push(format!("de reader after: {}", resolved(hd, &reply, Some(&de))));
     out.push(audit_lines(hd));
     out.join("\n")
 }

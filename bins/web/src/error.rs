@@ -285,6 +285,13 @@ impl From<Error> for ApiError {
                 }
             }
             Error::Admin(e) => e.into(),
+            Error::Template(e) => {
+                use helpdesk_core::templates::TemplateError as T;
+                match e {
+                    T::UnknownTemplate(_) => ApiError::not_found(e.to_string()),
+                    _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_template", e.to_string()),
+                }
+            }
             Error::Auth(e) => (*e).into(),
             // Actors by id; the agent API names them (`agent::run`).
             Error::Conflict(c) => ApiError::conflict(&c, |_| None),

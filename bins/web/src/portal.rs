@@ -10,9 +10,11 @@
 
 use crate::auth::{portal_session, session_cookie, PortalCtx, Realm, PORTAL_COOKIE};
 use crate::error::ApiError;
-use crate::{blocking, client_key, with_app, App, OutgoingMail};
+use crate::{blocking, client_key, with_app, App};
 use helpdesk_core::admin::Registration;
+use helpdesk_core::templates::{Language, MailKind};
 use helpdesk_core::*;
+use helpdesk_mail::outbound::Addressee;
 use helpdesk_store::Helpdesk;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
@@ -489,7 +491,7 @@ fn do_login(app: &App, ctx: &PortalCtx, form: LoginForm, ip: String) -> Response
     }
 }
 
-fn do_register(app: &App, ctx: &PortalCtx, form: RegisterForm, ip: String) -> Response {
+fn do_register(app: &App, ctx: &PortalCtx, form: RegisterForm, ip: String, accept: Option<&str>) -> Response {
     if !ctx.csrf_ok(&form.csrf) {
         return csrf_failed(ctx, None);
     }
@@ -534,22 +536,26 @@ fn do_register(app: &App, ctx: &PortalCtx, form: RegisterForm, ip: String) -> Re
         )
     };
     match hd.user_by_email(email.as_str()) {
-        Ok(Some(_)) => {
+        Ok(Some(u)) => {
             // Same answer as for a new address: registration does not reveal who has an account.
-            app.send_mail(OutgoingMail {
-                to: email.to_string(),
-                subject: "Your helpdesk account".into(),
-                body: format!(
-                    "Someone (hopefully you) tried to register at {base} with this address, which already has an account. Log in at {base}/portal/login."
-                ),
-            });
+            let to =
+                Addressee { name: u.name.clone(), email: email.to_string(), language: u.language.clone() };
+            let extra = serde_json::json!({ "login_link": format!("{base}/portal/login") });
+            crate::admin::api::send_templated(app, MailKind::UserAccountExists, &to, &base, extra);
             return done(ctx);
         }
         Ok(None) => {}
         Err(e) => return ApiError::from(e).response(),
     }
+    // The browser's language, when mail can be written in it (and it is
+    // not simply the helpdesk's).
+    let language = accept.and_then(|h| {
+        let default = hd.settings().ok()?.language;
+        Language::negotiate(h, &hd.mail_languages().ok()?).filter(|l| *l != default)
+    });
     let r = (|| -> Result<Option<String>, ApiError> {
         let mut new = NewUser::new(form.name.clone(), email.as_str());
+        new.language = language.clone();
         // Open registration: the account works at once.
         new.validated = mode == Registration::Open;
         let u = hd.create_user(new)?;
@@ -568,11 +574,9 @@ fn do_register(app: &App, ctx: &PortalCtx, form: RegisterForm, ip: String) -> Re
             "Log in with your email address and password.",
         ),
         Ok(Some(token)) => {
-            app.send_mail(OutgoingMail {
-                to: email.to_string(),
-                subject: "Confirm your email address".into(),
-                body: format!("Confirm your address: {base}/portal/validate?token={token}"),
-            });
+            let to = Addressee { name: form.name.trim().to_string(), email: email.to_string(), language };
+            let extra = serde_json::json!({ "link": format!("{base}/portal/validate?token={token}") });
+            crate::admin::api::send_templated(app, MailKind::UserEmailValidation, &to, &base, extra);
             done(ctx)
         }
         Err(e) if e.status.is_client_error() => {
@@ -879,9 +883,12 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(s())
         .and(client_key())
+        .and(warp::header::headers_cloned())
         .and(form())
-        .and_then(|app, ctx, ip, f: RegisterForm| {
-            run(app, ctx, move |app, ctx, _| do_register(app, ctx, f, ip))
+        .and_then(|app, ctx, ip, headers: warp::http::HeaderMap, f: RegisterForm| {
+            // A header that is not text is no preference.
+            let accept = headers.get("accept-language").and_then(|v| v.to_str().ok()).map(str::to_string);
+            run(app, ctx, move |app, ctx, _| do_register(app, ctx, f, ip, accept.as_deref()))
         })
         .boxed();
     let validate = path!("portal" / "validate")

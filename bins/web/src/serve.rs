@@ -297,7 +297,8 @@ pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> 
     let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
     let mailer: Arc<dyn Mailer> = match &smtp {
         Some(relay) => {
-            notifiers.push(Arc::new(EmailNotifier::new(hd.clone(), relay)?));
+            notifiers
+                .push(Arc::new(EmailNotifier::new(hd.clone(), relay)?.with_public_url(public_url.clone())));
             let (name, from) = match &args.mail_from {
                 Some(a) => (String::new(), a.clone()),
                 None => {
@@ -317,7 +318,8 @@ pub async fn start(args: &Args, which: Interfaces) -> Result<Running, BoxError> 
         }
         None => {
             // Accounts with a relay of their own still send.
-            notifiers.push(Arc::new(EmailNotifier::accounts_only(hd.clone())));
+            notifiers
+                .push(Arc::new(EmailNotifier::accounts_only(hd.clone()).with_public_url(public_url.clone())));
             tracing::warn!(
                 "no --smtp-relay: email notifications are sent only from email accounts with a relay of their own (the rest are recorded as skipped); account emails are only logged"
             );

@@ -993,3 +993,190 @@ async fn labels_by_api_and_by_screen_and_offered_on_tickets() {
     let r = get_pane(&f, &page, "/agent/admin/labels", None).await;
     assert!(body_text(&r).contains("No labels defined yet."));
 }
+
+#[tokio::test]
+async fn mail_templates_by_api_and_by_screen_in_each_persons_language() {
+    let f = fixture();
+    let s = f.login_agent(ADMIN.0, ADMIN.1).await;
+    let r = send(&f, &s, "GET", "/api/admin/mail-templates", None).await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let all = body_json(&r);
+    assert_eq!(
+        (all["default_language"].clone(), all["templates"].as_array().unwrap().len()),
+        (json!("en"), 14)
+    );
+
+    // Refused on save: an unknown placeholder (named, with what there is),
+    // a syntax error (by line), a value used without testing for it.
+    let put =
+        |text: Value| send(&f, &s, "PUT", "/api/admin/mail-templates/user.email_validation/de", Some(text));
+    let r = put(json!({"subject": "Bitte bestätigen", "body": "{{ link }} {{ ticket.subject }}"})).await;
+    assert_eq!(r.status(), 422, "{}", body_text(&r));
+    assert!(
+        body_text(&r).contains("unknown placeholder ticket.subject (this mail has: helpdesk.name"),
+        "{}",
+        body_text(&r)
+    );
+    let r = put(json!({"subject": "Bitte bestätigen", "body": "Hallo\n{% if link %}"})).await;
+    assert_eq!(r.status(), 422);
+    assert!(body_json(&r)["message"].as_str().unwrap().starts_with("body, line 2"), "{}", body_text(&r));
+    let r = put(json!({"subject": "Bitte bestätigen", "body": "{{ helpdesk.url.upper() }}"})).await;
+    assert_eq!(r.status(), 422, "{}", body_text(&r));
+    assert!(f.hd.mail_templates().unwrap().is_empty(), "nothing was written");
+    let r = put(json!({
+        "subject": "Bitte bestätigen Sie Ihre Adresse",
+        "body": "Hallo {{ recipient.first_name }},\nbitte bestätigen Sie Ihre Adresse: {{ link }}\n"
+    }))
+    .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    assert_eq!(body_json(&r)["text"]["subject"], "Bitte bestätigen Sie Ihre Adresse");
+    let audit = f.hd.audit(&Default::default(), None, 1).unwrap();
+    assert_eq!(audit[0].action, "template.save");
+
+    // A visitor whose browser prefers German registers: German mail, and
+    // the user keeps the language.
+    let (page, cookie) = f.portal_visit("/portal/register", None).await;
+    let csrf = csrf_of(&body_text(&page));
+    let r = warp::test::request()
+        .method("POST")
+        .path("/portal/register")
+        .header("cookie", &cookie)
+        .header("accept-language", "fr-FR, de-AT;q=0.8, en;q=0.5")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[
+            ("name", "Jonas Weber"),
+            ("email", "jonas@example.de"),
+            ("password", "jonas-password"),
+            ("csrf", &csrf),
+        ]))
+        .reply(&f.routes)
+        .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let mail = f.mailer.sent().pop().expect("validation mail");
+    assert_eq!(mail.subject, "Bitte bestätigen Sie Ihre Adresse");
+    assert!(
+        mail.body.starts_with("Hallo Jonas,\nbitte bestätigen Sie Ihre Adresse: http://"),
+        "{}",
+        mail.body
+    );
+    let jonas = f.hd.user_by_email("jonas@example.de").unwrap().unwrap();
+    assert_eq!(jonas.language.as_ref().map(|l| l.as_str()), Some("de"));
+
+    // The screens: the list, the editor with its placeholders, a preview
+    // on a real ticket (and a refused one), saving, removing.
+    let page = login_workspace(&f, ADMIN).await;
+    let r = get_pane(&f, &page, "/agent/admin/templates", None).await;
+    assert_eq!(r.status(), 200);
+    let html = body_text(&r);
+    assert!(html.contains("Agent invitation") && html.contains("Deutsch"), "{html}");
+    let editor = "/agent/admin/templates/user.agent_reply/de";
+    let r = get_pane(&f, &page, editor, None).await;
+    let html = body_text(&r);
+    assert!(html.contains("No text in Deutsch yet: mail in it uses the built-in English text"), "{html}");
+    assert!(html.contains("<code>message.attachments</code>") && !html.contains("note.body"), "{html}");
+    let text = [
+        ("subject", "AW: {{ ticket.subject }}"),
+        ("body", "{{ message.author }} schrieb:\n{{ message.body }}"),
+    ];
+    let mut form = vec![("op", "preview"), ("ticket", "1")];
+    form.extend_from_slice(&text);
+    let r = form_post(&f, &page, editor, &form).await;
+    assert_eq!(r.status(), 422, "{}", body_text(&r));
+    assert!(
+        body_text(&r).contains("body, line 1: a value this mail may not have is used without testing for it"),
+        "{}",
+        body_text(&r)
+    );
+    let text = [
+        ("subject", "AW: {{ ticket.subject }}"),
+        ("body", "{% if message %}{{ message.author }} schrieb:\n{{ message.body }}{% endif %}"),
+    ];
+    let mut form = vec![("op", "preview"), ("ticket", "1")];
+    form.extend_from_slice(&text);
+    let r = form_post(&f, &page, editor, &form).await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let html = body_text(&r);
+    let subject = f.hd.ticket(helpdesk_core::TicketId(1)).unwrap().subject;
+    assert!(html.contains(&format!("AW: {subject} [#1]")), "the reference is added: {html}");
+    assert!(html.contains("##- Please type your reply above this line -##"), "{html}");
+    let mut form = vec![("op", "save")];
+    form.extend_from_slice(&text);
+    let r = form_post(&f, &page, editor, &form).await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    assert_eq!(r.headers()["location"], "/agent/admin/templates/user.agent_reply/de?done=saved");
+    let r = get_pane(&f, &page, editor, None).await;
+    assert!(body_text(&r).contains("Your text is used for mail in this language."));
+    let r = form_post(&f, &page, editor, &[("op", "remove")]).await;
+    assert_eq!(r.status(), 303);
+    let key = helpdesk_core::templates::TemplateKey::parse("user.agent_reply").unwrap();
+    assert_eq!(
+        f.hd.mail_template(&key, &helpdesk_core::templates::Language::parse("de").unwrap()).unwrap(),
+        None
+    );
+
+    // The helpdesk's language decides for people without one: an
+    // invitation in German.
+    let r = send(&f, &s, "GET", "/api/admin/settings", None).await;
+    let mut settings = body_json(&r);
+    settings["language"] = json!("de");
+    let r = send(&f, &s, "PUT", "/api/admin/settings", Some(settings)).await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let r = send(
+        &f,
+        &s,
+        "PUT",
+        "/api/admin/mail-templates/agent.invitation/de",
+        Some(json!({"subject": "Einladung zu {{ helpdesk.name }}", "body": "{{ invited_by }} lädt Sie ein: {{ link }} ({{ days }} Tage)"})),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let r =
+        send(&f, &s, "POST", "/api/admin/agents", Some(json!({"name": "Lena", "email": "lena@example.com"})))
+            .await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    let mail = f.mailer.sent().into_iter().find(|m| m.to == "lena@example.com").expect("invitation");
+    assert_eq!(mail.subject, "Einladung zu Helpdesk");
+    assert!(mail.body.contains(" lädt Sie ein: http://") && mail.body.ends_with("(7 Tage)"), "{}", mail.body);
+
+    // Custom templates: a rule may only name one that exists, and the last
+    // text of one a rule names stays.
+    let rule = |template: &str| {
+        json!({"name": "VIP welcome", "on": ["new_ticket"],
+               "actions": [{"action": "notify", "to": "user", "template": template}]})
+    };
+    let r = send(
+        &f,
+        &s,
+        "PUT",
+        "/api/admin/mail-templates/custom.vip/en",
+        Some(json!({"subject": "Welcome, {{ user.first_name }}", "body": "{{ note }}"})),
+    )
+    .await;
+    assert_eq!(r.status(), 422, "users' mail never reaches notes: {}", body_text(&r));
+    let r = send(
+        &f,
+        &s,
+        "PUT",
+        "/api/admin/mail-templates/custom.vip/en",
+        Some(json!({"subject": "Welcome, {{ user.first_name }}", "body": "A VIP line is open for you."})),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", body_text(&r));
+    let r = send(&f, &s, "POST", "/api/admin/rules/trigger", Some(rule("viq"))).await;
+    assert_eq!(r.status(), 422, "{}", body_text(&r));
+    assert!(body_text(&r).contains("template \\\"viq\\\", which does not exist"), "{}", body_text(&r));
+    let r = send(&f, &s, "POST", "/api/admin/rules/trigger", Some(rule("vip"))).await;
+    assert_eq!(r.status(), 201, "{}", body_text(&r));
+    let r = send(&f, &s, "DELETE", "/api/admin/mail-templates/custom.vip/en", None).await;
+    assert_eq!(r.status(), 409, "{}", body_text(&r));
+    assert!(body_text(&r).contains("trigger \\\"VIP welcome\\\""), "{}", body_text(&r));
+    let r = send(&f, &s, "GET", "/api/admin/mail-templates", None).await;
+    let vip = body_json(&r)["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == "custom.vip")
+        .cloned()
+        .unwrap();
+    assert_eq!(vip["used_by"], json!(["trigger \"VIP welcome\""]));
+}

@@ -212,6 +212,30 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
     audit(c, "Admin > an email account").await;
     screenshot(c, "admin-email-account").await;
 
+    // --- a mail template written in German, previewed on the ticket, saved --------------------
+    click(c, "#filter-pane a[href='/agent/admin/templates']").await;
+    wait_text(c, "#admin-title", "Templates").await;
+    click(c, "#template-list a[href='/agent/admin/templates/user.agent_reply/en']").await;
+    wait_text(c, "#admin-title", "Agent's reply").await;
+    fill(c, "#other-language", "de").await;
+    click(c, "#template-language button[type=submit]").await;
+    wait_text(c, "#template-state", "No text in Deutsch yet").await;
+    fill(c, "#template-subject", "AW: {{ ticket.subject }}").await;
+    fill(
+        c,
+        "#template-body",
+        "Hallo {{ recipient.first_name }},\n\n{% if message %}\n{{ message.author }} schrieb:\n\n{{ message.body }}\n{% endif %}\n\nIhr Team von {{ helpdesk.name }}\n",
+    )
+    .await;
+    click(c, "#template-preview-button").await;
+    wait_text(c, "#template-preview", "Hallo Ann,").await;
+    wait_text(c, "#template-preview", &format!("[#{}]", id.0)).await;
+    audit(c, "Admin > a mail template").await;
+    screenshot(c, "admin-template").await;
+    click(c, "#template-form button[value=save]").await;
+    wait_text(c, "#content", "Saved.").await;
+    wait_text(c, "#template-state", "Your text is used").await;
+
     // --- a user found, blocked, their ticket marked as spam ----------------------------------
     click(c, "#filter-pane a[href='/agent/admin/users']").await;
     fill(c, "#user-q", "customer").await;
@@ -239,6 +263,7 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
         "Created email account support@acme.example",
         "Sent a test mail from support@acme.example",
         "Blocked user Ann Customer",
+        "Wrote template user.agent_reply in Deutsch",
     ] {
         assert!(log.contains(want), "{want:?} not in the audit log:\n{log}");
     }
@@ -258,5 +283,9 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
     wait_text(c, "#admin-title", "support@acme.example").await;
     assert!(displayed(c, "#content").await && !displayed(c, "#filter-pane").await);
     screenshot(c, "admin-phone-email").await;
+    c.goto(&format!("{base}/agent/admin/templates/user.agent_reply/de")).await.unwrap();
+    wait_text(c, "#admin-title", "Agent's reply").await;
+    assert!(displayed(c, "#template-body").await);
+    screenshot(c, "admin-phone-template").await;
     browser.close().await;
 }

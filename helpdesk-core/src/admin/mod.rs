@@ -94,6 +94,8 @@ pub struct Settings {
     pub session_idle_minutes: u32,
     /// Shortest password accepted for agents and users.
     pub password_min_length: u32,
+    /// The language of mail to people who have none of their own.
+    pub language: crate::base::language::Language,
 }
 
 impl Default for Settings {
@@ -106,6 +108,7 @@ impl Default for Settings {
             embed_origins: Vec::new(),
             session_idle_minutes: 8 * 60,
             password_min_length: 8,
+            language: crate::base::language::Language::english(),
         }
     }
 }

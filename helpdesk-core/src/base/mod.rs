@@ -5,3 +5,4 @@ pub mod calendar;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod language;

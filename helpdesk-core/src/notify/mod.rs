@@ -35,6 +35,8 @@
 //! assert_eq!(to, ["user:1 Email agent_reply", "agent:1 Email agent_reply", "agent:1 InApp agent_reply"]);
 //! ```
 
+pub mod templates;
+
 use crate::event::{Actor, Change, TicketEvent};
 use crate::ids::*;
 use crate::outbox::{DeliveryChannel, Effect, Notification, Recipient};

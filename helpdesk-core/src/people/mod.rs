@@ -137,6 +137,9 @@ pub struct User {
     /// portal or open tickets there or in the embed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub blocked: bool,
+    /// The language their mail is written in (`None`: the helpdesk's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::base::language::Language>,
 }
 
 impl User {
@@ -166,6 +169,9 @@ pub struct NewUser {
     /// Whether the address is already confirmed.
     #[serde(default)]
     pub validated: bool,
+    /// The language their mail is written in (`None`: the helpdesk's).
+    #[serde(default)]
+    pub language: Option<crate::base::language::Language>,
 }
 
 impl NewUser {
@@ -200,6 +206,7 @@ impl NewUser {
             fields: BTreeMap::new(),
             created_at: now,
             blocked: false,
+            language: self.language,
         })
     }
 }
@@ -342,6 +349,9 @@ pub struct Agent {
     pub permissions: Permissions,
     /// A disabled agent can no longer act or be assigned.
     pub disabled: bool,
+    /// The language their mail is written in (`None`: the helpdesk's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::base::language::Language>,
 }
 
 /// A team of agents; tickets can be assigned to a team.

@@ -43,11 +43,13 @@
 mod labels;
 mod mail;
 mod rules;
+mod templates;
 mod users;
 
 pub use labels::LabelChanged;
 pub use mail::{AccountChange, TestMail};
 pub use rules::Imported;
+pub use templates::{ResolvedTemplate, StoredTemplate};
 pub use users::{Blocked, Merged, UserChange, USER_SCAN_LIMIT};
 
 use crate::{Helpdesk, NewAgent, Result};
@@ -138,6 +140,9 @@ pub struct AgentChange {
     pub teams: BTreeSet<TeamId>,
     /// Permissions.
     pub permissions: Permissions,
+    /// The language of their mail (`None`: the helpdesk's).
+    #[serde(default)]
+    pub language: Option<helpdesk_core::templates::Language>,
 }
 
 /// An organisation's editable parts.
@@ -200,6 +205,7 @@ impl Helpdesk {
             teams: BTreeSet::new(),
             permissions: Permissions::admin(),
             disabled: false,
+            language: None,
         };
         let entry = AuditEntry::new(
             self.clock.now(),
@@ -794,6 +800,7 @@ impl<'a> Admin<'a> {
             teams: new.teams,
             permissions: new.permissions,
             disabled: false,
+            language: None,
         };
         let (credential, token) = self.hd.password_set_token(agent.id)?;
         let e = self
@@ -844,8 +851,14 @@ impl<'a> Admin<'a> {
         {
             return Err(AdminError::LastAdmin.into());
         }
-        let after =
-            Agent { name, email, teams: change.teams, permissions: change.permissions, ..before.clone() };
+        let after = Agent {
+            name,
+            email,
+            teams: change.teams,
+            permissions: change.permissions,
+            language: change.language,
+            ..before.clone()
+        };
         let summary = format!("Changed agent {} <{}>", after.name, after.email);
         self.update("agent.update", target("agent", id.0), summary, &before, after, Record::Agent)
     }
@@ -1101,6 +1114,7 @@ fn settings_diff(a: &Settings, b: &Settings) -> Vec<&'static str> {
         ("embed origins", a.embed_origins != b.embed_origins),
         ("session lifetime", a.session_idle_minutes != b.session_idle_minutes),
         ("password length", a.password_min_length != b.password_min_length),
+        ("language of mail", a.language != b.language),
     ]
     .into_iter()
     .filter_map(|(what, differs)| differs.then_some(what))

@@ -145,6 +145,7 @@ impl Admin<'_> {
     pub fn save_rule(&self, replacing: Option<&str>, def: RuleDef) -> Result<RuleDef> {
         def.compile()?;
         self.hd.validate(&def.file())?;
+        self.hd.check_rule_templates(std::slice::from_ref(&def))?;
         let kind = def.kind();
         let stored = self.hd.rules_of(kind)?;
         let before = match replacing {
@@ -256,6 +257,7 @@ impl Admin<'_> {
     /// One audit entry.
     pub fn import_rules(&self, file: &RuleFile, replace_all: bool) -> Result<Imported> {
         self.hd.validate(file)?;
+        self.hd.check_rule_templates(&RuleDef::all_of(file))?;
         if replace_all && RuleDef::all_of(file).is_empty() {
             return Err(AdminError::Refused(
                 "the file holds no rules: importing it with every other rule removed would remove them all; remove rules one by one instead".into(),

@@ -63,6 +63,8 @@ pub struct UserChange {
     pub organisation: Option<OrganisationId>,
     /// Usergroups.
     pub usergroups: BTreeSet<UsergroupId>,
+    /// The language of their mail (`None`: the helpdesk's).
+    pub language: Option<helpdesk_core::templates::Language>,
 }
 
 /// What a merge did.
@@ -232,6 +234,7 @@ impl Admin<'_> {
             phone,
             organisation: change.organisation,
             usergroups: change.usergroups,
+            language: change.language,
             ..before.clone()
         };
         let summary = format!("Changed user {} <{}>", after.name, after.primary_email());
@@ -334,6 +337,7 @@ impl Admin<'_> {
         after.usergroups.extend(g.usergroups.iter().copied());
         after.organisation = after.organisation.or(g.organisation);
         after.phone = after.phone.clone().or(g.phone.clone());
+        after.language = after.language.clone().or(g.language.clone());
         after.validated |= g.validated;
         // A block on either address holds for the person.
         after.blocked |= g.blocked;

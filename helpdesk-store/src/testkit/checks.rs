@@ -530,6 +530,7 @@ pub fn user(id: u64, emails: &[&str]) -> Record {
         fields: Default::default(),
         created_at: t0(),
         blocked: false,
+        language: None,
     })
 }
 
@@ -570,6 +571,7 @@ pub fn put_record_unique_keys(ctx: &Ctx) {
         teams: BTreeSet::new(),
         permissions: Permissions::default(),
         disabled: false,
+        language: None,
     });
     s.put_record(&agent).unwrap();
     // Names are unique per kind, case-insensitively.

@@ -48,7 +48,9 @@ use helpdesk_core::admin::{AuditQuery, DryRunOn, LabelDef, RuleDef, RuleKind, Se
 use helpdesk_core::automation::RuleFile;
 use helpdesk_core::mail::{AutoReplyPolicy, EmailAccount, MailSettings, RateLimit};
 use helpdesk_core::people::PortalPermissions;
+use helpdesk_core::templates::{default_for, Language, MailKind, MailTemplate, Placeholder, TemplateKey};
 use helpdesk_core::*;
+use helpdesk_mail::outbound::Addressee;
 use helpdesk_store::admin::{AccountChange, AgentChange, OrganisationChange, Reassign, UserChange};
 use helpdesk_store::{Admin, Helpdesk, NewAgent};
 use serde::de::DeserializeOwned;
@@ -403,19 +405,34 @@ pub fn admin_of<'a>(hd: &'a Helpdesk, agent: AgentId, source: Option<String>) ->
 /// Mails an invitation (or a new link) with its set-password link.
 pub fn send_invitation(app: &App, agent: &Agent, token: &str, by: &str) -> String {
     let settings = app.helpdesk().settings().unwrap_or_default();
-    let url = format!("{}/agent/set-password?token={token}", base_url(app, &settings));
-    let name = &settings.name;
-    app.send_mail(OutgoingMail {
-        to: agent.email.to_string(),
-        subject: format!("You are invited to {name}"),
-        body: format!(
-            "Hello {},\n\n{by} added you as an agent of {name}. Choose your password here (the link works once, for {} days):\n\n{url}\n\nYou log in with this address, {}.\n",
-            agent.name,
-            helpdesk_store::admin::INVITE_DAYS,
-            agent.email
-        ),
+    let base = base_url(app, &settings);
+    let url = format!("{base}/agent/set-password?token={token}");
+    let extra = serde_json::json!({
+        "invited_by": by,
+        "link": url,
+        "days": helpdesk_store::admin::INVITE_DAYS,
     });
+    let to = Addressee {
+        name: agent.name.clone(),
+        email: agent.email.to_string(),
+        language: agent.language.clone(),
+    };
+    send_templated(app, MailKind::AgentInvitation, &to, &base, extra);
     url
+}
+
+/// Sends a mail the helpdesk writes outside tickets (invitation, address
+/// confirmation) from its template in `to`'s language, with the helpdesk's
+/// URL as `base` and the kind's own values in `extra`.
+pub fn send_templated(app: &App, kind: MailKind, to: &Addressee, base: &str, extra: serde_json::Value) {
+    let hd = app.helpdesk();
+    let mut ctx = helpdesk_mail::outbound::base_context(hd, to, Some(base));
+    ctx["helpdesk"]["url"] = serde_json::json!(base);
+    if let (Some(obj), serde_json::Value::Object(extra)) = (ctx.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    let r = helpdesk_mail::outbound::render_mail(hd, kind, to, &ctx);
+    app.send_mail(OutgoingMail { to: to.email.clone(), subject: r.subject, body: r.body });
 }
 
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -438,6 +455,113 @@ fn created<T: Serialize>(v: T) -> Result<Response, ApiError> {
 fn params<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     serde_urlencoded::from_str(query)
         .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))
+}
+
+/// One mail template in one language (`GET /api/admin/mail-templates/{key}/{language}`).
+#[derive(Debug, Serialize)]
+pub struct TemplateView {
+    /// `user.new_ticket`, `custom.NAME`.
+    pub key: String,
+    /// What the mail is.
+    pub title: String,
+    /// The language.
+    pub language: Language,
+    /// The admin's text in this language, if any.
+    pub text: Option<MailTemplate>,
+    /// The text mail in this language is written with now, and its language.
+    pub in_force: Option<MailTemplate>,
+    /// The language of `in_force`.
+    pub in_force_language: Option<Language>,
+    /// The built-in text.
+    pub builtin: MailTemplate,
+    /// What the template may use.
+    pub placeholders: Vec<Placeholder>,
+}
+
+/// A mail in the overview (`GET /api/admin/mail-templates`).
+#[derive(Debug, Serialize)]
+pub struct TemplateSummary {
+    /// Its key.
+    pub key: String,
+    /// What the mail is.
+    pub title: String,
+    /// The languages an admin wrote it in.
+    pub languages: Vec<Language>,
+    /// Rules naming it (custom templates).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub used_by: Vec<String>,
+}
+
+/// `GET /api/admin/mail-templates`.
+#[derive(Debug, Serialize)]
+pub struct TemplatesOverview {
+    /// The helpdesk's language.
+    pub default_language: Language,
+    /// Every language mail can be written in now.
+    pub languages: Vec<Language>,
+    /// The built-in mails, then the custom templates.
+    pub templates: Vec<TemplateSummary>,
+}
+
+/// `POST /api/admin/mail-templates/{key}/{language}/preview`.
+#[derive(Debug, Deserialize)]
+struct PreviewRequest {
+    subject: String,
+    #[serde(default)]
+    body: String,
+    /// The ticket to preview a ticket mail on.
+    #[serde(default)]
+    ticket: Option<u64>,
+}
+
+fn templates_overview(hd: &Helpdesk) -> Result<TemplatesOverview, ApiError> {
+    let stored = hd.mail_templates()?;
+    let mut keys: Vec<TemplateKey> = MailKind::ALL.into_iter().map(TemplateKey::Builtin).collect();
+    keys.extend(hd.custom_templates()?.into_iter().map(TemplateKey::Custom));
+    let mut templates = Vec::new();
+    for key in keys {
+        let used_by = match &key {
+            TemplateKey::Custom(n) => hd.rules_naming_template(n)?,
+            TemplateKey::Builtin(_) => Vec::new(),
+        };
+        templates.push(TemplateSummary {
+            key: key.as_string(),
+            title: super::templates::title(&key),
+            languages: stored
+                .iter()
+                .filter(|t| t.key == key.as_string())
+                .map(|t| t.language.clone())
+                .collect(),
+            used_by,
+        });
+    }
+    Ok(TemplatesOverview {
+        default_language: hd.settings()?.language,
+        languages: hd.mail_languages()?,
+        templates,
+    })
+}
+
+fn template_view(hd: &Helpdesk, key: &TemplateKey, language: &Language) -> Result<TemplateView, ApiError> {
+    let in_force = hd.template_for(key, Some(language))?;
+    Ok(TemplateView {
+        key: key.as_string(),
+        title: super::templates::title(key),
+        language: language.clone(),
+        text: hd.mail_template(key, language)?,
+        in_force_language: in_force.as_ref().map(|r| r.language.clone()),
+        in_force: in_force.map(|r| r.template),
+        builtin: default_for(key),
+        placeholders: key.vocabulary().placeholders(),
+    })
+}
+
+/// The agent behind an admin handle (previews address them).
+fn admin_agent(hd: &Helpdesk, admin: &Admin<'_>) -> Result<Agent, ApiError> {
+    match admin.actor() {
+        helpdesk_core::AuditActor::Agent { id, .. } => Ok(hd.agent(*id)?),
+        _ => Err(ApiError::forbidden("previews are for agents")),
+    }
 }
 
 /// `DELETE /api/admin/departments/{id}?move_to=`.
@@ -653,6 +777,37 @@ fn handle(
             ok(admin.remove_label(&segment(name)?, p.from_tickets)?)
         }
 
+        ["mail-templates"] if get => ok(templates_overview(hd)?),
+        ["mail-templates", key, language] if get => {
+            let (key, language) = super::templates::key_and_language(key, language)?;
+            ok(template_view(hd, &key, &language)?)
+        }
+        ["mail-templates", key, language] if put => {
+            let (key, language) = super::templates::key_and_language(key, language)?;
+            admin.save_mail_template(&key, &language, body::<MailTemplate>(bytes)?)?;
+            ok(template_view(hd, &key, &language)?)
+        }
+        ["mail-templates", key, language] if delete => {
+            let (key, language) = super::templates::key_and_language(key, language)?;
+            admin.remove_mail_template(&key, &language)?;
+            ok(template_view(hd, &key, &language)?)
+        }
+        ["mail-templates", key, _, "preview"] if post => {
+            let key = TemplateKey::parse(&segment(key)?).map_err(|e| ApiError::not_found(e.to_string()))?;
+            let p: PreviewRequest = body(bytes)?;
+            let text = MailTemplate { subject: p.subject, body: p.body };
+            let agent = admin_agent(hd, &admin)?;
+            let base = public_url(app);
+            ok(helpdesk_mail::outbound::preview(
+                hd,
+                &key,
+                &text,
+                p.ticket.map(TicketId),
+                &agent,
+                Some(&base),
+            )?)
+        }
+
         ["rules"] if get => ok(RulesView { file: hd.rule_file()?, code_triggers: hd.code_trigger_names() }),
         ["rules"] if post => {
             let text = std::str::from_utf8(bytes)
@@ -744,6 +899,7 @@ fn known(path: &[&str]) -> bool {
                 | "email-accounts"
                 | "mail-settings"
                 | "labels"
+                | "mail-templates"
                 | "audit"
                 | "audit.jsonl"
                 | "rules"

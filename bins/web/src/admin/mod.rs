@@ -10,6 +10,7 @@ mod mail;
 pub mod pages;
 pub mod rules;
 pub mod setup;
+pub mod templates;
 mod users;
 
 use crate::App;

@@ -116,11 +116,12 @@ pub(super) enum Section {
     Users,
     Email,
     Labels,
+    Templates,
     Rules,
     Audit,
 }
 
-const SECTIONS: [(Section, &str, &str, &str); 11] = [
+const SECTIONS: [(Section, &str, &str, &str); 12] = [
     (Section::Settings, "settings", "Settings", "settings"),
     (Section::Departments, "departments", "Departments", "inbox"),
     (Section::Teams, "teams", "Teams", "users"),
@@ -130,6 +131,7 @@ const SECTIONS: [(Section, &str, &str, &str); 11] = [
     (Section::Users, "users", "Users", "user"),
     (Section::Email, "email", "Email", "mail"),
     (Section::Labels, "labels", "Labels", "tag"),
+    (Section::Templates, "templates", "Templates", "mail"),
     (Section::Rules, "rules", "Rules", "zap"),
     (Section::Audit, "audit", "Audit log", "list"),
 ];
@@ -273,6 +275,11 @@ fn settings_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -> R
                     input #set-url type="text" name="public_url" inputmode="url" placeholder=(app.config().public_url) value=(v("public_url", s.public_url.as_deref().unwrap_or("")));
                     p.hint { "Where people reach the helpdesk; links in mail start with it. Empty: the server's --public-url." }
                 }
+                div.form-row {
+                    label for="set-language" { "Language of mail" }
+                    (super::templates::helpdesk_language_select("set-language", &v("language", s.language.as_str())))
+                    p.hint { "For people who have no language of their own. The texts are in " a href="/agent/admin/templates" { "Templates" } "; where none is written in this language, the built-in English text is used." }
+                }
             }
             fieldset {
                 legend { "Portal and embed" }
@@ -351,6 +358,7 @@ fn parse_settings(f: &Form) -> Result<Settings, ApiError> {
         embed_origins: f.get("embed_origins").lines().map(str::to_string).collect(),
         session_idle_minutes: num("session_idle_minutes", "The session lifetime")?,
         password_min_length: num("password_min_length", "The shortest password")?,
+        language: super::templates::form_language(f)?.unwrap_or_default(),
     })
 }
 
@@ -782,6 +790,7 @@ fn agent_screen(
             div.form-grid {
                 div.form-row { label for="ag-name" { "Name" } input #ag-name type="text" name="name" required maxlength="200" value=(shown.value("update", "name", &a.name)); }
                 div.form-row { label for="ag-email" { "Email" } input #ag-email type="email" name="email" required value=(shown.value("update", "email", a.email.as_str())); }
+                (super::templates::person_language_select(hd, "ag-language", &shown.value("update", "language", a.language.as_ref().map(|l| l.as_str()).unwrap_or("")))?)
             }
             (permissions_inputs(hd, shown, "update", Some(&a))?)
             div.form-actions { button #agent-save .btn.primary type="submit" { "Save agent" } }
@@ -1151,6 +1160,7 @@ fn show(
         ["users", rest @ ..] => super::users::show(app, ctx, rest, query, shown, status),
         ["email", rest @ ..] => super::mail::show(app, ctx, rest, shown, status),
         ["labels", rest @ ..] => super::labels::show(app, ctx, rest, shown, status),
+        ["templates", rest @ ..] => super::templates::show(app, ctx, rest, query, shown, status),
         ["audit"] => {
             let p: AuditParams = serde_urlencoded::from_str(query).unwrap_or_default();
             audit_screen(app, ctx, &p)
@@ -1292,6 +1302,7 @@ fn apply(app: &App, ctx: &Ctx, admin: &Admin<'_>, path: &[&str], f: &Form) -> Re
                         email: f.get("email"),
                         teams: f.ids("team"),
                         permissions: parse_permissions(f),
+                        language: super::templates::form_language(f)?,
                     };
                     admin.update_agent(id, change)?;
                     go(here, "saved")
@@ -1365,6 +1376,7 @@ fn apply(app: &App, ctx: &Ctx, admin: &Admin<'_>, path: &[&str], f: &Form) -> Re
         (["users", rest @ ..], op) => super::users::apply(app, ctx, admin, rest, op, f),
         (["email", rest @ ..], op) => super::mail::apply(app, ctx, admin, rest, op, f),
         (["labels", rest @ ..], op) => super::labels::apply(admin, rest, op, f),
+        (["templates", rest @ ..], op) => super::templates::apply(app, ctx, admin, rest, op, f),
         _ => Err(ApiError::bad_request("unknown admin action")),
     }
 }

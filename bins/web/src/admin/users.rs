@@ -106,6 +106,7 @@ fn user_inputs(app: &App, shown: &Shown, u: &User) -> Result<Markup, ApiError> {
         div.form-grid {
             div.form-row { label for="user-name" { "Name" } input #user-name type="text" name="name" required maxlength="200" value=(shown.value("update", "name", &u.name)); }
             div.form-row { label for="user-phone" { "Phone" } input #user-phone type="tel" name="phone" maxlength="50" value=(shown.value("update", "phone", u.phone.as_deref().unwrap_or(""))); }
+            (super::templates::person_language_select(hd, "user-language", &shown.value("update", "language", u.language.as_ref().map(|l| l.as_str()).unwrap_or("")))?)
         }
         div.form-row {
             label for="user-emails" { "Email addresses" }
@@ -257,6 +258,7 @@ pub(super) fn apply(
                 phone: Some(f.get("phone")),
                 organisation,
                 usergroups: f.ids("usergroup"),
+                language: super::templates::form_language(f)?,
             };
             admin.update_user(id, change)?;
             Ok(Outcome::Go(here, "saved"))

@@ -135,7 +135,7 @@ impl World {
 
     /// The email address of user `i` (1-based): half at an organisation's domain.
     pub fn user_email(shape: &Shape, i: u64) -> String {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             format!("user{i}@org{}.test", i % shape.organisations + 1)
         } else {
             format!("user{i}@mail{}.test", i % 97)

@@ -513,7 +513,7 @@ pub fn load(opts: &Options) -> R<Loaded> {
             sql.load_ticket(&g.ticket, &g.events)?;
             n += 1;
             last = g.ticket.id.0;
-            if n % 20_000 == 0 {
+            if n.is_multiple_of(20_000) {
                 sql.load_batch()?;
             }
         }

@@ -68,6 +68,7 @@ pub fn sample_directory() -> DirectorySnapshot {
         may_delete: false,
         may_reassign: false,
         departments: Some(BTreeSet::from([DepartmentId(1)])),
+        people: false,
     };
     d.agents.insert(AgentId(2), agent(2, "Bob", bob, &[1], false));
     d.agents.insert(AgentId(3), agent(3, "Carol", Permissions::default(), &[], true));

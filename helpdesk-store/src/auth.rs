@@ -39,6 +39,21 @@ pub enum AuthError {
         /// The shortest length accepted.
         min: usize,
     },
+    /// The password is easy to guess (a common password, a variant of one,
+    /// the person's name or address, a short pattern): below the admin's
+    /// least strength.
+    #[error("the password is too easy to guess{}: {advice}", .warning.as_ref().map(|w| format!(" ({w})")).unwrap_or_default())]
+    GuessablePassword {
+        /// What makes it guessable ("This is a top-10 common password."),
+        /// when the estimator can tell.
+        warning: Option<String>,
+        /// What to do instead.
+        advice: String,
+    },
+    /// A second factor (a code from the app, a recovery code, the app's
+    /// secret) that cannot be taken, and why.
+    #[error("{0}")]
+    BadSecondFactor(String),
     /// The current password given to change it is wrong.
     #[error("the current password is wrong")]
     WrongPassword,
@@ -99,6 +114,40 @@ fn hash_password(password: &str) -> Result<String, AuthError> {
         .to_string())
 }
 
+/// Characters of a password the strength estimator reads: its work grows
+/// quickly with length, and a longer password is not guessable by length
+/// alone.
+const STRENGTH_CHARS: usize = 64;
+
+/// Refuses `password` when zxcvbn scores it below `least`. The words of
+/// `about` (names, the parts of addresses) and of the helpdesk's name count
+/// as known to an attacker.
+fn password_strength(password: &str, about: &[&str], helpdesk: &str, least: u8) -> Result<(), AuthError> {
+    let mut words: Vec<String> = about
+        .iter()
+        .chain(std::iter::once(&helpdesk))
+        .flat_map(|s| s.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .collect();
+    words.extend(about.iter().map(|s| s.to_lowercase()));
+    words.push("helpdesk".into());
+    let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let head: String = password.chars().take(STRENGTH_CHARS).collect();
+    let estimate = zxcvbn::zxcvbn(&head, &inputs);
+    if u8::from(estimate.score()) >= least {
+        return Ok(());
+    }
+    let feedback = estimate.feedback();
+    let warning = feedback.and_then(|f| f.warning()).map(|w| w.to_string());
+    let mut advice: Vec<String> =
+        feedback.map(|f| f.suggestions().iter().map(ToString::to_string).collect()).unwrap_or_default();
+    if advice.is_empty() {
+        advice.push("Add another word or two, or make it longer.".into());
+    }
+    Err(AuthError::GuessablePassword { warning, advice: advice.join(" ") })
+}
+
 /// A hash to verify against when the account does not exist, so a wrong email
 /// takes as long as a wrong password (no account enumeration by timing).
 fn dummy_hash() -> &'static str {
@@ -106,12 +155,23 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("not a real password").unwrap_or_default())
 }
 
+/// Whether two secrets (or their hashes) are equal, in time independent of
+/// where they differ.
+///
+/// ```
+/// assert!(helpdesk_store::auth::same_secret("abc", "abc"));
+/// assert!(!helpdesk_store::auth::same_secret("abc", "abd"));
+/// ```
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn verify(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 impl Helpdesk {
-    fn credential_by(&self, key: &UniqueKey) -> Result<Option<Credential>, AuthError> {
+    pub(crate) fn credential_by(&self, key: &UniqueKey) -> Result<Option<Credential>, AuthError> {
         let Some((RecordKind::Credential, id)) = self.store().lookup(key)? else { return Ok(None) };
         match self.store().record(RecordKind::Credential, id)? {
             Some(Record::Credential(c)) => Ok(Some(c)),
@@ -142,7 +202,8 @@ impl Helpdesk {
         })
     }
 
-    /// Sets (or replaces) the login password of an agent or user.
+    /// Sets (or replaces) the login password of an agent or user, if it meets
+    /// [`check_password_rules`](Self::check_password_rules).
     pub fn set_password(&self, owner: Principal, password: &str) -> Result<(), AuthError> {
         match owner {
             Principal::Agent(a) => drop(self.agent(a)?),
@@ -152,15 +213,31 @@ impl Helpdesk {
         self.put_credential(&c)
     }
 
-    /// Checks a new password's length: at least the admin's setting (and
-    /// [`MIN_PASSWORD_CHARS`]), at most [`MAX_PASSWORD_CHARS`].
-    pub fn check_password_rules(&self, password: &str) -> Result<(), AuthError> {
+    /// Checks a new password: its length (at least the admin's setting and
+    /// [`MIN_PASSWORD_CHARS`], at most [`MAX_PASSWORD_CHARS`]), then how
+    /// hard it is to guess, by the zxcvbn estimator (its bundled lists of
+    /// common passwords, names and words, keyboard patterns, dates,
+    /// repeats), against the admin's least strength
+    /// ([`Settings::password_min_strength`](helpdesk_core::admin::Settings)).
+    /// `about` are the person's name and addresses: a password made of them
+    /// counts as guessable.
+    ///
+    /// ```
+    /// use helpdesk_store::{AuthError, Helpdesk};
+    /// let hd = Helpdesk::in_memory();
+    /// assert!(matches!(hd.check_password_rules("12345678", &[]), Err(AuthError::GuessablePassword { .. })));
+    /// assert!(matches!(hd.check_password_rules("short", &[]), Err(AuthError::WeakPassword { min: 8 })));
+    /// assert!(hd.check_password_rules("annsmith", &["Ann Smith", "ann.smith@acme.example"]).is_err());
+    /// hd.check_password_rules("violet kettle orbit", &["Ann Smith"]).unwrap();
+    /// ```
+    pub fn check_password_rules(&self, password: &str, about: &[&str]) -> Result<(), AuthError> {
+        let settings = self.settings()?;
         let n = password.chars().count();
-        let min = (self.settings()?.password_min_length as usize).max(MIN_PASSWORD_CHARS);
+        let min = (settings.password_min_length as usize).max(MIN_PASSWORD_CHARS);
         if !(min..=MAX_PASSWORD_CHARS).contains(&n) {
             return Err(AuthError::WeakPassword { min });
         }
-        Ok(())
+        password_strength(password, about, &settings.name, settings.password_min_strength)
     }
 
     /// The password credential of `owner` for `password` (checked against
@@ -171,7 +248,29 @@ impl Helpdesk {
         owner: Principal,
         password: &str,
     ) -> Result<Credential, AuthError> {
-        self.check_password_rules(password)?;
+        let about: Vec<String> = match owner {
+            Principal::Agent(a) => {
+                let a = self.agent(a)?;
+                vec![a.name, a.email.to_string()]
+            }
+            Principal::User(u) => {
+                let u = self.own_user(u)?;
+                std::iter::once(u.name).chain(u.emails.iter().map(ToString::to_string)).collect()
+            }
+        };
+        self.password_credential_about(owner, password, &about.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// [`password_credential`](Self::password_credential) for an owner not
+    /// stored yet (the first-run setup's admin): `about` are their name and
+    /// address.
+    pub(crate) fn password_credential_about(
+        &self,
+        owner: Principal,
+        password: &str,
+        about: &[&str],
+    ) -> Result<Credential, AuthError> {
+        self.check_password_rules(password, about)?;
         let hash = hash_password(password)?;
         Ok(match self.credential_by(&Credential::password_key(owner))? {
             Some(mut c) => {
@@ -269,7 +368,7 @@ impl Helpdesk {
         )
     }
 
-    fn login_entry(&self, a: &Agent) -> AuditEntry {
+    pub(crate) fn login_entry(&self, a: &Agent) -> AuditEntry {
         self.agent_audit(a, "agent.login", &format!("agent:{}", a.id.0), format!("{} logged in", a.email))
     }
 
@@ -292,6 +391,13 @@ impl Helpdesk {
     ) -> Result<Option<Agent>, AuthError> {
         let found = self.verify_agent_password(email, password)?;
         let entry = match &found {
+            // The login is recorded once the second factor is given too.
+            Some(a) if self.two_factor_asked(a.id)? => self.agent_audit(
+                a,
+                "agent.login_password",
+                &format!("agent:{}", a.id.0),
+                format!("{} gave their password; a second factor is asked", a.email),
+            ),
             Some(a) => self.login_entry(a),
             None => {
                 let tried: String = email.trim().to_lowercase().chars().take(254).collect();
@@ -464,6 +570,58 @@ impl Helpdesk {
 mod tests {
     use super::*;
     use crate::NewAgent;
+
+    /// Which passwords each strength setting takes, for agent Alice Baker
+    /// (alice.baker@acme.example) of helpdesk "Acme Care": the outcome at
+    /// settings 1 to 4 (`+` taken, `-` refused).
+    #[test]
+    fn password_strength_by_setting() {
+        let table = [
+            ("12345678", "----"),
+            ("password1", "----"),
+            ("qwertyuiop", "----"),
+            ("iloveyou123", "+---"),
+            ("alicebaker", "+---"),
+            ("acmecare2026", "+++-"),
+            ("helpdesk123", "+---"),
+            ("user-password", "++--"),
+            ("admin-password", "+++-"),
+            ("violet kettle orbit", "++++"),
+            ("Tr0ub4dor&3", "++++"),
+        ];
+        let hd = Helpdesk::in_memory();
+        let a = hd.create_agent(NewAgent::new("Alice Baker", "alice.baker@acme.example")).unwrap();
+        let mut got = Vec::new();
+        for least in 1..=4u8 {
+            hd.admin_as_system()
+                .set_settings(helpdesk_core::admin::Settings {
+                    name: "Acme Care".into(),
+                    password_min_strength: least,
+                    ..Default::default()
+                })
+                .unwrap();
+            for (i, (password, _)) in table.iter().enumerate() {
+                let ok = hd.set_password(Principal::Agent(a.id), password).is_ok();
+                if least == 1 {
+                    got.push(String::new());
+                }
+                got[i].push(if ok { '+' } else { '-' });
+            }
+        }
+        let want: Vec<String> = table.iter().map(|(_, w)| w.to_string()).collect();
+        let shown: Vec<(&str, &str)> = table.iter().zip(&got).map(|((p, _), g)| (*p, g.as_str())).collect();
+        assert_eq!(got, want, "{shown:#?}");
+        // The refusal says why and what to do.
+        let e = hd.set_password(Principal::Agent(a.id), "12345678").unwrap_err().to_string();
+        assert_eq!(e, "the password is too easy to guess (This is a top-10 common password.): Add another word or two. Uncommon words are better.");
+        // A refused password changes nothing.
+        hd.set_password(Principal::Agent(a.id), "Tr0ub4dor&3").unwrap();
+        assert!(hd.set_password(Principal::Agent(a.id), "alicebaker").is_err());
+        assert!(hd.verify_agent_password("alice.baker@acme.example", "Tr0ub4dor&3").unwrap().is_some());
+        // Long passwords are judged by their first 64 characters.
+        assert!(hd.check_password_rules(&"ab".repeat(128), &[]).is_err());
+        hd.check_password_rules(&format!("violet kettle orbit {}", "x".repeat(230)), &[]).unwrap();
+    }
 
     #[test]
     fn passwords_keys_and_tokens() {

@@ -146,6 +146,9 @@ pub struct Helpdesk {
     /// The agents to notify with their subscriptions, and the store's
     /// directory epoch they were read at (every command needs them).
     notify: NotifyCache,
+    /// When each agent's view of each person was last logged
+    /// (`people_access`).
+    pub(crate) people_views: crate::people_access::ViewLog,
 }
 
 type NotifyCache = Arc<std::sync::Mutex<Option<(u64, Arc<Vec<notify::NotifyAgent>>)>>>;
@@ -216,6 +219,7 @@ impl HelpdeskBuilder {
             code_triggers: self.triggers,
             rules: Default::default(),
             notify: Default::default(),
+            people_views: Default::default(),
         }
     }
 

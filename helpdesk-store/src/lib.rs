@@ -33,6 +33,7 @@ pub mod kv;
 mod kvstore;
 mod mem;
 pub mod migrate;
+pub mod people_access;
 pub mod pg;
 mod portal;
 mod preferences;
@@ -41,6 +42,7 @@ mod saved_filters;
 mod sled_engine;
 #[cfg(feature = "test-kit")]
 pub mod testkit;
+pub mod two_factor;
 
 pub use admin::Admin;
 pub use auth::AuthError;

@@ -204,13 +204,41 @@ fn run(
     Ok(Posted { detail: d, missed })
 }
 
+/// A command that puts a user on a ticket by id (owner, CC) shows the
+/// agent that user's record with the ticket: without the people
+/// permission, only a user the agent may see already (one of whose tickets
+/// they see). Someone else is CC'd by email (`/cc`), which the agent knows.
+fn may_name_user(hd: &Helpdesk, agent: &Agent, cmd: &Command) -> Result<(), ApiError> {
+    let (Command::SetOwner { user } | Command::AddCc { user }) = cmd else { return Ok(()) };
+    if agent.permissions.sees_all_people() {
+        return Ok(());
+    }
+    match hd.user(*user) {
+        Ok(u) if hd.may_see_user(agent, &u)? => Ok(()),
+        Ok(_) | Err(helpdesk_store::Error::Directory(DirectoryError::NotFound(_))) => Err(ApiError::forbidden(
+            "naming a user by id needs the people permission (or one of their tickets you may see); CC someone by email with /cc",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `POST /api/agent/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct LoginRequest {
     /// Email.
     pub email: String,
     /// Password.
     pub password: String,
+    /// The second factor, for an agent with two-factor login: the code
+    /// their app shows, or a recovery code.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest").field("email", &self.email).finish_non_exhaustive()
+    }
 }
 
 /// `POST /api/agent/tickets/{id}/reply`.
@@ -385,17 +413,43 @@ async fn login(app: App, ip: String, req: LoginRequest) -> Result<Response, Infa
         app.check_login(format!("agent-ip:{ip}"))?;
         app.check_login(format!("agent:{}", req.email.trim().to_lowercase()))?;
         let app2 = app.clone();
-        let agent =
-            blocking(move || Ok(app2.helpdesk().agent_login(&req.email, &req.password, Some(ip))?)).await?;
-        let Some(agent) = agent else {
-            return Err(ApiError::unauthorized("wrong email or password"));
-        };
+        let agent = blocking(move || {
+            let hd = app2.helpdesk();
+            let Some(agent) = hd.agent_login(&req.email, &req.password, Some(ip.clone()))? else {
+                return Err(ApiError::unauthorized("wrong email or password"));
+            };
+            if hd.two_factor_enabled(agent.id)? {
+                let Some(code) = req.code.as_deref().filter(|c| !c.trim().is_empty()) else {
+                    return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "two_factor_required",
+                        "this agent logs in with a second factor: send the code their app shows (or a recovery code) as code",
+                    ));
+                };
+                app2.check_second_factor(agent.id)?;
+                if hd.check_second_factor(agent.id, code, Some(ip))?.is_none() {
+                    return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "wrong_second_factor",
+                        "the code is not right, or it was used already",
+                    ));
+                }
+            } else if hd.settings()?.agents_two_factor {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "two_factor_setup_required",
+                    "the helpdesk requires two-factor login: log in to the workspace once to set it up",
+                ));
+            }
+            Ok::<_, ApiError>(agent)
+        })
+        .await?;
         let (token, session) = app.sessions().create(Realm::Agent, Some(Principal::Agent(agent.id)));
         tracing::info!(agent = %agent.id, "agent logged in");
         let mut r = json(StatusCode::OK, &Me { agent, csrf_token: Some(session.csrf), via: "session" });
         let cookie = session_cookie(&app, AGENT_COOKIE, &token, Realm::Agent);
         r.headers_mut().insert("set-cookie", cookie.parse().map_err(|_| ApiError::internal("cookie"))?);
-        Ok(r)
+        Ok::<_, ApiError>(r)
     }
     .await;
     Ok(r.unwrap_or_else(|e| e.response()))
@@ -644,6 +698,7 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
                         "agents reply with agent_reply; user_reply is for users",
                     ));
                 }
+                may_name_user(app.helpdesk(), &ctx.agent, &req.command)?;
                 run(app, &ctx, TicketId(id), req.version, req.command).map(|p| p.detail)
             })
         })
@@ -661,8 +716,11 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(a())
         .and(auth())
-        .and_then(|id: u64, app: App, _ctx: AgentCtx| {
-            with_hd(app, move |app| Ok(app.helpdesk().user(UserId(id))?))
+        .and(client_key())
+        .and_then(|id: u64, app: App, ctx: AgentCtx, client: String| {
+            with_hd(app, move |app| {
+                Ok(app.helpdesk().user_for_agent(ctx.agent.id, UserId(id), Some(client))?)
+            })
         })
         .boxed();
     let keys_list = path!("api" / "agent" / "api-keys")

@@ -54,7 +54,14 @@ pub enum Realm {
     Agent,
     /// The user portal.
     Portal,
+    /// An agent who gave their password and is asked for a second factor
+    /// (or to set one up): good for nothing but that step, for
+    /// [`PENDING_SECS`] from its start.
+    TwoFactor,
 }
+
+/// How long an agent has for the second factor after their password.
+pub const PENDING_SECS: u64 = 10 * 60;
 
 /// A session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +74,10 @@ pub struct Session {
     pub csrf: String,
     /// When it ends unless used (seconds since the Unix epoch).
     expires: u64,
+    /// When it started (seconds since the Unix epoch; 0 in sessions stored
+    /// before this was kept).
+    #[serde(default)]
+    pub started: u64,
     /// The expiry last written to the store.
     #[serde(skip)]
     stored_expires: u64,
@@ -262,7 +273,14 @@ impl Sessions {
     pub fn create(&self, realm: Realm, principal: Option<Principal>) -> (String, Session) {
         let token = random_token();
         let expires = now_secs() + self.idle_secs();
-        let s = Session { realm, principal, csrf: random_token(), expires, stored_expires: expires };
+        let s = Session {
+            realm,
+            principal,
+            csrf: random_token(),
+            expires,
+            started: now_secs(),
+            stored_expires: expires,
+        };
         let key = sha256_hex(&token);
         let ack = {
             let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
@@ -439,15 +457,12 @@ impl Sessions {
     }
 }
 
-/// Compares two secrets in time independent of where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use helpdesk_store::auth::same_secret;
 
 /// A `Set-Cookie` value for a session cookie.
 pub fn session_cookie(app: &App, name: &str, token: &str, realm: Realm) -> String {
     let same_site = match realm {
-        Realm::Agent => "Strict",
+        Realm::Agent | Realm::TwoFactor => "Strict",
         Realm::Portal => "Lax",
     };
     let secure = if app.config().secure_cookies { "; Secure" } else { "" };

@@ -231,6 +231,7 @@ impl From<DirectoryError> for ApiError {
         let msg = e.to_string();
         match e {
             DirectoryError::NotFound(_) => ApiError::not_found(msg),
+            DirectoryError::NotPermitted(_) => ApiError::forbidden(msg),
             DirectoryError::EmailTaken { .. }
             | DirectoryError::DomainTaken { .. }
             | DirectoryError::NameTaken { .. } => ApiError::new(StatusCode::CONFLICT, "taken", msg),

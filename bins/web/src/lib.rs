@@ -69,6 +69,11 @@ pub struct Config {
     pub embed_origins: Vec<String>,
     /// Login attempts allowed per minute, per client address and per account.
     pub login_per_minute: u32,
+    /// Second factors (codes from an app, recovery codes) an agent may try
+    /// per [`SECOND_FACTOR_WINDOW`]: all at once, then one every
+    /// window / tries (5: one every two minutes, about 700 a day, so six
+    /// guessed digits have a chance of about 0.2% a day).
+    pub second_factor_tries: u32,
     /// Embed submissions allowed per minute, per client address.
     pub embed_per_minute: u32,
     /// Portal registrations allowed per minute, per client address.
@@ -85,6 +90,7 @@ impl Default for Config {
             secure_cookies: false,
             embed_origins: Vec::new(),
             login_per_minute: 10,
+            second_factor_tries: SECOND_FACTOR_TRIES,
             embed_per_minute: 5,
             register_per_minute: 5,
             smtp_relay: None,
@@ -237,6 +243,7 @@ struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     mailer: Arc<dyn Mailer>,
     login_limiter: Limiter,
+    second_factor_limiter: Limiter,
     embed_limiter: Limiter,
     register_limiter: Limiter,
     /// The one-time token of the first-run setup (this process's; printed
@@ -253,6 +260,14 @@ impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App").field("config", &self.0.config).finish_non_exhaustive()
     }
+}
+
+/// `tries` at once, then one every [`SECOND_FACTOR_WINDOW`] / `tries`.
+fn second_factor_quota(tries: u32) -> Quota {
+    let tries = NonZeroU32::new(tries).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(SECOND_FACTOR_WINDOW / tries.get())
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+        .allow_burst(tries)
 }
 
 fn quota(per_minute: u32) -> Quota {
@@ -278,6 +293,7 @@ impl App {
         let feed = hd.store().subscribe();
         let app = App(Arc::new(Inner {
             login_limiter: RateLimiter::keyed(quota(config.login_per_minute)),
+            second_factor_limiter: RateLimiter::keyed(second_factor_quota(config.second_factor_tries)),
             embed_limiter: RateLimiter::keyed(quota(config.embed_per_minute)),
             register_limiter: RateLimiter::keyed(quota(config.register_per_minute)),
             sessions: auth::Sessions::load(hd.clone()),
@@ -495,14 +511,25 @@ impl App {
     /// limit holds across nodes (in process if the store cannot be asked);
     /// otherwise in this process.
     fn check(&self, limiter: &Limiter, per_minute: u32, kind: &str, key: String) -> Result<(), ApiError> {
+        self.check_in(limiter, (per_minute, SHARED_WINDOW), kind, key)
+    }
+
+    /// [`check`](Self::check) with `limit` hits per `window` on a shared store.
+    fn check_in(
+        &self,
+        limiter: &Limiter,
+        (limit, window): (u32, Duration),
+        kind: &str,
+        key: String,
+    ) -> Result<(), ApiError> {
         let store = self.0.hd.store();
         if store.shared() {
             let now = self.0.hd.clock().now();
             let bucket = format!("{kind}:{key}");
-            match auth::block(|| store.count_hit(&bucket, SHARED_WINDOW, now)) {
-                Ok(Some(hits)) if hits <= u64::from(per_minute.max(1)) => return Ok(()),
+            match auth::block(|| store.count_hit(&bucket, window, now)) {
+                Ok(Some(hits)) if hits <= u64::from(limit.max(1)) => return Ok(()),
                 Ok(Some(_)) => {
-                    let window = SHARED_WINDOW.as_millis() as i64;
+                    let window = window.as_millis() as i64;
                     let left = window - now.timestamp_millis().rem_euclid(window);
                     return Err(ApiError::rate_limited(((left + 999) / 1000).max(1) as u64));
                 }
@@ -522,6 +549,14 @@ impl App {
         self.check(&self.0.login_limiter, self.0.config.login_per_minute, "login", key)
     }
 
+    /// Counts a second factor typed for `agent` (an app's code or a
+    /// recovery code), [`Config::second_factor_tries`] per
+    /// [`SECOND_FACTOR_WINDOW`]; each wrong one is in the audit log too.
+    pub fn check_second_factor(&self, agent: AgentId) -> Result<(), ApiError> {
+        let limit = (self.0.config.second_factor_tries, SECOND_FACTOR_WINDOW);
+        self.check_in(&self.0.second_factor_limiter, limit, "second-factor", agent.0.to_string())
+    }
+
     /// Counts an embed submission from `key` (a client address).
     pub fn check_embed(&self, key: String) -> Result<(), ApiError> {
         self.check(&self.0.embed_limiter, self.0.config.embed_per_minute, "embed", key)
@@ -535,6 +570,12 @@ impl App {
 
 /// The window of the rate limits counted in a shared store.
 const SHARED_WINDOW: Duration = Duration::from_secs(60);
+
+/// The default of [`Config::second_factor_tries`].
+pub const SECOND_FACTOR_TRIES: u32 = 5;
+
+/// See [`SECOND_FACTOR_TRIES`].
+pub const SECOND_FACTOR_WINDOW: Duration = Duration::from_secs(600);
 
 /// Follows a shared store's changes ([`App::heard`]) on a thread of its
 /// own that ends when the app goes away.

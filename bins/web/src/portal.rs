@@ -509,7 +509,7 @@ fn do_register(app: &App, ctx: &PortalCtx, form: RegisterForm, ip: String, accep
             "Accounts here are made by our team. Write to us by email and we will set one up.",
         );
     }
-    if let Err(e) = hd.check_password_rules(&form.password) {
+    if let Err(e) = hd.check_password_rules(&form.password, &[&form.name, &form.email]) {
         let e = ApiError::from(e);
         return register_page(ctx, e.status, Some(&e.message), &form.name, &form.email);
     }

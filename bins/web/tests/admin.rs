@@ -366,12 +366,16 @@ async fn admin_screens_change_things_by_form_and_keep_what_was_typed() {
             ("embed_origins", "https://www.acme.example\r\n"),
             ("session_idle_minutes", "60"),
             ("password_min_length", "10"),
+            ("password_min_strength", "3"),
         ],
     )
     .await;
     assert_eq!(r.status(), 303, "{}", body_text(&r));
     let s = f.hd.settings().unwrap();
-    assert_eq!((s.name.as_str(), s.session_idle_minutes, s.embed_origins.len()), ("Acme Care", 60, 1));
+    assert_eq!(
+        (s.name.as_str(), s.session_idle_minutes, s.embed_origins.len(), s.password_min_strength),
+        ("Acme Care", 60, 1, 3)
+    );
     // The top bar says the new name.
     let r = get_pane(&f, &p, "/agent/admin/settings?done=saved", None).await;
     assert!(body_text(&r).contains(">Acme Care</a>"));

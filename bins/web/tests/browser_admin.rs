@@ -287,5 +287,43 @@ async fn a_new_helpdesk_from_setup_to_a_first_ticket_handled() {
     wait_text(c, "#admin-title", "Agent's reply").await;
     assert!(displayed(c, "#template-body").await);
     screenshot(c, "admin-phone-template").await;
+
+    // --- two-factor login: Alice turns it on in her profile, then logs in
+    // with a recovery code (on the phone) -------------------------------------
+    c.set_window_size(1440, 900).await.unwrap();
+    c.goto(&format!("{base}/agent/profile/two-factor")).await.unwrap();
+    wait_text(c, "#tf-title", "Two-factor login").await;
+    assert!(displayed(c, "svg.qr").await);
+    audit(c, "the two-factor profile screen").await;
+    screenshot(c, "profile-two-factor").await;
+    let secret = c
+        .find(Locator::Css("#tf-enable input[name=secret]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let code = helpdesk_store::two_factor::totp_code(&secret, chrono::Utc::now()).unwrap();
+    fill(c, "#tf-enable-code", &code).await;
+    click(c, "#tf-enable-submit").await;
+    wait_text(c, "#content", "Two-factor login is on.").await;
+    let recovery = c.find(Locator::Css("ol.recovery-codes li code")).await.unwrap().text().await.unwrap();
+    assert_eq!(recovery.len(), 11, "{recovery:?}");
+    screenshot(c, "profile-recovery-codes").await;
+    c.delete_all_cookies().await.unwrap();
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/agent/login")).await.unwrap();
+    fill(c, "#login-email", "alice@acme.example").await;
+    fill(c, "#login-password", "alice's long secret").await;
+    click(c, "#login-submit").await;
+    wait_until_url(c, "/agent/login/two-factor").await;
+    audit(c, "the two-factor login step").await;
+    fill(c, "#tf-code", &recovery).await;
+    screenshot(c, "phone-two-factor-login").await;
+    click(c, "#tf-submit").await;
+    // Signed in: a phone shows the ticket list first.
+    wait_text(c, "#list-pane", "My Tickets").await;
+    assert!(displayed(c, "#list-pane").await);
     browser.close().await;
 }

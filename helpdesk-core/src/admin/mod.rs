@@ -71,6 +71,10 @@ pub const MIN_SESSION_MINUTES: u32 = 5;
 pub const MAX_SESSION_MINUTES: u32 = 30 * 24 * 60;
 /// Password length bounds an admin may choose for the shortest password.
 pub const PASSWORD_MIN_RANGE: (u32, u32) = (8, 64);
+/// The strengths an admin may require of passwords: zxcvbn's scores, from
+/// 1 (refuses only the most common passwords, such as `12345678`) to 4
+/// (very unguessable: about 10^10 guesses or more).
+pub const PASSWORD_STRENGTH_RANGE: (u8, u8) = (1, 4);
 
 /// The helpdesk-wide settings (one record, edited in Admin > Settings).
 /// Changes take effect on the next request, on every node.
@@ -94,6 +98,13 @@ pub struct Settings {
     pub session_idle_minutes: u32,
     /// Shortest password accepted for agents and users.
     pub password_min_length: u32,
+    /// How hard to guess a new password must be: the least zxcvbn score
+    /// accepted, in [`PASSWORD_STRENGTH_RANGE`] (2, the default: at least a
+    /// million guesses; common passwords and their variants are refused).
+    pub password_min_strength: u8,
+    /// Whether every agent logs in with a second factor (a code from an
+    /// authenticator app); an agent without one sets it up at login.
+    pub agents_two_factor: bool,
     /// The language of mail to people who have none of their own.
     pub language: crate::base::language::Language,
 }
@@ -108,6 +119,8 @@ impl Default for Settings {
             embed_origins: Vec::new(),
             session_idle_minutes: 8 * 60,
             password_min_length: 8,
+            password_min_strength: 2,
+            agents_two_factor: false,
             language: crate::base::language::Language::english(),
         }
     }
@@ -150,6 +163,10 @@ impl Settings {
         let (lo, hi) = PASSWORD_MIN_RANGE;
         if !(lo..=hi).contains(&self.password_min_length) {
             return Err(bad("password_min_length", format!("between {lo} and {hi} characters")));
+        }
+        let (lo, hi) = PASSWORD_STRENGTH_RANGE;
+        if !(lo..=hi).contains(&self.password_min_strength) {
+            return Err(bad("password_min_strength", format!("between {lo} and {hi}")));
         }
         Ok(self)
     }

@@ -201,6 +201,12 @@ pub enum DirectoryError {
     /// No such record.
     #[error("{0} not found")]
     NotFound(String),
+    /// The agent may not see this person (`user 7`, `organisation 3`).
+    #[error(
+        "you may not see {0}: without the people permission an agent sees only the users and organisations \
+         of tickets in their departments (an admin can give it in Admin > Agents)"
+    )]
+    NotPermitted(String),
     /// A field key that is not `[a-z0-9_]{1,64}`.
     #[error("invalid field key {0:?}: use 1 to 64 of a-z, 0-9 and _")]
     InvalidFieldKey(String),

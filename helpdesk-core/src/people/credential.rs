@@ -41,6 +41,15 @@ pub enum CredentialKind {
     /// A one-time set-password token (an agent's invitation, a password
     /// reset); `secret_hash` is its SHA-256 (hex). Works for a limited time.
     PasswordSet,
+    /// An agent's authenticator app (two-factor login, RFC 6238):
+    /// `secret_hash` holds the shared secret itself in base32 (codes are
+    /// computed from it), `label` the last time step a code was taken (so
+    /// each code works once). One per agent.
+    Totp,
+    /// One of an agent's recovery codes (two-factor login without the
+    /// app); `secret_hash` is its SHA-256 (hex), `label` its slot (1 to
+    /// 10). Removed when used.
+    RecoveryCode,
 }
 
 /// A stored credential.
@@ -84,6 +93,10 @@ impl Credential {
         match (self.kind, self.owner) {
             (CredentialKind::Password, Principal::Agent(a)) => UniqueKey(format!("password:agent:{}", a.0)),
             (CredentialKind::Password, Principal::User(u)) => UniqueKey(format!("password:user:{}", u.0)),
+            (CredentialKind::Totp, Principal::Agent(a)) => Credential::totp_key(a),
+            (CredentialKind::RecoveryCode, Principal::Agent(a)) => {
+                UniqueKey(format!("recovery:agent:{}:{}", a.0, self.label))
+            }
             (_, _) => Credential::secret_key(&self.secret_hash),
         }
     }
@@ -91,6 +104,16 @@ impl Credential {
     /// The unique key of an API key or token whose SHA-256 hex is `hash`.
     pub fn secret_key(hash: &str) -> UniqueKey {
         UniqueKey(format!("secret:{hash}"))
+    }
+
+    /// The unique key of `agent`'s authenticator app secret.
+    pub fn totp_key(agent: AgentId) -> UniqueKey {
+        UniqueKey(format!("totp:agent:{}", agent.0))
+    }
+
+    /// The unique key of `agent`'s recovery code in `slot` (1 to 10).
+    pub fn recovery_key(agent: AgentId, slot: usize) -> UniqueKey {
+        UniqueKey(format!("recovery:agent:{}:{slot}", agent.0))
     }
 
     /// The unique key of `owner`'s password.

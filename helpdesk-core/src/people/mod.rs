@@ -314,18 +314,37 @@ pub struct Permissions {
     pub may_reassign: bool,
     /// The departments the agent may see; `None` means all of them.
     pub departments: Option<BTreeSet<DepartmentId>>,
+    /// May look up every user and organisation (DeskPRO's CRM permission).
+    /// Without it an agent sees a person only through a ticket they may
+    /// see: a user who owns or is CC'd on one, an organisation with one.
+    /// Stored agents from before this permission have it off.
+    #[serde(default)]
+    pub people: bool,
 }
 
 impl Default for Permissions {
     fn default() -> Self {
-        Permissions { admin: false, may_delete: false, may_reassign: true, departments: None }
+        Permissions { admin: false, may_delete: false, may_reassign: true, departments: None, people: false }
     }
 }
 
 impl Permissions {
     /// Every permission, every department.
     pub fn admin() -> Self {
-        Permissions { admin: true, may_delete: true, may_reassign: true, departments: None }
+        Permissions { admin: true, may_delete: true, may_reassign: true, departments: None, people: true }
+    }
+
+    /// Whether this agent may look up any user or organisation, not only
+    /// those of tickets they may see (admins always may).
+    ///
+    /// ```
+    /// use helpdesk_core::Permissions;
+    /// assert!(!Permissions::default().sees_all_people());
+    /// assert!(Permissions { people: true, ..Permissions::default() }.sees_all_people());
+    /// assert!(Permissions::admin().sees_all_people());
+    /// ```
+    pub fn sees_all_people(&self) -> bool {
+        self.admin || self.people
     }
 
     /// Whether tickets in `department` are visible to this agent.

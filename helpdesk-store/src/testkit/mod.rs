@@ -201,6 +201,7 @@ impl Ctx {
                 may_delete: false,
                 may_reassign: false,
                 departments: Some(BTreeSet::from([support])),
+                people: false,
             }))
             .unwrap()
             .id;

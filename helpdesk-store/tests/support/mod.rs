@@ -68,6 +68,7 @@ pub fn directory(hd: &Helpdesk) -> Fixture {
         may_delete: true,
         may_reassign: true,
         departments: Some(ds.iter().copied().collect()),
+        people: false,
     };
     let alice = hd.create_agent(NewAgent::new("Alice", "alice@hd.test").admin().teams([t1.id])).unwrap();
     let bob = hd

@@ -17,7 +17,7 @@
 //! | `GET`/`POST /api/admin/agents` | list / invite `{name, email, permissions?, teams?}` (mails a set-password link) |
 //! | `PUT /api/admin/agents/{id}` | name, email, teams, permissions |
 //! | `POST /api/admin/agents/{id}/deactivate` | `{reassign: {to: leave\|unassign\|agent, agent?}}` |
-//! | `POST /api/admin/agents/{id}/reactivate`, `.../reinvite` | |
+//! | `POST /api/admin/agents/{id}/reactivate`, `.../reinvite`, `.../two-factor/reset` | |
 //! | `GET`/`POST /api/admin/usergroups`, `PUT`/`DELETE /api/admin/usergroups/{id}` | usergroups and their portal permissions |
 //! | `GET`/`POST /api/admin/organisations`, `PUT`/`DELETE /api/admin/organisations/{id}` | organisations |
 //! | `GET`/`POST /api/admin/rules`, `GET /api/admin/rules.toml` | every rule (a rule file) / import a rule file (TOML or JSON; `?replace_all=true`) / export as TOML |
@@ -678,6 +678,9 @@ fn handle(
             ok(done)
         }
         ["agents", a, "reactivate"] if post => ok(admin.reactivate_agent(AgentId(id(a)?))?),
+        ["agents", a, "two-factor", "reset"] if post => {
+            ok(serde_json::json!({ "was_on": admin.reset_two_factor(AgentId(id(a)?))? }))
+        }
         ["agents", a, "reinvite"] if post => {
             let a = AgentId(id(a)?);
             let token = admin.reinvite_agent(a)?;

@@ -164,6 +164,7 @@ fn done_text(code: &str) -> &'static str {
         "removed" => "Removed.",
         "deactivated" => "Deactivated. Their sessions and API keys no longer work.",
         "reactivated" => "Reactivated: they can log in again.",
+        "two_factor_reset" => "Two-factor login reset: they log in with their password (and set it up again where Settings require it).",
         "imported" => "Imported.",
         "applied" => "Applied to every ticket.",
         "merged" => "Merged: the other user's tickets and addresses are now this user's.",
@@ -315,6 +316,19 @@ fn settings_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -> R
                         label for="set-password" { "Shortest password" }
                         input #set-password type="number" name="password_min_length" min="8" max="64" value=(v("password_min_length", &s.password_min_length.to_string()));
                     }
+                    div.form-row {
+                        label for="set-strength" { "Passwords must be" }
+                        @let strength = v("password_min_strength", &s.password_min_strength.to_string());
+                        select #set-strength name="password_min_strength" aria-describedby="set-strength-hint" {
+                            @for (n, label) in PASSWORD_STRENGTHS {
+                                option value=(n) selected[strength == n.to_string()] { (label) }
+                            }
+                        }
+                        p.hint #set-strength-hint { "Checked when a password is set, by the zxcvbn estimator: common passwords, names, words, keyboard patterns and the person's own name or address count against it." }
+                    }
+                }
+                div.form-row {
+                    (checkbox("agents_two_factor", "on", "Agents must log in with a second factor (a code from an authenticator app; an agent without one sets it up at their next login)", if shown.typed("settings") { shown.form.on("agents_two_factor") } else { s.agents_two_factor }, "set-2fa"))
                 }
             }
             div.form-actions { button #settings-save .btn.primary type="submit" { "Save settings" } }
@@ -342,6 +356,14 @@ fn settings_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -> R
     screen(app, ctx, Section::Settings, "Settings", shown, status, body)
 }
 
+/// The strengths an admin may require (zxcvbn's scores), as people read them.
+const PASSWORD_STRENGTHS: [(u8, &str); 4] = [
+    (1, "Not among the most common (refuses 12345678, password1)"),
+    (2, "Hard to guess (about a million guesses; recommended)"),
+    (3, "Very hard to guess (about 100 million guesses)"),
+    (4, "Unguessable (about 10 billion guesses or more)"),
+];
+
 fn parse_settings(f: &Form) -> Result<Settings, ApiError> {
     let num = |k: &str, what: &str| {
         f.get(k)
@@ -358,6 +380,9 @@ fn parse_settings(f: &Form) -> Result<Settings, ApiError> {
         embed_origins: f.get("embed_origins").lines().map(str::to_string).collect(),
         session_idle_minutes: num("session_idle_minutes", "The session lifetime")?,
         password_min_length: num("password_min_length", "The shortest password")?,
+        agents_two_factor: f.on("agents_two_factor"),
+        password_min_strength: u8::try_from(num("password_min_strength", "The password strength")?)
+            .map_err(|_| ApiError::invalid("choose a password strength"))?,
         language: super::templates::form_language(f)?.unwrap_or_default(),
     })
 }
@@ -672,6 +697,7 @@ fn permissions_inputs(
             (checkbox("admin", "on", "Admin (changes the helpdesk's configuration; sees every department)", on("admin", p.admin), &x("admin")))
             (checkbox("may_delete", "on", "May delete, mark as spam and purge tickets", on("may_delete", p.may_delete), &x("delete")))
             (checkbox("may_reassign", "on", "May take tickets from others and assign them", on("may_reassign", p.may_reassign), &x("reassign")))
+            (checkbox("people", "on", "May look up every user and organisation (without it: only those of tickets they may see)", on("people", p.people), &x("people")))
         }
         fieldset.checks {
             legend { "Departments" }
@@ -696,6 +722,7 @@ fn parse_permissions(f: &Form) -> Permissions {
         admin: f.on("admin"),
         may_delete: f.on("may_delete"),
         may_reassign: f.on("may_reassign"),
+        people: f.on("people"),
         departments: (f.get("departments") == "some").then(|| f.ids("department")),
     }
 }
@@ -779,6 +806,8 @@ fn agent_screen(
     let a = hd.agent(id)?;
     let others: Vec<Agent> = hd.agents()?.into_iter().filter(|o| o.id != id && !o.disabled).collect();
     let base = format!("/agent/admin/agents/{}", id.0);
+    let two_factor = hd.two_factor_state(id)?;
+    let settings = hd.settings()?;
     let body = html! {
         @if let Some(url) = &link {
             div.notice.info role="status" { "A new link went to " (a.email) ". The old ones no longer work. The link: " input.copy-link type="text" readonly value=(url) aria-label="Set-password link"; }
@@ -801,6 +830,18 @@ fn agent_screen(
                 form method="post" action=(base) { (csrf(ctx)) (op("reactivate")) button.btn.primary type="submit" { "Reactivate " (a.name) } }
             }
         } @else {
+            section.admin-section aria-labelledby="tf-title" {
+                h2 #tf-title { "Two-factor login" }
+                (shown.error_for("reset_two_factor"))
+                @match two_factor.since {
+                    Some(since) => form method="post" action=(base) {
+                        (csrf(ctx)) (op("reset_two_factor"))
+                        p.muted { "On since " (ctx.tz.absolute(since)) "; " (two_factor.recovery_codes_left) " recovery codes left. Reset it if " (a.name) " lost their phone and their recovery codes: they log in with their password alone" @if settings.agents_two_factor { " and set it up again at once" } "." }
+                        button.btn type="submit" { "Reset two-factor login" }
+                    },
+                    None => p.muted { "Off. " @if settings.agents_two_factor { (a.name) " sets it up at their next login (Settings require it)." } @else { (a.name) " can turn it on in their profile." } },
+                }
+            }
             section.admin-section {
                 h2 { "Password" }
                 (shown.error_for("reinvite"))
@@ -1320,6 +1361,10 @@ fn apply(app: &App, ctx: &Ctx, admin: &Admin<'_>, path: &[&str], f: &Form) -> Re
                 "reactivate" => {
                     admin.reactivate_agent(id)?;
                     go(here, "reactivated")
+                }
+                "reset_two_factor" => {
+                    admin.reset_two_factor(id)?;
+                    go(here, "two_factor_reset")
                 }
                 "reinvite" => {
                     let token = admin.reinvite_agent(id)?;

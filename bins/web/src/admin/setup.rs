@@ -282,16 +282,36 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             let (t, p) = (token.clone(), get(&f, "password"));
             let set = blocking(move || {
                 let hd = app2.helpdesk();
-                Ok(hd.set_password_with_token(&t, &p).and_then(|a| hd.record_login(&a, Some(ip)).map(|()| a)))
+                // With two-factor login on (or required), the new password
+                // is only the first step: the login is recorded after the
+                // second.
+                Ok(hd.set_password_with_token(&t, &p).and_then(|a| {
+                    if !hd.two_factor_asked(a.id)? {
+                        hd.record_login(&a, Some(ip))?;
+                    }
+                    Ok(a)
+                }))
             })
             .await;
             Ok(match set {
                 Ok(Ok(agent)) => {
-                    let (session, _) = app.sessions().create(Realm::Agent, Some(Principal::Agent(agent.id)));
-                    let mut r = redirect(&Hx::default(), "/agent");
-                    let cookie = session_cookie(&app, AGENT_COOKIE, &session, Realm::Agent);
-                    r.headers_mut().insert("set-cookie", cookie.parse().expect("cookie header"));
-                    r
+                    let (app2, agent2) = (app.clone(), agent.clone());
+                    match blocking(move || {
+                        crate::workspace::two_factor::second_step(&app2, &agent2, "/agent")
+                    })
+                    .await
+                    {
+                        Ok(Some(step)) => step,
+                        Ok(None) => {
+                            let (session, _) =
+                                app.sessions().create(Realm::Agent, Some(Principal::Agent(agent.id)));
+                            let mut r = redirect(&Hx::default(), "/agent");
+                            let cookie = session_cookie(&app, AGENT_COOKIE, &session, Realm::Agent);
+                            r.headers_mut().insert("set-cookie", cookie.parse().expect("cookie header"));
+                            r
+                        }
+                        Err(e) => e.response(),
+                    }
                 }
                 Ok(Err(AuthError::InvalidToken)) => html(StatusCode::GONE, password_page(None, "", None)),
                 Ok(Err(e)) => {

@@ -117,7 +117,7 @@ fn form(app: &App, ctx: &Ctx, f: &CreateForm, errors: &Errors) -> Result<Markup,
                             hx-get="/agent/tickets/new/user" hx-trigger="input changed delay:300ms" hx-target="#create-user-hint" hx-swap="innerHTML"
                             aria-describedby=(error_id(errors, "email").unwrap_or_else(|| "create-user-hint".into()));
                         (field_error(errors, "email"))
-                        p #create-user-hint .hint aria-live="polite" { (user_hint(app, &f.email)) }
+                        p #create-user-hint .hint aria-live="polite" { (user_hint(app, ctx, &f.email)) }
                     }
                     div.form-row {
                         label for="create-name" { "Name " span.muted { "(for a new user)" } }
@@ -179,14 +179,18 @@ fn form(app: &App, ctx: &Ctx, f: &CreateForm, errors: &Errors) -> Result<Markup,
     })
 }
 
-/// Who the address belongs to: an existing user's name, or that one is made.
-fn user_hint(app: &App, email: &str) -> String {
+/// Who the address belongs to: an existing user's name (when the agent may
+/// see them), or that one is made.
+fn user_hint(app: &App, ctx: &Ctx, email: &str) -> String {
     let email = email.trim();
     if email.is_empty() {
         return "Type the user's address: an existing user is found, a new one is made.".into();
     }
     match app.helpdesk().user_by_email(email) {
-        Ok(Some(u)) => format!("Existing user: {}", u.name),
+        Ok(Some(u)) => match app.helpdesk().may_see_user(&ctx.agent, &u) {
+            Ok(true) => format!("Existing user: {}", u.name),
+            _ => "An existing user: the ticket is theirs.".into(),
+        },
         Ok(None) => "A new user: give their name below.".into(),
         Err(_) => "Not an email address yet.".into(),
     }
@@ -372,7 +376,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and_then(|app: App, auth: Auth, q: Vec<(String, String)>| async move {
             let ctx = agent_or_login!(auth);
             let email = q.into_iter().find(|(k, _)| k == "email").map(|(_, v)| v).unwrap_or_default();
-            run(app, ctx, move |app, _| Ok(html(StatusCode::OK, html! { (user_hint(app, &email)) }))).await
+            run(app, ctx, move |app, ctx| Ok(html(StatusCode::OK, html! { (user_hint(app, ctx, &email)) })))
+                .await
         })
         .boxed();
     let post = path!("agent" / "tickets" / "new")

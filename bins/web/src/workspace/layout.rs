@@ -398,6 +398,13 @@ async fn login_post(app: App, ip: String, form: LoginForm) -> Result<Response, I
         }
         Err(e) => return Ok(html(e.status, login_page(&next, &form.email, Some(&e.message)))),
     };
+    let app2 = app.clone();
+    let (agent2, next2) = (agent.clone(), next.clone());
+    match blocking(move || super::two_factor::second_step(&app2, &agent2, &next2)).await {
+        Ok(Some(step)) => return Ok(step),
+        Ok(None) => {}
+        Err(e) => return Ok(html(e.status, login_page(&next, &form.email, Some(&e.message)))),
+    }
     let (token, _) = app.sessions().create(Realm::Agent, Some(Principal::Agent(agent.id)));
     tracing::info!(agent = %agent.id, "agent logged in (workspace)");
     let mut r = redirect(&Hx::default(), &next);

@@ -44,6 +44,7 @@ mod people;
 mod profile;
 mod ticket;
 mod time;
+pub mod two_factor;
 
 use crate::auth::{same_secret, Realm, AGENT_COOKIE};
 use crate::error::ApiError;
@@ -357,7 +358,9 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .unify()
         .or(ticket::routes(app.clone()))
         .unify()
-        .or(people::routes(app))
+        .or(people::routes(app.clone()))
+        .unify()
+        .or(two_factor::routes(app))
         .unify()
         .boxed()
 }

@@ -5,7 +5,7 @@ use super::list::{status_badge, urgency_badge, Names};
 use super::ticket::content_page;
 use super::{agent_or_login, auth, run, Auth, Ctx};
 use crate::error::ApiError;
-use crate::{with_app, App};
+use crate::{client_key, with_app, App};
 use helpdesk_core::filter::{Criteria, CustomFilter};
 use helpdesk_core::*;
 use maud::{html, Markup};
@@ -45,9 +45,19 @@ fn rows(ctx: &Ctx, names: &Names, rows: &[Row]) -> Markup {
     }
 }
 
-fn user_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
+/// A person the agent may not see, or who does not exist, as an error.
+fn refused(e: helpdesk_store::Error, what: &str, id: u64) -> ApiError {
+    match e {
+        helpdesk_store::Error::Directory(DirectoryError::NotFound(_)) => {
+            ApiError::not_found(format!("There is no {what} {id}."))
+        }
+        e => e.into(),
+    }
+}
+
+fn user_page(app: &App, ctx: &Ctx, id: u64, client: Option<String>) -> Result<Response, ApiError> {
     let hd = app.helpdesk();
-    let u = hd.user(UserId(id)).map_err(|_| ApiError::not_found(format!("There is no user {id}.")))?;
+    let u = hd.user_for_agent(ctx.agent.id, UserId(id), client).map_err(|e| refused(e, "user", id))?;
     let mut names = Names::new(hd)?;
     let org = u.organisation.map(|o| (o, names.organisation(o)));
     let tickets: Vec<Row> = hd
@@ -88,11 +98,11 @@ fn user_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
     content_page(app, ctx, body, StatusCode::OK)
 }
 
-fn organisation_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError> {
+fn organisation_page(app: &App, ctx: &Ctx, id: u64, client: Option<String>) -> Result<Response, ApiError> {
     let hd = app.helpdesk();
     let o = hd
-        .organisation(OrganisationId(id))
-        .map_err(|_| ApiError::not_found(format!("There is no organisation {id}.")))?;
+        .organisation_for_agent(ctx.agent.id, OrganisationId(id), client)
+        .map_err(|e| refused(e, "organisation", id))?;
     let names = Names::new(hd)?;
     let mut criteria = Criteria { organisation: vec![o.id], ..Criteria::default() };
     criteria.status = Vec::new();
@@ -130,18 +140,23 @@ fn organisation_page(app: &App, ctx: &Ctx, id: u64) -> Result<Response, ApiError
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     use warp::path;
     let a = || auth(app.clone());
-    let user = path!("agent" / "users" / u64).and(warp::get()).and(with_app(app.clone())).and(a()).and_then(
-        |id: u64, app: App, auth: Auth| async move {
+    let user = path!("agent" / "users" / u64)
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(a())
+        .and(client_key())
+        .and_then(|id: u64, app: App, auth: Auth, client: String| async move {
             let ctx = agent_or_login!(auth);
-            run(app, ctx, move |app, ctx| user_page(app, ctx, id)).await
-        },
-    );
-    let org =
-        path!("agent" / "organisations" / u64).and(warp::get()).and(with_app(app.clone())).and(a()).and_then(
-            |id: u64, app: App, auth: Auth| async move {
-                let ctx = agent_or_login!(auth);
-                run(app, ctx, move |app, ctx| organisation_page(app, ctx, id)).await
-            },
-        );
+            run(app, ctx, move |app, ctx| user_page(app, ctx, id, Some(client))).await
+        });
+    let org = path!("agent" / "organisations" / u64)
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(a())
+        .and(client_key())
+        .and_then(|id: u64, app: App, auth: Auth, client: String| async move {
+            let ctx = agent_or_login!(auth);
+            run(app, ctx, move |app, ctx| organisation_page(app, ctx, id, Some(client))).await
+        });
     user.or(org).unify().boxed()
 }

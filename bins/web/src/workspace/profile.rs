@@ -1,6 +1,7 @@
 //! The agent's own screens, from the profile menu: preferences (signature,
 //! time zone) at `/agent/profile`, the notification matrix at
-//! `/agent/profile/notifications`, and `/agent/profile/password`.
+//! `/agent/profile/notifications`, `/agent/profile/password` and
+//! `/agent/profile/two-factor` (its screen is in `two_factor`).
 
 use super::ticket::content_page;
 use super::{agent_or_login, auth, error_id, field_error, html, run, Auth, Ctx, Errors, MAX_FORM};
@@ -64,11 +65,12 @@ fn parse_cell(v: &str) -> Option<Subscription> {
     })
 }
 
-fn section_nav(here: &str) -> Markup {
+pub(super) fn section_nav(here: &str) -> Markup {
     let items = [
         ("/agent/profile", "Preferences"),
         ("/agent/profile/notifications", "Notifications"),
         ("/agent/profile/password", "Change password"),
+        ("/agent/profile/two-factor", "Two-factor login"),
     ];
     html! {
         nav.subnav aria-label="Your profile" {
@@ -294,6 +296,7 @@ fn show(app: &App, ctx: &Ctx, what: &str) -> Result<Response, ApiError> {
     let body = match what {
         "notifications" => notifications(ctx, &hd.subscriptions(ctx.agent.id)?, false),
         "password" => password(ctx, None, None),
+        "two-factor" => super::two_factor::profile_screen(app, ctx, None, None, None)?,
         "preferences" => {
             let p = hd.agent_preferences(ctx.agent.id)?;
             preferences(ctx, &p.signature, p.time_zone.as_deref().unwrap_or(""), None, false)
@@ -325,10 +328,16 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(with_app(app.clone()))
         .and(auth(app.clone()))
         .and(warp::header::optional::<String>("x-csrf-token"))
+        .and(crate::client_key())
         .and(warp::body::content_length_limit(MAX_FORM))
         .and(warp::body::form::<Vec<(String, String)>>())
         .and_then(
-            |what: String, app: App, auth: Auth, header: Option<String>, form: Vec<(String, String)>| async move {
+            |what: String,
+             app: App,
+             auth: Auth,
+             header: Option<String>,
+             client: String,
+             form: Vec<(String, String)>| async move {
                 let ctx = agent_or_login!(auth);
                 let field = form.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
                 if !ctx.csrf_ok(header.as_deref(), field) {
@@ -340,6 +349,10 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
                 run(app, ctx, move |app, ctx| match what.as_str() {
                     "notifications" => save_notifications(app, ctx, &form),
                     "password" => save_password(app, ctx, &form),
+                    "two-factor" => {
+                        let body = super::two_factor::save_profile(app, ctx, &form, client)?;
+                        content_page(app, ctx, body, StatusCode::OK)
+                    }
                     "preferences" => save_preferences(app, ctx, &form),
                     _ => Err(ApiError::not_found("There is no such profile screen.")),
                 })

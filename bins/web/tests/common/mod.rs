@@ -32,6 +32,7 @@ pub fn fixture_with(config: Config) -> Fixture {
 pub fn fixture() -> Fixture {
     fixture_with(Config {
         login_per_minute: 1000,
+        second_factor_tries: 1000,
         embed_per_minute: 1000,
         register_per_minute: 1000,
         ..Config::default()
@@ -78,10 +79,20 @@ fn cookie_of(r: &Response<Bytes>) -> String {
 
 impl Fixture {
     pub async fn login_agent(&self, email: &str, password: &str) -> AgentSession {
+        self.api_login(serde_json::json!({"email": email, "password": password})).await
+    }
+
+    /// [`login_agent`](Self::login_agent) with a second factor.
+    #[allow(dead_code)]
+    pub async fn login_agent_with_code(&self, who: (&str, &str), code: &str) -> AgentSession {
+        self.api_login(serde_json::json!({"email": who.0, "password": who.1, "code": code})).await
+    }
+
+    async fn api_login(&self, body: Value) -> AgentSession {
         let r = warp::test::request()
             .method("POST")
             .path("/api/agent/login")
-            .json(&serde_json::json!({"email": email, "password": password}))
+            .json(&body)
             .reply(&self.routes)
             .await;
         assert_eq!(r.status(), 200, "{}", body_text(&r));
@@ -174,9 +185,9 @@ pub struct Page {
     pub csrf: String,
 }
 
-/// Logs in through the workspace's login form and reads the CSRF token off
-/// the first page.
-pub async fn login_workspace(f: &Fixture, who: (&str, &str)) -> Page {
+/// Posts the workspace's login form (on to All Tickets); the answer must be
+/// a 303.
+pub async fn post_login_form(f: &Fixture, who: (&str, &str)) -> Response<Bytes> {
     let body =
         format!("email={}&password={}&next=%2Fagent%2Ffilters%2Fall", urlencode(who.0), urlencode(who.1));
     let r = warp::test::request()
@@ -187,6 +198,13 @@ pub async fn login_workspace(f: &Fixture, who: (&str, &str)) -> Page {
         .reply(&f.routes)
         .await;
     assert_eq!(r.status(), 303, "{}", body_text(&r));
+    r
+}
+
+/// Logs in through the workspace's login form and reads the CSRF token off
+/// the first page.
+pub async fn login_workspace(f: &Fixture, who: (&str, &str)) -> Page {
+    let r = post_login_form(f, who).await;
     assert_eq!(r.headers()["location"], "/agent/filters/all");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
     let page =

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, each only if missing:
 # - a real SMTP server (aiosmtpd, from PyPI) that helpdesk-mail's delivery tests send to;
+# - schemathesis (from PyPI), which checks the server against its OpenAPI document;
 # - Debian's chromium and chromedriver, which the browser tests drive headless;
 # - Debian's PostgreSQL server (initdb, pg_ctl), from which the PostgreSQL tests
 #   start a throwaway cluster when DATABASE_URL is not set.
@@ -32,6 +33,14 @@ if ! "$python" -c 'import aiosmtpd' >/dev/null 2>&1; then
     || "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages 'aiosmtpd>=1.4,<2'
 fi
 "$python" -c 'import aiosmtpd' >/dev/null
+
+# schemathesis, which checks the server's answers against its OpenAPI document
+# (bins/web/tests/schemathesis.rs). Pinned: its checks change between releases.
+if ! "$python" -m schemathesis.cli --version 2>/dev/null | grep -q ' 4\.32\.5$'; then
+  "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'schemathesis==4.32.5' \
+    || "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages 'schemathesis==4.32.5'
+fi
+"$python" -m schemathesis.cli --version >/dev/null
 
 # Headless browser for the end-to-end tests.
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then

@@ -691,9 +691,19 @@ pub fn embed_routes(app: App) -> BoxedFilter<(Response,)> {
 
 /// Finishes a set of routes: JSON errors for every rejection, security headers, request log.
 pub fn finish(routes: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
-    routes
-        .recover(error::recover)
-        .unify()
+    warp::path::full()
+        .and(routes.recover(error::recover).unify())
+        .map(|path: warp::path::FullPath, mut r: Response| {
+            // RFC 9110: a 405 says which methods the resource answers.
+            if r.status() == warp::http::StatusCode::METHOD_NOT_ALLOWED && !r.headers().contains_key("allow")
+            {
+                let allow = openapi::allowed_methods(path.as_str()).join(", ");
+                if let Ok(v) = allow.parse() {
+                    r.headers_mut().insert("allow", v);
+                }
+            }
+            r
+        })
         .map(secure)
         .with(warp::trace::request())
         .map(Reply::into_response)

@@ -21,6 +21,51 @@ pub fn route() -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// The methods a path answers, for the `Allow` header of a 405: those of
+/// the [`ROUTES`] templates that match it with the most literal segments
+/// (`/agent/admin/rules/export.json` is its own route, not an admin
+/// section's page).
+///
+/// ```
+/// use helpdesk_web::openapi::allowed_methods;
+/// assert_eq!(allowed_methods("/api/agent/tickets/7"), ["GET"]);
+/// assert_eq!(allowed_methods("/api/agent/custom-filters/3"), ["GET", "PUT", "DELETE"]);
+/// assert_eq!(allowed_methods("/agent/admin/rules/export.json"), ["GET"]);
+/// assert!(allowed_methods("/nowhere").is_empty());
+/// ```
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let literals = |template: &str| -> Option<usize> {
+        let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+        if t.len() != segments.len() {
+            return None;
+        }
+        let mut n = 0;
+        for (t, s) in t.iter().zip(&segments) {
+            if t.starts_with('{') && t.ends_with('}') {
+                if s.is_empty() {
+                    return None;
+                }
+            } else if t == s {
+                n += 1;
+            } else {
+                return None;
+            }
+        }
+        Some(n)
+    };
+    let matched: Vec<(usize, &'static str)> =
+        ROUTES.iter().filter_map(|(m, t)| literals(t).map(|n| (n, *m))).collect();
+    let best = matched.iter().map(|(n, _)| *n).max().unwrap_or(0);
+    let mut methods: Vec<&'static str> = Vec::new();
+    for (n, m) in matched {
+        if n == best && !methods.contains(&m) {
+            methods.push(m);
+        }
+    }
+    methods
+}
+
 /// Every route the server answers (method, OpenAPI path template). Keep in
 /// step with the routers and `assets/openapi.json`; tests check both ways.
 pub const ROUTES: &[(&str, &str)] = &[

@@ -68,3 +68,24 @@ async fn the_document_is_served() {
     assert_eq!(r.status(), 200);
     assert_eq!(body_json(&r), doc());
 }
+
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_405_with_allow() {
+    let f = fixture();
+    for (method, path, allow) in [
+        ("DELETE", "/api/agent/tickets/1", "GET"),
+        ("PATCH", "/api/agent/custom-filters/1", "GET, PUT, DELETE"),
+        ("PUT", "/", "GET"),
+        ("POST", "/agent/admin/rules/export.json", "GET"),
+    ] {
+        let r = warp::test::request()
+            .method(method)
+            .path(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("a=1")
+            .reply(&f.routes)
+            .await;
+        assert_eq!(r.status(), 405, "{method} {path}: {}", body_text(&r));
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+    }
+}

@@ -8,7 +8,7 @@
 mod smtp_server;
 #[path = "common/wire.rs"]
 mod wire;
-use wire::{blocking, http, json_of};
+use wire::{blocking, cookie, http, json_of};
 
 use helpdesk_core::*;
 use helpdesk_web::demo;
@@ -19,14 +19,6 @@ use smtp_server::SmtpServer;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-
-fn cookie(head: &str, name: &str) -> String {
-    head.lines()
-        .filter_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c.split(';').next().unwrap().to_string())
-        .unwrap_or_else(|| panic!("no {name} cookie in {head}"))
-}
 
 /// Logs an agent in over HTTP: (cookie header value, CSRF token).
 fn login(addr: SocketAddr, (email, password): (&str, &str)) -> (String, String) {

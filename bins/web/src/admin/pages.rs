@@ -1485,6 +1485,19 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
              source: String,
              header: Option<String>,
              form: Vec<(String, String)>| async move {
+                // Admin's home and the rule downloads take no form.
+                let full = format!("/agent/admin/{}", tail.as_str());
+                if matches!(
+                    tail.as_str().trim_end_matches('/'),
+                    "" | "rules/export.json" | "rules/export.toml"
+                ) {
+                    return Ok(ApiError::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        format!("POST is not allowed on {full}"),
+                    )
+                    .response());
+                }
                 let ctx = agent_or_login!(auth);
                 let field = form.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.clone());
                 if !ctx.csrf_ok(header.as_deref(), field.as_deref()) {

@@ -80,6 +80,8 @@ pub fn routes() -> BoxedFilter<(Response,)> {
         asset(&name).unwrap_or_else(|| {
             let mut r = Response::new("no such asset: assets are versioned, reload the page".into());
             *r.status_mut() = warp::http::StatusCode::NOT_FOUND;
+            r.headers_mut()
+                .insert("content-type", "text/plain; charset=utf-8".parse().expect("static header"));
             r
         })
     });

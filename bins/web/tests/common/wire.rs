@@ -36,6 +36,15 @@ pub fn http(
     (status, head.to_string(), body.to_string())
 }
 
+/// The value (`name=...`) of the cookie `name` set in response headers `head`.
+pub fn cookie(head: &str, name: &str) -> String {
+    head.lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no {name} cookie in {head}"))
+}
+
 /// A body as JSON.
 pub fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))

@@ -428,7 +428,8 @@ where
             return Ok(message_page(
                 &ctx,
                 None,
-                StatusCode::SERVICE_UNAVAILABLE,
+                // Closed on purpose, not down: no 5xx for monitors to page on.
+                StatusCode::NOT_FOUND,
                 "The portal is closed",
                 "This helpdesk does not take requests through its website at the moment. Please write to us by email.",
             ));

@@ -530,7 +530,7 @@ async fn settings_take_effect_at_once() {
     // The portal closed.
     put(json!({"portal_enabled": false})).await;
     let (r, _) = f.portal_visit("/", None).await;
-    assert_eq!(r.status(), 503);
+    assert_eq!(r.status(), 404);
     assert!(body_text(&r).contains("The portal is closed"));
     // Embed origins from the settings.
     put(json!({"embed_origins": ["https://www.acme.example"]})).await;

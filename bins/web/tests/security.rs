@@ -335,6 +335,13 @@ async fn weak_passwords_are_refused_and_two_factor_login_works() {
     let recovery: Vec<String> =
         page.split("<li><code>").skip(1).map(|s| s.split('<').next().unwrap().to_string()).collect();
     assert_eq!(recovery.len(), 10);
+    assert_eq!(f.get(&s, "/api/agent/me").await.status(), 401, "his other sessions ended");
+    let r = warp::test::request()
+        .path("/agent/profile/two-factor")
+        .header("cookie", &p.cookie)
+        .reply(&f.routes)
+        .await;
+    assert_eq!(r.status(), 200, "the one he turned it on from goes on");
 
     // The password alone no longer logs in: a pending step, good for nothing else.
     let (pending, page) = password_step(&f, demo::AGENT).await;

@@ -368,7 +368,12 @@ pub fn save_profile(
         "enable" => {
             let secret = get("secret");
             match hd.enable_two_factor(me, &secret, &get("code"), Some(client)) {
-                Ok(codes) => profile_screen(app, ctx, None, None, Some(&codes)),
+                Ok(codes) => {
+                    // Whoever else was logged in as them logs in again, now
+                    // with the second factor.
+                    app.sessions().end_others(Principal::Agent(me), Some(&ctx.session));
+                    profile_screen(app, ctx, None, None, Some(&codes))
+                }
                 Err(e) => {
                     let setup = hd.totp_setup_with(me, &secret).or_else(|_| hd.totp_setup(me))?;
                     profile_screen(app, ctx, Some(&e.to_string()), Some(setup), None)

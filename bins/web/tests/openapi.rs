@@ -44,7 +44,8 @@ async fn every_route_is_served() {
             .replace("{id}", "1")
             .replace("{filter}", "all")
             .replace("{section}", "teams")
-            .replace("{key}", "plan");
+            .replace("{key}", "plan")
+            .replace("{screen}", "notifications");
         let mut req = warp::test::request()
             .method(method)
             .path(&concrete)

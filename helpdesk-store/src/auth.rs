@@ -358,7 +358,14 @@ impl Helpdesk {
     }
 
     /// An audit entry by `agent`, now.
-    fn agent_audit(&self, agent: &Agent, action: &str, target: &str, summary: String) -> AuditEntry {
+    /// An audit entry by `agent`, now.
+    pub(crate) fn agent_audit(
+        &self,
+        agent: &Agent,
+        action: &str,
+        target: &str,
+        summary: String,
+    ) -> AuditEntry {
         AuditEntry::new(
             self.clock().now(),
             AuditActor::Agent { id: agent.id, name: agent.name.clone() },

@@ -173,14 +173,8 @@ impl Helpdesk {
             Grant::Permission => "with the people permission".to_string(),
             Grant::Ticket(t) => format!("through ticket {t}"),
         };
-        let entry = AuditEntry::new(
-            now,
-            AuditActor::Agent { id: agent.id, name: agent.name.clone() },
-            "people.view",
-            target,
-            format!("{summary} {how}"),
-        )
-        .from_source(source);
+        let entry =
+            self.agent_audit(agent, "people.view", &target, format!("{summary} {how}")).from_source(source);
         if let Err(e) = self.record_audit(entry) {
             // Not logged: let the next view try again.
             let mut seen = self.people_views.lock().unwrap_or_else(|e| e.into_inner());

@@ -198,7 +198,7 @@ impl Helpdesk {
                 "that code does not match: check the app's clock and type the code it shows now".into(),
             ));
         };
-        let mut put = vec![Record::Credential(Credential {
+        let put = vec![Record::Credential(Credential {
             id: match self.totp_credential(agent)? {
                 Some(c) => c.id,
                 None => CredentialId(self.store().next_id(IdKind::Credential)?),
@@ -210,35 +210,29 @@ impl Helpdesk {
             created_at: now,
             revoked: false,
         })];
-        let (codes, records, delete) = self.new_recovery_records(agent)?;
-        put.extend(records);
-        let entry = AuditEntry::new(
-            now,
-            AuditActor::Agent { id: a.id, name: a.name.clone() },
-            "agent.two_factor_on",
-            a.id.to_string(),
-            format!("{} turned on two-factor login", a.email),
-        )
-        .from_source(source);
-        self.store().admin_commit(&AdminCommit { put, delete, ..AdminCommit::audit_only(entry) })?;
-        Ok(codes)
+        let summary = format!("{} turned on two-factor login", a.email);
+        self.write_with_new_codes(&a, put, "agent.two_factor_on", summary, source)
     }
 
-    /// New recovery codes for `agent` (the old ones stop working).
-    #[allow(clippy::type_complexity)]
-    fn new_recovery_records(
+    /// Writes `put` with new recovery codes for `a` in place of their old
+    /// ones, and the audit entry; returns the codes (only their hashes are
+    /// kept).
+    fn write_with_new_codes(
         &self,
-        agent: AgentId,
-    ) -> Result<(Vec<String>, Vec<Record>, Vec<(RecordKind, u64)>), AuthError> {
+        a: &Agent,
+        mut put: Vec<Record>,
+        action: &str,
+        summary: String,
+        source: Option<String>,
+    ) -> Result<Vec<String>, AuthError> {
         let delete: Vec<(RecordKind, u64)> =
-            self.recovery_credentials(agent)?.iter().map(|c| (RecordKind::Credential, c.id.0)).collect();
+            self.recovery_credentials(a.id)?.iter().map(|c| (RecordKind::Credential, c.id.0)).collect();
         let mut codes = Vec::new();
-        let mut records = Vec::new();
         for slot in 1..=RECOVERY_CODES {
             let code = recovery_code();
-            records.push(Record::Credential(Credential {
+            put.push(Record::Credential(Credential {
                 id: CredentialId(self.store().next_id(IdKind::Credential)?),
-                owner: Principal::Agent(agent),
+                owner: Principal::Agent(a.id),
                 kind: CredentialKind::RecoveryCode,
                 label: slot.to_string(),
                 secret_hash: sha256_hex(&code),
@@ -247,7 +241,9 @@ impl Helpdesk {
             }));
             codes.push(code);
         }
-        Ok((codes, records, delete))
+        let entry = self.agent_audit(a, action, &a.id.to_string(), summary).from_source(source);
+        self.store().admin_commit(&AdminCommit { put, delete, ..AdminCommit::audit_only(entry) })?;
+        Ok(codes)
     }
 
     /// Replaces `agent`'s recovery codes with new ones (shown once).
@@ -260,17 +256,8 @@ impl Helpdesk {
         if !self.two_factor_enabled(agent)? {
             return Err(AuthError::BadSecondFactor("two-factor login is off".into()));
         }
-        let (codes, put, delete) = self.new_recovery_records(agent)?;
-        let entry = AuditEntry::new(
-            self.clock().now(),
-            AuditActor::Agent { id: a.id, name: a.name.clone() },
-            "agent.recovery_codes",
-            a.id.to_string(),
-            format!("{} made new recovery codes", a.email),
-        )
-        .from_source(source);
-        self.store().admin_commit(&AdminCommit { put, delete, ..AdminCommit::audit_only(entry) })?;
-        Ok(codes)
+        let summary = format!("{} made new recovery codes", a.email);
+        self.write_with_new_codes(&a, Vec::new(), "agent.recovery_codes", summary, source)
     }
 
     /// Checks the second factor `agent` typed at login: a code from their
@@ -288,14 +275,7 @@ impl Helpdesk {
         let typed = typed.trim();
         let now = self.clock().now();
         let audit = |action: &str, summary: String| {
-            AuditEntry::new(
-                now,
-                AuditActor::Agent { id: a.id, name: a.name.clone() },
-                action,
-                a.id.to_string(),
-                summary,
-            )
-            .from_source(source.clone())
+            self.agent_audit(&a, action, &a.id.to_string(), summary).from_source(source.clone())
         };
         let digits: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
         if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {

@@ -5,7 +5,7 @@
 //! header on state-changing calls) or an API key. Tickets in departments the
 //! agent has no access to answer 404, exactly like tickets that do not exist.
 
-use crate::auth::{agent_auth, clear_cookie, session_cookie, AgentCtx, Realm, Via, AGENT_COOKIE};
+use crate::auth::{agent_auth, clear_cookie, AgentCtx, Realm, Via, AGENT_COOKIE};
 use crate::error::ApiError;
 use crate::filters;
 use crate::{blocking, client_key, json, respond, with_app, App};
@@ -444,11 +444,10 @@ async fn login(app: App, ip: String, req: LoginRequest) -> Result<Response, Infa
             Ok::<_, ApiError>(agent)
         })
         .await?;
-        let (token, session) = app.sessions().create(Realm::Agent, Some(Principal::Agent(agent.id)));
+        let (session, cookie) = crate::auth::start_agent_session(&app, agent.id);
         tracing::info!(agent = %agent.id, "agent logged in");
         let mut r = json(StatusCode::OK, &Me { agent, csrf_token: Some(session.csrf), via: "session" });
-        let cookie = session_cookie(&app, AGENT_COOKIE, &token, Realm::Agent);
-        r.headers_mut().insert("set-cookie", cookie.parse().map_err(|_| ApiError::internal("cookie"))?);
+        r.headers_mut().insert("set-cookie", cookie);
         Ok::<_, ApiError>(r)
     }
     .await;

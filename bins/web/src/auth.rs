@@ -22,7 +22,7 @@
 use crate::error::ApiError;
 use crate::queue::WorkQueue;
 use crate::{blocking, with_app, App};
-use helpdesk_core::{Agent, Principal};
+use helpdesk_core::{Agent, AgentId, Principal};
 use helpdesk_store::auth::{random_token, sha256_hex};
 use helpdesk_store::Helpdesk;
 use serde::{Deserialize, Serialize};
@@ -83,7 +83,7 @@ pub struct Session {
     stored_expires: u64,
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
@@ -470,6 +470,14 @@ pub fn session_cookie(app: &App, name: &str, token: &str, realm: Realm) -> Strin
         "{name}={token}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={}{secure}",
         app.sessions().idle_secs()
     )
+}
+
+/// Logs `agent` in: a new agent session (its CSRF token is for the
+/// answer) and the `Set-Cookie` value that carries it.
+pub fn start_agent_session(app: &App, agent: AgentId) -> (Session, warp::http::HeaderValue) {
+    let (token, session) = app.sessions().create(Realm::Agent, Some(Principal::Agent(agent)));
+    let cookie = session_cookie(app, AGENT_COOKIE, &token, Realm::Agent);
+    (session, cookie.parse().expect("a session cookie is a header value"))
 }
 
 /// A `Set-Cookie` value that removes a cookie.

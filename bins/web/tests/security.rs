@@ -311,22 +311,18 @@ async fn weak_passwords_are_refused_and_two_factor_login_works() {
         screen.contains("<svg class=\"qr\"") && screen.contains("Off: you log in with your password alone")
     );
     let secret = hidden(&screen, "secret");
-    let r = post_form(
-        &f,
-        &p.cookie,
-        "/agent/profile/two-factor",
-        &[("csrf", &p.csrf), ("op", "enable"), ("secret", &secret), ("code", "000000")],
-    )
-    .await;
+    // The profile's "Turn on" form.
+    let enable = |secret: String, code: String| {
+        let (f, p) = (&f, &p);
+        async move {
+            let form = [("csrf", p.csrf.as_str()), ("op", "enable"), ("secret", &secret), ("code", &code)];
+            post_form(f, &p.cookie, "/agent/profile/two-factor", &form).await
+        }
+    };
+    let r = enable(secret.clone(), "000000".into()).await;
     assert!(body_text(&r).contains("that code does not match") || code_now(&secret) == "000000");
     assert_eq!(hidden(&body_text(&r), "secret"), secret, "the same key is shown again");
-    let r = post_form(
-        &f,
-        &p.cookie,
-        "/agent/profile/two-factor",
-        &[("csrf", &p.csrf), ("op", "enable"), ("secret", &secret), ("code", &code_now(&secret))],
-    )
-    .await;
+    let r = enable(secret.clone(), code_now(&secret)).await;
     let page = body_text(&r);
     assert!(
         page.contains("Two-factor login is on.") && page.contains("10 of 10 recovery codes left"),
@@ -393,13 +389,7 @@ async fn weak_passwords_are_refused_and_two_factor_login_works() {
     // Turning it on again (another app, new recovery codes) is refused: a
     // stolen session alone must not take the account over.
     let other = hd.totp_setup(sam.id).unwrap().secret;
-    let r = post_form(
-        &f,
-        &p.cookie,
-        "/agent/profile/two-factor",
-        &[("csrf", &p.csrf), ("op", "enable"), ("secret", &other), ("code", &code_now(&other))],
-    )
-    .await;
+    let r = enable(other.clone(), code_now(&other)).await;
     assert!(body_text(&r).contains("Two-factor login is already on"), "{}", body_text(&r));
     assert!(
         hd.check_second_factor(sam.id, &recovery[5], None).unwrap().is_some(),

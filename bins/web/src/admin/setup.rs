@@ -8,12 +8,12 @@
 //! up). There is no default password anywhere.
 
 use super::api::public_url;
-use crate::auth::{same_secret, session_cookie, Realm, AGENT_COOKIE};
+use crate::auth::{same_secret, start_agent_session};
 use crate::error::ApiError;
 use crate::workspace::layout::bare_page;
 use crate::workspace::{html, redirect, Hx, MAX_FORM};
 use crate::{blocking, client_key, with_app, App};
-use helpdesk_core::{AdminError, Principal};
+use helpdesk_core::AdminError;
 use helpdesk_store::admin::Setup;
 use helpdesk_store::AuthError;
 use maud::{html, Markup};
@@ -161,10 +161,9 @@ async fn setup_post(app: App, ip: String, f: Form) -> Result<Response, Infallibl
     match done {
         Ok(Ok(done)) => {
             tracing::info!(agent = %done.admin.id, "the helpdesk was set up");
-            let (token, _) = app.sessions().create(Realm::Agent, Some(Principal::Agent(done.admin.id)));
+            let (_, cookie) = start_agent_session(&app, done.admin.id);
             let mut r = redirect(&Hx::default(), "/agent/admin/settings?done=setup");
-            let cookie = session_cookie(&app, AGENT_COOKIE, &token, Realm::Agent);
-            r.headers_mut().insert("set-cookie", cookie.parse().expect("cookie header"));
+            r.headers_mut().insert("set-cookie", cookie);
             Ok(r)
         }
         Ok(Err(helpdesk_store::Error::Admin(AdminError::AlreadySetUp))) => {
@@ -303,11 +302,9 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
                     {
                         Ok(Some(step)) => step,
                         Ok(None) => {
-                            let (session, _) =
-                                app.sessions().create(Realm::Agent, Some(Principal::Agent(agent.id)));
+                            let (_, cookie) = start_agent_session(&app, agent.id);
                             let mut r = redirect(&Hx::default(), "/agent");
-                            let cookie = session_cookie(&app, AGENT_COOKIE, &session, Realm::Agent);
-                            r.headers_mut().insert("set-cookie", cookie.parse().expect("cookie header"));
+                            r.headers_mut().insert("set-cookie", cookie);
                             r
                         }
                         Err(e) => e.response(),

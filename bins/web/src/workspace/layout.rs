@@ -6,10 +6,10 @@ use super::{
     agent_or_login, assets, auth, filter_pane, html, list, redirect, run, safe_next, ticket, Auth, Ctx, Hx,
     WorkspaceState, MAX_FORM,
 };
-use crate::auth::{clear_cookie, session_cookie, Realm, AGENT_COOKIE};
+use crate::auth::{clear_cookie, AGENT_COOKIE};
 use crate::error::ApiError;
 use crate::{blocking, client_key, with_app, App};
-use helpdesk_core::{Principal, TicketId};
+use helpdesk_core::TicketId;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -405,11 +405,10 @@ async fn login_post(app: App, ip: String, form: LoginForm) -> Result<Response, I
         Ok(None) => {}
         Err(e) => return Ok(html(e.status, login_page(&next, &form.email, Some(&e.message)))),
     }
-    let (token, _) = app.sessions().create(Realm::Agent, Some(Principal::Agent(agent.id)));
+    let (_, cookie) = crate::auth::start_agent_session(&app, agent.id);
     tracing::info!(agent = %agent.id, "agent logged in (workspace)");
     let mut r = redirect(&Hx::default(), &next);
-    let cookie = session_cookie(&app, AGENT_COOKIE, &token, Realm::Agent);
-    r.headers_mut().insert("set-cookie", cookie.parse().expect("cookie header"));
+    r.headers_mut().insert("set-cookie", cookie);
     Ok(r)
 }
 

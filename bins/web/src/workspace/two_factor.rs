@@ -11,11 +11,13 @@
 
 use super::layout::bare_page;
 use super::{encode, html, redirect, safe_next, Ctx, Hx};
-use crate::auth::{clear_cookie, same_secret, session_cookie, Realm, Session, AGENT_COOKIE, PENDING_SECS};
+use crate::auth::{
+    clear_cookie, same_secret, session_cookie, start_agent_session, Realm, Session, PENDING_SECS,
+};
 use crate::error::ApiError;
 use crate::{blocking, client_key, with_app, App};
 use helpdesk_core::{Agent, AuditActor, Principal};
-use helpdesk_store::two_factor::{SecondFactor, TotpSetup};
+use helpdesk_store::two_factor::{SecondFactor, TotpSetup, RECOVERY_CODES};
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -101,8 +103,7 @@ pub fn second_step(app: &App, agent: &Agent, next: &str) -> Result<Option<Respon
 /// The pending step of this cookie, if it is still good, with its agent.
 fn pending(app: &App, token: Option<&str>) -> Option<(Session, Agent)> {
     let s = app.sessions().get(Realm::TwoFactor, token?)?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    if now.saturating_sub(s.started) > PENDING_SECS {
+    if crate::auth::now_secs().saturating_sub(s.started) > PENDING_SECS {
         return None;
     }
     let Some(Principal::Agent(id)) = s.principal else { return None };
@@ -180,14 +181,14 @@ struct NextQuery {
 /// (with both cookies), or a redirect to `next`.
 fn finish(app: &App, pending_token: &str, agent: &Agent, next: &str, body: Option<Markup>) -> Response {
     app.sessions().remove(pending_token);
-    let (token, _) = app.sessions().create(Realm::Agent, Some(Principal::Agent(agent.id)));
+    let (_, cookie) = start_agent_session(app, agent.id);
     tracing::info!(agent = %agent.id, "agent logged in (workspace, second factor)");
     let mut r = match body {
         Some(b) => html(StatusCode::OK, b),
         None => redirect(&Hx::default(), next),
     };
     let h = r.headers_mut();
-    h.append("set-cookie", session_cookie(app, AGENT_COOKIE, &token, Realm::Agent).parse().expect("cookie"));
+    h.append("set-cookie", cookie);
     h.append("set-cookie", clear_cookie(PENDING_COOKIE).parse().expect("cookie"));
     r
 }
@@ -314,7 +315,7 @@ pub fn profile_screen(
             @match state.since {
                 Some(since) => {
                     p { "On since " (ctx.tz.absolute(since)) ". At login you give your password, then the code your authenticator app shows." }
-                    p { (state.recovery_codes_left) " of 10 recovery codes left." }
+                    p { (state.recovery_codes_left) " of " (RECOVERY_CODES) " recovery codes left." }
                     form #tf-renew .form method="post" action=(target) hx-post=(target) hx-target="#content" hx-swap="outerHTML" {
                         (form("renew"))
                         input type="hidden" name="username" value=(ctx.agent.email) autocomplete="username";

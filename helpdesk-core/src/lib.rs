@@ -55,7 +55,7 @@ pub use filters::{filter, index};
 pub use notify::templates;
 pub use people::credential;
 pub use rules::{automation, escalation, rule, sla, trigger};
-pub use tickets::{command, concurrency, event, outbox, summary, ticket, view};
+pub use tickets::{command, concurrency, event, files, outbox, summary, ticket, view};
 
 pub use admin::{AdminError, AuditActor, AuditEntry};
 pub use automation::{Outcome, RuleFile, Rules};
@@ -85,4 +85,4 @@ pub use store::{
 pub use summary::TicketSummary;
 pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};
 pub use trigger::{ChainTrace, Trigger, TriggerDef, TriggerEvent};
-pub use view::{UserMessage, UserTicketView};
+pub use view::{UserFile, UserMessage, UserTicketView};

@@ -230,9 +230,15 @@ impl MailGateway {
     fn attachments(&self, raw: &[u8], mail: &ParsedMail) -> Result<Vec<Attachment>, MailError> {
         let mut out = Vec::new();
         for a in mail.attachments.iter().take(MAX_ATTACHMENTS) {
+            // The type is read from the content (a declared type may lie),
+            // but a forwarded mail stays a mail.
+            let content_type = match a.content_type.as_str() {
+                "message/rfc822" => a.content_type.clone(),
+                _ => helpdesk_core::files::sniff(&a.bytes),
+            };
             out.push(Attachment {
                 filename: a.filename.clone(),
-                content_type: a.content_type.clone(),
+                content_type,
                 size: a.bytes.len() as u64,
                 blob: self.hd.put_blob(&a.bytes)?,
             });

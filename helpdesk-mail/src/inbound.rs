@@ -207,7 +207,12 @@ impl ParsedMail {
                 .unwrap_or_else(|| "application/octet-stream".into())
                 .to_ascii_lowercase();
             let ct = if ct.contains(char::is_whitespace) { "application/octet-stream".into() } else { ct };
-            let ext = if ct == "message/rfc822" { "eml" } else { "bin" };
+            // A part without a name (an inline image) is named by its content.
+            let ext = if ct == "message/rfc822" {
+                "eml"
+            } else {
+                helpdesk_core::files::extension_for(part.contents())
+            };
             attachments.push(ParsedAttachment {
                 filename: safe_filename(part.attachment_name(), &format!("attachment-{}.{ext}", i + 1)),
                 content_type: ct,

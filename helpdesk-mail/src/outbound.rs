@@ -13,7 +13,7 @@ use helpdesk_core::templates::{self, Language, MailKind, MailTemplate, RenderedM
 use helpdesk_core::*;
 use helpdesk_store::Helpdesk;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message as MailMessage;
 use serde_json::json;
 
@@ -104,6 +104,75 @@ pub fn base_context(hd: &Helpdesk, to: &Addressee, public_url: Option<&str>) -> 
     })
 }
 
+/// The message a notification for `reason` tells `audience` about.
+fn message_for<'a>(ticket: &'a Ticket, reason: &str, audience: Audience) -> Option<&'a Message> {
+    let last_by =
+        |agent: bool| ticket.messages.iter().rev().find(|m| matches!(m.author, Author::Agent(_)) == agent);
+    match (audience, reason) {
+        (Audience::User, "new_ticket") => ticket.messages.first(),
+        (_, "agent_reply") => last_by(true),
+        (Audience::Agent, "user_reply") => last_by(false),
+        _ => ticket.messages.last(),
+    }
+}
+
+/// The files a notification mail carries: those of the message it sends
+/// (an agent's reply to the user; a user's message or a colleague's reply
+/// to agents), never the original mail a message came as, and as many as
+/// fit in the message limit of Admin > Settings (the rest are named in the
+/// text only). An acknowledgement does not send the user's files back.
+fn files_to_send(
+    hd: &Helpdesk,
+    ticket: &Ticket,
+    reason: &str,
+    audience: Audience,
+) -> Result<Vec<(Attachment, Vec<u8>)>, DeliveryError> {
+    let sends_message = match audience {
+        Audience::User => reason == "agent_reply",
+        Audience::Agent => matches!(reason, "new_ticket" | "user_reply" | "agent_reply"),
+    };
+    let Some(m) = message_for(ticket, reason, audience).filter(|_| sends_message) else {
+        return Ok(Vec::new());
+    };
+    let mut room = hd.file_limits().map_err(DeliveryError::from_store)?.max_message_bytes;
+    let mut out = Vec::new();
+    for a in m.attachments.iter().filter(|a| !a.is_original_mail()) {
+        if a.size > room {
+            continue;
+        }
+        let bytes = hd.blob(&a.blob).map_err(DeliveryError::from_store)?.ok_or_else(|| {
+            DeliveryError::Permanent(format!(
+                "the content of {} on ticket {} is missing",
+                a.filename, ticket.id
+            ))
+        })?;
+        room -= a.size;
+        out.push((a.clone(), bytes));
+    }
+    Ok(out)
+}
+
+/// The mail's body: the text alone, or the text and the files (`multipart/mixed`).
+fn mail_body(
+    b: lettre::message::MessageBuilder,
+    text: String,
+    files: &[(Attachment, Vec<u8>)],
+) -> Result<MailMessage, DeliveryError> {
+    let built = if files.is_empty() {
+        b.header(ContentType::TEXT_PLAIN).body(text)
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
+        for (a, bytes) in files {
+            let ct = ContentType::parse(&a.content_type)
+                .unwrap_or(ContentType::parse("application/octet-stream").expect("a content type"));
+            parts = parts
+                .singlepart(lettre::message::Attachment::new(a.filename.clone()).body(bytes.clone(), ct));
+        }
+        b.multipart(parts)
+    };
+    built.map_err(|e| DeliveryError::Permanent(format!("cannot build mail: {e}")))
+}
+
 /// The values a ticket mail's template is rendered with (see
 /// [`templates::Vocabulary`]): mail to users gets messages only, never a
 /// note, the urgency, the labels, the team or the assigned agent; their
@@ -117,21 +186,9 @@ pub fn ticket_context(
     to: &Addressee,
     public_url: Option<&str>,
 ) -> serde_json::Value {
-    let last_by =
-        |agent: bool| ticket.messages.iter().rev().find(|m| matches!(m.author, Author::Agent(_)) == agent);
-    let message = match (audience, reason) {
-        (Audience::User, "new_ticket") => ticket.messages.first(),
-        (_, "agent_reply") => last_by(true),
-        (Audience::Agent, "user_reply") => last_by(false),
-        _ => ticket.messages.last(),
-    };
-    let message = message.map(|m| {
-        let files: Vec<&str> = m
-            .attachments
-            .iter()
-            .filter(|a| a.filename != "original.eml")
-            .map(|a| a.filename.as_str())
-            .collect();
+    let message = message_for(ticket, reason, audience).map(|m| {
+        let files: Vec<&str> =
+            m.attachments.iter().filter(|a| !a.is_original_mail()).map(|a| a.filename.as_str()).collect();
         json!({ "author": author_name(hd, m.author), "body": m.body, "attachments": files })
     });
     let owner = hd.user(ticket.user).ok();
@@ -423,8 +480,7 @@ pub fn compose(
             .in_reply_to(root.clone())
             .references(root.clone())
             .header(XLoop(account.address.to_string()))
-            .header(lettre::message::header::MIME_VERSION_1_0)
-            .header(ContentType::TEXT_PLAIN);
+            .header(lettre::message::header::MIME_VERSION_1_0);
         if auto {
             b = b
                 .header(AutoSubmitted("auto-replied".into()))
@@ -433,8 +489,7 @@ pub fn compose(
             // Everything but an agent's own words to the user is machine-made.
             b = b.header(AutoSubmitted("auto-generated".into()));
         }
-        let message =
-            b.body(r.body).map_err(|e| DeliveryError::Permanent(format!("cannot build mail: {e}")))?;
+        let message = mail_body(b, r.body, &files_to_send(hd, &ticket, &n.reason, audience)?)?;
         let auto_response_to = match (&n.recipient, auto) {
             (Recipient::User(u), true) => Some(*u),
             _ => None,

@@ -306,3 +306,52 @@ fn template_values_are_exactly_what_each_audience_may_see() {
         }
     }
 }
+
+#[test]
+fn a_reply_mail_carries_the_replys_files_and_never_a_notes() {
+    let f = fixture();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-reply-picture".to_vec();
+    let secret = b"NOTE-FILE-5521 for agents".to_vec();
+    let files =
+        f.hd.store_files(vec![helpdesk_store::files::NewFile::new("steps.png", png.clone())]).unwrap();
+    let note_files =
+        f.hd.store_files(vec![helpdesk_store::files::NewFile::new("internal.txt", secret)]).unwrap();
+    let bob = Actor::Agent(f.bob.id);
+    f.hd.execute(f.ticket.id, &bob, Command::AddNote { body: "see file".into(), attachments: note_files })
+        .unwrap();
+    f.hd.execute(
+        f.ticket.id,
+        &bob,
+        Command::AgentReply { body: "Follow these steps.".into(), attachments: files, status: None },
+    )
+    .unwrap();
+    let mut to_user = 0;
+    for item in items(&f) {
+        let Effect::Notify(n) = &item.effect else { continue };
+        if n.channel != DeliveryChannel::Email || !matches!(n.recipient, Recipient::User(_)) {
+            continue;
+        }
+        for m in compose(&f.hd, &item, None).unwrap() {
+            let text = raw(&m);
+            let parsed = mail_parser::MessageParser::default().parse(text.as_bytes()).unwrap();
+            let names: Vec<(String, Vec<u8>)> = parsed
+                .attachments()
+                .map(|a| {
+                    (
+                        mail_parser::MimeHeaders::attachment_name(a).unwrap_or("").to_string(),
+                        a.contents().to_vec(),
+                    )
+                })
+                .collect();
+            if n.reason == "agent_reply" {
+                to_user += 1;
+                assert_eq!(names, vec![("steps.png".to_string(), png.clone())], "{text}");
+                assert!(body_of(&text).contains("Follow these steps."));
+            } else {
+                assert!(names.is_empty(), "{}: {names:?}", n.reason);
+            }
+            assert!(!text.contains("NOTE-FILE-5521") && !text.contains("internal.txt"), "{text}");
+        }
+    }
+    assert!(to_user >= 1, "the owner's reply mail was composed");
+}

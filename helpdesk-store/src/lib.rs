@@ -28,6 +28,7 @@ mod app_values;
 pub mod auth;
 mod automation;
 mod codec;
+pub mod files;
 mod helpdesk;
 pub mod kv;
 mod kvstore;

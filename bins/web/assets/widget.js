@@ -38,6 +38,34 @@
   form.appendChild(field("Your email", email));
   form.appendChild(field("Subject", subject));
   form.appendChild(field("Message", message));
+  // Files: picked, dropped on the form or pasted into the message.
+  var picker = el("input", { name: "file", type: "file", multiple: "" });
+  var pasted = [];
+  var fileNote = el("small", { class: "helpdesk-embed-files", style: "display:block;color:#555;margin:-4px 0 8px" });
+  form.appendChild(field("Attach files (optional)", picker));
+  form.appendChild(fileNote);
+  function chosen() { return Array.prototype.slice.call(picker.files).concat(pasted); }
+  function listFiles() {
+    var f = chosen();
+    fileNote.textContent = f.length ? f.map(function (x) { return x.name; }).join(", ") : "";
+  }
+  picker.addEventListener("change", listFiles);
+  message.addEventListener("paste", function (e) {
+    var files = e.clipboardData && e.clipboardData.files;
+    if (!files || !files.length) return;
+    e.preventDefault();
+    Array.prototype.forEach.call(files, function (f, i) {
+      pasted.push(new File([f], "screenshot-" + (pasted.length + i + 1) + "." + ((f.type.split("/")[1] || "png").replace("jpeg", "jpg")), { type: f.type }));
+    });
+    listFiles();
+  });
+  form.addEventListener("dragover", function (e) { e.preventDefault(); });
+  form.addEventListener("drop", function (e) {
+    if (!e.dataTransfer || !e.dataTransfer.files.length) return;
+    e.preventDefault();
+    Array.prototype.push.apply(pasted, e.dataTransfer.files);
+    listFiles();
+  });
   form.appendChild(trap);
   var status = el("p", { class: "helpdesk-embed-status", role: "status", style: "margin:8px 0;min-height:1em" });
   var button = el("button", { type: "submit", style: "font:inherit;background:#2472c8;color:#fff;border:0;border-radius:4px;padding:7px 14px;cursor:pointer" }, "Send");
@@ -63,14 +91,25 @@
       website: website.value, elapsed_ms: Date.now() - started
     };
     if (department) body.department = Number(department);
-    fetch(base + "/api/embed/tickets", {
-      method: "POST", mode: "cors", credentials: "omit",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
-    }).then(function (r) {
+    var files = chosen();
+    var request = { method: "POST", mode: "cors", credentials: "omit" };
+    if (files.length) {
+      // With files: a multipart form (the same fields, and each file).
+      var data = new FormData();
+      for (var k in body) data.append(k, String(body[k]));
+      files.forEach(function (f) { data.append("file", f, f.name); });
+      request.body = data;
+    } else {
+      request.headers = { "Content-Type": "application/json" };
+      request.body = JSON.stringify(body);
+    }
+    fetch(base + "/api/embed/tickets", request).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (r.ok) {
           show(data.message || "Thank you! We received your message.", true);
           form.reset();
+          pasted = [];
+          listFiles();
         } else if (r.status === 429) {
           show("Too many messages from your network; please try again in a minute.");
         } else {

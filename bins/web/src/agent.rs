@@ -7,6 +7,7 @@
 
 use crate::auth::{agent_auth, clear_cookie, AgentCtx, Realm, Via, AGENT_COOKIE};
 use crate::error::ApiError;
+use crate::files::{download, submitted, Plain, Submitted};
 use crate::filters;
 use crate::{blocking, client_key, json, respond, with_app, App};
 use helpdesk_core::*;
@@ -656,14 +657,18 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             })
         })
         .boxed();
+    // Replies and notes: JSON, or multipart/form-data with files.
     let reply = path!("api" / "agent" / "tickets" / u64 / "reply")
         .and(warp::post())
         .and(a())
         .and(auth())
-        .and(json_body())
-        .and_then(|id: u64, app: App, ctx: AgentCtx, req: ReplyRequest| {
+        .and(submitted(app.clone(), Plain::Json))
+        .and_then(|id: u64, app: App, ctx: AgentCtx, req: Submitted<ReplyRequest>| {
             with_hd(app, move |app| {
-                let cmd = Command::AgentReply { body: req.body, attachments: vec![], status: req.status };
+                let (req, files) = req?;
+                helpdesk_core::command::check_body(&req.body, &[])?;
+                let attachments = app.helpdesk().store_files(files)?;
+                let cmd = Command::AgentReply { body: req.body, attachments, status: req.status };
                 run(app, &ctx, TicketId(id), req.version, cmd)
             })
         })
@@ -672,16 +677,28 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(a())
         .and(auth())
-        .and(json_body())
-        .and_then(|id: u64, app: App, ctx: AgentCtx, req: NoteRequest| {
+        .and(submitted(app.clone(), Plain::Json))
+        .and_then(|id: u64, app: App, ctx: AgentCtx, req: Submitted<NoteRequest>| {
             with_hd(app, move |app| {
-                run(
-                    app,
-                    &ctx,
-                    TicketId(id),
-                    req.version,
-                    Command::AddNote { body: req.body, attachments: vec![] },
-                )
+                let (req, files) = req?;
+                helpdesk_core::command::check_body(&req.body, &[])?;
+                let attachments = app.helpdesk().store_files(files)?;
+                run(app, &ctx, TicketId(id), req.version, Command::AddNote { body: req.body, attachments })
+            })
+        })
+        .boxed();
+    let file = path!("api" / "agent" / "tickets" / u64 / "posts" / u32 / "files" / usize)
+        .and(warp::get())
+        .and(a())
+        .and(auth())
+        .and_then(|id: u64, post: u32, n: usize, app: App, ctx: AgentCtx| async move {
+            let r = blocking(move || {
+                Ok(app.helpdesk().file_for_agent(&ctx.agent, TicketId(id), PostId(post), n)?)
+            })
+            .await;
+            Ok::<_, Infallible>(match r {
+                Ok(f) => download(f),
+                Err(e) => e.response(),
             })
         })
         .boxed();
@@ -812,6 +829,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .or(reply)
         .unify()
         .or(note)
+        .unify()
+        .or(file)
         .unify()
         .or(command)
         .unify()

@@ -6,8 +6,10 @@
 //! time, and a cap on links. Errors come back as JSON the widget shows.
 
 use crate::error::ApiError;
+use crate::files::{submitted_within, Plain, Submitted};
 use crate::{blocking, client_key, json, with_app, App};
 use helpdesk_core::*;
+use helpdesk_store::files::NewFile;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use warp::filters::BoxedFilter;
@@ -22,7 +24,7 @@ pub const MAX_LINKS: usize = 5;
 /// Fewer milliseconds than this between showing the form and sending it is a bot.
 pub const MIN_FILL_MS: u64 = 1500;
 
-/// Largest embed submission accepted (bytes).
+/// Largest embed submission without files accepted (bytes).
 pub const MAX_BODY: u64 = 64 * 1024;
 
 /// The origins allowed to post the embed form now: the admin's setting
@@ -94,7 +96,7 @@ fn spam_check(req: &EmbedRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn create(app: &App, req: EmbedRequest) -> Result<EmbedCreated, ApiError> {
+fn create(app: &App, req: EmbedRequest, files: Vec<NewFile>) -> Result<EmbedCreated, ApiError> {
     spam_check(&req)?;
     let hd = app.helpdesk();
     let name = req.name.trim();
@@ -117,12 +119,18 @@ fn create(app: &App, req: EmbedRequest) -> Result<EmbedCreated, ApiError> {
         Some(u) => u,
         None => hd.create_user(NewUser::new(name, email.as_str()))?,
     };
-    let new = NewTicket::new(req.subject, req.message, dept.id, user.id, Channel::Embed);
+    let said = |e: TicketError| match e {
+        TicketError::EmptySubject => ApiError::invalid("Please enter a subject."),
+        TicketError::EmptyBody => ApiError::invalid("Please enter a message."),
+        e => e.into(),
+    };
+    // The text is checked before any file is kept.
+    helpdesk_core::command::check_subject(&req.subject).map_err(said)?;
+    helpdesk_core::command::check_body(&req.message, &[]).map_err(said)?;
+    let mut new = NewTicket::new(req.subject, req.message, dept.id, user.id, Channel::Embed);
+    new.attachments = hd.store_files(files)?;
     let t = hd.create_ticket(&Actor::User(user.id), new).map_err(|e| match e {
-        helpdesk_store::Error::Ticket(TicketError::EmptySubject) => {
-            ApiError::invalid("Please enter a subject.")
-        }
-        helpdesk_store::Error::Ticket(TicketError::EmptyBody) => ApiError::invalid("Please enter a message."),
+        helpdesk_store::Error::Ticket(e @ (TicketError::EmptySubject | TicketError::EmptyBody)) => said(e),
         // The user's usergroups do not allow this department.
         // (Said the same way for every address: it does not tell who is in which group.)
         helpdesk_store::Error::Ticket(TicketError::NotPermitted { .. }) => {
@@ -149,13 +157,9 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             r
         })
         .boxed();
-    // The body, when it is within the limit (else `None`: answered as 413
-    // with the CORS headers, so the widget can read it).
-    let body = warp::body::content_length_limit(MAX_BODY)
-        .and(warp::body::bytes())
-        .map(Some)
-        .or(warp::any().map(|| None))
-        .unify();
+    // The form (JSON, or multipart with files), or why not: answered with
+    // the CORS headers, so the widget can read it.
+    let body = submitted_within::<EmbedRequest>(app.clone(), Plain::Json, MAX_BODY);
     let submit = warp::path!("api" / "embed" / "tickets")
         .and(warp::method())
         .and(warp::header::optional::<String>("origin"))
@@ -167,7 +171,7 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
              origin: Option<String>,
              app: App,
              ip: String,
-             body: Option<::bytes::Bytes>| async move {
+             body: Submitted<EmbedRequest>| async move {
                 let app2 = app.clone();
                 let o = origin.clone();
                 let allowed =
@@ -195,18 +199,9 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
                     }
                     (Ok(true), "POST") => {
                         let r = async {
-                            let body = body.ok_or_else(|| {
-                                ApiError::new(
-                                    StatusCode::PAYLOAD_TOO_LARGE,
-                                    "too_large",
-                                    "the request body is too large",
-                                )
-                            })?;
-                            let req: EmbedRequest = serde_json::from_slice(&body).map_err(|e| {
-                                ApiError::bad_request(format!("the request body is not valid: {e}"))
-                            })?;
+                            let (req, files) = body?;
                             app.check_embed(ip)?;
-                            blocking(move || create(&app, req)).await
+                            blocking(move || create(&app, req, files)).await
                         }
                         .await;
                         match r {

@@ -208,7 +208,8 @@ impl From<TicketError> for ApiError {
         use TicketError::*;
         let msg = e.to_string();
         match e {
-            NotFound(_) => ApiError::not_found(msg),
+            NotFound(_) | NoSuchFile { .. } => ApiError::not_found(msg),
+            FilesTooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", msg),
             NotPermitted { .. } | NoDepartmentAccess { .. } | AgentDisabled(_) => ApiError::forbidden(msg),
             UnknownDepartment(_)
             | UnknownUser(_)

@@ -33,6 +33,7 @@ pub mod custom_filters;
 pub mod demo;
 pub mod embed;
 pub mod error;
+pub mod files;
 pub mod filters;
 pub mod mail;
 pub mod openapi;
@@ -651,7 +652,8 @@ pub fn secure(mut r: Response) -> Response {
     h.insert("referrer-policy", "same-origin".parse().expect("static header"));
     let is_html =
         h.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
-    if is_html {
+    // A downloaded file sets its own, stricter policy (it runs nothing).
+    if is_html && !h.contains_key("content-security-policy") {
         h.insert("content-security-policy", CSP.parse().expect("static header"));
         h.insert("x-frame-options", "DENY".parse().expect("static header"));
     }

@@ -10,11 +10,13 @@
 
 use crate::auth::{portal_session, session_cookie, PortalCtx, Realm, PORTAL_COOKIE};
 use crate::error::ApiError;
+use crate::files::{download, file_input, file_list, submitted, Plain, ShownFile, Submitted, FILES_JS};
 use crate::{blocking, client_key, with_app, App};
 use helpdesk_core::admin::Registration;
 use helpdesk_core::templates::{Language, MailKind};
 use helpdesk_core::*;
 use helpdesk_mail::outbound::Addressee;
+use helpdesk_store::files::NewFile;
 use helpdesk_store::Helpdesk;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
@@ -39,6 +41,7 @@ fn layout(ctx: &PortalCtx, user: Option<&User>, title: &str, body: Markup) -> Ma
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — Helpdesk" }
                 link rel="stylesheet" href="/portal/portal.css";
+                script src="/portal/files.js" defer {}
             }
             body {
                 header.top {
@@ -341,12 +344,13 @@ fn new_ticket_page(
                     }
                 }
                 @if let Some(d) = dept {
-                    form.card method="post" action="/portal/tickets" {
+                    form.card method="post" action="/portal/tickets" enctype="multipart/form-data" {
                         input type="hidden" name="csrf" value=(ctx.session.csrf);
                         input type="hidden" name="department" value=(d.id.0);
                         p { "Department: " strong { (d.name) } }
                         label { "Subject" input type="text" name="subject" required maxlength="255"; }
                         label { "Message" textarea name="body" rows="8" required {} }
+                        (file_input("new-files", &ctx.settings.file_limits()))
                         @for f in d.live_fields().filter(|f| !f.agent_only) { (field_input(f)) }
                         @if may_cc {
                             label { "Copy in (optional)"
@@ -399,14 +403,21 @@ fn ticket_page(
                     article.message.agent[m.from_agent] {
                         header { strong { (m.author) } " · " (m.at.format("%Y-%m-%d %H:%M UTC")) }
                         div.body { (body(&m.body)) }
-                        @if !m.attachments.is_empty() { p.attachments { "Attachments: " @for a in &m.attachments { span { (a) " " } } } }
+                        @let shown: Vec<ShownFile<'_>> = m.attachments.iter().map(|a| ShownFile {
+                            url: format!("/portal/tickets/{}/posts/{}/files/{}", v.id.0, m.id.0, a.n),
+                            name: &a.filename,
+                            content_type: &a.content_type,
+                            size: a.size,
+                        }).collect();
+                        (file_list(&shown))
                     }
                 }
                 (error_box(err))
                 @if participant {
-                    form.card method="post" action=(format!("/portal/tickets/{}/reply", v.id.0)) {
+                    form.card method="post" action=(format!("/portal/tickets/{}/reply", v.id.0)) enctype="multipart/form-data" {
                         input type="hidden" name="csrf" value=(ctx.session.csrf);
                         label { "Your reply" textarea name="body" rows="6" required {} }
+                        (file_input("reply-files", &ctx.settings.file_limits()))
                         button type="submit" { "Send reply" }
                     }
                 } @else {
@@ -661,7 +672,13 @@ fn login_required(ctx: &PortalCtx) -> Response {
     redirect(ctx, "/portal/login")
 }
 
-fn submit_ticket(app: &App, ctx: &PortalCtx, user: User, form: HashMap<String, String>) -> Response {
+fn submit_ticket(
+    app: &App,
+    ctx: &PortalCtx,
+    user: User,
+    form: HashMap<String, String>,
+    files: Vec<NewFile>,
+) -> Response {
     if !ctx.csrf_ok(form.get("csrf").map(String::as_str).unwrap_or("")) {
         return csrf_failed(ctx, Some(&user));
     }
@@ -713,9 +730,14 @@ fn submit_ticket(app: &App, ctx: &PortalCtx, user: User, form: HashMap<String, S
         Ok(c) => c,
         Err(m) => return refused(&m),
     };
+    let attachments = match hd.store_files(files) {
+        Ok(a) => a,
+        Err(e) => return refused(&ApiError::from(e).message),
+    };
     let mut new = NewTicket::new(get("subject"), get("body"), dept.id, user.id, Channel::Portal);
     new.fields = fields;
     new.ccs = ccs;
+    new.attachments = attachments;
     match hd.create_ticket(&Actor::User(user.id), new) {
         Ok(t) => {
             if let Ok(log) = hd.log(t.id) {
@@ -791,7 +813,7 @@ fn view_ticket(app: &App, ctx: &PortalCtx, user: User, id: u64) -> Response {
     }
 }
 
-fn reply(app: &App, ctx: &PortalCtx, user: User, id: u64, form: ReplyForm) -> Response {
+fn reply(app: &App, ctx: &PortalCtx, user: User, id: u64, form: ReplyForm, files: Vec<NewFile>) -> Response {
     if !ctx.csrf_ok(&form.csrf) {
         return csrf_failed(ctx, Some(&user));
     }
@@ -803,7 +825,15 @@ fn reply(app: &App, ctx: &PortalCtx, user: User, id: u64, form: ReplyForm) -> Re
         Err(e) => return e.response(),
     };
     let version = hd.ticket(id).map(|t| t.version).unwrap_or(0);
-    let cmd = Command::UserReply { body: form.body, attachments: vec![], channel: Channel::Portal };
+    let refuse = |e: ApiError| ticket_page(app, ctx, &user, &before, Some(&e.message), e.status);
+    if let Err(e) = helpdesk_core::command::check_body(&form.body, &[]) {
+        return refuse(e.into());
+    }
+    let attachments = match hd.store_files(files) {
+        Ok(a) => a,
+        Err(e) => return refuse(e.into()),
+    };
+    let cmd = Command::UserReply { body: form.body, attachments, channel: Channel::Portal };
     match hd.user_command(id, user.id, cmd) {
         Ok(t) => {
             if let Ok(log) = hd.log(t.id) {
@@ -814,7 +844,7 @@ fn reply(app: &App, ctx: &PortalCtx, user: User, id: u64, form: ReplyForm) -> Re
         Err(e) => {
             let e = ApiError::from(e);
             if e.status.is_client_error() {
-                ticket_page(app, ctx, &user, &before, Some(&e.message), e.status)
+                refuse(e)
             } else {
                 e.response()
             }
@@ -933,11 +963,15 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     let new_post = path!("portal" / "tickets")
         .and(warp::post())
         .and(s())
-        .and(form())
-        .and_then(|app, ctx, f: HashMap<String, String>| {
-            run(app, ctx, move |app, ctx, u| match u {
-                Some(u) => submit_ticket(app, ctx, u, f),
-                None => login_required(ctx),
+        .and(submitted(app.clone(), Plain::Form))
+        .and_then(|app, ctx, f: Submitted<HashMap<String, String>>| {
+            run(app, ctx, move |app, ctx, u| match (u, f) {
+                (Some(u), Ok((f, files))) => submit_ticket(app, ctx, u, f, files),
+                (Some(u), Err(e)) => match app.helpdesk().submit_departments(u.id) {
+                    Ok(d) => new_ticket_page(app, ctx, &u, &d, None, Some(&e.message), e.status),
+                    Err(e) => ApiError::from(e).response(),
+                },
+                (None, _) => login_required(ctx),
             })
         })
         .boxed();
@@ -954,13 +988,47 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     let reply_r = path!("portal" / "tickets" / u64 / "reply")
         .and(warp::post())
         .and(s())
-        .and(form())
-        .and_then(|id, app, ctx, f: ReplyForm| {
+        .and(submitted(app.clone(), Plain::Form))
+        .and_then(|id, app, ctx, f: Submitted<ReplyForm>| {
+            run(app, ctx, move |app, ctx, u| match (u, f) {
+                (Some(u), Ok((f, files))) => reply(app, ctx, u, id, f, files),
+                (Some(u), Err(e)) => match user_ticket(app.helpdesk(), u.id, TicketId(id)) {
+                    Ok(v) => ticket_page(app, ctx, &u, &v, Some(&e.message), e.status),
+                    Err(_) => not_found_page(ctx, Some(&u)),
+                },
+                (None, _) => login_required(ctx),
+            })
+        })
+        .boxed();
+    let file = path!("portal" / "tickets" / u64 / "posts" / u32 / "files" / usize)
+        .and(warp::get())
+        .and(s())
+        .and_then(|id, post, n, app, ctx| {
             run(app, ctx, move |app, ctx, u| match u {
-                Some(u) => reply(app, ctx, u, id, f),
+                Some(u) => match app.helpdesk().file_for_user(u.id, TicketId(id), PostId(post), n) {
+                    Ok(f) => download(f),
+                    Err(e) => {
+                        let e = ApiError::from(e);
+                        if e.status == StatusCode::NOT_FOUND {
+                            message_page(
+                                ctx,
+                                Some(&u),
+                                StatusCode::NOT_FOUND,
+                                "Not found",
+                                "There is no such file on your tickets.",
+                            )
+                        } else {
+                            e.response()
+                        }
+                    }
+                },
                 None => login_required(ctx),
             })
         })
+        .boxed();
+    let files_js = path!("portal" / "files.js")
+        .and(warp::get())
+        .map(|| crate::agent::asset(FILES_JS, "text/javascript; charset=utf-8"))
         .boxed();
 
     css.or(home_r)
@@ -988,6 +1056,10 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .or(view)
         .unify()
         .or(reply_r)
+        .unify()
+        .or(file)
+        .unify()
+        .or(files_js)
         .unify()
         .boxed()
 }

@@ -367,6 +367,8 @@ async fn admin_screens_change_things_by_form_and_keep_what_was_typed() {
             ("session_idle_minutes", "60"),
             ("password_min_length", "10"),
             ("password_min_strength", "3"),
+            ("attachment_max_file_mb", "5"),
+            ("attachment_max_message_mb", "20"),
         ],
     )
     .await;
@@ -376,6 +378,7 @@ async fn admin_screens_change_things_by_form_and_keep_what_was_typed() {
         (s.name.as_str(), s.session_idle_minutes, s.embed_origins.len(), s.password_min_strength),
         ("Acme Care", 60, 1, 3)
     );
+    assert_eq!((s.file_limits().max_file_bytes, s.attachment_max_message_mb), (5 << 20, 20));
     // The top bar says the new name.
     let r = get_pane(&f, &p, "/agent/admin/settings?done=saved", None).await;
     assert!(body_text(&r).contains(">Acme Care</a>"));

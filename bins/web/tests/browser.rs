@@ -494,3 +494,126 @@ async fn agent_forms(c: &fantoccini::Client, hd: &Helpdesk, app: &App, base: &st
     wait_text(c, &format!("#filter-pane a[data-filter={slug}]"), "Tier 1 support").await;
     wait_text(c, &format!("#filter-pane a[data-filter={slug}] .count"), &want.to_string()).await;
 }
+
+/// Pastes an image (drawn on a canvas: a real PNG) into `css` as a browser
+/// does with a screenshot from the clipboard.
+async fn paste_screenshot(c: &fantoccini::Client, css: &str) {
+    let r = c
+        .execute_async(
+            "const [css, done] = [arguments[0], arguments[arguments.length - 1]];
+             const canvas = document.createElement('canvas');
+             canvas.width = 240; canvas.height = 120;
+             const g = canvas.getContext('2d');
+             g.fillStyle = '#1f5bd1'; g.fillRect(0, 0, 240, 120);
+             g.fillStyle = '#fff'; g.font = '28px sans-serif'; g.fillText('Error 42', 40, 70);
+             canvas.toBlob(blob => {
+               const dt = new DataTransfer();
+               dt.items.add(new File([blob], 'image.png', { type: 'image/png' }));
+               const target = document.querySelector(css);
+               target.focus();
+               target.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+               done(true);
+             }, 'image/png');",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, serde_json::json!(true));
+}
+
+/// Whether the image `css` loaded (a real picture, not a broken link).
+async fn image_loaded(c: &fantoccini::Client, css: &str) -> bool {
+    let r = c
+        .execute(
+            "const i = document.querySelector(arguments[0]); return !!i && i.complete && i.naturalWidth > 0;",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .unwrap();
+    r == serde_json::json!(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_screenshot_goes_from_the_composer_to_the_portal() {
+    let Some(browser) = browser().await else { return };
+    let hd = Helpdesk::in_memory();
+    demo::seed(&hd).unwrap();
+    let app = App::new(hd.clone(), Config::default());
+    let server = serve(helpdesk_web::routes(app.clone()), "127.0.0.1").await;
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let c = &browser.c;
+    c.set_window_size(1440, 900).await.unwrap();
+
+    // The agent pastes a screenshot into the reply and sends it.
+    c.goto(&format!("{base}/agent/tickets/1")).await.unwrap();
+    c.wait().for_element(Locator::Css("#login-email")).await.unwrap().send_keys(demo::ADMIN.0).await.unwrap();
+    c.find(Locator::Css("#login-password")).await.unwrap().send_keys(demo::ADMIN.1).await.unwrap();
+    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    let body = c.wait().for_element(Locator::Css("#composer-body-1")).await.unwrap();
+    body.send_keys("Is this the message you see?").await.unwrap();
+    paste_screenshot(c, "#composer-body-1").await;
+    let chosen = wait_text(c, "#composer-1 .chosen-files", "screenshot-").await;
+    assert!(chosen.contains(".png"), "{chosen}");
+    // One too many: a file over the limit is refused before sending.
+    let over = c
+        .execute(
+            "const i = document.querySelector('#composer-files-1');
+             const f = new File([new Uint8Array(+i.dataset.maxFile + 1)], 'huge.bin');
+             const dt = new DataTransfer(); dt.items.add(f);
+             i.closest('form').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+             return document.querySelector('#composer-1 .files-error').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(over.as_str().unwrap().contains("huge.bin is too large: a file may be at most 10 MB"), "{over}");
+    screenshot(c, "files-composer").await;
+    click(c, "#send-1").await;
+    wait_text(c, "#ticket-live-1 .timeline", "Is this the message you see?").await;
+    c.wait().for_element(Locator::Css("#ticket-live-1 .files .thumb img")).await.unwrap();
+    let hd2 = hd.clone();
+    wait_until("the reply with its file", || {
+        hd2.ticket(TicketId(1)).unwrap().messages.last().is_some_and(|m| m.attachments.len() == 1)
+    })
+    .await;
+    let m = hd.ticket(TicketId(1)).unwrap().messages.last().unwrap().clone();
+    assert_eq!(m.attachments[0].content_type, "image/png");
+    assert!(m.attachments[0].filename.starts_with("screenshot-"), "{}", m.attachments[0].filename);
+    let thumb = "#ticket-live-1 .files .thumb img";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !image_loaded(c, thumb).await {
+        assert!(std::time::Instant::now() < deadline, "the thumbnail did not load");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(c, "files-agent-ticket").await;
+
+    // The user sees it in the portal, at desktop and phone widths.
+    c.goto(&format!("{base}/portal/login")).await.unwrap();
+    c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys(demo::USER.0).await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(demo::USER.1).await.unwrap();
+    c.find(Locator::Css("form.card button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_text(c, "main", "Printer on fire").await;
+    c.goto(&format!("{base}/portal/tickets/1")).await.unwrap();
+    wait_text(c, "main", "Is this the message you see?").await;
+    let img = "main article.message ul.files img";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !image_loaded(c, img).await {
+        assert!(std::time::Instant::now() < deadline, "the portal's image did not load");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    audit(c, "the portal ticket with a file").await;
+    screenshot(c, "files-portal").await;
+    c.set_window_size(390, 844).await.unwrap();
+    screenshot(c, "files-portal-phone").await;
+    c.set_window_size(1440, 900).await.unwrap();
+
+    // And replies with a file of their own, by paste into the reply box.
+    c.find(Locator::Css("textarea[name=body]")).await.unwrap().send_keys("Yes, that one.").await.unwrap();
+    paste_screenshot(c, "textarea[name=body]").await;
+    wait_text(c, "form .chosen-files", "screenshot-").await;
+    c.find(Locator::Css("form.card button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_text(c, "main", "Yes, that one.").await;
+    let last = hd.ticket(TicketId(1)).unwrap().messages.last().unwrap().clone();
+    assert_eq!((last.body.as_str(), last.attachments.len()), ("Yes, that one.", 1));
+    browser.close().await;
+}

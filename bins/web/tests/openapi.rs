@@ -45,7 +45,9 @@ async fn every_route_is_served() {
             .replace("{filter}", "all")
             .replace("{section}", "teams")
             .replace("{key}", "plan")
-            .replace("{screen}", "notifications");
+            .replace("{screen}", "notifications")
+            .replace("{post}", "1")
+            .replace("{n}", "0");
         let mut req = warp::test::request()
             .method(method)
             .path(&concrete)

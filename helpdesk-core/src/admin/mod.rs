@@ -107,7 +107,14 @@ pub struct Settings {
     pub agents_two_factor: bool,
     /// The language of mail to people who have none of their own.
     pub language: crate::base::language::Language,
+    /// Largest file people may attach, in MB (within [`ATTACHMENT_MB_RANGE`]).
+    pub attachment_max_file_mb: u32,
+    /// Largest total of one message's files, in MB (at least the file limit).
+    pub attachment_max_message_mb: u32,
 }
+
+/// The range of the attachment size settings, in MB.
+pub const ATTACHMENT_MB_RANGE: (u32, u32) = (1, 100);
 
 impl Default for Settings {
     fn default() -> Self {
@@ -122,6 +129,8 @@ impl Default for Settings {
             password_min_strength: 2,
             agents_two_factor: false,
             language: crate::base::language::Language::english(),
+            attachment_max_file_mb: 10,
+            attachment_max_message_mb: 25,
         }
     }
 }
@@ -168,7 +177,32 @@ impl Settings {
         if !(lo..=hi).contains(&self.password_min_strength) {
             return Err(bad("password_min_strength", format!("between {lo} and {hi}")));
         }
+        let (lo, hi) = ATTACHMENT_MB_RANGE;
+        if !(lo..=hi).contains(&self.attachment_max_file_mb) {
+            return Err(bad("attachment_max_file_mb", format!("between {lo} and {hi} MB")));
+        }
+        if !(self.attachment_max_file_mb..=hi).contains(&self.attachment_max_message_mb) {
+            let least = self.attachment_max_file_mb;
+            return Err(bad(
+                "attachment_max_message_mb",
+                format!("between the file limit ({least}) and {hi} MB"),
+            ));
+        }
         Ok(self)
+    }
+
+    /// The attachment limits these settings set.
+    ///
+    /// ```
+    /// let l = helpdesk_core::admin::Settings::default().file_limits();
+    /// assert_eq!((l.max_file_bytes, l.max_message_bytes), (10 << 20, 25 << 20));
+    /// ```
+    pub fn file_limits(&self) -> crate::files::FileLimits {
+        crate::files::FileLimits {
+            max_file_bytes: u64::from(self.attachment_max_file_mb) << 20,
+            max_message_bytes: u64::from(self.attachment_max_message_mb) << 20,
+            max_files: crate::files::MAX_FILES,
+        }
     }
 }
 

@@ -122,6 +122,19 @@ pub enum TicketError {
     /// Bad attachment metadata.
     #[error("invalid attachment: {0}")]
     InvalidAttachment(String),
+    /// Files over the limits (each file, a message's total, their number).
+    #[error("files too large: {0}")]
+    FilesTooLarge(String),
+    /// No such file on that ticket's post (or not one this person may fetch).
+    #[error("ticket {ticket} has no file {n} on {post}")]
+    NoSuchFile {
+        /// The ticket.
+        ticket: crate::ids::TicketId,
+        /// The message or note.
+        post: crate::ids::PostId,
+        /// The file's position on it.
+        n: usize,
+    },
     /// A status change that is not allowed.
     #[error("cannot change status from {from} to {to}: {reason}")]
     InvalidStatusChange {

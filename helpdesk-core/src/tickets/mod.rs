@@ -3,6 +3,7 @@
 pub mod command;
 pub mod concurrency;
 pub mod event;
+pub mod files;
 pub mod outbox;
 pub mod summary;
 pub mod ticket;

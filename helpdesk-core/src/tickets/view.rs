@@ -25,8 +25,21 @@ pub struct UserMessage {
     pub body: String,
     /// When it was posted.
     pub at: DateTime<Utc>,
-    /// Names of attached files.
-    pub attachments: Vec<String>,
+    /// Its files (the original mail a message came as is not among them).
+    pub attachments: Vec<UserFile>,
+}
+
+/// A file on a message, as a user sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserFile {
+    /// Its position among the message's files (the download address uses it).
+    pub n: usize,
+    /// File name.
+    pub filename: String,
+    /// Type, as read from the content.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: u64,
 }
 
 /// A ticket as its owner or a CC'd user sees it: messages only, no agent-only data.
@@ -80,7 +93,18 @@ impl UserTicketView {
                 from_agent: matches!(m.author, Author::Agent(_)),
                 body: m.body.clone(),
                 at: m.at,
-                attachments: m.attachments.iter().map(|a| a.filename.clone()).collect(),
+                attachments: m
+                    .attachments
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| !a.is_original_mail())
+                    .map(|(n, a)| UserFile {
+                        n,
+                        filename: a.filename.clone(),
+                        content_type: a.content_type.clone(),
+                        size: a.size,
+                    })
+                    .collect(),
             })
             .collect();
         let updated_at = messages.last().map(|m| m.at).unwrap_or(t.created_at).max(t.status_since);

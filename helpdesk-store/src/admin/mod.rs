@@ -1129,6 +1129,8 @@ fn settings_diff(a: &Settings, b: &Settings) -> Vec<&'static str> {
         ("password strength", a.password_min_strength != b.password_min_strength),
         ("two-factor login for agents", a.agents_two_factor != b.agents_two_factor),
         ("language of mail", a.language != b.language),
+        ("largest file", a.attachment_max_file_mb != b.attachment_max_file_mb),
+        ("largest files per message", a.attachment_max_message_mb != b.attachment_max_message_mb),
     ]
     .into_iter()
     .filter_map(|(what, differs)| differs.then_some(what))

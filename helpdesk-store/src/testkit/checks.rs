@@ -1443,3 +1443,57 @@ pub fn audit_log_pages_newest_first(ctx: &Ctx) {
     assert_eq!(s.audit_log(Some(seqs[0]), 10).unwrap(), vec![]);
     assert_eq!(s.audit_log(None, 0).unwrap(), vec![]);
 }
+
+/// Files: kept once by content, typed by content, each handed back only to
+/// those who may see its post (never a note's or the original mail to a
+/// user), and a refused upload keeps nothing.
+pub fn files_are_kept_once_and_handed_out_by_permission(ctx: &Ctx) {
+    use crate::files::NewFile;
+    let fx = ctx.fixture();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-conformance".to_vec();
+    let blobs = |fx: &super::Fx| fx.db.store().blob_ids(None, 1000).unwrap().len();
+    let before = blobs(&fx);
+    let twice = fx
+        .hd
+        .store_files(vec![NewFile::new("a.txt", png.clone()), NewFile::new("dir/b.png", png.clone())])
+        .unwrap();
+    assert_eq!(blobs(&fx), before + 1, "the same content is kept once");
+    assert_eq!((twice[0].content_type.as_str(), twice[1].filename.as_str()), ("image/png", "b.png"));
+    assert_eq!(twice[0].blob, twice[1].blob);
+
+    let mut new = NewTicket::new("Screen", "See the picture.", fx.billing, fx.ann, Channel::Portal);
+    new.attachments = twice;
+    let t = fx.hd.create_ticket(&Actor::User(fx.ann), new).unwrap();
+    let secret = fx.hd.store_files(vec![NewFile::new("internal.txt", b"agents only".to_vec())]).unwrap();
+    let t = fx
+        .hd
+        .execute(t.id, &fx.alice(), Command::AddNote { body: "ours".into(), attachments: secret })
+        .unwrap();
+    let (msg, note) = (t.messages[0].id, t.notes[0].id);
+    let alice = fx.hd.agent(fx.alice).unwrap();
+    let bob = fx.hd.agent(fx.bob).unwrap();
+
+    assert_eq!(fx.hd.file_for_user(fx.ann, t.id, msg, 1).unwrap().bytes, png);
+    assert_eq!(fx.hd.file_for_agent(&alice, t.id, note, 0).unwrap().bytes, b"agents only");
+    let not_found = |r: Result<crate::files::File, Error>| match r {
+        Err(Error::Ticket(TicketError::NotFound(_) | TicketError::NoSuchFile { .. })) => {}
+        other => panic!("expected not found, got {other:?}"),
+    };
+    not_found(fx.hd.file_for_user(fx.ann, t.id, note, 0)); // a note's file
+    not_found(fx.hd.file_for_user(fx.eve, t.id, msg, 0)); // not Eve's ticket
+    not_found(fx.hd.file_for_agent(&bob, t.id, msg, 0)); // Bob may not see Billing
+    not_found(fx.hd.file_for_user(fx.ann, t.id, msg, 2)); // no third file
+    not_found(fx.hd.file_for_user(fx.ann, TicketId(t.id.0 + 100), msg, 0));
+
+    // Over the limit: refused whole, nothing kept.
+    let admin = fx.hd.admin(fx.alice).unwrap();
+    let s = fx.hd.settings().unwrap();
+    admin.set_settings(helpdesk_core::admin::Settings { attachment_max_file_mb: 1, ..s }).unwrap();
+    let kept = blobs(&fx);
+    let big = vec![7u8; (1 << 20) + 1];
+    match fx.hd.store_files(vec![NewFile::new("small.txt", b"fine".to_vec()), NewFile::new("big.bin", big)]) {
+        Err(Error::Ticket(TicketError::FilesTooLarge(why))) => assert!(why.contains("big.bin"), "{why}"),
+        other => panic!("expected too large, got {other:?}"),
+    }
+    assert_eq!(blobs(&fx), kept, "nothing kept from a refused upload");
+}

@@ -283,6 +283,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("saved_filters_are_per_agent_and_shared", checks::saved_filters_are_per_agent_and_shared),
     ("admin_commit_is_atomic_with_its_audit_entry", checks::admin_commit_is_atomic_with_its_audit_entry),
     ("audit_log_pages_newest_first", checks::audit_log_pages_newest_first),
+    (
+        "files_are_kept_once_and_handed_out_by_permission",
+        checks::files_are_kept_once_and_handed_out_by_permission,
+    ),
 ];
 
 /// Runs every check against `backend`, one after the other; the names of
@@ -343,7 +347,8 @@ macro_rules! store_conformance {
             delete_record_releases_unique_keys,
             saved_filters_are_per_agent_and_shared,
             admin_commit_is_atomic_with_its_audit_entry,
-            audit_log_pages_newest_first
+            audit_log_pages_newest_first,
+            files_are_kept_once_and_handed_out_by_permission
         );
     };
     (@each $backend:expr; $($check:ident),*) => {

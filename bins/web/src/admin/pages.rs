@@ -331,6 +331,20 @@ fn settings_screen(app: &App, ctx: &Ctx, shown: &Shown, status: StatusCode) -> R
                     (checkbox("agents_two_factor", "on", "Agents must log in with a second factor (a code from an authenticator app; an agent without one sets it up at their next login)", if shown.typed("settings") { shown.form.on("agents_two_factor") } else { s.agents_two_factor }, "set-2fa"))
                 }
             }
+            fieldset {
+                legend { "Attachments" }
+                div.form-grid {
+                    div.form-row {
+                        label for="set-file-mb" { "Largest file (MB)" }
+                        input #set-file-mb type="number" name="attachment_max_file_mb" min="1" max="100" value=(v("attachment_max_file_mb", &s.attachment_max_file_mb.to_string()));
+                    }
+                    div.form-row {
+                        label for="set-message-mb" { "Largest total per message (MB)" }
+                        input #set-message-mb type="number" name="attachment_max_message_mb" min="1" max="100" aria-describedby="set-message-mb-hint" value=(v("attachment_max_message_mb", &s.attachment_max_message_mb.to_string()));
+                        p.hint #set-message-mb-hint { "For files attached in the workspace, the portal and the website form; larger uploads are refused before they are read." }
+                    }
+                }
+            }
             div.form-actions { button #settings-save .btn.primary type="submit" { "Save settings" } }
         }
         section.admin-section #urgency-rise {
@@ -384,6 +398,8 @@ fn parse_settings(f: &Form) -> Result<Settings, ApiError> {
         password_min_strength: u8::try_from(num("password_min_strength", "The password strength")?)
             .map_err(|_| ApiError::invalid("choose a password strength"))?,
         language: super::templates::form_language(f)?.unwrap_or_default(),
+        attachment_max_file_mb: num("attachment_max_file_mb", "The largest file")?,
+        attachment_max_message_mb: num("attachment_max_message_mb", "The largest total per message")?,
     })
 }
 

@@ -45,6 +45,12 @@ pub fn js_path() -> &'static str {
     P.get_or_init(|| format!("/agent/assets/workspace-{}.js", short_hash(JS)))
 }
 
+/// Path of the file picker script (changes with its content).
+pub fn files_js_path() -> &'static str {
+    static P: OnceLock<String> = OnceLock::new();
+    P.get_or_init(|| format!("/agent/assets/files-{}.js", short_hash(crate::files::FILES_JS)))
+}
+
 /// Path of the favicon (changes with its content).
 pub fn favicon_path() -> &'static str {
     static P: OnceLock<String> = OnceLock::new();
@@ -69,6 +75,7 @@ pub fn asset(name: &str) -> Option<Response> {
         SSE_PATH => file(SSE_JS, js, true),
         p if p == css_path() => file(CSS, "text/css; charset=utf-8", true),
         p if p == js_path() => file(JS, js, true),
+        p if p == files_js_path() => file(crate::files::FILES_JS, js, true),
         p if p == favicon_path() => file(FAVICON, "image/svg+xml", true),
         _ => return None,
     })

@@ -60,6 +60,7 @@ fn head(title: &str) -> Markup {
             script src=(assets::HTMX_PATH) defer {}
             script src=(assets::SSE_PATH) defer {}
             script src=(assets::js_path()) defer {}
+            script src=(assets::files_js_path()) defer {}
         }
     }
 }

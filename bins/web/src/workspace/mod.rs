@@ -164,6 +164,8 @@ pub struct Ctx {
     pub hx: Hx,
     /// The helpdesk's name (Admin > Settings), for the top bar.
     pub helpdesk_name: String,
+    /// The attachment limits (Admin > Settings), for file pickers.
+    pub file_limits: helpdesk_core::files::FileLimits,
 }
 
 impl Ctx {
@@ -257,11 +259,11 @@ async fn authenticate(app: App, req: Request) -> Result<Auth, Infallible> {
     let app2 = app.clone();
     let found = blocking(move || {
         let hd = app2.helpdesk();
-        Ok((hd.agent(id)?, hd.agent_preferences(id)?, hd.settings()?.name))
+        Ok((hd.agent(id)?, hd.agent_preferences(id)?, hd.settings()?))
     })
     .await;
-    let (agent, prefs, helpdesk_name) = match found {
-        Ok((a, p, n)) if !a.disabled => (a, p, n),
+    let (agent, prefs, settings) = match found {
+        Ok((a, p, s)) if !a.disabled => (a, p, s),
         _ => return Ok(Err(login(&req.hx, &req.path))),
     };
     let chosen = prefs.time_zone.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok());
@@ -274,7 +276,8 @@ async fn authenticate(app: App, req: Request) -> Result<Auth, Infallible> {
         session: token,
         now: app.helpdesk().clock().now(),
         hx: req.hx,
-        helpdesk_name,
+        file_limits: settings.file_limits(),
+        helpdesk_name: settings.name,
     }))
 }
 

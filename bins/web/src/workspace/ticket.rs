@@ -13,12 +13,14 @@
 
 use super::layout::{icon, workspace, Focus};
 use super::list::{status_badge, status_name, urgency_badge, ListQuery, Names};
-use super::{agent_or_login, auth, html, redirect, run, Auth, Ctx, WorkspaceState, MAX_FORM};
+use super::{agent_or_login, auth, html, redirect, run, Auth, Ctx, WorkspaceState};
 use crate::agent::{body_html, visible_ticket};
 use crate::error::ApiError;
+use crate::files::{file_input, file_list, submitted, Plain, ShownFile, Submitted};
 use crate::{with_app, App};
 use helpdesk_core::admin::LabelDef;
 use helpdesk_core::*;
+use helpdesk_store::files::NewFile;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 use warp::filters::BoxedFilter;
@@ -342,6 +344,7 @@ fn timeline(ctx: &Ctx, names: &mut Names, t: &Ticket, log: &[TicketEvent]) -> Ma
                     li class=(class) {
                         div.post-head { span.author { (who) } span.kind { (if class.ends_with("user") { "wrote" } else { "replied" }) } (ctx.tz.time(ctx.now, m.at)) }
                         div.body { (PreEscaped(body_html(&m.body))) }
+                        (post_files(t.id, m.id, &m.attachments))
                     }
                 }));
             }
@@ -351,6 +354,7 @@ fn timeline(ctx: &Ctx, names: &mut Names, t: &Ticket, log: &[TicketEvent]) -> Ma
                     li.note {
                         div.post-head { span.author { (who) } span.kind { (icon("sticky-note")) "note (agents only)" } (ctx.tz.time(ctx.now, n.at)) }
                         div.body { (PreEscaped(body_html(&n.body))) }
+                        (post_files(t.id, n.id, &n.attachments))
                     }
                 }));
             }
@@ -368,13 +372,27 @@ fn timeline(ctx: &Ctx, names: &mut Names, t: &Ticket, log: &[TicketEvent]) -> Ma
             }
         }
     }
-    let _ = t;
     items.sort_by_key(|(at, v, _)| (*at, *v));
     html! {
         ol.timeline aria-label="Conversation" {
             @for (_, _, m) in items { (m) }
         }
     }
+}
+
+/// A post's files, each at its download address (for agents who may see the ticket).
+fn post_files(id: TicketId, post: PostId, files: &[Attachment]) -> Markup {
+    let shown: Vec<ShownFile<'_>> = files
+        .iter()
+        .enumerate()
+        .map(|(n, a)| ShownFile {
+            url: format!("/api/agent/tickets/{}/posts/{}/files/{n}", id.0, post.0),
+            name: &a.filename,
+            content_type: &a.content_type,
+            size: a.size,
+        })
+        .collect();
+    file_list(&shown)
 }
 
 fn effect_text(names: &mut Names, e: &Effect) -> String {
@@ -637,6 +655,7 @@ pub fn composer(ctx: &Ctx, t: &Ticket, view: &View, draft: Option<&Draft>, oob: 
     let choices = [Status::AwaitingUser, Status::Pending, Status::Resolved, Status::AwaitingAgent];
     html! {
         form.composer id=(format!("composer-{id}")) method="post" action=(format!("/agent/tickets/{id}/reply"))
+            enctype="multipart/form-data" hx-encoding="multipart/form-data"
             hx-post=(format!("/agent/tickets/{id}/reply")) hx-target=(format!("#ticket-live-{id}")) hx-swap="outerHTML"
             hx-sync="closest .ticket:queue all" hx-swap-oob=[oob.then_some("true")] data-mode=(mode)
             data-signature=[(!ctx.signature.is_empty()).then_some(ctx.signature.as_str())] {
@@ -657,6 +676,7 @@ pub fn composer(ctx: &Ctx, t: &Ticket, view: &View, draft: Option<&Draft>, oob: 
                         None => "",
                     }
                 }
+            (file_input(&format!("composer-files-{id}"), &ctx.file_limits))
             div.send-row {
                 label.status-on-send for=(format!("composer-status-{id}")) { "Status on send" }
                 select id=(format!("composer-status-{id}")) name="status" {
@@ -948,7 +968,14 @@ enum Sent {
 /// Runs a reply, note or action; answers with the re-rendered live part
 /// (and composer), a redirect for forms without JavaScript, or the pane
 /// with the notice and the draft when refused.
-fn act(app: &App, ctx: &Ctx, id: u64, f: ActionForm, kind: Sent) -> Result<Response, ApiError> {
+fn act(
+    app: &App,
+    ctx: &Ctx,
+    id: u64,
+    f: ActionForm,
+    files: Vec<NewFile>,
+    kind: Sent,
+) -> Result<Response, ApiError> {
     let hd = app.helpdesk();
     let before = visible_ticket(hd, &ctx.agent, TicketId(id))?;
     let draft = Draft {
@@ -959,19 +986,25 @@ fn act(app: &App, ctx: &Ctx, id: u64, f: ActionForm, kind: Sent) -> Result<Respo
     let mut view = View::default();
     let decided: Result<(Command, Slot), ApiError> = match kind {
         Sent::Reply => {
+            let status = match draft.status.as_deref() {
+                None | Some("") => Ok(None),
+                Some(s) => s.parse::<Status>().map(Some).map_err(|e| ApiError::invalid(e.to_string())),
+            };
             if draft.body.trim().is_empty() {
                 Err(ApiError::invalid("Write something first."))
-            } else if draft.mode == "note" {
-                Ok((Command::AddNote { body: draft.body.clone(), attachments: vec![] }, Slot::Composer))
             } else {
-                let status = match draft.status.as_deref() {
-                    None | Some("") => None,
-                    Some(s) => Some(s.parse::<Status>().map_err(|e| ApiError::invalid(e.to_string()))?),
-                };
-                Ok((
-                    Command::AgentReply { body: draft.body.clone(), attachments: vec![], status },
-                    Slot::Composer,
-                ))
+                // Files are kept only once the rest of the form is right.
+                status.and_then(|status| {
+                    let attachments = hd.store_files(files)?;
+                    Ok(if draft.mode == "note" {
+                        (Command::AddNote { body: draft.body.clone(), attachments }, Slot::Composer)
+                    } else {
+                        (
+                            Command::AgentReply { body: draft.body.clone(), attachments, status },
+                            Slot::Composer,
+                        )
+                    })
+                })
             }
         }
         Sent::Action if f.action.as_deref() == Some("delete_ask") => {
@@ -1111,6 +1144,17 @@ fn close(app: &App, ctx: &Ctx, id: u64, f: ActionForm) -> Result<Response, ApiEr
     Ok(r)
 }
 
+/// A reply whose files were refused before it was read (too large): the
+/// ticket as it is, with the reason in the composer.
+fn refused_upload(app: &App, ctx: &Ctx, id: u64, e: ApiError) -> Result<Response, ApiError> {
+    let t = visible_ticket(app.helpdesk(), &ctx.agent, TicketId(id))?;
+    let view = View {
+        notice: Some(Notice { slot: Slot::Composer, error: true, text: e.message.clone(), undo: false }),
+        ..View::default()
+    };
+    respond(app, ctx, &t, &view, None, e.status, true)
+}
+
 fn csrf_refused(ctx: &Ctx) -> Response {
     let _ = ctx;
     html(
@@ -1123,7 +1167,6 @@ fn csrf_refused(ctx: &Ctx) -> Response {
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     use warp::path;
     let a = || auth(app.clone());
-    let form = || warp::body::content_length_limit(MAX_FORM).and(warp::body::form::<ActionForm>());
     let get = path!("agent" / "tickets" / u64)
         .and(warp::get())
         .and(with_app(app.clone()))
@@ -1144,16 +1187,21 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             .and(with_app(app.clone()))
             .and(a())
             .and(warp::header::optional::<String>("x-csrf-token"))
-            .and(form())
+            .and(submitted(app.clone(), Plain::Form))
             .and_then(
-                move |id: u64, app: App, auth: Auth, header: Option<String>, f: ActionForm| async move {
+                move |id: u64, app: App, auth: Auth, header: Option<String>, f: Submitted<ActionForm>| async move {
                     let ctx = agent_or_login!(auth);
+                    let (f, files) = match f {
+                        Ok(x) => x,
+                        // Nothing changes: the ticket, with why the upload was refused.
+                        Err(e) => return run(app, ctx, move |app, ctx| refused_upload(app, ctx, id, e)).await,
+                    };
                     if !ctx.csrf_ok(header.as_deref(), f.csrf.as_deref()) {
                         return Ok(csrf_refused(&ctx));
                     }
                     run(app, ctx, move |app, ctx| match what {
-                        "reply" => act(app, ctx, id, f, Sent::Reply),
-                        "actions" => act(app, ctx, id, f, Sent::Action),
+                        "reply" => act(app, ctx, id, f, files, Sent::Reply),
+                        "actions" => act(app, ctx, id, f, Vec::new(), Sent::Action),
                         _ => close(app, ctx, id, f),
                     })
                     .await

@@ -299,7 +299,16 @@ impl Helpdesk {
     /// assert!(hd.verify_agent_password("sam@example.com", "second secret").unwrap().is_some());
     /// ```
     pub fn change_agent_password(&self, agent: AgentId, current: &str, new: &str) -> Result<(), AuthError> {
-        let owner = Principal::Agent(self.agent(agent)?.id);
+        self.change_password(Principal::Agent(self.agent(agent)?.id), current, new)
+    }
+
+    /// [`change_agent_password`](Self::change_agent_password) for a portal
+    /// user (their account page).
+    pub fn change_user_password(&self, user: UserId, current: &str, new: &str) -> Result<(), AuthError> {
+        self.change_password(Principal::User(self.own_user(user)?.id), current, new)
+    }
+
+    fn change_password(&self, owner: Principal, current: &str, new: &str) -> Result<(), AuthError> {
         if !self.check_password(Some(owner), current)? {
             return Err(AuthError::WrongPassword);
         }

@@ -34,6 +34,7 @@ pub mod kv;
 mod kvstore;
 mod mem;
 pub mod migrate;
+pub mod password_reset;
 pub mod people_access;
 pub mod pg;
 mod portal;

@@ -37,6 +37,7 @@ pub mod files;
 pub mod filters;
 pub mod mail;
 pub mod openapi;
+pub mod password_reset;
 pub mod portal;
 pub mod profile;
 pub mod queue;
@@ -669,6 +670,8 @@ pub fn secure(mut r: Response) -> Response {
 pub fn agent_routes(app: App) -> BoxedFilter<(Response,)> {
     agent::routes(app.clone())
         .or(admin::routes(app.clone()))
+        .unify()
+        .or(password_reset::routes(app.clone()))
         .unify()
         .or(custom_filters::routes(app.clone()))
         .unify()

@@ -17,10 +17,11 @@ use helpdesk_core::templates::{Language, MailKind};
 use helpdesk_core::*;
 use helpdesk_mail::outbound::Addressee;
 use helpdesk_store::files::NewFile;
+use helpdesk_store::password_reset::ResetFor;
 use helpdesk_store::Helpdesk;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -215,10 +216,125 @@ fn login_page(ctx: &PortalCtx, status: StatusCode, err: Option<&str>, email: &st
                     label { "Password" input type="password" name="password" required; }
                     button type="submit" { "Log in" }
                 }
+                p { a href="/portal/forgot-password" { "Forgot your password?" } }
                 @if ctx.settings.registration != Registration::InviteOnly { p { "No account yet? " a href="/portal/register" { "Register" } } }
             },
         ),
     )
+}
+
+fn forgot_page(
+    ctx: &PortalCtx,
+    status: StatusCode,
+    note: Option<&str>,
+    err: Option<&str>,
+    email: &str,
+) -> Response {
+    page(
+        ctx,
+        status,
+        layout(
+            ctx,
+            None,
+            "Forgot your password?",
+            html! {
+                @if let Some(n) = note { p.notice #reset-sent role="status" { (n) } }
+                (error_box(err))
+                form.card method="post" action="/portal/forgot-password" {
+                    input type="hidden" name="csrf" value=(ctx.session.csrf);
+                    p { "Give the address of your account; we mail you a link to choose a new password." }
+                    label { "Email" input type="email" name="email" required value=(email) autocomplete="username"; }
+                    button type="submit" { "Mail me a link" }
+                }
+                p { a href="/portal/login" { "Back to the login" } }
+            },
+        ),
+    )
+}
+
+fn reset_page(ctx: &PortalCtx, status: StatusCode, token: Option<&str>, err: Option<&str>) -> Response {
+    let body = match token {
+        Some(token) => html! {
+            (error_box(err))
+            form.card method="post" action="/portal/reset-password" {
+                input type="hidden" name="csrf" value=(ctx.session.csrf);
+                input type="hidden" name="token" value=(token);
+                label { "New password" input type="password" name="password" required autocomplete="new-password"; }
+                label { "Repeat it" input type="password" name="repeat" required autocomplete="new-password"; }
+                button type="submit" { "Set the new password" }
+            }
+        },
+        None => html! {
+            p.notice { "This link no longer works: it was used already, it is older than "
+                (helpdesk_store::password_reset::RESET_MINUTES) " minutes, or a newer one was sent." }
+            p { a href="/portal/forgot-password" { "Ask for a new link" } }
+        },
+    };
+    page(ctx, status, layout(ctx, None, "Choose a new password", body))
+}
+
+fn password_page(
+    ctx: &PortalCtx,
+    user: &User,
+    status: StatusCode,
+    note: Option<&str>,
+    err: Option<&str>,
+) -> Response {
+    page(
+        ctx,
+        status,
+        layout(
+            ctx,
+            Some(user),
+            "Change your password",
+            html! {
+                @if let Some(n) = note { p.notice role="status" { (n) } }
+                (error_box(err))
+                form.card method="post" action="/portal/password" {
+                    input type="hidden" name="csrf" value=(ctx.session.csrf);
+                    label { "Current password" input type="password" name="current" required autocomplete="current-password"; }
+                    label { "New password" input type="password" name="password" required autocomplete="new-password"; }
+                    label { "Repeat it" input type="password" name="repeat" required autocomplete="new-password"; }
+                    button type="submit" { "Change password" }
+                }
+            },
+        ),
+    )
+}
+
+/// A user changes their password: the current one checked; their other
+/// sessions end.
+fn change_password(app: &App, ctx: &PortalCtx, user: User, f: &BTreeMap<String, String>) -> Response {
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    if !ctx.csrf_ok(&get("csrf")) {
+        return csrf_failed(ctx, Some(&user));
+    }
+    if get("password") != get("repeat") {
+        return password_page(
+            ctx,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some("The two passwords differ."),
+        );
+    }
+    match app.helpdesk().change_user_password(user.id, &get("current"), &get("password")) {
+        Ok(()) => {
+            app.sessions().end_others(Principal::User(user.id), Some(&ctx.token));
+            password_page(
+                ctx,
+                &user,
+                StatusCode::OK,
+                Some("Your password is changed; your other sessions have ended."),
+                None,
+            )
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            let status = if e.status.is_server_error() { e.status } else { StatusCode::UNPROCESSABLE_ENTITY };
+            password_page(ctx, &user, status, None, Some(&e.message))
+        }
+    }
 }
 
 fn register_page(
@@ -629,7 +745,7 @@ fn list_page(app: &App, ctx: &PortalCtx, user: User) -> Response {
             Some(&user),
             "My tickets",
             html! {
-                p { a.button href="/portal/tickets/new" { "New ticket" } }
+                p { a.button href="/portal/tickets/new" { "New ticket" } " " a href="/portal/password" { "Change your password" } }
                 @if ts.is_empty() { p { "You have no tickets yet." } }
                 @else {
                     table.tickets {
@@ -1031,6 +1147,93 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .map(|| crate::agent::asset(FILES_JS, "text/javascript; charset=utf-8"))
         .boxed();
 
+    let forgot_get = path!("portal" / "forgot-password")
+        .and(warp::get())
+        .and(s())
+        .and_then(|app, ctx| run(app, ctx, |_, ctx, _| forgot_page(ctx, StatusCode::OK, None, None, "")))
+        .boxed();
+    let forgot_post = path!("portal" / "forgot-password")
+        .and(warp::post())
+        .and(s())
+        .and(client_key())
+        .and(form())
+        .and_then(|app, ctx, ip: String, f: BTreeMap<String, String>| {
+            run(app, ctx, move |app, ctx, u| {
+                let email = f.get("email").cloned().unwrap_or_default();
+                if !ctx.csrf_ok(f.get("csrf").map(String::as_str).unwrap_or("")) {
+                    return csrf_failed(ctx, u.as_ref());
+                }
+                match crate::password_reset::request(app, ResetFor::User, &email, &ip) {
+                    Ok(()) => {
+                        let sent = crate::password_reset::sent_text(&email);
+                        forgot_page(ctx, StatusCode::OK, Some(&sent), None, "")
+                    }
+                    Err(e) => forgot_page(ctx, e.status, None, Some(&e.message), &email),
+                }
+            })
+        })
+        .boxed();
+    let reset_get = path!("portal" / "reset-password")
+        .and(warp::get())
+        .and(s())
+        .and(warp::query::<TokenQuery>())
+        .and_then(|app, ctx, q: TokenQuery| {
+            run(app, ctx, move |app, ctx, _| {
+                match crate::password_reset::token_works(app, ResetFor::User, &q.token) {
+                    Ok(true) => reset_page(ctx, StatusCode::OK, Some(&q.token), None),
+                    Ok(false) => reset_page(ctx, StatusCode::GONE, None, None),
+                    Err(e) => e.response(),
+                }
+            })
+        })
+        .boxed();
+    let reset_post = path!("portal" / "reset-password")
+        .and(warp::post())
+        .and(s())
+        .and(client_key())
+        .and(form())
+        .and_then(|app, ctx, ip: String, f: BTreeMap<String, String>| {
+            run(app, ctx, move |app, ctx, u| {
+                if !ctx.csrf_ok(f.get("csrf").map(String::as_str).unwrap_or("")) {
+                    return csrf_failed(ctx, u.as_ref());
+                }
+                let token = f.get("token").cloned().unwrap_or_default();
+                match crate::password_reset::finish(app, ResetFor::User, &ip, &f) {
+                    Ok(_) => message_page(
+                        ctx,
+                        None,
+                        StatusCode::OK,
+                        "Password changed",
+                        "Your new password is set, and every session that was logged in as you has ended. Log in with it now.",
+                    ),
+                    Err((status, None)) => reset_page(ctx, status, None, None),
+                    Err((status, Some(m))) => reset_page(ctx, status, Some(&token), Some(&m)),
+                }
+            })
+        })
+        .boxed();
+    let password_get = path!("portal" / "password")
+        .and(warp::get())
+        .and(s())
+        .and_then(|app, ctx| {
+            run(app, ctx, |_, ctx, u| match u {
+                Some(u) => password_page(ctx, &u, StatusCode::OK, None, None),
+                None => login_required(ctx),
+            })
+        })
+        .boxed();
+    let password_post = path!("portal" / "password")
+        .and(warp::post())
+        .and(s())
+        .and(form())
+        .and_then(|app, ctx, f: BTreeMap<String, String>| {
+            run(app, ctx, move |app, ctx, u| match u {
+                Some(u) => change_password(app, ctx, u, &f),
+                None => login_required(ctx),
+            })
+        })
+        .boxed();
+
     css.or(home_r)
         .unify()
         .or(portal_root)
@@ -1060,6 +1263,18 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .or(file)
         .unify()
         .or(files_js)
+        .unify()
+        .or(forgot_get)
+        .unify()
+        .or(forgot_post)
+        .unify()
+        .or(reset_get)
+        .unify()
+        .or(reset_post)
+        .unify()
+        .or(password_get)
+        .unify()
+        .or(password_post)
         .unify()
         .boxed()
 }

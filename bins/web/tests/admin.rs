@@ -1010,7 +1010,7 @@ async fn mail_templates_by_api_and_by_screen_in_each_persons_language() {
     let all = body_json(&r);
     assert_eq!(
         (all["default_language"].clone(), all["templates"].as_array().unwrap().len()),
-        (json!("en"), 14)
+        (json!("en"), 16)
     );
 
     // Refused on save: an unknown placeholder (named, with what there is),

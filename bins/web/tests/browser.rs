@@ -617,3 +617,44 @@ async fn a_pasted_screenshot_goes_from_the_composer_to_the_portal() {
     assert_eq!((last.body.as_str(), last.attachments.len()), ("Yes, that one.", 1));
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_who_forgot_their_password_resets_it_in_chromium() {
+    let Some(browser) = browser().await else { return };
+    let hd = Helpdesk::in_memory();
+    demo::seed(&hd).unwrap();
+    let mailer = std::sync::Arc::new(helpdesk_web::MemoryMailer::default());
+    let app = App::with_mailer(hd.clone(), Config::default(), mailer.clone());
+    let server = serve(helpdesk_web::routes(app.clone()), "127.0.0.1").await;
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let c = &browser.c;
+    c.set_window_size(1440, 900).await.unwrap();
+
+    c.goto(&format!("{base}/agent/login")).await.unwrap();
+    click(c, "#forgot-link").await;
+    c.wait().for_element(Locator::Css("#reset-email")).await.unwrap().send_keys(demo::AGENT.0).await.unwrap();
+    click(c, "#reset-submit").await;
+    let said = wait_text(c, "#reset-sent", "a link to choose a new password is on its way").await;
+    assert!(said.contains(demo::AGENT.0), "{said}");
+    audit(c, "the forgot-password page").await;
+    screenshot(c, "reset-requested").await;
+
+    let mail = mailer.sent().into_iter().rev().find(|m| m.to == demo::AGENT.0).expect("the reset mail");
+    let link = mail.body.split_whitespace().find(|w| w.contains("/agent/reset-password?token=")).unwrap();
+    let path = &link[link.find("/agent/").unwrap()..];
+    c.goto(&format!("{base}{path}")).await.unwrap();
+    c.wait().for_element(Locator::Css("#reset-password")).await.unwrap().send_keys("violet kettle orbit").await.unwrap();
+    c.find(Locator::Css("#reset-repeat")).await.unwrap().send_keys("violet kettle orbit").await.unwrap();
+    screenshot(c, "reset-form").await;
+    click(c, "#reset-save").await;
+    wait_text(c, "#reset-done", "Your new password is set").await;
+    c.set_window_size(390, 844).await.unwrap();
+    screenshot(c, "reset-done-phone").await;
+    c.set_window_size(1440, 900).await.unwrap();
+    c.goto(&format!("{base}/agent/login")).await.unwrap();
+    c.wait().for_element(Locator::Css("#login-email")).await.unwrap().send_keys(demo::AGENT.0).await.unwrap();
+    c.find(Locator::Css("#login-password")).await.unwrap().send_keys("violet kettle orbit").await.unwrap();
+    click(c, "#login-submit").await;
+    wait_text(c, "#filter-list", "All Tickets").await;
+    browser.close().await;
+}

@@ -86,16 +86,21 @@ pub enum MailKind {
     UserEmailValidation,
     /// To an address that registered again: it already has an account.
     UserAccountExists,
+    /// To a user who asked to reset their portal password: the link.
+    UserPasswordReset,
+    /// To an agent who asked to reset their password: the link.
+    AgentPasswordReset,
 }
 
 impl MailKind {
     /// Every kind, in the order screens list them.
-    pub const ALL: [MailKind; 14] = [
+    pub const ALL: [MailKind; 16] = [
         MailKind::UserNewTicket,
         MailKind::UserAgentReply,
         MailKind::UserUpdated,
         MailKind::UserEmailValidation,
         MailKind::UserAccountExists,
+        MailKind::UserPasswordReset,
         MailKind::AgentNewTicket,
         MailKind::AgentUserReply,
         MailKind::AgentAgentReply,
@@ -105,6 +110,7 @@ impl MailKind {
         MailKind::AgentUpdated,
         MailKind::AgentRule,
         MailKind::AgentInvitation,
+        MailKind::AgentPasswordReset,
     ];
 
     /// The name in keys and URLs (`user.new_ticket`).
@@ -124,6 +130,8 @@ impl MailKind {
             MailKind::AgentInvitation => "agent.invitation",
             MailKind::UserEmailValidation => "user.email_validation",
             MailKind::UserAccountExists => "user.account_exists",
+            MailKind::UserPasswordReset => "user.password_reset",
+            MailKind::AgentPasswordReset => "agent.password_reset",
         }
     }
 
@@ -144,6 +152,8 @@ impl MailKind {
             MailKind::AgentInvitation => "Agent invitation",
             MailKind::UserEmailValidation => "Confirm your email address (portal registration)",
             MailKind::UserAccountExists => "Registered again with an existing address",
+            MailKind::UserPasswordReset => "Reset your password (portal)",
+            MailKind::AgentPasswordReset => "Reset your password (agents)",
         }
     }
 
@@ -190,6 +200,7 @@ impl MailKind {
             MailKind::AgentInvitation => Vocabulary::Invitation,
             MailKind::UserEmailValidation => Vocabulary::EmailValidation,
             MailKind::UserAccountExists => Vocabulary::AccountExists,
+            MailKind::UserPasswordReset | MailKind::AgentPasswordReset => Vocabulary::PasswordReset,
             _ => Vocabulary::TicketAgent,
         }
     }
@@ -276,6 +287,8 @@ pub enum Vocabulary {
     EmailValidation,
     /// The "already registered" mail.
     AccountExists,
+    /// The password reset link.
+    PasswordReset,
 }
 
 /// One placeholder: its path and what it holds.
@@ -343,6 +356,11 @@ const EMAIL_VALIDATION: &[Placeholder] = &[p("link", "The confirmation link")];
 
 const ACCOUNT_EXISTS: &[Placeholder] = &[p("login_link", "The portal's login page")];
 
+const PASSWORD_RESET: &[Placeholder] = &[
+    p("link", "The link that sets a new password (works once)"),
+    p("minutes", "How many minutes the link works"),
+];
+
 /// Builtin functions a template may call (they show up as names).
 const FUNCTIONS: &[&str] = &["range", "dict", "namespace"];
 
@@ -355,6 +373,7 @@ impl Vocabulary {
             Vocabulary::Invitation => &[INVITATION],
             Vocabulary::EmailValidation => &[EMAIL_VALIDATION],
             Vocabulary::AccountExists => &[ACCOUNT_EXISTS],
+            Vocabulary::PasswordReset => &[PASSWORD_RESET],
         };
         COMMON.iter().chain(extra.iter().flat_map(|x| x.iter())).copied().collect()
     }
@@ -618,6 +637,10 @@ pub fn sample_context(vocabulary: Vocabulary, full: bool) -> serde_json::Value {
         Vocabulary::AccountExists => {
             obj.insert("login_link".into(), json!("https://help.acme.example/portal/login"));
         }
+        Vocabulary::PasswordReset => {
+            obj.insert("link".into(), json!("https://help.acme.example/portal/reset-password?token=EXAMPLE"));
+            obj.insert("minutes".into(), json!(30));
+        }
     }
     ctx
 }
@@ -707,6 +730,18 @@ You log in with this address, {{ recipient.email }}.
         MailKind::UserEmailValidation => {
             t("Confirm your email address", "Confirm your address: {{ link }}".into())
         }
+        MailKind::UserPasswordReset | MailKind::AgentPasswordReset => t(
+            "Reset your password for {{ helpdesk.name }}",
+            "Hello {{ recipient.name }},
+
+Someone (hopefully you) asked to reset the password of your account {{ recipient.email }} at {{ helpdesk.name }}. Choose a new one here (the link works once, for {{ minutes }} minutes):
+
+{{ link }}
+
+If it was not you, ignore this mail: your password stays as it is.
+"
+            .into(),
+        ),
         MailKind::UserAccountExists => t(
             "Your helpdesk account",
             "Someone (hopefully you) tried to register at {{ helpdesk.url }} with this address, which already has an account. Log in at {{ login_link }}."
@@ -798,6 +833,7 @@ mod tests {
             Vocabulary::Invitation,
             Vocabulary::EmailValidation,
             Vocabulary::AccountExists,
+            Vocabulary::PasswordReset,
         ] {
             let mut got = Vec::new();
             paths(&sample_context(v, true), "", &mut got);

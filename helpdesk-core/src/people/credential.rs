@@ -46,6 +46,10 @@ pub enum CredentialKind {
     /// computed from it), `label` the last time step a code was taken (so
     /// each code works once). One per agent.
     Totp,
+    /// A password reset link's token (an agent or a user who forgot their
+    /// password); `secret_hash` is its SHA-256 (hex). One per person at a
+    /// time (a new request replaces it), used once, for a short time.
+    PasswordReset,
     /// One of an agent's recovery codes (two-factor login without the
     /// app); `secret_hash` is its SHA-256 (hex), `label` its slot (1 to
     /// 10). Removed when used.
@@ -94,6 +98,7 @@ impl Credential {
             (CredentialKind::Password, Principal::Agent(a)) => UniqueKey(format!("password:agent:{}", a.0)),
             (CredentialKind::Password, Principal::User(u)) => UniqueKey(format!("password:user:{}", u.0)),
             (CredentialKind::Totp, Principal::Agent(a)) => Credential::totp_key(a),
+            (CredentialKind::PasswordReset, owner) => Credential::reset_key(owner),
             (CredentialKind::RecoveryCode, Principal::Agent(a)) => {
                 UniqueKey(format!("recovery:agent:{}:{}", a.0, self.label))
             }
@@ -114,6 +119,14 @@ impl Credential {
     /// The unique key of `agent`'s recovery code in `slot` (1 to 10).
     pub fn recovery_key(agent: AgentId, slot: usize) -> UniqueKey {
         UniqueKey(format!("recovery:agent:{}:{slot}", agent.0))
+    }
+
+    /// The unique key of `owner`'s password reset token (one at a time).
+    pub fn reset_key(owner: Principal) -> UniqueKey {
+        match owner {
+            Principal::Agent(a) => UniqueKey(format!("reset:agent:{}", a.0)),
+            Principal::User(u) => UniqueKey(format!("reset:user:{}", u.0)),
+        }
     }
 
     /// The unique key of `owner`'s password.

@@ -373,6 +373,7 @@ fn login_page(next: &str, email: &str, error: Option<&str>) -> Markup {
                         aria-describedby=[error.map(|_| "login-error")];
                     button #login-submit .btn.primary type="submit" { "Log in" }
                 }
+                p { a #forgot-link href="/agent/forgot-password" { "Forgot your password?" } }
             }
         },
     )

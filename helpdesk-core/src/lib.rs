@@ -55,7 +55,7 @@ pub use filters::{filter, index};
 pub use notify::templates;
 pub use people::credential;
 pub use rules::{automation, escalation, rule, sla, trigger};
-pub use tickets::{command, concurrency, event, files, outbox, summary, ticket, view};
+pub use tickets::{command, concurrency, event, files, outbox, snippets, summary, ticket, view};
 
 pub use admin::{AdminError, AuditActor, AuditEntry};
 pub use automation::{Outcome, RuleFile, Rules};

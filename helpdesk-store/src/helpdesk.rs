@@ -47,6 +47,10 @@ pub enum Error {
     /// not the owner).
     #[error(transparent)]
     SavedFilter(helpdesk_core::filters::saved::SavedFilterError),
+    /// A snippet was refused (name, text, an unknown placeholder, sharing,
+    /// not the maker), or there is no such snippet for the agent.
+    #[error(transparent)]
+    Snippet(#[from] helpdesk_core::snippets::SnippetError),
     /// An action at the version its actor saw conflicts with changes others
     /// made since ([`Helpdesk::execute_at`], [`Helpdesk::execute_seen`]):
     /// the versions and every conflicting change (who, what, before -> after).

@@ -285,6 +285,7 @@ fn listed_often(kind: RecordKind) -> bool {
             | RecordKind::Usergroup
             | RecordKind::EmailAccount
             | RecordKind::SavedFilter
+            | RecordKind::Snippet
     )
 }
 

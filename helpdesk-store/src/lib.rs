@@ -42,6 +42,7 @@ mod preferences;
 mod query;
 mod saved_filters;
 mod sled_engine;
+pub mod snippets;
 #[cfg(feature = "test-kit")]
 pub mod testkit;
 pub mod two_factor;

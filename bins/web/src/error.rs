@@ -286,6 +286,16 @@ impl From<Error> for ApiError {
                     _ => ApiError::invalid(msg),
                 }
             }
+            Error::Snippet(e) => {
+                use helpdesk_core::snippets::SnippetError as S;
+                let msg = e.to_string();
+                match e {
+                    S::NotFound(_) => ApiError::not_found(msg),
+                    S::NotYours(_) | S::DepartmentNotAllowed(_) => ApiError::forbidden(msg),
+                    S::NameTaken(_) => ApiError::new(StatusCode::CONFLICT, "taken", msg),
+                    _ => ApiError::invalid(msg),
+                }
+            }
             Error::Admin(e) => e.into(),
             Error::Template(e) => {
                 use helpdesk_core::templates::TemplateError as T;

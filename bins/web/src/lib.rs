@@ -42,6 +42,7 @@ pub mod portal;
 pub mod profile;
 pub mod queue;
 pub mod serve;
+pub mod snippets;
 pub mod text;
 pub mod workspace;
 
@@ -672,6 +673,8 @@ pub fn agent_routes(app: App) -> BoxedFilter<(Response,)> {
         .or(admin::routes(app.clone()))
         .unify()
         .or(password_reset::routes(app.clone()))
+        .unify()
+        .or(snippets::routes(app.clone()))
         .unify()
         .or(custom_filters::routes(app.clone()))
         .unify()

@@ -643,7 +643,13 @@ async fn an_agent_who_forgot_their_password_resets_it_in_chromium() {
     let link = mail.body.split_whitespace().find(|w| w.contains("/agent/reset-password?token=")).unwrap();
     let path = &link[link.find("/agent/").unwrap()..];
     c.goto(&format!("{base}{path}")).await.unwrap();
-    c.wait().for_element(Locator::Css("#reset-password")).await.unwrap().send_keys("violet kettle orbit").await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#reset-password"))
+        .await
+        .unwrap()
+        .send_keys("violet kettle orbit")
+        .await
+        .unwrap();
     c.find(Locator::Css("#reset-repeat")).await.unwrap().send_keys("violet kettle orbit").await.unwrap();
     screenshot(c, "reset-form").await;
     click(c, "#reset-save").await;
@@ -656,5 +662,72 @@ async fn an_agent_who_forgot_their_password_resets_it_in_chromium() {
     c.find(Locator::Css("#login-password")).await.unwrap().send_keys("violet kettle orbit").await.unwrap();
     click(c, "#login-submit").await;
     wait_text(c, "#filter-list", "All Tickets").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snippet_is_inserted_by_keyboard_in_chromium() {
+    use helpdesk_core::snippets::{NewSnippet, SnippetScope};
+    let Some(browser) = browser().await else { return };
+    let hd = Helpdesk::in_memory();
+    demo::seed(&hd).unwrap();
+    let admin = hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap();
+    let new = |name: &str, title: &str, body: &str| NewSnippet {
+        name: name.into(),
+        title: title.into(),
+        category: "Replies".into(),
+        body: body.into(),
+        scope: SnippetScope::Everyone,
+    };
+    hd.snippets(admin.id).create(new("greet", "Greeting", "Hello {{user.first_name}},")).unwrap();
+    hd.snippets(admin.id)
+        .create(new("refund", "Refund policy", "Refunds take 5 days for #{{ticket.id}}."))
+        .unwrap();
+    let app = App::new(hd.clone(), Config::default());
+    let server = serve(helpdesk_web::routes(app.clone()), "127.0.0.1").await;
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let c = &browser.c;
+    c.set_window_size(1440, 900).await.unwrap();
+    c.goto(&format!("{base}/agent/tickets/1")).await.unwrap();
+    c.wait().for_element(Locator::Css("#login-email")).await.unwrap().send_keys(demo::ADMIN.0).await.unwrap();
+    c.find(Locator::Css("#login-password")).await.unwrap().send_keys(demo::ADMIN.1).await.unwrap();
+    click(c, "#login-submit").await;
+    let body = c.wait().for_element(Locator::Css("#composer-body-1")).await.unwrap();
+    body.click().await.unwrap();
+    // Select all and type over (the signature may be there).
+    body.send_keys(";re").await.unwrap();
+    // Names starting with what was typed come first ("greet" has "re" too).
+    let menu = wait_text(c, "#snippet-menu", ";refund").await;
+    assert!(menu.find(";refund") < menu.find(";greet"), "{menu}");
+    body.send_keys("f").await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while wait_text(c, "#snippet-menu", ";refund").await.contains(";greet") {
+        assert!(std::time::Instant::now() < deadline, "the menu did not narrow");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(c, "snippet-menu").await;
+    body.send_keys(&Key::Enter.to_string()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = body.prop("value").await.unwrap().unwrap_or_default();
+        if v.contains("Refunds take 5 days for #1.") {
+            assert!(!v.contains(";ref"), "the typed name is replaced: {v:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not inserted: {v:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!displayed(c, "#snippet-menu").await, "the menu closed");
+    // Arrows choose another; Escape closes without inserting.
+    body.send_keys(" ;").await.unwrap();
+    wait_text(c, "#snippet-menu", ";greet").await;
+    body.send_keys(&Key::Down.to_string()).await.unwrap();
+    body.send_keys(&Key::Escape.to_string()).await.unwrap();
+    assert!(!displayed(c, "#snippet-menu").await);
+    screenshot(c, "snippet-inserted").await;
+    c.goto(&format!("{base}/agent/profile/snippets")).await.unwrap();
+    wait_text(c, "main", "Refund policy").await;
+    audit(c, "the snippets screen").await;
+    screenshot(c, "snippets-screen").await;
     browser.close().await;
 }

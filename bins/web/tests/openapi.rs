@@ -47,7 +47,8 @@ async fn every_route_is_served() {
             .replace("{key}", "plan")
             .replace("{screen}", "notifications")
             .replace("{post}", "1")
-            .replace("{n}", "0");
+            .replace("{n}", "0")
+            .replace("{snippet}", "1");
         let mut req = warp::test::request()
             .method(method)
             .path(&concrete)

@@ -88,6 +88,12 @@ id_type!(
     "filter:"
 );
 
+id_type!(
+    /// A snippet ([`Snippet`](crate::snippets::Snippet)).
+    SnippetId,
+    "snippet:"
+);
+
 /// A message or note within one ticket, numbered from 1 in order of posting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -123,11 +129,13 @@ pub enum IdKind {
     EmailAccount,
     /// [`SavedFilterId`]
     SavedFilter,
+    /// [`SnippetId`]
+    Snippet,
 }
 
 impl IdKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [IdKind; 10] = [
+    pub const ALL: [IdKind; 11] = [
         IdKind::Ticket,
         IdKind::User,
         IdKind::Agent,
@@ -138,6 +146,7 @@ impl IdKind {
         IdKind::Credential,
         IdKind::EmailAccount,
         IdKind::SavedFilter,
+        IdKind::Snippet,
     ];
 
     /// A short stable name, used in storage keys.
@@ -153,6 +162,7 @@ impl IdKind {
             IdKind::Credential => "credential",
             IdKind::EmailAccount => "email_account",
             IdKind::SavedFilter => "saved_filter",
+            IdKind::Snippet => "snippet",
         }
     }
 }

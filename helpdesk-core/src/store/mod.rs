@@ -170,11 +170,13 @@ pub enum RecordKind {
     AgentPreferences,
     /// The helpdesk-wide [`Settings`](crate::admin::Settings) (one, id 1)
     Settings,
+    /// A [`Snippet`](crate::snippets::Snippet)
+    Snippet,
 }
 
 impl RecordKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 16] = [
         RecordKind::User,
         RecordKind::Organisation,
         RecordKind::Usergroup,
@@ -190,6 +192,7 @@ impl RecordKind {
         RecordKind::SavedFilter,
         RecordKind::AgentPreferences,
         RecordKind::Settings,
+        RecordKind::Snippet,
     ];
 
     /// A one-byte tag for keys.
@@ -210,6 +213,7 @@ impl RecordKind {
             RecordKind::SavedFilter => b'f',
             RecordKind::AgentPreferences => b'p',
             RecordKind::Settings => b'h',
+            RecordKind::Snippet => b'n',
         }
     }
 
@@ -231,6 +235,7 @@ impl RecordKind {
             RecordKind::SavedFilter => "saved_filter",
             RecordKind::AgentPreferences => "agent_preferences",
             RecordKind::Settings => "settings",
+            RecordKind::Snippet => "snippet",
         }
     }
 }
@@ -269,6 +274,8 @@ pub enum Record {
     AgentPreferences(crate::people::preferences::AgentPreferences),
     /// The helpdesk-wide settings.
     Settings(crate::admin::Settings),
+    /// A snippet.
+    Snippet(Box<crate::snippets::Snippet>),
 }
 
 /// A unique key a record claims: an email address, a domain, a name.
@@ -321,6 +328,7 @@ impl Record {
             Record::SavedFilter(r) => (RecordKind::SavedFilter, r.id.0),
             Record::AgentPreferences(r) => (RecordKind::AgentPreferences, r.agent.0),
             Record::Settings(_) => (RecordKind::Settings, 1),
+            Record::Snippet(r) => (RecordKind::Snippet, r.id.0),
         }
     }
 
@@ -340,6 +348,7 @@ impl Record {
             Record::Credential(c) => vec![c.unique_key()],
             Record::EmailAccount(a) => vec![UniqueKey::account_email(&a.address)],
             Record::SavedFilter(f) => vec![UniqueKey::saved_filter_name(f.owner, &f.filter.name)],
+            Record::Snippet(s) => vec![UniqueKey(crate::snippets::Snippet::name_key(s.owner, &s.snippet))],
             Record::MailSettings(_)
             | Record::Subscriptions(_)
             | Record::AutoResponses(_)

@@ -5,6 +5,7 @@ pub mod concurrency;
 pub mod event;
 pub mod files;
 pub mod outbox;
+pub mod snippets;
 pub mod summary;
 pub mod ticket;
 pub mod view;

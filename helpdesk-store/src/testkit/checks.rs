@@ -1497,3 +1497,35 @@ pub fn files_are_kept_once_and_handed_out_by_permission(ctx: &Ctx) {
     }
     assert_eq!(blobs(&fx), kept, "nothing kept from a refused upload");
 }
+
+/// Snippets: one name per scope (an agent's own, a department's,
+/// everyone's), freed when the snippet goes; each agent lists what they
+/// may use.
+pub fn snippet_names_are_unique_per_scope(ctx: &Ctx) {
+    use helpdesk_core::snippets::{NewSnippet, SnippetError, SnippetScope};
+    let fx = ctx.fixture();
+    let new = |scope| NewSnippet {
+        name: "thanks".into(),
+        title: "Thanks".into(),
+        category: String::new(),
+        body: "Thank you, {{user.first_name}}.".into(),
+        scope,
+    };
+    let (alice, bob) = (fx.hd.snippets(fx.alice), fx.hd.snippets(fx.bob));
+    alice.create(new(SnippetScope::Personal)).unwrap();
+    bob.create(new(SnippetScope::Personal)).unwrap();
+    let shared = alice.create(new(SnippetScope::Everyone)).unwrap();
+    match bob.create(new(SnippetScope::Everyone)) {
+        Err(Error::Snippet(SnippetError::NameTaken(n))) => assert_eq!(n, "thanks"),
+        other => panic!("expected the name taken, got {other:?}"),
+    }
+    match bob.create(new(SnippetScope::Department(fx.billing))) {
+        Err(Error::Snippet(SnippetError::DepartmentNotAllowed(d))) => assert_eq!(d, fx.billing),
+        other => panic!("expected Billing refused for Bob, got {other:?}"),
+    }
+    bob.create(new(SnippetScope::Department(fx.support))).unwrap();
+    assert_eq!(bob.list("").unwrap().len(), 3, "his own, Support's and everyone's");
+    assert_eq!(alice.list("than").unwrap().len(), 3, "hers, everyone's and Support's (she sees all)");
+    alice.delete(shared.id).unwrap();
+    bob.create(new(SnippetScope::Everyone)).unwrap();
+}

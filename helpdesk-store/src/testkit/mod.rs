@@ -287,6 +287,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         "files_are_kept_once_and_handed_out_by_permission",
         checks::files_are_kept_once_and_handed_out_by_permission,
     ),
+    ("snippet_names_are_unique_per_scope", checks::snippet_names_are_unique_per_scope),
 ];
 
 /// Runs every check against `backend`, one after the other; the names of
@@ -348,7 +349,8 @@ macro_rules! store_conformance {
             saved_filters_are_per_agent_and_shared,
             admin_commit_is_atomic_with_its_audit_entry,
             audit_log_pages_newest_first,
-            files_are_kept_once_and_handed_out_by_permission
+            files_are_kept_once_and_handed_out_by_permission,
+            snippet_names_are_unique_per_scope
         );
     };
     (@each $backend:expr; $($check:ident),*) => {

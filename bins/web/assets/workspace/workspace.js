@@ -137,5 +137,99 @@
     e.preventDefault();
   });
 
+  // Snippets: ";" and a name in a reply or note opens a menu of the
+  // snippets the agent may use; arrows move, Enter or Tab inserts the one
+  // chosen, filled in for this ticket; Escape closes the menu.
+  var snip = { menu: null, box: null, items: [], at: 0, start: -1, seq: 0 };
+
+  function snipClose() {
+    if (snip.menu) snip.menu.remove();
+    if (snip.box) snip.box.removeAttribute("aria-activedescendant");
+    snip.menu = null; snip.box = null; snip.items = []; snip.start = -1;
+  }
+
+  function snipShow(box, items, start) {
+    snipClose();
+    if (!items.length) return;
+    snip.box = box; snip.items = items; snip.at = 0; snip.start = start;
+    var menu = document.createElement("ul");
+    menu.className = "snippet-menu";
+    menu.id = "snippet-menu";
+    menu.setAttribute("role", "listbox");
+    menu.setAttribute("aria-label", "Snippets");
+    items.forEach(function (s, i) {
+      var li = document.createElement("li");
+      li.id = "snippet-option-" + s.id;
+      li.setAttribute("role", "option");
+      var name = document.createElement("code");
+      name.textContent = ";" + s.name;
+      var title = document.createElement("span");
+      title.textContent = " " + s.title + (s.category ? " · " + s.category : "");
+      li.append(name, title);
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); snip.at = i; snipInsert(); });
+      menu.appendChild(li);
+    });
+    box.insertAdjacentElement("afterend", menu);
+    snip.menu = menu;
+    snipMark();
+  }
+
+  function snipMark() {
+    Array.prototype.forEach.call(snip.menu.children, function (li, i) {
+      li.setAttribute("aria-selected", i === snip.at ? "true" : "false");
+    });
+    snip.box.setAttribute("aria-activedescendant", snip.menu.children[snip.at].id);
+  }
+
+  function snipInsert() {
+    var box = snip.box, s = snip.items[snip.at], start = snip.start;
+    var form = box && box.closest("form.composer");
+    var id = form && form.id.replace("composer-", "");
+    snipClose();
+    if (!s || !id) return;
+    fetch("/api/agent/tickets/" + id + "/snippets/" + s.id, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (filled) {
+        if (!filled) return;
+        var end = box.selectionStart;
+        box.value = box.value.slice(0, start) + filled.text + box.value.slice(end);
+        var caret = start + filled.text.length;
+        box.setSelectionRange(caret, caret);
+        box.focus();
+        box.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+  }
+
+  document.addEventListener("input", function (e) {
+    var box = e.target;
+    if (!box.classList || !box.classList.contains("composer-body")) return;
+    var before = box.value.slice(0, box.selectionStart);
+    var m = /(^|\s);([a-z0-9_-]*)$/.exec(before);
+    if (!m) { snipClose(); return; }
+    var start = before.length - m[2].length - 1;
+    var seq = ++snip.seq;
+    fetch("/api/agent/snippets?q=" + encodeURIComponent(m[2]), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (list) { if (seq === snip.seq) snipShow(box, list.slice(0, 8), start); });
+  });
+
+  document.addEventListener("keydown", function (e) {
+    if (!snip.menu || e.target !== snip.box) return;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      snip.at = (snip.at + (e.key === "ArrowDown" ? 1 : snip.items.length - 1)) % snip.items.length;
+      snipMark();
+    } else if (e.key === "Enter" || e.key === "Tab") {
+      snipInsert();
+    } else if (e.key === "Escape") {
+      snipClose();
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  }, true);
+
+  document.addEventListener("focusout", function (e) { if (e.target === snip.box) snipClose(); });
+
   document.addEventListener("DOMContentLoaded", setView);
 })();

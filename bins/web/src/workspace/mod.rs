@@ -42,6 +42,7 @@ pub(crate) mod layout;
 mod list;
 mod people;
 mod profile;
+mod snippets;
 mod ticket;
 mod time;
 pub mod two_factor;

@@ -71,6 +71,7 @@ pub(super) fn section_nav(here: &str) -> Markup {
         ("/agent/profile/notifications", "Notifications"),
         ("/agent/profile/password", "Change password"),
         ("/agent/profile/two-factor", "Two-factor login"),
+        ("/agent/profile/snippets", "Snippets"),
     ];
     html! {
         nav.subnav aria-label="Your profile" {
@@ -291,9 +292,10 @@ fn save_password(app: &App, ctx: &Ctx, form: &[(String, String)]) -> Result<Resp
     }
 }
 
-fn show(app: &App, ctx: &Ctx, what: &str) -> Result<Response, ApiError> {
+fn show(app: &App, ctx: &Ctx, what: &str, edit: Option<u64>) -> Result<Response, ApiError> {
     let hd = app.helpdesk();
     let body = match what {
+        "snippets" => super::snippets::show(app, ctx, edit)?,
         "notifications" => notifications(ctx, &hd.subscriptions(ctx.agent.id)?, false),
         "password" => password(ctx, None, None),
         "two-factor" => super::two_factor::profile_screen(app, ctx, None, None, None)?,
@@ -306,7 +308,14 @@ fn show(app: &App, ctx: &Ctx, what: &str) -> Result<Response, ApiError> {
     content_page(app, ctx, body, StatusCode::OK)
 }
 
-/// `GET`/`POST /agent/profile`, `/agent/profile/notifications`, `/agent/profile/password`.
+#[derive(serde::Deserialize)]
+struct EditQuery {
+    #[serde(default)]
+    edit: Option<u64>,
+}
+
+/// `GET`/`POST /agent/profile`, `/agent/profile/notifications`,
+/// `/agent/profile/password`, `/agent/profile/two-factor`, `/agent/profile/snippets`.
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     use warp::path;
     let tail = || {
@@ -318,9 +327,10 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(with_app(app.clone()))
         .and(auth(app.clone()))
-        .and_then(|what: String, app: App, auth: Auth| async move {
+        .and(warp::query::<EditQuery>())
+        .and_then(|what: String, app: App, auth: Auth, q: EditQuery| async move {
             let ctx = agent_or_login!(auth);
-            run(app, ctx, move |app, ctx| show(app, ctx, &what)).await
+            run(app, ctx, move |app, ctx| show(app, ctx, &what, q.edit)).await
         })
         .boxed();
     let post = tail()
@@ -354,6 +364,7 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
                         content_page(app, ctx, body, StatusCode::OK)
                     }
                     "preferences" => save_preferences(app, ctx, &form),
+                    "snippets" => super::snippets::save(app, ctx, &form),
                     _ => Err(ApiError::not_found("There is no such profile screen.")),
                 })
                 .await

@@ -56,18 +56,11 @@ impl SavedFilters<'_> {
     }
 
     fn all(&self) -> Result<Vec<SavedFilter>> {
-        let mut out = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.hd.store().records(RecordKind::SavedFilter, after, 512)?;
-            let Some(last) = page.last() else { break };
-            after = last.key().1;
-            out.extend(page.into_iter().filter_map(|r| match r {
-                Record::SavedFilter(f) => Some(*f),
-                _ => None,
-            }));
-        }
-        Ok(out)
+        let all = self.hd.all_records(RecordKind::SavedFilter)?;
+        Ok(all
+            .into_iter()
+            .filter_map(|r| if let Record::SavedFilter(f) = r { Some(*f) } else { None })
+            .collect())
     }
 
     /// The filters the agent sees: their own first, then those shared with

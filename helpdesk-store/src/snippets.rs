@@ -52,18 +52,8 @@ impl Snippets<'_> {
     }
 
     fn all(&self) -> Result<Vec<Snippet>> {
-        let mut out = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.hd.store().records(RecordKind::Snippet, after, 512)?;
-            let Some(last) = page.last() else { break };
-            after = last.key().1;
-            out.extend(page.into_iter().filter_map(|r| match r {
-                Record::Snippet(s) => Some(*s),
-                _ => None,
-            }));
-        }
-        Ok(out)
+        let all = self.hd.all_records(RecordKind::Snippet)?;
+        Ok(all.into_iter().filter_map(|r| if let Record::Snippet(s) = r { Some(*s) } else { None }).collect())
     }
 
     /// The snippets the agent may use whose name, title or category

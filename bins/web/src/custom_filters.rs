@@ -7,7 +7,7 @@
 use crate::agent::{summary_of, Page, TicketSummary, MAX_JSON};
 use crate::auth::{agent_auth, AgentCtx};
 use crate::error::ApiError;
-use crate::{blocking, json, respond, with_app, App};
+use crate::{blocking, respond, run_json as run, with_app, App};
 use helpdesk_core::filter::{Criteria, Cursor, SortOrder};
 use helpdesk_core::filters::saved::{NewSavedFilter, SavedFilter, Sharing};
 use helpdesk_core::{AgentId, SavedFilterId};
@@ -89,17 +89,6 @@ fn tickets(app: &App, ctx: &AgentCtx, id: SavedFilterId, page: &Page) -> Result<
         "tickets": tickets,
         "next": p.next.map(|c| c.token()),
     }))
-}
-
-async fn run<T, F>(app: App, status: StatusCode, f: F) -> Result<Response, Infallible>
-where
-    T: Serialize + Send + 'static,
-    F: FnOnce(&App) -> Result<T, ApiError> + Send + 'static,
-{
-    Ok(match blocking(move || f(&app)).await {
-        Ok(v) => json(status, &v),
-        Err(e) => e.response(),
-    })
 }
 
 /// The routes, without error recovery.

@@ -735,6 +735,22 @@ pub fn json<T: Serialize>(status: warp::http::StatusCode, v: &T) -> Response {
     warp::reply::with_status(warp::reply::json(v), status).into_response()
 }
 
+/// Runs `f` on the blocking pool: its value as JSON with `status`, or the error.
+pub async fn run_json<T, F>(
+    app: App,
+    status: warp::http::StatusCode,
+    f: F,
+) -> Result<Response, std::convert::Infallible>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&App) -> Result<T, ApiError> + Send + 'static,
+{
+    Ok(match blocking(move || f(&app)).await {
+        Ok(v) => json(status, &v),
+        Err(e) => e.response(),
+    })
+}
+
 /// A handler result as a response: the value as JSON (200) or the error.
 pub fn respond<T: Serialize>(r: Result<T, ApiError>) -> Response {
     match r {

@@ -6,12 +6,10 @@
 
 use crate::agent::MAX_JSON;
 use crate::auth::{agent_auth, AgentCtx};
-use crate::error::ApiError;
-use crate::{blocking, json, with_app, App};
+use crate::{run_json as run, with_app, App};
 use helpdesk_core::snippets::NewSnippet;
 use helpdesk_core::*;
 use serde::{Deserialize, Serialize};
-use std::convert::Infallible;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -30,17 +28,6 @@ pub struct Filled {
     pub snippet: SnippetId,
     /// Its text with the ticket's values.
     pub text: String,
-}
-
-async fn run<T, F>(app: App, status: StatusCode, f: F) -> Result<Response, Infallible>
-where
-    T: Serialize + Send + 'static,
-    F: FnOnce(&App) -> Result<T, ApiError> + Send + 'static,
-{
-    Ok(match blocking(move || f(&app)).await {
-        Ok(v) => json(status, &v),
-        Err(e) => e.response(),
-    })
 }
 
 /// The routes, without error recovery.

@@ -40,6 +40,26 @@ fn header(r: &warp::http::Response<warp::hyper::body::Bytes>, name: &str) -> Str
     r.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
 }
 
+/// A multipart POST with `cookie` (and, for the agent API, `csrf`).
+async fn upload(
+    f: &Fixture,
+    (cookie, csrf): (&str, Option<&str>),
+    path: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &str, &[u8])],
+) -> warp::http::Response<warp::hyper::body::Bytes> {
+    let mut req = warp::test::request()
+        .method("POST")
+        .path(path)
+        .header("cookie", cookie)
+        .header("content-type", content_type())
+        .body(multipart(fields, files));
+    if let Some(t) = csrf {
+        req = req.header("x-csrf-token", t);
+    }
+    req.reply(&f.routes).await
+}
+
 async fn api_upload(
     f: &Fixture,
     s: &AgentSession,
@@ -47,15 +67,7 @@ async fn api_upload(
     fields: &[(&str, &str)],
     files: &[(&str, &str, &[u8])],
 ) -> warp::http::Response<warp::hyper::body::Bytes> {
-    warp::test::request()
-        .method("POST")
-        .path(path)
-        .header("cookie", &s.cookie)
-        .header("x-csrf-token", &s.csrf)
-        .header("content-type", content_type())
-        .body(multipart(fields, files))
-        .reply(&f.routes)
-        .await
+    upload(f, (&s.cookie, Some(&s.csrf)), path, fields, files).await
 }
 
 async fn portal_upload(
@@ -65,14 +77,7 @@ async fn portal_upload(
     fields: &[(&str, &str)],
     files: &[(&str, &str, &[u8])],
 ) -> warp::http::Response<warp::hyper::body::Bytes> {
-    warp::test::request()
-        .method("POST")
-        .path(path)
-        .header("cookie", cookie)
-        .header("content-type", content_type())
-        .body(multipart(fields, files))
-        .reply(&f.routes)
-        .await
+    upload(f, (cookie, None), path, fields, files).await
 }
 
 fn last_message(f: &Fixture, id: u64) -> Message {

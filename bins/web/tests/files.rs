@@ -400,3 +400,53 @@ async fn the_website_form_takes_files() {
     assert_eq!(t.channel, Channel::Embed);
     assert_eq!(t.messages[0].attachments[0].content_type, "image/png");
 }
+
+#[tokio::test]
+async fn an_agent_creates_a_ticket_with_a_file_and_an_oversized_one_makes_nobody() {
+    let f = fixture();
+    let p = login_workspace(&f, demo::ADMIN).await;
+    let fields = |email: &'static str| {
+        vec![
+            ("csrf", p.csrf.as_str()),
+            ("op", "create"),
+            ("email", email),
+            ("name", "Olga Orders"),
+            ("subject", "Invoice copy"),
+            ("body", "Here is the invoice you asked for."),
+            ("department", "1"),
+            ("status", "awaiting_user"),
+            ("field_product", "Printer"),
+        ]
+    };
+    let form =
+        warp::test::request().path("/agent/tickets/new").header("cookie", &p.cookie).reply(&f.routes).await;
+    assert!(body_text(&form).contains("id=\"create-files\""), "the Create form takes files");
+    let r = upload(
+        &f,
+        (&p.cookie, None),
+        "/agent/tickets/new",
+        &fields("olga@orders.example"),
+        &[("file", "invoice.pdf", b"%PDF-1.7\n%%EOF\n")],
+    )
+    .await;
+    assert_eq!(r.status(), 303, "{}", body_text(&r));
+    let id: u64 = header(&r, "location").rsplit('/').next().unwrap().parse().unwrap();
+    let a = &f.hd.ticket(TicketId(id)).unwrap().messages[0].attachments[0];
+    assert_eq!((a.filename.as_str(), a.content_type.as_str()), ("invoice.pdf", "application/pdf"));
+
+    let admin = f.hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap();
+    let s = helpdesk_core::admin::Settings { attachment_max_file_mb: 1, ..f.hd.settings().unwrap() };
+    f.hd.admin(admin.id).unwrap().set_settings(s).unwrap();
+    let big = vec![b'x'; (1 << 20) + 10];
+    let r = upload(
+        &f,
+        (&p.cookie, None),
+        "/agent/tickets/new",
+        &fields("nobody@orders.example"),
+        &[("file", "big.txt", &big)],
+    )
+    .await;
+    assert_eq!(r.status(), 413, "{}", body_text(&r));
+    assert!(body_text(&r).contains("files too large"));
+    assert!(f.hd.user_by_email("nobody@orders.example").unwrap().is_none(), "nobody was made");
+}

@@ -9,12 +9,13 @@ use super::list::status_name;
 use super::ticket::content_page;
 use super::{
     agent_or_login, auth, error_id, field_error, html, redirect, run, Auth, Ctx, Errors, WorkspaceState,
-    MAX_FORM,
 };
 use crate::agent::find_or_create_user;
 use crate::error::ApiError;
+use crate::files::{file_input, submitted, Plain, Submitted};
 use crate::{with_app, App};
 use helpdesk_core::*;
+use helpdesk_store::files::NewFile;
 use helpdesk_store::Error as HdError;
 use maud::{html, Markup};
 use std::collections::BTreeMap;
@@ -106,8 +107,8 @@ fn form(app: &App, ctx: &Ctx, f: &CreateForm, errors: &Errors) -> Result<Markup,
         article.create-ticket aria-labelledby="create-title" {
             header.ticket-head { h1 #create-title { "New ticket" } p.muted { "On behalf of a user: they get the first message by email." } }
             @if let Some(e) = errors.get("top") { div.notice.error role="alert" { (e) } }
-            form #create-form .form method="post" action="/agent/tickets/new"
-                hx-post="/agent/tickets/new" hx-target="#content" hx-swap="outerHTML" {
+            form #create-form .form method="post" action="/agent/tickets/new" enctype="multipart/form-data"
+                hx-post="/agent/tickets/new" hx-encoding="multipart/form-data" hx-target="#content" hx-swap="outerHTML" {
                 input type="hidden" name="csrf" value=(ctx.csrf);
                 fieldset {
                     legend { "User" }
@@ -133,6 +134,10 @@ fn form(app: &App, ctx: &Ctx, f: &CreateForm, errors: &Errors) -> Result<Markup,
                     label for="create-body" { "First message" }
                     textarea #create-body name="body" rows="6" required aria-describedby=[error_id(errors, "body")] { (f.body) }
                     (field_error(errors, "body"))
+                }
+                div.form-row {
+                    (file_input("create-files", &ctx.file_limits))
+                    (field_error(errors, "files"))
                 }
                 div.form-grid {
                     div.form-row {
@@ -235,7 +240,7 @@ fn field_key(e: &HdError) -> Option<String> {
 }
 
 /// Checks the form and creates the ticket; errors by field.
-fn create(app: &App, ctx: &Ctx, f: &CreateForm) -> Result<Ticket, Errors> {
+fn create(app: &App, ctx: &Ctx, f: &CreateForm, files: Vec<NewFile>) -> Result<Ticket, Errors> {
     let mut errors = Errors::new();
     let one = |k: &str, m: String| Errors::from([(k.to_string(), m)]);
     let deps = departments(app, ctx).map_err(|e| one("top", e.message))?;
@@ -306,12 +311,16 @@ fn create(app: &App, ctx: &Ctx, f: &CreateForm) -> Result<Ticket, Errors> {
         return Err(errors);
     }
     let hd = app.helpdesk();
+    // The files are kept before anyone is made: too large, nothing happens.
+    let attachments =
+        hd.store_files(files).map_err(|e| one("files", capitalise(&ApiError::from(e).message)))?;
     let name = (!f.name.trim().is_empty()).then_some(f.name.as_str());
     let user = find_or_create_user(hd, f.email.trim(), name).map_err(|e| one("email", e.message))?;
     let mut new = NewTicket::new(f.subject.clone(), f.body.clone(), dep.id, user.id, Channel::Agent);
     new.fields = fields;
     new.urgency = urgency;
     new.status = status;
+    new.attachments = attachments;
     match hd.create_ticket(&Actor::Agent(ctx.agent.id), new) {
         Ok(t) => {
             if let Ok(log) = hd.log(t.id) {
@@ -334,11 +343,11 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-fn submit(app: &App, ctx: &Ctx, f: CreateForm) -> Result<Response, ApiError> {
+fn submit(app: &App, ctx: &Ctx, f: CreateForm, files: Vec<NewFile>) -> Result<Response, ApiError> {
     if f.op.as_deref() == Some("refresh") {
         return page(app, ctx, &f, &Errors::new(), StatusCode::OK);
     }
-    match create(app, ctx, &f) {
+    match create(app, ctx, &f, files) {
         Ok(t) => {
             let hd = app.helpdesk();
             let mut state = WorkspaceState::load(hd, ctx.agent.id)?;
@@ -385,10 +394,18 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(with_app(app.clone()))
         .and(a())
         .and(warp::header::optional::<String>("x-csrf-token"))
-        .and(warp::body::content_length_limit(MAX_FORM))
-        .and(warp::body::form::<Vec<(String, String)>>())
-        .and_then(|app: App, auth: Auth, header: Option<String>, pairs: Vec<(String, String)>| async move {
+        .and(submitted::<Vec<(String, String)>>(app.clone(), Plain::Form))
+        .and_then(|app: App, auth: Auth, header: Option<String>, sent: Submitted<Vec<(String, String)>>| async move {
             let ctx = agent_or_login!(auth);
+            let (pairs, files) = match sent {
+                Ok(x) => x,
+                // Refused before it was read (too large): the form again, saying why.
+                Err(e) => {
+                    let errors = Errors::from([("top".to_string(), e.message.clone())]);
+                    let f = CreateForm::from_pairs(Vec::new());
+                    return run(app, ctx, move |app, ctx| page(app, ctx, &f, &errors, e.status)).await;
+                }
+            };
             let f = CreateForm::from_pairs(pairs);
             if !ctx.csrf_ok(header.as_deref(), f.csrf.as_deref()) {
                 return Ok(html(
@@ -396,7 +413,7 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
                     super::layout::notice_pane("This form expired: reload the page and try again."),
                 ));
             }
-            run(app, ctx, move |app, ctx| submit(app, ctx, f)).await
+            run(app, ctx, move |app, ctx| submit(app, ctx, f, files)).await
         })
         .boxed();
     get.or(hint).unify().or(post).unify().boxed()

@@ -528,19 +528,6 @@ impl Helpdesk {
 
     /// The user record with this id itself, not following a merge: what
     /// writers check (a merged id must not come back to life).
-    /// Every record of `kind`, read in pages (for the kinds there are few of).
-    pub(crate) fn all_records(&self, kind: RecordKind) -> Result<Vec<Record>> {
-        let mut out = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.store.records(kind, after, 512)?;
-            let Some(last) = page.last() else { break };
-            after = last.key().1;
-            out.extend(page);
-        }
-        Ok(out)
-    }
-
     pub(crate) fn own_user(&self, id: UserId) -> Result<User> {
         match self.get(RecordKind::User, id.0)? {
             Record::User(u) => Ok(u),

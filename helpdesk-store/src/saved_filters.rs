@@ -56,11 +56,7 @@ impl SavedFilters<'_> {
     }
 
     fn all(&self) -> Result<Vec<SavedFilter>> {
-        let all = self.hd.all_records(RecordKind::SavedFilter)?;
-        Ok(all
-            .into_iter()
-            .filter_map(|r| if let Record::SavedFilter(f) = r { Some(*f) } else { None })
-            .collect())
+        self.hd.all(RecordKind::SavedFilter, |r| if let Record::SavedFilter(f) = r { Some(*f) } else { None })
     }
 
     /// The filters the agent sees: their own first, then those shared with

@@ -52,8 +52,7 @@ impl Snippets<'_> {
     }
 
     fn all(&self) -> Result<Vec<Snippet>> {
-        let all = self.hd.all_records(RecordKind::Snippet)?;
-        Ok(all.into_iter().filter_map(|r| if let Record::Snippet(s) = r { Some(*s) } else { None }).collect())
+        self.hd.all(RecordKind::Snippet, |r| if let Record::Snippet(s) = r { Some(*s) } else { None })
     }
 
     /// The snippets the agent may use whose name, title or category

@@ -54,7 +54,7 @@ pub use base::{bytes, calendar, clock, error, ids};
 pub use filters::{filter, index};
 pub use notify::templates;
 pub use people::credential;
-pub use rules::{automation, escalation, rule, sla, trigger};
+pub use rules::{automation, escalation, macros, rule, sla, trigger};
 pub use tickets::{command, concurrency, event, files, outbox, snippets, summary, ticket, view};
 
 pub use admin::{AdminError, AuditActor, AuditEntry};

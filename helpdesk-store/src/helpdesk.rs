@@ -51,6 +51,11 @@ pub enum Error {
     /// not the maker), or there is no such snippet for the agent.
     #[error(transparent)]
     Snippet(#[from] helpdesk_core::snippets::SnippetError),
+    /// A macro was refused (name, an action, sharing, not the maker), there
+    /// is no such macro for the agent, or one of its actions was refused on
+    /// the ticket it was applied to.
+    #[error(transparent)]
+    Macro(#[from] helpdesk_core::macros::MacroError),
     /// An action at the version its actor saw conflicts with changes others
     /// made since ([`Helpdesk::execute_at`], [`Helpdesk::execute_seen`]):
     /// the versions and every conflicting change (who, what, before -> after).
@@ -555,6 +560,15 @@ impl Helpdesk {
         }
     }
 
+    /// An agent who is not disabled (else `TicketError::AgentDisabled`).
+    pub(crate) fn active_agent(&self, id: AgentId) -> Result<Agent> {
+        let a = self.agent(id)?;
+        if a.disabled {
+            return Err(TicketError::AgentDisabled(a.id).into());
+        }
+        Ok(a)
+    }
+
     /// An agent.
     pub fn agent(&self, id: AgentId) -> Result<Agent> {
         match self.get(RecordKind::Agent, id.0)? {
@@ -870,6 +884,73 @@ impl Helpdesk {
                 }
             }
         }
+    }
+
+    /// Several commands by `actor`, who saw the ticket at `seen` (`None`:
+    /// as it is now), made by `plan` (from the ticket and a directory with
+    /// its department and the actor) and decided together by `decide` into
+    /// one commit through the pipeline. Each of `commands` is checked against what others changed
+    /// since `seen` as [`execute_at`](Self::execute_at) does; a lost race
+    /// decides again. No events: nothing is written.
+    pub(crate) fn execute_group<P, T>(
+        &self,
+        id: TicketId,
+        seen: Option<u64>,
+        actor: &Actor,
+        plan: impl Fn(&Ticket, &DirectorySnapshot) -> Result<(P, Vec<Command>)>,
+        decide: impl Fn(
+            &Ticket,
+            P,
+            &DirectorySnapshot,
+            chrono::DateTime<chrono::Utc>,
+        ) -> Result<(Vec<TicketEvent>, T)>,
+    ) -> Result<(Executed, T)> {
+        let mut attempt = 0;
+        loop {
+            let ticket = self.ticket(id)?;
+            let seen = seen.unwrap_or(ticket.version);
+            if seen > ticket.version {
+                return Err(Error::VersionAhead { ticket: id, given: seen, current: ticket.version });
+            }
+            let mut since =
+                if seen == ticket.version { Vec::new() } else { self.store.events_after(id, seen)? };
+            since.retain(|e| e.version <= ticket.version);
+            let (planned, commands) =
+                plan(&ticket, &self.directory_with(&ticket, actor, References::default())?)?;
+            let mut refs = References::default();
+            for c in &commands {
+                concurrency::check(c, actor, seen, &since)?;
+                refs.extend(c.references(&ticket, actor));
+            }
+            let dir = self.directory_with(&ticket, actor, refs)?;
+            let now = self.clock.now();
+            let (events, out) = decide(&ticket, planned, &dir, now)?;
+            let missed = concurrency::missed_posts(actor, seen, &since);
+            if events.is_empty() {
+                return Ok((Executed { ticket, missed }, out));
+            }
+            let (commit, ticket, _) = self.pipeline(Some(&ticket), events, actor, now)?;
+            match self.store.commit(&commit) {
+                Err(StoreError::Conflict { .. }) if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    backoff(attempt);
+                }
+                Err(e) => return Err(e.into()),
+                Ok(()) => return Ok((Executed { ticket, missed }, out)),
+            }
+        }
+    }
+
+    /// A directory holding the ticket's department, the actor and `refs`.
+    pub(crate) fn directory_with(
+        &self,
+        t: &Ticket,
+        actor: &Actor,
+        mut refs: References,
+    ) -> Result<DirectorySnapshot> {
+        refs.departments.insert(t.department);
+        refs.actor_of(actor);
+        self.snapshot(&refs)
     }
 
     fn apply(&self, ticket: Ticket, actor: &Actor, cmd: &Command) -> Result<(Ticket, ChainTrace)> {

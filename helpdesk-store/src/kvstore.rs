@@ -286,6 +286,7 @@ fn listed_often(kind: RecordKind) -> bool {
             | RecordKind::EmailAccount
             | RecordKind::SavedFilter
             | RecordKind::Snippet
+            | RecordKind::Macro
     )
 }
 

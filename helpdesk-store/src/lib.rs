@@ -32,6 +32,7 @@ pub mod files;
 mod helpdesk;
 pub mod kv;
 mod kvstore;
+pub mod macros;
 mod mem;
 pub mod migrate;
 pub mod password_reset;

@@ -44,11 +44,7 @@ impl Helpdesk {
 
 impl Snippets<'_> {
     fn me(&self) -> Result<Agent> {
-        let a = self.hd.agent(self.agent)?;
-        if a.disabled {
-            return Err(TicketError::AgentDisabled(a.id).into());
-        }
-        Ok(a)
+        self.hd.active_agent(self.agent)
     }
 
     fn all(&self) -> Result<Vec<Snippet>> {
@@ -158,8 +154,15 @@ impl Snippets<'_> {
         if !me.permissions.can_see(t.department) {
             return Err(TicketError::NotFound(ticket).into());
         }
-        let user = self.hd.user(t.user)?;
-        let dept = self.hd.department(t.department)?;
+        Ok(snippets::render(&s.snippet.body, &self.hd.placeholder_values(&me, &t)?))
+    }
+}
+
+impl Helpdesk {
+    /// What snippet placeholders stand for on ticket `t` when `me` writes.
+    pub(crate) fn placeholder_values(&self, me: &Agent, t: &Ticket) -> Result<SnippetValues> {
+        let user = self.user(t.user)?;
+        let dept = self.department(t.department)?;
         let mut v = SnippetValues::default();
         v.set("user.name", user.name.clone());
         v.set("user.first_name", first_name(&user.name));
@@ -173,6 +176,6 @@ impl Snippets<'_> {
         for (k, value) in &t.fields {
             v.set(&format!("ticket.field.{k}"), value.to_string());
         }
-        Ok(snippets::render(&s.snippet.body, &v))
+        Ok(v)
     }
 }

@@ -123,7 +123,8 @@ pub fn body_html(body: &str) -> String {
     crate::text::plain_text_html(body)
 }
 
-fn detail(hd: &Helpdesk, t: Ticket) -> Result<TicketDetail, ApiError> {
+/// The ticket as an agent sees it, with its log and bodies as HTML.
+pub fn detail(hd: &Helpdesk, t: Ticket) -> Result<TicketDetail, ApiError> {
     let log = hd.log(t.id)?;
     let mut bodies_html = BTreeMap::new();
     for m in &t.messages {
@@ -193,16 +194,22 @@ fn run(
     let (after, missed) = match version {
         Some(v) => match hd.execute_seen(id, v, &actor, cmd) {
             Ok(done) => (done.ticket, done.missed),
-            Err(helpdesk_store::Error::Conflict(c)) => {
-                return Err(ApiError::conflict(&c, |a| actor_name(hd, a)));
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(refused(hd, e)),
         },
         None => (hd.execute(id, &actor, cmd)?, Vec::new()),
     };
     let d = detail(hd, after)?;
     app.publish(before.version, &d.ticket, &d.log);
     Ok(Posted { detail: d, missed })
+}
+
+/// A refused change as an answer: a conflict names each change and who made
+/// it ([`ConflictBody`](crate::error::ConflictBody)).
+pub fn refused(hd: &Helpdesk, e: helpdesk_store::Error) -> ApiError {
+    match e {
+        helpdesk_store::Error::Conflict(c) => ApiError::conflict(&c, |a| actor_name(hd, a)),
+        e => e.into(),
+    }
 }
 
 /// A command that puts a user on a ticket by id (owner, CC) shows the

@@ -296,6 +296,19 @@ impl From<Error> for ApiError {
                     _ => ApiError::invalid(msg),
                 }
             }
+            Error::Macro(e) => {
+                use helpdesk_core::macros::MacroError as M;
+                let msg = e.to_string();
+                match e {
+                    M::NotFound(_) => ApiError::not_found(msg),
+                    M::NotYours(_) | M::DepartmentNotAllowed(_) => ApiError::forbidden(msg),
+                    M::NameTaken(_) => ApiError::new(StatusCode::CONFLICT, "taken", msg),
+                    M::Refused { .. } => {
+                        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "macro_refused", msg)
+                    }
+                    _ => ApiError::invalid(msg),
+                }
+            }
             Error::Admin(e) => e.into(),
             Error::Template(e) => {
                 use helpdesk_core::templates::TemplateError as T;

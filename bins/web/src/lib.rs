@@ -35,6 +35,7 @@ pub mod embed;
 pub mod error;
 pub mod files;
 pub mod filters;
+pub mod macros;
 pub mod mail;
 pub mod openapi;
 pub mod password_reset;
@@ -675,6 +676,8 @@ pub fn agent_routes(app: App) -> BoxedFilter<(Response,)> {
         .or(password_reset::routes(app.clone()))
         .unify()
         .or(snippets::routes(app.clone()))
+        .unify()
+        .or(macros::routes(app.clone()))
         .unify()
         .or(custom_filters::routes(app.clone()))
         .unify()

@@ -731,3 +731,67 @@ async fn a_snippet_is_inserted_by_keyboard_in_chromium() {
     screenshot(c, "snippets-screen").await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_macro_is_previewed_and_applied_in_chromium() {
+    use helpdesk_core::macros::{AgentRef, MacroAction, NewMacro};
+    use helpdesk_core::snippets::SnippetScope;
+    let Some(browser) = browser().await else { return };
+    let hd = Helpdesk::in_memory();
+    demo::seed(&hd).unwrap();
+    let admin = hd.agent_by_email(demo::ADMIN.0).unwrap().unwrap();
+    hd.macros(admin.id)
+        .create(NewMacro {
+            name: "Printer: send the recall notice".into(),
+            description: "Answer, label and wait for the user".into(),
+            scope: SnippetScope::Everyone,
+            actions: vec![
+                MacroAction::SetAgent { agent: Some(AgentRef::Me) },
+                MacroAction::AddLabel { label: "recall".into() },
+                MacroAction::Reply {
+                    snippet: None,
+                    body: Some(
+                        "Hello {{user.first_name}}, your printer is part of a recall: unplug it.".into(),
+                    ),
+                },
+                MacroAction::SetStatus { status: "pending".into() },
+            ],
+        })
+        .unwrap();
+    let app = App::new(hd.clone(), Config::default());
+    let server = serve(helpdesk_web::routes(app.clone()), "127.0.0.1").await;
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let c = &browser.c;
+    c.set_window_size(1440, 900).await.unwrap();
+    c.goto(&format!("{base}/agent/tickets/1")).await.unwrap();
+    c.wait().for_element(Locator::Css("#login-email")).await.unwrap().send_keys(demo::ADMIN.0).await.unwrap();
+    c.find(Locator::Css("#login-password")).await.unwrap().send_keys(demo::ADMIN.1).await.unwrap();
+    click(c, "#login-submit").await;
+    c.wait().for_element(Locator::Css("#macro-pick-1")).await.unwrap();
+    click(c, "#macro-pick-1 option:nth-child(2)").await;
+    click(c, ".macro-form button").await;
+    let preview = wait_text(c, ".macro-preview", "as one group").await;
+    assert!(
+        preview.contains("added label “recall”") && preview.contains("your printer is part of a recall"),
+        "{preview}"
+    );
+    screenshot(c, "macro-preview").await;
+    audit(c, "a macro's preview").await;
+    c.set_window_size(390, 844).await.unwrap();
+    screenshot(c, "macro-preview-phone").await;
+    c.set_window_size(1440, 900).await.unwrap();
+    click(c, ".macro-preview button").await;
+    wait_text(c, "#ticket-live-1", "Applied “Printer: send the recall notice”").await;
+    let t = hd.ticket(TicketId(1)).unwrap();
+    assert_eq!((t.status, t.agent), (Status::Pending, Some(admin.id)));
+    wait_text(c, ".timeline", "applied macro “Printer: send the recall notice”").await;
+    c.goto(&format!("{base}/agent/tickets/1?view=log")).await.unwrap();
+    wait_text(c, "table.log", "Macro “Printer: send the recall notice”").await;
+    c.execute("document.querySelector('tr.group-head').scrollIntoView()", vec![]).await.unwrap();
+    screenshot(c, "macro-log").await;
+    c.goto(&format!("{base}/agent/profile/macros?edit=1")).await.unwrap();
+    wait_text(c, "main", "Change the macro").await;
+    audit(c, "the macros screen").await;
+    screenshot(c, "macros-screen").await;
+    browser.close().await;
+}

@@ -48,7 +48,8 @@ async fn every_route_is_served() {
             .replace("{screen}", "notifications")
             .replace("{post}", "1")
             .replace("{n}", "0")
-            .replace("{snippet}", "1");
+            .replace("{snippet}", "1")
+            .replace("{macro}", "1");
         let mut req = warp::test::request()
             .method(method)
             .path(&concrete)

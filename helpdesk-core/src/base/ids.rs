@@ -94,6 +94,12 @@ id_type!(
     "snippet:"
 );
 
+id_type!(
+    /// A macro ([`Macro`](crate::macros::Macro)).
+    MacroId,
+    "macro:"
+);
+
 /// A message or note within one ticket, numbered from 1 in order of posting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -131,11 +137,13 @@ pub enum IdKind {
     SavedFilter,
     /// [`SnippetId`]
     Snippet,
+    /// [`MacroId`]
+    Macro,
 }
 
 impl IdKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [IdKind; 11] = [
+    pub const ALL: [IdKind; 12] = [
         IdKind::Ticket,
         IdKind::User,
         IdKind::Agent,
@@ -147,6 +155,7 @@ impl IdKind {
         IdKind::EmailAccount,
         IdKind::SavedFilter,
         IdKind::Snippet,
+        IdKind::Macro,
     ];
 
     /// A short stable name, used in storage keys.
@@ -163,6 +172,7 @@ impl IdKind {
             IdKind::EmailAccount => "email_account",
             IdKind::SavedFilter => "saved_filter",
             IdKind::Snippet => "snippet",
+            IdKind::Macro => "macro",
         }
     }
 }

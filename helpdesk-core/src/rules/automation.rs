@@ -475,6 +475,7 @@ pub fn describe(c: &Change) -> String {
         Change::Delivered { effect, outcome, .. } => {
             format!("delivered {}: {outcome:?}", crate::outbox::describe(effect))
         }
+        Change::Macro { name, .. } => format!("macro {name:?}"),
         other => other.kind().to_string(),
     }
 }

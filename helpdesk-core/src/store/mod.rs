@@ -172,11 +172,13 @@ pub enum RecordKind {
     Settings,
     /// A [`Snippet`](crate::snippets::Snippet)
     Snippet,
+    /// A [`Macro`](crate::macros::Macro)
+    Macro,
 }
 
 impl RecordKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [RecordKind; 16] = [
+    pub const ALL: [RecordKind; 17] = [
         RecordKind::User,
         RecordKind::Organisation,
         RecordKind::Usergroup,
@@ -193,6 +195,7 @@ impl RecordKind {
         RecordKind::AgentPreferences,
         RecordKind::Settings,
         RecordKind::Snippet,
+        RecordKind::Macro,
     ];
 
     /// A one-byte tag for keys.
@@ -214,6 +217,7 @@ impl RecordKind {
             RecordKind::AgentPreferences => b'p',
             RecordKind::Settings => b'h',
             RecordKind::Snippet => b'n',
+            RecordKind::Macro => b'x',
         }
     }
 
@@ -236,6 +240,7 @@ impl RecordKind {
             RecordKind::AgentPreferences => "agent_preferences",
             RecordKind::Settings => "settings",
             RecordKind::Snippet => "snippet",
+            RecordKind::Macro => "macro",
         }
     }
 }
@@ -276,6 +281,8 @@ pub enum Record {
     Settings(crate::admin::Settings),
     /// A snippet.
     Snippet(Box<crate::snippets::Snippet>),
+    /// A macro.
+    Macro(Box<crate::macros::Macro>),
 }
 
 /// A unique key a record claims: an email address, a domain, a name.
@@ -329,6 +336,7 @@ impl Record {
             Record::AgentPreferences(r) => (RecordKind::AgentPreferences, r.agent.0),
             Record::Settings(_) => (RecordKind::Settings, 1),
             Record::Snippet(r) => (RecordKind::Snippet, r.id.0),
+            Record::Macro(r) => (RecordKind::Macro, r.id.0),
         }
     }
 
@@ -349,6 +357,7 @@ impl Record {
             Record::EmailAccount(a) => vec![UniqueKey::account_email(&a.address)],
             Record::SavedFilter(f) => vec![UniqueKey::saved_filter_name(f.owner, &f.filter.name)],
             Record::Snippet(s) => vec![UniqueKey(crate::snippets::Snippet::name_key(s.owner, &s.snippet))],
+            Record::Macro(m) => vec![UniqueKey(m.name_key())],
             Record::MailSettings(_)
             | Record::Subscriptions(_)
             | Record::AutoResponses(_)

@@ -110,7 +110,16 @@ pub struct References {
 }
 
 impl References {
-    fn actor(&mut self, actor: &Actor) {
+    /// Adds everything `other` refers to.
+    pub fn extend(&mut self, other: References) {
+        self.departments.extend(other.departments);
+        self.agents.extend(other.agents);
+        self.teams.extend(other.teams);
+        self.users.extend(other.users);
+    }
+
+    /// Adds the actor.
+    pub fn actor_of(&mut self, actor: &Actor) {
         match actor {
             Actor::User(u) => {
                 self.users.insert(*u);
@@ -208,7 +217,7 @@ impl NewTicket {
     /// What [`create`] looks up.
     pub fn references(&self, actor: &Actor) -> References {
         let mut r = References::default();
-        r.actor(actor);
+        r.actor_of(actor);
         r.departments.insert(self.department);
         r.users.insert(self.user);
         r.users.extend(self.ccs.iter().copied());
@@ -368,7 +377,7 @@ impl Command {
     /// What [`decide`] looks up for this command on `ticket`.
     pub fn references(&self, ticket: &Ticket, actor: &Actor) -> References {
         let mut r = References::default();
-        r.actor(actor);
+        r.actor_of(actor);
         r.departments.insert(ticket.department);
         match self {
             Command::SetDepartment { department } => {

@@ -210,9 +210,11 @@ fn touched(change: &Change) -> Vec<(Aspect, Value, Value)> {
         Change::Field { key, from, to } => vec![(Aspect::Field(key.clone()), j(from), j(to))],
         Change::MessageAdded { message } => vec![(Aspect::Conversation, Value::Null, j(&message.id))],
         Change::NoteAdded { note } => vec![(Aspect::Conversation, Value::Null, j(&note.id))],
-        Change::Queued { .. } | Change::Delivered { .. } | Change::Sla { .. } | Change::Escalation { .. } => {
-            vec![]
-        }
+        Change::Queued { .. }
+        | Change::Delivered { .. }
+        | Change::Sla { .. }
+        | Change::Escalation { .. }
+        | Change::Macro { .. } => vec![],
     }
 }
 

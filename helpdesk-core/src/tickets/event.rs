@@ -233,6 +233,14 @@ pub enum Change {
         /// After.
         to: Option<EscalationState>,
     },
+    /// An agent applied a macro: the changes after this entry in the same
+    /// commit are its actions' (the log shows them as one group).
+    Macro {
+        /// The macro.
+        r#macro: MacroId,
+        /// Its name when applied.
+        name: String,
+    },
 }
 
 impl Change {
@@ -260,6 +268,7 @@ impl Change {
             Change::Delivered { .. } => "delivered",
             Change::Sla { .. } => "sla",
             Change::Escalation { .. } => "escalation",
+            Change::Macro { .. } => "macro",
         }
     }
 
@@ -273,6 +282,7 @@ impl Change {
                 | Change::Delivered { .. }
                 | Change::Sla { .. }
                 | Change::Escalation { .. }
+                | Change::Macro { .. }
                 | Change::FollowerAdded { .. }
                 | Change::FollowerRemoved { .. }
                 | Change::Field { .. }

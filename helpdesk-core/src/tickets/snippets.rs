@@ -149,6 +149,18 @@ pub fn placeholders(body: &str) -> Result<Vec<String>, SnippetError> {
     Ok(out)
 }
 
+/// Checks that every placeholder in `body` is closed and known (`fields`:
+/// the custom field keys, for `ticket.field.KEY`).
+pub fn check_placeholders(body: &str, fields: &BTreeSet<String>) -> Result<(), SnippetError> {
+    for p in placeholders(body)? {
+        let field = p.strip_prefix("ticket.field.").is_some_and(|k| fields.contains(k));
+        if !PLACEHOLDERS.contains(&p.as_str()) && !field {
+            return Err(SnippetError::UnknownPlaceholder(p));
+        }
+    }
+    Ok(())
+}
+
 impl NewSnippet {
     /// Checks the name, title, category and text, and that every
     /// placeholder is known (`fields`: the custom field keys of the
@@ -172,12 +184,7 @@ impl NewSnippet {
         if body.trim().is_empty() || body.chars().count() > MAX_BODY_CHARS {
             return Err(SnippetError::BadBody);
         }
-        for p in placeholders(&body)? {
-            let field = p.strip_prefix("ticket.field.").is_some_and(|k| fields.contains(k));
-            if !PLACEHOLDERS.contains(&p.as_str()) && !field {
-                return Err(SnippetError::UnknownPlaceholder(p));
-            }
-        }
+        check_placeholders(&body, fields)?;
         Ok(NewSnippet { name, title, category, body, scope: self.scope })
     }
 }

@@ -462,7 +462,7 @@ impl Ticket {
                 self.messages.push(message.clone());
             }
             Change::NoteAdded { note } => self.notes.push(note.clone()),
-            Change::Queued { .. } | Change::Delivered { .. } => {}
+            Change::Queued { .. } | Change::Delivered { .. } | Change::Macro { .. } => {}
             Change::Sla { policy, to, .. } => match to {
                 Some(s) => {
                     self.sla.insert(policy.clone(), s.clone());

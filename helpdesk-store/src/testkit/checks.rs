@@ -1529,3 +1529,75 @@ pub fn snippet_names_are_unique_per_scope(ctx: &Ctx) {
     alice.delete(shared.id).unwrap();
     bob.create(new(SnippetScope::Everyone)).unwrap();
 }
+
+/// A macro applies as one commit (its `macro` entry first, then what its
+/// actions changed, in the ticket's log), a refused action refuses it whole
+/// and changes nothing, names are unique per scope (case-insensitive) and a
+/// department's macro is neither listed for nor usable by an agent who does
+/// not see the department.
+pub fn macros_apply_as_one_group(ctx: &Ctx) {
+    use helpdesk_core::macros::{AgentRef, MacroAction, MacroError, NewMacro};
+    use helpdesk_core::snippets::SnippetScope;
+    let fx = ctx.fixture();
+    let new = |name: &str, scope, actions| NewMacro {
+        name: name.into(),
+        description: String::new(),
+        scope,
+        actions,
+    };
+    let take = vec![
+        MacroAction::SetAgent { agent: Some(AgentRef::Me) },
+        MacroAction::AddLabel { label: "Billing".into() },
+        MacroAction::Reply {
+            snippet: None,
+            body: Some("Hi {{user.first_name}}, {{agent.name}} here.".into()),
+        },
+        MacroAction::SetStatus { status: "pending".into() },
+    ];
+    let (alice, bob) = (fx.hd.macros(fx.alice), fx.hd.macros(fx.bob));
+    let shared = bob.create(new("Take it", SnippetScope::Everyone, take.clone())).unwrap();
+    match alice.create(new("take IT", SnippetScope::Everyone, take.clone())) {
+        Err(Error::Macro(MacroError::NameTaken(n))) => assert_eq!(n, "take IT"),
+        other => panic!("expected the name taken, got {other:?}"),
+    }
+    alice.create(new("take it", SnippetScope::Personal, take.clone())).unwrap();
+    let billing_only = alice.create(new("Billing", SnippetScope::Department(fx.billing), take)).unwrap();
+    assert_eq!(bob.list("").unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), vec![shared.id]);
+    assert!(matches!(bob.get(billing_only.id), Err(Error::Macro(MacroError::NotFound(_)))));
+
+    let t = fx.ticket_by(fx.ann, "Invoice twice");
+    let done = bob.apply(shared.id, t.id, Some(t.version)).unwrap();
+    assert_eq!(done.ticket.agent, Some(fx.bob));
+    assert_eq!(done.ticket.status, Status::Pending);
+    assert!(done.ticket.labels.contains("billing"));
+    assert_eq!(done.ticket.messages.last().unwrap().body, "Hi Ann, Bob here.");
+    let log = fx.hd.log(t.id).unwrap();
+    let group: Vec<&TicketEvent> =
+        log.iter().filter(|e| e.version > t.version && e.actor == Actor::Agent(fx.bob)).collect();
+    assert!(
+        matches!(&group[0].change, Change::Macro { r#macro, name } if *r#macro == shared.id && name == "Take it")
+    );
+    let kinds: Vec<&str> = group[1..].iter().map(|e| e.change.kind()).collect();
+    assert_eq!(
+        kinds,
+        ["agent", "label_added", "message_added", "status"],
+        "one status change: the reply carries it"
+    );
+    assert!(group.iter().all(|e| e.at == group[0].at));
+    let step_changes: Vec<usize> = done.steps.iter().map(|s| s.changes.len()).collect();
+    assert_eq!(step_changes, [1, 1, 2, 0]);
+
+    // Again: nothing left to change but the reply; and a refused action
+    // (Bob may not take a ticket another agent holds) changes nothing.
+    let t =
+        fx.hd.execute(t.id, &Actor::Agent(fx.alice), Command::AssignAgent { agent: Some(fx.alice) }).unwrap();
+    match bob.apply(shared.id, t.id, None) {
+        Err(Error::Macro(MacroError::Refused { n, action, .. })) => assert_eq!((n, action), (1, "set_agent")),
+        other => panic!("expected the assignment refused, got {other:?}"),
+    }
+    assert_eq!(fx.hd.ticket(t.id).unwrap(), t, "a refused macro changes nothing");
+    // A preview writes nothing.
+    let p = alice.preview(shared.id, t.id).unwrap();
+    assert_eq!(p.after.messages.len(), t.messages.len() + 1);
+    assert_eq!(fx.hd.ticket(t.id).unwrap(), t);
+}

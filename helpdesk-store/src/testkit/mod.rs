@@ -288,6 +288,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         checks::files_are_kept_once_and_handed_out_by_permission,
     ),
     ("snippet_names_are_unique_per_scope", checks::snippet_names_are_unique_per_scope),
+    ("macros_apply_as_one_group", checks::macros_apply_as_one_group),
 ];
 
 /// Runs every check against `backend`, one after the other; the names of
@@ -350,7 +351,8 @@ macro_rules! store_conformance {
             admin_commit_is_atomic_with_its_audit_entry,
             audit_log_pages_newest_first,
             files_are_kept_once_and_handed_out_by_permission,
-            snippet_names_are_unique_per_scope
+            snippet_names_are_unique_per_scope,
+            macros_apply_as_one_group
         );
     };
     (@each $backend:expr; $($check:ident),*) => {

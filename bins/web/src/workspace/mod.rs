@@ -40,6 +40,7 @@ mod custom;
 mod filter_pane;
 pub(crate) mod layout;
 mod list;
+mod macros;
 mod people;
 mod profile;
 mod snippets;

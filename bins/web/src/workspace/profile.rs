@@ -72,6 +72,7 @@ pub(super) fn section_nav(here: &str) -> Markup {
         ("/agent/profile/password", "Change password"),
         ("/agent/profile/two-factor", "Two-factor login"),
         ("/agent/profile/snippets", "Snippets"),
+        ("/agent/profile/macros", "Macros"),
     ];
     html! {
         nav.subnav aria-label="Your profile" {
@@ -296,6 +297,7 @@ fn show(app: &App, ctx: &Ctx, what: &str, edit: Option<u64>) -> Result<Response,
     let hd = app.helpdesk();
     let body = match what {
         "snippets" => super::snippets::show(app, ctx, edit)?,
+        "macros" => super::macros::show(app, ctx, edit)?,
         "notifications" => notifications(ctx, &hd.subscriptions(ctx.agent.id)?, false),
         "password" => password(ctx, None, None),
         "two-factor" => super::two_factor::profile_screen(app, ctx, None, None, None)?,
@@ -315,7 +317,8 @@ struct EditQuery {
 }
 
 /// `GET`/`POST /agent/profile`, `/agent/profile/notifications`,
-/// `/agent/profile/password`, `/agent/profile/two-factor`, `/agent/profile/snippets`.
+/// `/agent/profile/password`, `/agent/profile/two-factor`, `/agent/profile/snippets`,
+/// `/agent/profile/macros`.
 pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     use warp::path;
     let tail = || {
@@ -365,6 +368,7 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
                     }
                     "preferences" => save_preferences(app, ctx, &form),
                     "snippets" => super::snippets::save(app, ctx, &form),
+                    "macros" => super::macros::save(app, ctx, &form),
                     _ => Err(ApiError::not_found("There is no such profile screen.")),
                 })
                 .await

@@ -72,6 +72,8 @@ pub struct View {
     pub notice: Option<Notice>,
     /// Ask to confirm a delete.
     pub confirm_delete: bool,
+    /// A macro's preview to show, with Apply.
+    pub macro_preview: Option<(helpdesk_core::macros::Macro, Vec<helpdesk_core::macros::StepOutcome>)>,
 }
 
 fn notice_at(view: &View, slot: &Slot) -> Markup {
@@ -89,7 +91,7 @@ fn live_id(id: TicketId) -> String {
     format!("ticket-live-{}", id.0)
 }
 
-fn action_form(t: &Ticket, ctx: &Ctx, class: &str, body: Markup) -> Markup {
+pub(super) fn action_form(t: &Ticket, ctx: &Ctx, class: &str, body: Markup) -> Markup {
     let id = t.id.0;
     html! {
         form class=(class) method="post" action=(format!("/agent/tickets/{id}/actions"))
@@ -327,6 +329,7 @@ pub fn describe(names: &mut Names, c: &Change) -> Option<String> {
             Some(s) => format!("SLA “{policy}”: {}", s.state.as_str()),
             None => format!("SLA “{policy}” no longer applies"),
         },
+        Change::Macro { name, .. } => format!("applied macro “{name}”"),
     })
 }
 
@@ -424,10 +427,19 @@ fn log_table(ctx: &Ctx, names: &mut Names, log: &[TicketEvent]) -> Markup {
         before: String,
         after: String,
         subs: Vec<(Effect, String)>,
+        /// Made by the macro in the row above (`Some(true)`: the macro's own row).
+        group: Option<bool>,
     }
     let mut rows: Vec<Row> = Vec::new();
+    // The macro whose changes are being listed: the rest of its commit (same
+    // time, same actor) is its group.
+    let mut in_macro: Option<(chrono::DateTime<chrono::Utc>, &Actor)> = None;
     for e in log {
         let who = names.actor(&e.actor);
+        let grouped = in_macro.is_some_and(|(at, actor)| at == e.at && *actor == e.actor);
+        if !grouped {
+            in_macro = None;
+        }
         match &e.change {
             Change::Queued { effect } => {
                 let text = effect_text(names, effect);
@@ -440,6 +452,7 @@ fn log_table(ctx: &Ctx, names: &mut Names, log: &[TicketEvent]) -> Markup {
                         before: String::new(),
                         after: "queued".into(),
                         subs: vec![],
+                        group: None,
                     }),
                 }
             }
@@ -480,12 +493,19 @@ fn log_table(ctx: &Ctx, names: &mut Names, log: &[TicketEvent]) -> Markup {
                         before: String::new(),
                         after: String::new(),
                         subs: vec![],
+                        group: None,
                     }),
                 }
             }
             c => {
                 let (what, before, after) = log_cells(names, c);
-                rows.push(Row { at: e.at, who, what, before, after, subs: vec![] });
+                let group = if matches!(c, Change::Macro { .. }) {
+                    in_macro = Some((e.at, &e.actor));
+                    Some(true)
+                } else {
+                    grouped.then_some(false)
+                };
+                rows.push(Row { at: e.at, who, what, before, after, subs: vec![], group });
             }
         }
     }
@@ -496,16 +516,21 @@ fn log_table(ctx: &Ctx, names: &mut Names, log: &[TicketEvent]) -> Markup {
                 thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "Before" } th scope="col" { "After" } } }
                 tbody {
                     @for r in &rows {
-                        tr {
+                        tr class=[r.group.map(|head| if head { "group-head" } else { "in-group" })] {
                             td { (ctx.tz.time(ctx.now, r.at)) }
                             td { (r.who) }
-                            td { (r.what)
+                            @let subs = html! {
                                 @if !r.subs.is_empty() {
                                     ul.subs { @for (_, s) in &r.subs { li { (s) } } }
                                 }
+                            };
+                            @if r.group == Some(true) {
+                                td colspan="3" { (r.what) (subs) }
+                            } @else {
+                                td { (r.what) (subs) }
+                                td.before { (r.before) }
+                                td.after { (r.after) }
                             }
-                            td.before { (r.before) }
-                            td.after { (r.after) }
                         }
                     }
                 }
@@ -551,6 +576,7 @@ fn log_cells(names: &mut Names, c: &Change) -> (String, String, String) {
             (format!("Escalation “{escalation}”"), String::new(), s("fired"))
         }
         Change::Queued { .. } | Change::Delivered { .. } => (s(c.kind()), String::new(), String::new()),
+        Change::Macro { name, .. } => (format!("Macro “{name}”"), String::new(), String::new()),
     }
 }
 
@@ -596,6 +622,7 @@ pub fn live(app: &App, ctx: &Ctx, t: &Ticket, view: &View) -> Result<Markup, Api
                             button.btn.small type="submit" data-shortcut="e" { "Resolve" }
                         }))
                     }
+                    (super::macros::menu(app, ctx, t)?)
                     @if view.log {
                         a.btn.small href=(format!("/agent/tickets/{id}")) hx-target="#content" hx-swap="outerHTML" { "Conversation" }
                     } @else {
@@ -628,6 +655,9 @@ pub fn live(app: &App, ctx: &Ctx, t: &Ticket, view: &View) -> Result<Markup, Api
                         }))
                         a.btn href=(format!("/agent/tickets/{id}")) hx-target=(format!("#ticket-live-{id}")) hx-swap="outerHTML" { "Cancel" }
                     }
+                }
+                @if let Some((m, steps)) = &view.macro_preview {
+                    (super::macros::preview_panel(app, ctx, t, m, steps)?)
                 }
                 (notice_at(view, &Slot::Top))
                 @if let Some(n) = &view.notice {
@@ -1015,6 +1045,9 @@ fn act(
                 return respond(app, ctx, &before, &view, None, StatusCode::OK, false);
             }
         }
+        Sent::Action if matches!(f.action.as_deref(), Some("macro_preview" | "macro_apply")) => {
+            return macro_action(app, ctx, &before, &f);
+        }
         Sent::Action => command_for(app, ctx, &f),
     };
     let slot_of_error = match (&kind, f.action.as_deref()) {
@@ -1092,6 +1125,60 @@ fn act(
             };
             view.notice = Some(Notice { slot, error: true, text, undo: false });
             respond(app, ctx, &now, &view, Some(&draft), e.status, matches!(kind, Sent::Reply))
+        }
+    }
+}
+
+/// Previews a macro (`macro_preview`) or applies it at the version on
+/// screen (`macro_apply`); answers like any action.
+fn macro_action(app: &App, ctx: &Ctx, before: &Ticket, f: &ActionForm) -> Result<Response, ApiError> {
+    let hd = app.helpdesk();
+    let mut view = View::default();
+    let notice = |text: String, error: bool| Some(Notice { slot: Slot::Top, error, text, undo: false });
+    let Some(id) = f.value.as_deref().and_then(|v| v.trim().parse::<u64>().ok()).map(MacroId) else {
+        view.notice = notice("Choose a macro first.".into(), true);
+        return respond(app, ctx, before, &view, None, StatusCode::UNPROCESSABLE_ENTITY, false);
+    };
+    let macros = hd.macros(ctx.agent.id);
+    if f.action.as_deref() == Some("macro_preview") {
+        return match macros.get(id).and_then(|m| Ok((macros.preview(id, before.id)?, m))) {
+            Ok((p, m)) => {
+                view.macro_preview = Some((m, p.steps));
+                respond(app, ctx, before, &view, None, StatusCode::OK, false)
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                view.notice = notice(e.message.clone(), true);
+                respond(app, ctx, before, &view, None, e.status, false)
+            }
+        };
+    }
+    let version = f.version.unwrap_or(before.version);
+    match crate::macros::apply(app, &ctx.agent, before.id, id, Some(version)) {
+        Ok(done) => {
+            if !ctx.hx.fragment() {
+                return Ok(redirect(&ctx.hx, &format!("/agent/tickets/{}", before.id.0)));
+            }
+            let name = macros.get(id).map(|m| m.r#macro.name).unwrap_or_default();
+            let n: usize = done.steps.iter().map(|s| s.changes.len()).sum();
+            let text = match n {
+                0 => format!("Nothing to change: the ticket already is as “{name}” leaves it."),
+                1 => format!("Applied “{name}”: 1 change."),
+                n => format!("Applied “{name}”: {n} changes."),
+            };
+            view.notice = notice(text, false);
+            respond(app, ctx, &done.detail.ticket, &view, None, StatusCode::OK, false)
+        }
+        Err(e) => {
+            let now = visible_ticket(hd, &ctx.agent, before.id)?;
+            let text = if e.status == StatusCode::CONFLICT {
+                let what = changes_since(app, ctx, now.id, version)?;
+                format!("Macro not applied: meanwhile {what}. Check the ticket, then try again.")
+            } else {
+                e.message.clone()
+            };
+            view.notice = notice(text, true);
+            respond(app, ctx, &now, &view, None, e.status, false)
         }
     }
 }

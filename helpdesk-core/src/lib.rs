@@ -55,7 +55,7 @@ pub use filters::{filter, index};
 pub use notify::templates;
 pub use people::credential;
 pub use rules::{automation, escalation, macros, rule, sla, trigger};
-pub use tickets::{command, concurrency, event, files, outbox, snippets, summary, ticket, view};
+pub use tickets::{command, concurrency, event, files, outbox, relations, snippets, summary, ticket, view};
 
 pub use admin::{AdminError, AuditActor, AuditEntry};
 pub use automation::{Outcome, RuleFile, Rules};
@@ -83,6 +83,6 @@ pub use store::{
     AdminCommit, Commit, Durability, Notice, Record, RecordKind, Store, UniqueKey, MAX_NOTICE_BYTES,
 };
 pub use summary::TicketSummary;
-pub use ticket::{Attachment, Author, Channel, Message, Note, Status, Ticket, Urgency};
+pub use ticket::{Attachment, Author, Channel, Message, Note, Relations, Status, Ticket, Urgency};
 pub use trigger::{ChainTrace, Trigger, TriggerDef, TriggerEvent};
 pub use view::{UserFile, UserMessage, UserTicketView};

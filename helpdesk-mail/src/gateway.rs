@@ -218,8 +218,9 @@ impl MailGateway {
         }
     }
 
+    /// The ticket a mail naming `id` goes to: a merged ticket's survivor.
     fn existing_ticket(&self, id: TicketId) -> Result<Option<Ticket>, MailError> {
-        match self.hd.ticket(id) {
+        match self.hd.current_ticket(id) {
             Ok(t) => Ok(Some(t)),
             Err(HdError::Ticket(TicketError::NotFound(_))) => Ok(None),
             Err(e) => Err(e.into()),

@@ -355,3 +355,49 @@ fn a_reply_mail_carries_the_replys_files_and_never_a_notes() {
     }
     assert!(to_user >= 1, "the owner's reply mail was composed");
 }
+
+/// A reply to a ticket that was merged into another arrives at the one it
+/// was merged into: by the reply token of a mail sent about the merged
+/// ticket, and by a `[#N]` in the subject.
+#[test]
+fn replies_to_a_merged_ticket_arrive_at_the_one_kept() {
+    use helpdesk_mail::IngestOutcome;
+    let f = fixture();
+    let again =
+        f.hd.create_ticket(
+            &Actor::User(f.ann.id),
+            NewTicket::new("Printer still on fire", "Hello?", f.support.id, f.ann.id, Channel::Portal),
+        )
+        .unwrap();
+    f.hd.agent_reply(again.id, f.alice.id, "Looking.", None).unwrap();
+    // The mail Ann got about the second ticket, with its reply token.
+    let item = items(&f)
+        .into_iter()
+        .find(|i| {
+            i.key.ticket == again.id
+                && matches!(&i.effect, Effect::Notify(n) if n.recipient == Recipient::User(f.ann.id))
+        })
+        .unwrap();
+    let sent = raw(&compose(&f.hd, &item, None).unwrap()[0]);
+    let mid = sent.lines().find_map(|l| l.strip_prefix("Message-ID: ")).unwrap().to_string();
+    let (kept, _) = f.hd.merge_tickets(f.ticket.id, again.id, &Actor::Agent(f.alice.id)).unwrap();
+    let by_token = format!(
+        "From: ann@acme.com\r\nTo: support@helpdesk.test\r\nSubject: Re: anything\r\nIn-Reply-To: {mid}\r\nMessage-ID: <r1@acme.com>\r\n\r\nIt is out now.\r\n"
+    );
+    match f.gateway.ingest(by_token.as_bytes()).unwrap() {
+        IngestOutcome::Reply { ticket, .. } => assert_eq!(ticket, kept.id),
+        other => panic!("expected a reply on {}, got {other:?}", kept.id),
+    }
+    let by_subject = format!(
+        "From: ann@acme.com\r\nTo: support@helpdesk.test\r\nSubject: Re: Printer still on fire [{}]\r\nMessage-ID: <r2@acme.com>\r\n\r\nAnd smoke again.\r\n",
+        again.id
+    );
+    match f.gateway.ingest(by_subject.as_bytes()).unwrap() {
+        IngestOutcome::Reply { ticket, .. } => assert_eq!(ticket, kept.id),
+        other => panic!("expected a reply on {}, got {other:?}", kept.id),
+    }
+    let now = f.hd.ticket(kept.id).unwrap();
+    let bodies: Vec<&str> = now.messages.iter().map(|m| m.body.as_str()).collect();
+    assert!(bodies.ends_with(&["It is out now.", "And smoke again."]), "{bodies:?}");
+    assert_eq!(f.hd.ticket(again.id).unwrap().messages.len(), 2, "nothing more on the merged ticket");
+}

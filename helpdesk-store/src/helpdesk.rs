@@ -941,6 +941,69 @@ impl Helpdesk {
         }
     }
 
+    /// Two tickets changed together (a merge, a split, a link): `decide`
+    /// gets the first as it is now, the second (`None`: it is new, made by
+    /// the decision) and a directory holding both tickets' departments,
+    /// people and authors and the actor, and gives each one's events. Each
+    /// ticket's events go through the pipeline (triggers, SLAs,
+    /// notifications) and both commits are written atomically
+    /// ([`Store::commit_all`]); a lost race decides again. Returns both
+    /// tickets as they are after.
+    pub(crate) fn execute_two(
+        &self,
+        first: TicketId,
+        second: Option<TicketId>,
+        actor: &Actor,
+        decide: impl Fn(
+            &Ticket,
+            Option<&Ticket>,
+            &DirectorySnapshot,
+            chrono::DateTime<chrono::Utc>,
+        ) -> Result<(Vec<TicketEvent>, Vec<TicketEvent>)>,
+    ) -> Result<(Ticket, Ticket)> {
+        let mut attempt = 0;
+        loop {
+            let a = self.ticket(first)?;
+            let b = second.map(|id| self.ticket(id)).transpose()?;
+            let mut refs = References::default();
+            refs.actor_of(actor);
+            for t in std::iter::once(&a).chain(b.as_ref()) {
+                refs.departments.insert(t.department);
+                refs.users.insert(t.user);
+                refs.users.extend(t.ccs.iter().copied());
+                refs.agents.extend(t.followers.iter().copied());
+                for m in &t.messages {
+                    if let Author::User(u) = m.author {
+                        refs.users.insert(u);
+                    }
+                }
+            }
+            let dir = self.snapshot(&refs)?;
+            let now = self.clock.now();
+            let (ea, eb) = decide(&a, b.as_ref(), &dir, now)?;
+            let mut commits = Vec::new();
+            let mut run = |before: Option<&Ticket>, events: Vec<TicketEvent>| -> Result<Option<Ticket>> {
+                if events.is_empty() {
+                    return Ok(before.cloned());
+                }
+                let (commit, after, _) = self.pipeline(before, events, actor, now)?;
+                commits.push(commit);
+                Ok(Some(after))
+            };
+            let ta = run(Some(&a), ea)?.expect("the first ticket exists");
+            let tb = run(b.as_ref(), eb)?
+                .ok_or_else(|| Error::Store(StoreError::Backend("a new ticket without events".into())))?;
+            match self.store.commit_all(&commits) {
+                Err(StoreError::Conflict { .. }) if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    backoff(attempt);
+                }
+                Err(e) => return Err(e.into()),
+                Ok(()) => return Ok((ta, tb)),
+            }
+        }
+    }
+
     /// A directory holding the ticket's department, the actor and `refs`.
     pub(crate) fn directory_with(
         &self,

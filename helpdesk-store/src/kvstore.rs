@@ -684,98 +684,126 @@ impl<E: KvEngine> Store for KvStore<E> {
     }
 
     fn commit(&self, c: &Commit) -> Result<(), StoreError> {
-        c.check()?;
-        let id = c.ticket.0.to_be_bytes();
-        let state_key = k(TICKET, &[&id]);
-        let state = c.state.as_ref().map(encode_compact).transpose()?;
-        let summary_key = k(SUMMARY, &[&id]);
-        let summary = c.state.as_ref().map(|t| TicketSummary::from(t).encode());
-        // A commit's events are one value, keyed by the first one's version.
-        let events = match c.events.first() {
-            Some(first) => {
-                vec![(k(EVENT, &[&id, &first.version.to_be_bytes()]), encode_named(&c.events)?)]
-            }
-            None => Vec::new(),
-        };
+        self.commit_all(std::slice::from_ref(c))
+    }
+
+    fn commit_all(&self, commits: &[Commit]) -> Result<(), StoreError> {
+        Commit::check_all(commits)?;
+        struct Encoded {
+            state_key: Vec<u8>,
+            state: Option<Vec<u8>>,
+            summary_key: Vec<u8>,
+            summary: Option<Vec<u8>>,
+            events: Option<(Vec<u8>, Vec<u8>)>,
+        }
+        let encoded = commits
+            .iter()
+            .map(|c| {
+                let id = c.ticket.0.to_be_bytes();
+                Ok(Encoded {
+                    state_key: k(TICKET, &[&id]),
+                    state: c.state.as_ref().map(encode_compact).transpose()?,
+                    summary_key: k(SUMMARY, &[&id]),
+                    summary: c.state.as_ref().map(|t| TicketSummary::from(t).encode()),
+                    // A commit's events are one value, keyed by the first one's version.
+                    events: match c.events.first() {
+                        Some(first) => {
+                            Some((k(EVENT, &[&id, &first.version.to_be_bytes()]), encode_named(&c.events)?))
+                        }
+                        None => None,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         // Commits are serialised by the counter lock: only commits write
         // ticket keys (T, H, E, I, C, O; `reschedule` takes the lock too),
-        // so under it the version check and
+        // so under it the version checks and
         // the counter values read are current, and one atomic batch (no
         // engine transaction, which sled runs slowly and may retry) writes
-        // the commit.
+        // the commits.
         let mut mirror = self.counters.write().map_err(|_| Self::poisoned())?;
         self.load_counters(&mut mirror)?;
         let counters = mirror.as_mut().expect("loaded");
-        let actual = self.stored_version(c.ticket)?;
-        if actual != c.expected_version {
-            return Err(StoreError::Conflict { ticket: c.ticket, expected: c.expected_version, actual });
-        }
-        let mut ops: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(
-            4 + events.len() + c.index_add.len() + c.index_remove.len() + c.counters.len(),
-        );
-        match (state, summary) {
-            (Some(s), Some(sm)) => {
-                ops.push((state_key, Some(s)));
-                ops.push((summary_key, Some(sm)));
+        let mut ops: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        // Counter values after the commits so far in this group.
+        let mut new_counters: Vec<(&CounterKey, i64)> = Vec::new();
+        for (c, e) in commits.iter().zip(encoded) {
+            let id = c.ticket.0.to_be_bytes();
+            let actual = self.stored_version(c.ticket)?;
+            if actual != c.expected_version {
+                return Err(StoreError::Conflict { ticket: c.ticket, expected: c.expected_version, actual });
             }
-            _ => {
-                // A purge removes the whole log and the ticket's outbox.
-                for (key, _) in self.engine.scan(&k(EVENT, &[&id]), None, usize::MAX)? {
-                    ops.push((key, None));
+            match (e.state, e.summary) {
+                (Some(s), Some(sm)) => {
+                    ops.push((e.state_key, Some(s)));
+                    ops.push((e.summary_key, Some(sm)));
                 }
-                for (key, _) in self.engine.scan(&k(OUTBOX, &[&id]), None, usize::MAX)? {
-                    ops.push((key, None));
+                _ => {
+                    // A purge removes the whole log and the ticket's outbox.
+                    for (key, _) in self.engine.scan(&k(EVENT, &[&id]), None, usize::MAX)? {
+                        ops.push((key, None));
+                    }
+                    for (key, _) in self.engine.scan(&k(OUTBOX, &[&id]), None, usize::MAX)? {
+                        ops.push((key, None));
+                    }
+                    ops.push((e.state_key, None));
+                    ops.push((e.summary_key, None));
                 }
-                ops.push((state_key, None));
-                ops.push((summary_key, None));
             }
-        }
-        ops.extend(events.into_iter().map(|(key, value)| (key, Some(value))));
-        ops.extend(c.index_remove.iter().map(|ik| (k(INDEX, &[&ik.0]), None)));
-        ops.extend(c.index_add.iter().map(|ik| (k(INDEX, &[&ik.0]), Some(Vec::new()))));
-        if actual == 0 && c.state.is_some() {
-            // A creating commit stores the id mark with it.
-            let mark = self.ticket_id_mark(Some(c.ticket.0))?;
-            ops.push((sequence_key(IdKind::Ticket), Some(mark.to_be_bytes().to_vec())));
-        }
-        if c.state.is_some() {
-            ops.extend(self.outbox_changes(actual, &c.outbox_add, &c.outbox_remove)?);
-        }
-        let mut new_counters = Vec::with_capacity(c.counters.len());
-        for (ck, delta) in &c.counters {
-            let v = counters.get(&ck.0) + delta;
-            // A counter at zero is removed, so counter scans see only
-            // non-empty groups (`counter` reads a missing key as 0).
-            ops.push((k(COUNTER, &[&ck.0]), (v != 0).then(|| (v as u64).to_be_bytes().to_vec())));
-            new_counters.push((ck, v));
+            ops.extend(e.events.into_iter().map(|(key, value)| (key, Some(value))));
+            ops.extend(c.index_remove.iter().map(|ik| (k(INDEX, &[&ik.0]), None)));
+            ops.extend(c.index_add.iter().map(|ik| (k(INDEX, &[&ik.0]), Some(Vec::new()))));
+            if actual == 0 && c.state.is_some() {
+                // A creating commit stores the id mark with it.
+                let mark = self.ticket_id_mark(Some(c.ticket.0))?;
+                ops.push((sequence_key(IdKind::Ticket), Some(mark.to_be_bytes().to_vec())));
+            }
+            if c.state.is_some() {
+                ops.extend(self.outbox_changes(actual, &c.outbox_add, &c.outbox_remove)?);
+            }
+            for (ck, delta) in &c.counters {
+                let before = match new_counters.iter().rev().find(|(k, _)| *k == ck) {
+                    Some((_, v)) => *v,
+                    None => counters.get(&ck.0),
+                };
+                let v = before + delta;
+                // A counter at zero is removed, so counter scans see only
+                // non-empty groups (`counter` reads a missing key as 0).
+                ops.push((k(COUNTER, &[&ck.0]), (v != 0).then(|| (v as u64).to_be_bytes().to_vec())));
+                new_counters.push((ck, v));
+            }
         }
         self.engine.write_batch(&ops)?;
         // The batch is written: the caches must follow it, so a poisoned
         // lock (a panic elsewhere) does not stop them here.
-        self.heads.lock().unwrap_or_else(|p| p.into_inner()).apply(c);
-        if !c.outbox_remove.is_empty() {
-            let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-            for key in &c.outbox_remove {
-                leases.remove(key);
+        for c in commits {
+            self.heads.lock().unwrap_or_else(|p| p.into_inner()).apply(c);
+            if !c.outbox_remove.is_empty() {
+                let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+                for key in &c.outbox_remove {
+                    leases.remove(key);
+                }
             }
         }
         for (ck, v) in new_counters {
             counters.set(&ck.0, v);
         }
         {
-            // Still under the commit lock: the next commit of this ticket
+            // Still under the commit lock: the next commit of these tickets
             // checks its version against this cache.
             let mut cache = self.summaries.lock().unwrap_or_else(|p| p.into_inner());
-            match &c.state {
-                Some(t) => cache.offer(TicketSummary::from(t)),
-                None => {
-                    cache.map.insert(c.ticket, None);
-                    cache.epoch += 1;
+            for c in commits {
+                match &c.state {
+                    Some(t) => cache.offer(TicketSummary::from(t)),
+                    None => {
+                        cache.map.insert(c.ticket, None);
+                        cache.epoch += 1;
+                    }
                 }
             }
         }
         drop(mirror);
-        if c.durability == Durability::Durable {
+        if commits.iter().any(|c| c.durability == Durability::Durable) {
             self.engine.sync()?;
         }
         Ok(())

@@ -41,6 +41,7 @@ pub mod pg;
 mod portal;
 mod preferences;
 mod query;
+mod relations;
 mod saved_filters;
 mod sled_engine;
 pub mod snippets;

@@ -591,6 +591,9 @@ impl Store for Counting {
     fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.inner.commit(commit)
     }
+    fn commit_all(&self, commits: &[Commit]) -> Result<(), StoreError> {
+        self.inner.commit_all(commits)
+    }
     fn scan_index(
         &self,
         prefix: &[u8],

@@ -221,6 +221,8 @@ impl From<TicketError> for ApiError {
             Hidden { .. } | InvalidStatusChange { .. } | NotPurgeable(_) => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_state", msg)
             }
+            Merged { .. } => ApiError::new(StatusCode::CONFLICT, "merged", msg),
+            Relation { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", msg),
             EmptyLog | CorruptLog { .. } => ApiError::internal(msg),
             _ => ApiError::invalid(msg),
         }

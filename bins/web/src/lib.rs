@@ -42,6 +42,7 @@ pub mod password_reset;
 pub mod portal;
 pub mod profile;
 pub mod queue;
+pub mod relations;
 pub mod serve;
 pub mod snippets;
 pub mod text;
@@ -678,6 +679,8 @@ pub fn agent_routes(app: App) -> BoxedFilter<(Response,)> {
         .or(snippets::routes(app.clone()))
         .unify()
         .or(macros::routes(app.clone()))
+        .unify()
+        .or(relations::routes(app.clone()))
         .unify()
         .or(custom_filters::routes(app.clone()))
         .unify()

@@ -922,6 +922,17 @@ fn not_found_page(ctx: &PortalCtx, user: Option<&User>) -> Response {
 }
 
 fn view_ticket(app: &App, ctx: &PortalCtx, user: User, id: u64) -> Response {
+    // A merged ticket's participants go on to the ticket it was merged into.
+    let hd = app.helpdesk();
+    if let Ok(t) = hd.ticket(TicketId(id)) {
+        if t.relations.merged_into.is_some() && t.is_participant(user.id) {
+            if let Ok(now) = hd.current_ticket(t.id) {
+                if now.is_participant(user.id) {
+                    return redirect(ctx, &format!("/portal/tickets/{}", now.id.0));
+                }
+            }
+        }
+    }
     match user_ticket(app.helpdesk(), user.id, TicketId(id)) {
         Ok(v) => ticket_page(app, ctx, &user, &v, None, StatusCode::OK),
         Err(e) if e.status == StatusCode::NOT_FOUND => not_found_page(ctx, Some(&user)),

@@ -795,3 +795,57 @@ async fn a_macro_is_previewed_and_applied_in_chromium() {
     screenshot(c, "macros-screen").await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tickets_are_merged_and_a_mail_to_the_merged_one_arrives_in_chromium() {
+    let Some(browser) = browser().await else { return };
+    let hd = Helpdesk::in_memory();
+    demo::seed(&hd).unwrap();
+    let ann = hd.user_by_email(demo::USER.0).unwrap().unwrap();
+    let open = |subject: &str, body: &str| {
+        let mut new = NewTicket::new(subject, body, DepartmentId(1), ann.id, Channel::Email);
+        new.fields.insert("product".into(), FieldValue::Choice("Printer".into()));
+        hd.create_ticket(&Actor::User(ann.id), new).unwrap()
+    };
+    let first = open("Toner everywhere", "The toner cartridge leaked.");
+    let again = open("Toner, again", "Did you get my mail about the toner?");
+    let app = App::new(hd.clone(), Config::default());
+    let server = serve(helpdesk_web::routes(app.clone()), "127.0.0.1").await;
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let c = &browser.c;
+    c.set_window_size(1440, 900).await.unwrap();
+    c.goto(&format!("{base}/agent/tickets/{}", again.id.0)).await.unwrap();
+    c.wait().for_element(Locator::Css("#login-email")).await.unwrap().send_keys(demo::ADMIN.0).await.unwrap();
+    c.find(Locator::Css("#login-password")).await.unwrap().send_keys(demo::ADMIN.1).await.unwrap();
+    click(c, "#login-submit").await;
+    let field = c.wait().for_element(Locator::Css(&format!("#merge-with-{}", again.id.0))).await.unwrap();
+    field.send_keys(&first.id.0.to_string()).await.unwrap();
+    field.send_keys(&Key::Enter.to_string()).await.unwrap();
+    let ask = wait_text(c, ".confirm", "Merge tickets").await;
+    assert!(ask.contains("Toner everywhere") && ask.contains("(this one)"), "{ask}");
+    audit(c, "the merge confirmation").await;
+    screenshot(c, "merge-confirm").await;
+    click(c, ".merge-confirm button[type=submit]").await;
+    // On to the ticket kept, with both conversations.
+    wait_until_url(c, &format!("/agent/tickets/{}", first.id.0)).await;
+    let timeline = wait_text(c, ".timeline", "Did you get my mail about the toner?").await;
+    assert!(timeline.contains("The toner cartridge leaked."), "{timeline}");
+    // Ann answers the mail she had about the merged ticket: it lands here, live.
+    let mail = format!(
+        "From: Ann Acme <{}>\r\nTo: {}\r\nSubject: Re: Toner, again [#{}]\r\nMessage-ID: <toner-3@acme.example>\r\n\r\nThe floor is black now.\r\n",
+        demo::USER.0,
+        demo::DEMO_MAILBOX.0,
+        again.id.0
+    );
+    let outcome = helpdesk_web::mail::ingest(&app, mail.as_bytes()).unwrap();
+    assert!(
+        matches!(outcome, helpdesk_mail::IngestOutcome::Reply { ticket, .. } if ticket == first.id),
+        "{outcome:?}"
+    );
+    wait_text(c, ".timeline", "The floor is black now.").await;
+    screenshot(c, "merged-ticket").await;
+    c.goto(&format!("{base}/agent/tickets/{}", again.id.0)).await.unwrap();
+    wait_text(c, &format!("#ticket-live-{}", again.id.0), "This ticket was merged into").await;
+    screenshot(c, "merged-away").await;
+    browser.close().await;
+}

@@ -49,7 +49,8 @@ async fn every_route_is_served() {
             .replace("{post}", "1")
             .replace("{n}", "0")
             .replace("{snippet}", "1")
-            .replace("{macro}", "1");
+            .replace("{macro}", "1")
+            .replace("{other}", "2");
         let mut req = warp::test::request()
             .method(method)
             .path(&concrete)

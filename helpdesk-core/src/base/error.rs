@@ -152,6 +152,22 @@ pub enum TicketError {
     /// Purging needs a deleted or spam ticket.
     #[error("ticket {0} must be deleted or spam before it is purged")]
     NotPurgeable(TicketId),
+    /// A merge, split or link that cannot be made, and why.
+    #[error("{action} refused: {reason}")]
+    Relation {
+        /// `merge`, `split`, `link` or `unlink`.
+        action: &'static str,
+        /// Why not.
+        reason: String,
+    },
+    /// The ticket was merged into another: work goes on there.
+    #[error("ticket {ticket} was merged into {into}; work on {into}")]
+    Merged {
+        /// The merged ticket.
+        ticket: TicketId,
+        /// The ticket it was merged into.
+        into: TicketId,
+    },
     /// A log without events.
     #[error("the ticket log is empty")]
     EmptyLog,

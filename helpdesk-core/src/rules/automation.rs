@@ -476,6 +476,14 @@ pub fn describe(c: &Change) -> String {
             format!("delivered {}: {outcome:?}", crate::outbox::describe(effect))
         }
         Change::Macro { name, .. } => format!("macro {name:?}"),
+        Change::Merged { from, messages, notes } => {
+            format!("merged {from} in ({} messages, {} notes)", messages.len(), notes.len())
+        }
+        Change::MergedInto { into } => format!("merged into {into}"),
+        Change::SplitOff { post, into } => format!("message {} split off into {into}", post.0),
+        Change::SplitFrom { ticket, post } => format!("split off {ticket} (message {})", post.0),
+        Change::Linked { ticket } => format!("linked to {ticket}"),
+        Change::Unlinked { ticket } => format!("unlinked from {ticket}"),
         other => other.kind().to_string(),
     }
 }

@@ -60,6 +60,18 @@ pub struct Commit {
 }
 
 impl Commit {
+    /// [`check`](Self::check) for each commit of a group written together
+    /// ([`Store::commit_all`]), and one commit a ticket.
+    pub fn check_all(commits: &[Commit]) -> Result<(), StoreError> {
+        for (i, c) in commits.iter().enumerate() {
+            c.check()?;
+            if commits[..i].iter().any(|d| d.ticket == c.ticket) {
+                return Err(StoreError::Backend(format!("two commits of ticket {} in one group", c.ticket)));
+            }
+        }
+        Ok(())
+    }
+
     /// The checks every backend makes before writing a commit: a purge
     /// appends nothing, the state is the ticket's at the last event's
     /// version, every event and outbox item is the ticket's, and no item is
@@ -461,6 +473,11 @@ pub trait Store: IdSource + Send + Sync {
     }
     /// Applies a commit atomically (see the module docs).
     fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+    /// Applies commits of different tickets atomically, all or none (a
+    /// merge, a split, a link change both tickets): each is checked and
+    /// written as [`commit`](Store::commit) would, a conflict on any one
+    /// writes none. Two commits of one ticket are refused.
+    fn commit_all(&self, commits: &[Commit]) -> Result<(), StoreError>;
     /// Up to `limit` index keys starting with `prefix`, in key order, strictly
     /// after `after` when given (cursor pagination).
     fn scan_index(

@@ -649,6 +649,9 @@ pub fn decide(
     dir: &dyn Directory,
     policy: &Policy,
 ) -> Result<Vec<TicketEvent>, TicketError> {
+    if let Some(into) = ticket.relations.merged_into {
+        return Err(TicketError::Merged { ticket: ticket.id, into });
+    }
     authorize(ticket, cmd, actor, dir)?;
     let mut out = Out::new(ticket.id, ticket.version, now, actor);
     let hidden_err = || TicketError::Hidden { ticket: ticket.id, status: ticket.status };

@@ -214,7 +214,18 @@ fn touched(change: &Change) -> Vec<(Aspect, Value, Value)> {
         | Change::Delivered { .. }
         | Change::Sla { .. }
         | Change::Escalation { .. }
-        | Change::Macro { .. } => vec![],
+        | Change::Macro { .. }
+        | Change::MergedInto { .. }
+        | Change::SplitFrom { .. }
+        | Change::Linked { .. }
+        | Change::Unlinked { .. } => vec![],
+        Change::Merged { messages, notes, .. } => messages
+            .iter()
+            .map(|m| m.id)
+            .chain(notes.iter().map(|n| n.id))
+            .map(|id| (Aspect::Conversation, Value::Null, j(&id)))
+            .collect(),
+        Change::SplitOff { post, .. } => vec![(Aspect::Conversation, j(post), Value::Null)],
     }
 }
 

@@ -241,6 +241,48 @@ pub enum Change {
         /// Its name when applied.
         name: String,
     },
+    /// Another ticket of the same user was merged into this one: its
+    /// messages and notes, renumbered after this ticket's (both kept in
+    /// time order).
+    Merged {
+        /// The merged ticket.
+        from: TicketId,
+        /// Its messages.
+        messages: Vec<Message>,
+        /// Its notes.
+        notes: Vec<Note>,
+    },
+    /// This ticket was merged into another (it moves to Deleted in the
+    /// same commit and takes no more commands).
+    MergedInto {
+        /// The ticket that has its messages now.
+        into: TicketId,
+    },
+    /// A user's message left this ticket for a new one.
+    SplitOff {
+        /// The message.
+        post: PostId,
+        /// The new ticket.
+        into: TicketId,
+    },
+    /// This ticket was split off another (its first message was that
+    /// ticket's message `post`).
+    SplitFrom {
+        /// The ticket.
+        ticket: TicketId,
+        /// The message's id there.
+        post: PostId,
+    },
+    /// Linked to a related ticket (which links back).
+    Linked {
+        /// The other ticket.
+        ticket: TicketId,
+    },
+    /// No longer linked to a ticket.
+    Unlinked {
+        /// The other ticket.
+        ticket: TicketId,
+    },
 }
 
 impl Change {
@@ -269,6 +311,12 @@ impl Change {
             Change::Sla { .. } => "sla",
             Change::Escalation { .. } => "escalation",
             Change::Macro { .. } => "macro",
+            Change::Merged { .. } => "merged",
+            Change::MergedInto { .. } => "merged_into",
+            Change::SplitOff { .. } => "split_off",
+            Change::SplitFrom { .. } => "split_from",
+            Change::Linked { .. } => "linked",
+            Change::Unlinked { .. } => "unlinked",
         }
     }
 
@@ -283,6 +331,9 @@ impl Change {
                 | Change::Sla { .. }
                 | Change::Escalation { .. }
                 | Change::Macro { .. }
+                | Change::Linked { .. }
+                | Change::Unlinked { .. }
+                | Change::SplitFrom { .. }
                 | Change::FollowerAdded { .. }
                 | Change::FollowerRemoved { .. }
                 | Change::Field { .. }

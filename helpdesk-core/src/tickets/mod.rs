@@ -5,6 +5,7 @@ pub mod concurrency;
 pub mod event;
 pub mod files;
 pub mod outbox;
+pub mod relations;
 pub mod snippets;
 pub mod summary;
 pub mod ticket;

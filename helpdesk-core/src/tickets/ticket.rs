@@ -316,6 +316,26 @@ pub struct Ticket {
     /// (changed by `escalation` events).
     #[serde(default)]
     pub escalations: BTreeMap<String, EscalationState>,
+    /// Merged into another, linked to others (left out when neither; kept
+    /// last, as stored tickets without it read back with none).
+    #[serde(default, skip_serializing_if = "Relations::is_empty")]
+    pub relations: Relations,
+}
+
+/// How a ticket relates to others.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relations {
+    /// The ticket this one was merged into (it takes no more commands).
+    pub merged_into: Option<TicketId>,
+    /// Related tickets (each links back).
+    pub linked: BTreeSet<TicketId>,
+}
+
+impl Relations {
+    /// Neither merged nor linked.
+    pub fn is_empty(&self) -> bool {
+        self.merged_into.is_none() && self.linked.is_empty()
+    }
 }
 
 impl Ticket {
@@ -380,6 +400,7 @@ impl Ticket {
             fields: fields.clone(),
             channel: *channel,
             linked_to: *linked_to,
+            relations: Relations::default(),
             messages: Vec::new(),
             notes: Vec::new(),
             created_at: e.at,
@@ -462,7 +483,31 @@ impl Ticket {
                 self.messages.push(message.clone());
             }
             Change::NoteAdded { note } => self.notes.push(note.clone()),
-            Change::Queued { .. } | Change::Delivered { .. } | Change::Macro { .. } => {}
+            Change::Queued { .. }
+            | Change::Delivered { .. }
+            | Change::Macro { .. }
+            | Change::SplitFrom { .. } => {}
+            Change::Merged { messages, notes, .. } => {
+                for m in messages {
+                    let last = match m.author {
+                        Author::User(_) => &mut self.last_user_reply_at,
+                        Author::Agent(_) => &mut self.last_agent_reply_at,
+                    };
+                    *last = (*last).max(Some(m.at));
+                }
+                self.messages.extend(messages.iter().cloned());
+                self.messages.sort_by_key(|m| (m.at, m.id));
+                self.notes.extend(notes.iter().cloned());
+                self.notes.sort_by_key(|n| (n.at, n.id));
+            }
+            Change::MergedInto { into } => self.relations.merged_into = Some(*into),
+            Change::SplitOff { post, .. } => self.messages.retain(|m| m.id != *post),
+            Change::Linked { ticket } => {
+                self.relations.linked.insert(*ticket);
+            }
+            Change::Unlinked { ticket } => {
+                self.relations.linked.remove(ticket);
+            }
             Change::Sla { policy, to, .. } => match to {
                 Some(s) => {
                     self.sla.insert(policy.clone(), s.clone());

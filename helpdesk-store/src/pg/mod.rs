@@ -756,6 +756,27 @@ impl Store for PgStore {
         })
     }
 
+    fn commit_all(&self, commits: &[Commit]) -> Result<(), StoreError> {
+        Commit::check_all(commits)?;
+        // In ticket order, so two groups on the same tickets lock their rows
+        // in the same order.
+        let mut order: Vec<&Commit> = commits.iter().collect();
+        order.sort_by_key(|c| c.ticket);
+        let writes = order.iter().map(|c| CommitWrites::of(c)).collect::<Result<Vec<_>, _>>()?;
+        self.transact(|tx| {
+            for (c, w) in order.iter().zip(&writes) {
+                Self::commit_in(tx, c, w)?;
+                let notice = Notice::Ticket {
+                    ticket: c.ticket,
+                    before: c.expected_version,
+                    after: c.state.as_ref().map_or(0, |t| t.version),
+                };
+                self.notify_in(tx, notice)?;
+            }
+            Ok(())
+        })
+    }
+
     fn scan_index(
         &self,
         prefix: &[u8],

@@ -1601,3 +1601,81 @@ pub fn macros_apply_as_one_group(ctx: &Ctx) {
     assert_eq!(p.after.messages.len(), t.messages.len() + 1);
     assert_eq!(fx.hd.ticket(t.id).unwrap(), t);
 }
+
+/// Merging, splitting and linking change both tickets in one write: a
+/// group with one stale commit writes nothing at all; after a merge, a
+/// split and a link every ticket folds from its log and the index and
+/// counters match; a merged ticket takes no more commands and leads to its
+/// survivor; an agent who does not see a department merges nothing there.
+pub fn merges_splits_and_links_commit_both_tickets_at_once(ctx: &Ctx) {
+    // The store: a group is all or nothing.
+    {
+        let db = ctx.open();
+        let s = db.store();
+        let (t1, _) = put_new(s, 1, 1);
+        let (t2, _) = put_new(s, 2, 1);
+        let good = decided(&t1, reply("fine"), alice());
+        s.commit(&decided(&t2, reply("first"), alice())).unwrap();
+        let stale = decided(&t2, reply("stale"), alice());
+        let before = (dump(s), db.raw());
+        let now = s.ticket(t2.id).unwrap().unwrap().version;
+        assert_conflict(s.commit_all(&[good.clone(), stale]), t2.id, t2.version, now);
+        assert_eq!((dump(s), db.raw()), before, "a refused group changed the store");
+        let twice = decided(&good.state.clone().unwrap(), reply("again"), alice());
+        assert!(s.commit_all(&[good.clone(), twice]).is_err(), "two commits of one ticket");
+        let t2_now = s.ticket(t2.id).unwrap().unwrap();
+        s.commit_all(&[good, decided(&t2_now, reply("together"), alice())]).unwrap();
+        check_consistent(s);
+    }
+
+    let fx = ctx.fixture();
+    let alice = fx.alice();
+    let bob = Actor::Agent(fx.bob);
+    let first = fx.ticket_by(fx.ann, "Printer");
+    let again = fx.ticket_by(fx.ann, "Printer, again");
+    fx.hd.execute(again.id, &alice, Command::AddCc { user: fx.ben }).unwrap();
+    fx.hd.user_reply(again.id, fx.ann, "Still smoking.").unwrap();
+    let (kept, gone) = fx.hd.merge_tickets(first.id, again.id, &alice).unwrap();
+    assert_eq!(kept.messages.len(), 3);
+    assert!(kept.ccs.contains(&fx.ben));
+    assert_eq!((gone.status, gone.relations.merged_into), (Status::Deleted, Some(first.id)));
+    assert!(fx.hd.log(first.id).unwrap().iter().any(|e| matches!(e.change, Change::Merged { .. })));
+    assert!(matches!(
+        fx.hd.user_reply(again.id, fx.ann, "Hello?"),
+        Err(Error::Ticket(TicketError::Merged { ticket, into })) if ticket == again.id && into == first.id
+    ));
+    assert_eq!(fx.hd.current_ticket(again.id).unwrap().id, first.id);
+    let other_user = fx.ticket_by(fx.ben, "Mine");
+    assert!(matches!(
+        fx.hd.merge_tickets(first.id, other_user.id, &alice),
+        Err(Error::Ticket(TicketError::Relation { action: "merge", .. }))
+    ));
+
+    // Split the user's latest message off; link, unlink.
+    let post = kept.messages.last().unwrap().id;
+    let (old, new) = fx.hd.split_ticket(first.id, post, Some("Smoke"), &bob).unwrap();
+    assert_eq!(old.messages.len(), 2);
+    assert_eq!(
+        (new.subject.as_str(), new.user, new.messages[0].body.as_str()),
+        ("Smoke", fx.ann, "Still smoking.")
+    );
+    assert!(old.relations.linked.contains(&new.id) && new.relations.linked.contains(&old.id));
+    let (a, b) = fx.hd.link_tickets(first.id, new.id, false, &bob).unwrap();
+    assert!(a.relations.linked.is_empty() && b.relations.linked.is_empty());
+
+    // Bob sees Support only: a Billing ticket is not his to merge or link.
+    let billing = fx
+        .hd
+        .create_ticket(
+            &Actor::User(fx.ann),
+            NewTicket::new("Invoice", "Wrong", fx.billing, fx.ann, Channel::Portal),
+        )
+        .unwrap();
+    let refused = fx.hd.link_tickets(first.id, billing.id, true, &bob);
+    assert!(
+        matches!(&refused, Err(Error::Ticket(TicketError::Relation { reason, .. })) if reason.contains("a department you may not see")),
+        "{refused:?}"
+    );
+    assert_eq!(fx.hd.ticket(billing.id).unwrap(), billing, "a refused link changes nothing");
+    check_consistent(fx.db.store());
+}

@@ -289,6 +289,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ),
     ("snippet_names_are_unique_per_scope", checks::snippet_names_are_unique_per_scope),
     ("macros_apply_as_one_group", checks::macros_apply_as_one_group),
+    (
+        "merges_splits_and_links_commit_both_tickets_at_once",
+        checks::merges_splits_and_links_commit_both_tickets_at_once,
+    ),
 ];
 
 /// Runs every check against `backend`, one after the other; the names of
@@ -352,7 +356,8 @@ macro_rules! store_conformance {
             audit_log_pages_newest_first,
             files_are_kept_once_and_handed_out_by_permission,
             snippet_names_are_unique_per_scope,
-            macros_apply_as_one_group
+            macros_apply_as_one_group,
+            merges_splits_and_links_commit_both_tickets_at_once
         );
     };
     (@each $backend:expr; $($check:ident),*) => {

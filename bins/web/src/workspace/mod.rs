@@ -43,6 +43,7 @@ mod list;
 mod macros;
 mod people;
 mod profile;
+mod relations;
 mod snippets;
 mod ticket;
 mod time;

@@ -72,11 +72,15 @@ pub struct View {
     pub notice: Option<Notice>,
     /// Ask to confirm a delete.
     pub confirm_delete: bool,
+    /// Ask which of this ticket and another to keep in a merge.
+    pub confirm_merge: Option<Ticket>,
+    /// Ask for the new ticket's subject before splitting this message off.
+    pub confirm_split: Option<PostId>,
     /// A macro's preview to show, with Apply.
     pub macro_preview: Option<(helpdesk_core::macros::Macro, Vec<helpdesk_core::macros::StepOutcome>)>,
 }
 
-fn notice_at(view: &View, slot: &Slot) -> Markup {
+pub(super) fn notice_at(view: &View, slot: &Slot) -> Markup {
     match &view.notice {
         Some(n) if &n.slot == slot => html! {
             div.notice.(if n.error { "error" } else { "info" }) role=(if n.error { "alert" } else { "status" }) {
@@ -141,6 +145,18 @@ fn properties(app: &App, ctx: &Ctx, names: &mut Names, t: &Ticket, view: &View) 
     // The labels the helpdesk knows (Admin > Labels), offered while typing.
     let known: Vec<LabelDef> = hd.labels()?.into_iter().filter(|l| !t.labels.contains(&l.name)).collect();
     let known_id = format!("known-labels-{}", t.id.0);
+    if let Some(into) = t.relations.merged_into {
+        // A merged ticket changes no more: what it was, and where work goes on.
+        return Ok(html! {
+            aside.properties aria-label="Properties" {
+                h2.vh { "Properties" }
+                div.prop { span.label { "Status" } (status_badge(t.status)) }
+                div.prop { span.label { "Merged into" } a href=(format!("/agent/tickets/{}", into.0)) hx-target="#content" hx-swap="outerHTML" { "Ticket #" (into.0) } }
+                div.prop { span.label { "Department" } span { (names.department(t.department)) } }
+                @if let Some(u) = &user { (user_card(app, ctx, names, u, t)?) }
+            }
+        });
+    }
     Ok(html! {
         aside.properties aria-label="Properties" {
             h2.vh { "Properties" }
@@ -232,6 +248,7 @@ fn properties(app: &App, ctx: &Ctx, names: &mut Names, t: &Ticket, view: &View) 
                 }))
                 (notice_at(view, &Slot::Property("cc".into())))
             }
+            (super::relations::sidebar(app, ctx, t, view)?)
             @if !t.sla.is_empty() {
                 div.prop {
                     span.label { "SLA" }
@@ -330,36 +347,77 @@ pub fn describe(names: &mut Names, c: &Change) -> Option<String> {
             None => format!("SLA “{policy}” no longer applies"),
         },
         Change::Macro { name, .. } => format!("applied macro “{name}”"),
+        Change::Merged { from, messages, notes } => format!(
+            "merged ticket {from} into this one ({} {}, {} {})",
+            messages.len(),
+            if messages.len() == 1 { "message" } else { "messages" },
+            notes.len(),
+            if notes.len() == 1 { "note" } else { "notes" }
+        ),
+        Change::MergedInto { into } => format!("merged this ticket into {into}"),
+        Change::SplitOff { post, into } => format!("split message {} off into ticket {into}", post.0),
+        Change::SplitFrom { ticket, post } => {
+            format!("split this ticket off {ticket} (its message {})", post.0)
+        }
+        Change::Linked { ticket } => format!("linked ticket {ticket}"),
+        Change::Unlinked { ticket } => format!("unlinked ticket {ticket}"),
     })
 }
 
 fn timeline(ctx: &Ctx, names: &mut Names, t: &Ticket, log: &[TicketEvent]) -> Markup {
     // (time, order, markup): posts and changes in the order they happened.
     let mut items: Vec<(chrono::DateTime<chrono::Utc>, u64, Markup)> = Vec::new();
+    let message = |names: &mut Names, m: &Message| {
+        let (who, class) = match m.author {
+            Author::User(u) => (names.user_name(u), "message user"),
+            Author::Agent(a) => (names.agent(a), "message agent"),
+        };
+        // A user's message on a ticket with another one may be split off.
+        let splittable = matches!(m.author, Author::User(_)) && t.messages.len() > 1 && !t.status.is_hidden();
+        html! {
+            li class=(class) id=(format!("post-{}-{}", t.id.0, m.id.0)) {
+                div.post-head {
+                    span.author { (who) } span.kind { (if class.ends_with("user") { "wrote" } else { "replied" }) } (ctx.tz.time(ctx.now, m.at))
+                    @if splittable {
+                        (action_form(t, ctx, "inline post-action", html! {
+                            input type="hidden" name="action" value="split_ask";
+                            input type="hidden" name="value" value=(m.id.0);
+                            button.btn.small.quiet type="submit" aria-label=(format!("Split {who}'s message {} off into a new ticket", m.id.0)) { "Split off" }
+                        }))
+                    }
+                }
+                div.body { (PreEscaped(body_html(&m.body))) }
+                (post_files(t.id, m.id, &m.attachments))
+            }
+        }
+    };
+    let note = |names: &mut Names, n: &Note, actor: &Actor| {
+        let who = n.agent.map(|a| names.agent(a)).unwrap_or_else(|| names.actor(actor));
+        html! {
+            li.note {
+                div.post-head { span.author { (who) } span.kind { (icon("sticky-note")) "note (agents only)" } (ctx.tz.time(ctx.now, n.at)) }
+                div.body { (PreEscaped(body_html(&n.body))) }
+                (post_files(t.id, n.id, &n.attachments))
+            }
+        }
+    };
     for e in log {
         match &e.change {
-            Change::MessageAdded { message: m } => {
-                let (who, class) = match m.author {
-                    Author::User(u) => (names.user_name(u), "message user"),
-                    Author::Agent(a) => (names.agent(a), "message agent"),
-                };
-                items.push((m.at, e.version, html! {
-                    li class=(class) {
-                        div.post-head { span.author { (who) } span.kind { (if class.ends_with("user") { "wrote" } else { "replied" }) } (ctx.tz.time(ctx.now, m.at)) }
-                        div.body { (PreEscaped(body_html(&m.body))) }
-                        (post_files(t.id, m.id, &m.attachments))
-                    }
-                }));
-            }
-            Change::NoteAdded { note: n } => {
-                let who = n.agent.map(|a| names.agent(a)).unwrap_or_else(|| names.actor(&e.actor));
-                items.push((n.at, e.version, html! {
-                    li.note {
-                        div.post-head { span.author { (who) } span.kind { (icon("sticky-note")) "note (agents only)" } (ctx.tz.time(ctx.now, n.at)) }
-                        div.body { (PreEscaped(body_html(&n.body))) }
-                        (post_files(t.id, n.id, &n.attachments))
-                    }
-                }));
+            // A message split off into another ticket is shown there.
+            Change::MessageAdded { message: m } if !t.messages.iter().any(|x| x.id == m.id) => {}
+            Change::MessageAdded { message: m } => items.push((m.at, e.version, message(names, m))),
+            Change::NoteAdded { note: n } => items.push((n.at, e.version, note(names, n, &e.actor))),
+            Change::Merged { messages, notes, .. } => {
+                for m in messages.iter().filter(|m| t.messages.iter().any(|x| x.id == m.id)) {
+                    items.push((m.at, e.version, message(names, m)));
+                }
+                for n in notes {
+                    items.push((n.at, e.version, note(names, n, &e.actor)));
+                }
+                if let Some(text) = describe(names, &e.change) {
+                    let who = names.actor(&e.actor);
+                    items.push((e.at, e.version, html! { li.event { span.who { (who) } " " (text) " · " (ctx.tz.time(ctx.now, e.at)) } }));
+                }
             }
             c => {
                 if let Some(text) = describe(names, c) {
@@ -577,6 +635,18 @@ fn log_cells(names: &mut Names, c: &Change) -> (String, String, String) {
         }
         Change::Queued { .. } | Change::Delivered { .. } => (s(c.kind()), String::new(), String::new()),
         Change::Macro { name, .. } => (format!("Macro “{name}”"), String::new(), String::new()),
+        Change::Merged { from, messages, notes } => (
+            format!("Merged {from} in"),
+            String::new(),
+            format!("{} messages, {} notes", messages.len(), notes.len()),
+        ),
+        Change::MergedInto { into } => (s("Merged into"), String::new(), into.to_string()),
+        Change::SplitOff { post, into } => (s("Split off"), format!("message {}", post.0), into.to_string()),
+        Change::SplitFrom { ticket, post } => {
+            (s("Split from"), String::new(), format!("{ticket}, message {}", post.0))
+        }
+        Change::Linked { ticket } => (s("Linked"), String::new(), ticket.to_string()),
+        Change::Unlinked { ticket } => (s("Unlinked"), ticket.to_string(), String::new()),
     }
 }
 
@@ -629,7 +699,7 @@ pub fn live(app: &App, ctx: &Ctx, t: &Ticket, view: &View) -> Result<Markup, Api
                         a.btn.small href=(format!("/agent/tickets/{id}?view=log")) hx-target="#content" hx-swap="outerHTML" { (icon("history")) "Full log" }
                     }
                     @if may_delete {
-                        @if t.status.is_hidden() && t.status != Status::Validating {
+                        @if t.status.is_hidden() && t.status != Status::Validating && t.relations.merged_into.is_none() {
                             (action_form(t, ctx, "inline", html! {
                                 input type="hidden" name="action" value="restore";
                                 button.btn.small type="submit" { (icon("rotate-ccw")) "Restore" }
@@ -656,6 +726,7 @@ pub fn live(app: &App, ctx: &Ctx, t: &Ticket, view: &View) -> Result<Markup, Api
                         a.btn href=(format!("/agent/tickets/{id}")) hx-target=(format!("#ticket-live-{id}")) hx-swap="outerHTML" { "Cancel" }
                     }
                 }
+                (super::relations::panels(ctx, t, view))
                 @if let Some((m, steps)) = &view.macro_preview {
                     (super::macros::preview_panel(app, ctx, t, m, steps)?)
                 }
@@ -735,7 +806,7 @@ pub fn ticket_view(
             }
             div.ticket-grid {
                 (live(app, ctx, t, view)?)
-                (composer(ctx, t, view, draft, false))
+                @if t.relations.merged_into.is_none() { (composer(ctx, t, view, draft, false)) }
             }
         }
     })
@@ -869,6 +940,12 @@ pub struct ActionForm {
     /// Close: the tab shown.
     #[serde(default)]
     pub active: Option<u64>,
+    /// Merge: the ticket to keep.
+    #[serde(default)]
+    pub keep: Option<u64>,
+    /// Split: the new ticket's subject.
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// Whether an event is one the agent need not have seen before acting:
@@ -1048,6 +1125,9 @@ fn act(
         Sent::Action if matches!(f.action.as_deref(), Some("macro_preview" | "macro_apply")) => {
             return macro_action(app, ctx, &before, &f);
         }
+        Sent::Action if f.action.as_deref().is_some_and(|a| super::relations::ACTIONS.contains(&a)) => {
+            return super::relations::act(app, ctx, &before, &f);
+        }
         Sent::Action => command_for(app, ctx, &f),
     };
     let slot_of_error = match (&kind, f.action.as_deref()) {
@@ -1185,7 +1265,7 @@ fn macro_action(app: &App, ctx: &Ctx, before: &Ticket, f: &ActionForm) -> Result
 
 /// The answer after an action: for htmx the live part (and, after a send,
 /// the composer out of band), else the whole page.
-fn respond(
+pub(super) fn respond(
     app: &App,
     ctx: &Ctx,
     t: &Ticket,

@@ -105,17 +105,9 @@ impl Helpdesk {
     ) -> Result<Organisation> {
         let a = self.agent(agent)?;
         let o = self.organisation(org)?;
-        let grant = if a.permissions.sees_all_people() {
-            Grant::Permission
-        } else {
-            let mut criteria = Criteria { organisation: vec![o.id], ..Criteria::default() };
-            criteria.status = Vec::new();
-            let filter = CustomFilter::new("organisation", criteria);
-            match self.filter_page(a.id, &filter, None, 1)?.tickets.first() {
-                Some(t) => Grant::Ticket(t.id),
-                None => return Err(DirectoryError::NotPermitted(format!("organisation {}", org.0)).into()),
-            }
-        };
+        let grant = self
+            .organisation_grant(&a, &o)?
+            .ok_or_else(|| DirectoryError::NotPermitted(format!("organisation {}", org.0)))?;
         self.log_view(
             &a,
             o.id.to_string(),
@@ -124,6 +116,16 @@ impl Helpdesk {
             source,
         )?;
         Ok(o)
+    }
+
+    fn organisation_grant(&self, agent: &Agent, o: &Organisation) -> Result<Option<Grant>> {
+        if agent.permissions.sees_all_people() {
+            return Ok(Some(Grant::Permission));
+        }
+        let mut criteria = Criteria { organisation: vec![o.id], ..Criteria::default() };
+        criteria.status = Vec::new();
+        let filter = CustomFilter::new("organisation", criteria);
+        Ok(self.filter_page(agent.id, &filter, None, 1)?.tickets.first().map(|t| Grant::Ticket(t.id)))
     }
 
     fn user_grant(&self, agent: &Agent, user: &User) -> Result<Option<Grant>> {
@@ -182,5 +184,150 @@ impl Helpdesk {
             return Err(e);
         }
         Ok(())
+    }
+}
+
+/// A page of people found for an agent ([`Helpdesk::find_users_for_agent`],
+/// [`Helpdesk::find_organisations_for_agent`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found<T> {
+    /// What was found, by id.
+    pub items: Vec<T>,
+    /// Where the next page starts (`after`), when there may be more.
+    pub next: Option<u64>,
+}
+
+/// The most records one page of a search reads (a name search scans).
+pub const SEARCH_READ: usize = 20_000;
+
+fn matches(q: &str, texts: &[&str]) -> bool {
+    q.is_empty() || texts.iter().any(|t| t.to_lowercase().contains(q))
+}
+
+impl Helpdesk {
+    /// Reads records of `kind` after `after`, keeping what `keep` gives,
+    /// until `limit` are kept or [`SEARCH_READ`] are read.
+    fn scan_people<T>(
+        &self,
+        kind: RecordKind,
+        after: u64,
+        limit: usize,
+        mut keep: impl FnMut(Record) -> Result<Option<T>>,
+    ) -> Result<Found<T>> {
+        let (mut items, mut at, mut read) = (Vec::new(), after, 0);
+        loop {
+            let page = self.store.records(kind, at, 256)?;
+            if page.is_empty() {
+                return Ok(Found { items, next: None });
+            }
+            for r in page {
+                at = r.key().1;
+                read += 1;
+                if let Some(x) = keep(r)? {
+                    items.push(x);
+                }
+                if items.len() >= limit || read >= SEARCH_READ {
+                    return Ok(Found { items, next: Some(at) });
+                }
+            }
+        }
+    }
+
+    /// Users whose name or an address contains `q` (case-insensitive; empty:
+    /// everyone), by id after `after`, at most `limit`: only those `agent`
+    /// may see (everyone with the people permission, else the users of
+    /// tickets in their departments). Nothing is logged: a list shows
+    /// names and addresses, a profile is a view.
+    ///
+    /// ```
+    /// use helpdesk_store::{Helpdesk, NewAgent};
+    /// use helpdesk_core::*;
+    ///
+    /// let hd = Helpdesk::in_memory();
+    /// let support = hd.create_department("Support", vec![]).unwrap();
+    /// let sales = hd.create_department("Sales", vec![]).unwrap();
+    /// let only_support = Permissions { departments: Some([support.id].into()), ..Permissions::default() };
+    /// let bob = hd.create_agent(NewAgent::new("Bob", "bob@hd.example").permissions(only_support)).unwrap();
+    /// let ann = hd.create_user(NewUser::new("Ann", "ann@acme.example")).unwrap();
+    /// let cid = hd.create_user(NewUser::new("Cid", "cid@acme.example")).unwrap();
+    /// hd.create_ticket(&Actor::User(ann.id), NewTicket::new("Hi", "?", support.id, ann.id, Channel::Portal)).unwrap();
+    /// hd.create_ticket(&Actor::User(cid.id), NewTicket::new("Quote", "?", sales.id, cid.id, Channel::Portal)).unwrap();
+    ///
+    /// let found = hd.find_users_for_agent(bob.id, "acme", 0, 50).unwrap();
+    /// assert_eq!(found.items.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["Ann"]);
+    /// assert!(hd.find_users_for_agent(bob.id, "cid@acme.example", 0, 50).unwrap().items.is_empty());
+    /// ```
+    pub fn find_users_for_agent(
+        &self,
+        agent: AgentId,
+        q: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Found<User>> {
+        let a = self.active_agent(agent)?;
+        let q = q.trim().to_lowercase();
+        if q.contains('@') && after == 0 {
+            if let Some(u) =
+                Email::parse(&q).ok().map(|e| self.user_by_email(e.as_str())).transpose()?.flatten()
+            {
+                let items = if self.may_see_user(&a, &u)? { vec![u] } else { Vec::new() };
+                return Ok(Found { items, next: None });
+            }
+        }
+        self.scan_people(RecordKind::User, after, limit, |r| match r {
+            Record::User(u) => {
+                let emails: Vec<&str> = u.emails.iter().map(|e| e.as_str()).collect();
+                let mut texts = vec![u.name.as_str()];
+                texts.extend(emails);
+                if matches(&q, &texts) && self.may_see_user(&a, &u)? {
+                    Ok(Some(u))
+                } else {
+                    Ok(None)
+                }
+            }
+            _ => Ok(None),
+        })
+    }
+
+    /// Organisations whose name or an email domain contains `q`, by id
+    /// after `after`, at most `limit`: only those `agent` may see.
+    pub fn find_organisations_for_agent(
+        &self,
+        agent: AgentId,
+        q: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Found<Organisation>> {
+        let a = self.active_agent(agent)?;
+        let q = q.trim().to_lowercase();
+        self.scan_people(RecordKind::Organisation, after, limit, |r| match r {
+            Record::Organisation(o) => {
+                let mut texts = vec![o.name.as_str()];
+                texts.extend(o.email_domains.iter().map(|d| d.as_str()));
+                if matches(&q, &texts) && self.organisation_grant(&a, &o)?.is_some() {
+                    Ok(Some(o))
+                } else {
+                    Ok(None)
+                }
+            }
+            _ => Ok(None),
+        })
+    }
+
+    /// The members of an organisation `agent` may see, by id, at most
+    /// `limit` (reading at most [`SEARCH_READ`] users).
+    pub fn organisation_members(
+        &self,
+        agent: AgentId,
+        org: OrganisationId,
+        limit: usize,
+    ) -> Result<Vec<User>> {
+        let a = self.active_agent(agent)?;
+        Ok(self
+            .scan_people(RecordKind::User, 0, limit, |r| match r {
+                Record::User(u) if u.organisation == Some(org) && self.may_see_user(&a, &u)? => Ok(Some(u)),
+                _ => Ok(None),
+            })?
+            .items)
     }
 }

@@ -849,3 +849,44 @@ async fn two_tickets_are_merged_and_a_mail_to_the_merged_one_arrives_in_chromium
     screenshot(c, "merged-away").await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_people_app_finds_a_user_and_shows_their_profile_in_chromium() {
+    let Some(browser) = browser().await else { return };
+    let hd = Helpdesk::in_memory();
+    demo::seed(&hd).unwrap();
+    let app = App::new(hd.clone(), Config::default());
+    let server = serve(helpdesk_web::routes(app.clone()), "127.0.0.1").await;
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let c = &browser.c;
+    for (w, h, name) in [(1440, 900, "people"), (390, 844, "people-phone")] {
+        c.set_window_size(w, h).await.unwrap();
+        c.goto(&format!("{base}/agent/people")).await.unwrap();
+        if name == "people" {
+            c.wait()
+                .for_element(Locator::Css("#login-email"))
+                .await
+                .unwrap()
+                .send_keys(demo::AGENT.0)
+                .await
+                .unwrap();
+            c.find(Locator::Css("#login-password")).await.unwrap().send_keys(demo::AGENT.1).await.unwrap();
+            click(c, "#login-submit").await;
+        }
+        wait_text(c, "#people-results", "Bob Builder").await;
+        let field = if name == "people" { "#people-q" } else { "#people-q-phone" };
+        let q = c.wait().for_element(Locator::Css(field)).await.unwrap();
+        q.send_keys("ann").await.unwrap();
+        q.send_keys(&Key::Enter.to_string()).await.unwrap();
+        let list = wait_text(c, "#people-results", "Ann Acme").await;
+        assert!(!list.contains("Bob Builder"), "{list}");
+        screenshot(c, &format!("{name}-search")).await;
+        click(c, "#people-results a.person").await;
+        wait_text(c, "#content", "Tickets (2)").await;
+        if name == "people" {
+            audit(c, "the People app's profile").await;
+        }
+        screenshot(c, &format!("{name}-profile")).await;
+    }
+    browser.close().await;
+}

@@ -16,6 +16,7 @@
     var p = location.pathname;
     if (/^\/agent\/(tickets|users|organisations)\//.test(p)) return "content";
     if (/^\/agent\/profile(\/|$)/.test(p)) return "content";
+    if (/^\/agent\/people(\/|$)/.test(p)) return "content";
     // Admin: its sections first on a phone, then the screen.
     if (/^\/agent\/admin\/?$/.test(p)) return "filters";
     if (/^\/agent\/admin\//.test(p)) return "content";

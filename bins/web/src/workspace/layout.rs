@@ -204,13 +204,14 @@ fn reason(r: &str) -> String {
 pub enum AppName {
     /// The ticket workspace.
     Tickets,
+    /// People: users and organisations.
+    People,
     /// Admin (admins only).
     Admin,
 }
 
 fn apps_bar(ctx: &Ctx, current: AppName) -> Markup {
     let later = [
-        ("users", "People"),
         ("book-open", "Publish"),
         ("square-check", "Tasks"),
         ("message-circle", "Chat"),
@@ -221,6 +222,7 @@ fn apps_bar(ctx: &Ctx, current: AppName) -> Markup {
         nav.apps aria-label="Apps" {
             ul {
                 li { a.app.current[current == AppName::Tickets] href="/agent" aria-current=[here(AppName::Tickets)] title="Tickets" { (icon("inbox")) span.label { "Tickets" } } }
+                li { a #app-people .app.current[current == AppName::People] href="/agent/people" aria-current=[here(AppName::People)] title="People" { (icon("users")) span.label { "People" } } }
                 // The other apps plug in here as they are built.
                 @for (i, name) in later {
                     li { span.app.later aria-disabled="true" title=(format!("{name} (coming)")) { (icon(i)) span.label { (name) } } }

@@ -21,6 +21,8 @@
 //! | `POST /agent/tickets/{id}/actions` | a property change, delete, spam, restore |
 //! | `POST /agent/tickets/{id}/close` | closes the tab |
 //! | `GET /agent/users/{id}`, `GET /agent/organisations/{id}` | profile panes |
+//! | `GET /agent/people` (`?kind=users\|organisations`, `q`, `after`) | the People app: find users and organisations |
+//! | `GET /agent/people/users/{id}`, `/agent/people/organisations/{id}` | profiles in the People app |
 //! | `GET /agent/search?q=` | jumps to `#id`, an id or a user's email |
 //! | `GET`/`POST /agent/profile`, `/agent/profile/notifications`, `/agent/profile/password` | the agent's preferences, notification matrix, password |
 //! | `GET /agent/bay`, `POST /agent/bay/read` | the notifications bay |

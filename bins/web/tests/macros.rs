@@ -15,19 +15,6 @@ fn new_macro(name: &str, scope: serde_json::Value, actions: serde_json::Value) -
     json!({ "name": name, "description": "For double charges", "scope": scope, "actions": actions })
 }
 
-async fn post_form(f: &Fixture, p: &Page, path: &str, form: &[(&str, &str)]) -> Response<Bytes> {
-    warp::test::request()
-        .method("POST")
-        .path(path)
-        .header("cookie", &p.cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("hx-request", "true")
-        .header("x-csrf-token", &p.csrf)
-        .body(form_body(form))
-        .reply(&f.routes)
-        .await
-}
-
 fn sales_ticket(f: &Fixture) -> u64 {
     (1..=12).find(|id| f.hd.ticket(TicketId(*id)).is_ok_and(|t| t.department == DepartmentId(2))).unwrap()
 }

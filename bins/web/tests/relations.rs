@@ -8,8 +8,6 @@ use common::*;
 use helpdesk_core::*;
 use helpdesk_web::demo;
 use serde_json::json;
-use warp::http::Response;
-use warp::hyper::body::Bytes;
 
 fn open(f: &Fixture, user: &str, subject: &str, department: u64) -> Ticket {
     let u = f.hd.user_by_email(user).unwrap().unwrap();
@@ -19,19 +17,6 @@ fn open(f: &Fixture, user: &str, subject: &str, department: u64) -> Ticket {
         new.fields.insert("product".into(), FieldValue::Choice("Printer".into()));
     }
     f.hd.create_ticket(&Actor::User(u.id), new).unwrap()
-}
-
-async fn post_form(f: &Fixture, p: &Page, path: &str, form: &[(&str, &str)]) -> Response<Bytes> {
-    warp::test::request()
-        .method("POST")
-        .path(path)
-        .header("cookie", &p.cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("hx-request", "true")
-        .header("x-csrf-token", &p.csrf)
-        .body(form_body(form))
-        .reply(&f.routes)
-        .await
 }
 
 #[tokio::test]

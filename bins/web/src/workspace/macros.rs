@@ -11,12 +11,13 @@
 
 use super::list::{status_name, Names};
 use super::profile::section_nav;
+use super::snippets::{scope_label, scope_of, scope_value};
 use super::ticket::content_page;
+use super::ticket::excerpt_of;
 use super::{error_id, field_error, Ctx, Errors};
 use crate::error::ApiError;
 use crate::App;
 use helpdesk_core::macros::{AgentRef, Macro, MacroAction, MacroError, NewMacro, StepOutcome};
-use helpdesk_core::snippets::SnippetScope;
 use helpdesk_core::*;
 use maud::{html, Markup};
 use warp::http::StatusCode;
@@ -40,24 +41,6 @@ struct Form {
     follow: bool,
     /// Actions the form does not show, kept as they are.
     other: Vec<MacroAction>,
-}
-
-fn scope_value(s: SnippetScope) -> String {
-    match s {
-        SnippetScope::Personal => "personal".into(),
-        SnippetScope::Everyone => "everyone".into(),
-        SnippetScope::Department(d) => format!("department-{}", d.0),
-    }
-}
-
-fn scope_of(v: &str) -> SnippetScope {
-    match v {
-        "everyone" => SnippetScope::Everyone,
-        s => match s.strip_prefix("department-").and_then(|d| d.parse::<u64>().ok()) {
-            Some(d) => SnippetScope::Department(DepartmentId(d)),
-            None => SnippetScope::Personal,
-        },
-    }
 }
 
 impl Form {
@@ -187,14 +170,7 @@ impl Form {
 
 /// One action, for people (`Assign: the agent applying it`).
 pub fn action_text(app: &App, me: AgentId, names: &Names, a: &MacroAction) -> String {
-    let short = |s: &str| {
-        let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-        if one.chars().count() > 60 {
-            format!("“{}…”", one.chars().take(60).collect::<String>())
-        } else {
-            format!("“{one}”")
-        }
-    };
+    let short = |s: &str| format!("“{}”", excerpt_of(s, 60));
     let agent = |a: &AgentRef| match a {
         AgentRef::Me => "the agent applying it".to_string(),
         AgentRef::Agent(a) => names.agent(*a),
@@ -237,28 +213,13 @@ pub fn step_lines(names: &mut Names, step: &StepOutcome) -> Vec<String> {
     step.changes
         .iter()
         .filter_map(|c| match c {
-            Change::MessageAdded { message } => Some(format!("replies: “{}”", excerpt(&message.body))),
-            Change::NoteAdded { note } => Some(format!("adds a note: “{}”", excerpt(&note.body))),
+            Change::MessageAdded { message } => {
+                Some(format!("replies: “{}”", excerpt_of(&message.body, 120)))
+            }
+            Change::NoteAdded { note } => Some(format!("adds a note: “{}”", excerpt_of(&note.body, 120))),
             c => super::ticket::describe(names, c),
         })
         .collect()
-}
-
-fn excerpt(s: &str) -> String {
-    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() > 120 {
-        format!("{}…", one.chars().take(120).collect::<String>())
-    } else {
-        one
-    }
-}
-
-fn scope_label(names: &Names, s: SnippetScope) -> String {
-    match s {
-        SnippetScope::Personal => "Only you".into(),
-        SnippetScope::Everyone => "Everyone".into(),
-        SnippetScope::Department(d) => format!("{} agents", names.department(d)),
-    }
 }
 
 fn screen(
@@ -292,7 +253,7 @@ fn screen(
                     li.snippet id=(format!("macro-{}", m.id.0)) {
                         div.snippet-head {
                             strong { (m.r#macro.name) }
-                            span.muted { " · " (scope_label(&names, m.r#macro.scope)) }
+                            span.muted { " · " (scope_label(app, m.r#macro.scope)) }
                         }
                         @if !m.r#macro.description.is_empty() { p.snippet-body { (m.r#macro.description) } }
                         ul.macro-actions {

@@ -14,7 +14,8 @@ use maud::{html, Markup};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-fn scope_value(s: SnippetScope) -> String {
+/// A scope as a form value (`personal`, `department-2`, `everyone`).
+pub(super) fn scope_value(s: SnippetScope) -> String {
     match s {
         SnippetScope::Personal => "personal".into(),
         SnippetScope::Everyone => "everyone".into(),
@@ -22,7 +23,19 @@ fn scope_value(s: SnippetScope) -> String {
     }
 }
 
-fn scope_label(app: &App, s: SnippetScope) -> String {
+/// A form value back as a scope (anything else: personal).
+pub(super) fn scope_of(v: &str) -> SnippetScope {
+    match v {
+        "everyone" => SnippetScope::Everyone,
+        s => match s.strip_prefix("department-").and_then(|d| d.parse::<u64>().ok()) {
+            Some(d) => SnippetScope::Department(DepartmentId(d)),
+            None => SnippetScope::Personal,
+        },
+    }
+}
+
+/// Who may use a snippet or macro, for people.
+pub(super) fn scope_label(app: &App, s: SnippetScope) -> String {
     match s {
         SnippetScope::Personal => "Only you".into(),
         SnippetScope::Everyone => "Everyone".into(),
@@ -193,13 +206,7 @@ pub fn save(app: &App, ctx: &Ctx, form: &[(String, String)]) -> Result<Response,
         let body = screen(app, ctx, None, &blank(), &Errors::new(), Some(&format!("Deleted “{title}”.")))?;
         return content_page(app, ctx, body, StatusCode::OK);
     }
-    let scope = match get("scope").as_str() {
-        "everyone" => SnippetScope::Everyone,
-        s => match s.strip_prefix("department-").and_then(|d| d.parse::<u64>().ok()) {
-            Some(d) => SnippetScope::Department(DepartmentId(d)),
-            None => SnippetScope::Personal,
-        },
-    };
+    let scope = scope_of(&get("scope"));
     let new = NewSnippet {
         name: get("name"),
         title: get("title"),

@@ -651,9 +651,14 @@ fn log_cells(names: &mut Names, c: &Change) -> (String, String, String) {
 }
 
 fn excerpt(s: &str) -> String {
+    excerpt_of(s, 80)
+}
+
+/// `s` on one line, cut at `n` characters (with `…`).
+pub(super) fn excerpt_of(s: &str, n: usize) -> String {
     let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() > 80 {
-        format!("{}…", one.chars().take(80).collect::<String>())
+    if one.chars().count() > n {
+        format!("{}…", one.chars().take(n).collect::<String>())
     } else {
         one
     }

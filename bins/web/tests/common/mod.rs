@@ -222,6 +222,20 @@ pub async fn get_pane(f: &Fixture, p: &Page, path: &str, target: Option<&str>) -
     req.reply(&f.routes).await
 }
 
+/// A workspace form posted as htmx sends it (CSRF token in the header).
+pub async fn post_form(f: &Fixture, p: &Page, path: &str, form: &[(&str, &str)]) -> Response<Bytes> {
+    warp::test::request()
+        .method("POST")
+        .path(path)
+        .header("cookie", &p.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("hx-request", "true")
+        .header("x-csrf-token", &p.csrf)
+        .body(form_body(form))
+        .reply(&f.routes)
+        .await
+}
+
 /// A form as `application/x-www-form-urlencoded`.
 pub fn form_body(form: &[(&str, &str)]) -> String {
     form.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&")
